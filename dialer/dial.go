@@ -1,0 +1,301 @@
+package dialer
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/httphead"
+	"github.com/gobwas/ws"
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultConnectTimeout   = 10 * time.Second
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultReadBufferSize   = 2 << 10
+	DefaultMaxMessageSize   = 16 << 20
+	minReadBufferSize       = 256 // a whole control frame (14+125 bytes) must fit
+	handshakeWriteBuffer    = 2 << 10
+)
+
+// Options configure a Dialer. The zero value dials plain ws:// with the
+// defaults above.
+type Options struct {
+	Header           http.Header   // extra request headers; Host overrides the Host header; Upgrade, Connection and Sec-WebSocket-* are ignored
+	Subprotocols     []string      // offered in Sec-WebSocket-Protocol, by preference
+	ConnectTimeout   time.Duration // TCP (+TLS) connect; default 10s
+	HandshakeTimeout time.Duration // HTTP upgrade; default 10s
+	TLSConfig        *tls.Config   // for wss://; nil = system roots
+	Compression      bool          // offer permessage-deflate (gobwas wsflate)
+	Sources          *SourcePool   // nil = kernel picks the source address
+	Tap              Tap           // nil = no tracing, zero cost
+	ReadBufferSize   int           // per-connection read buffer; default 2 KiB, at least 256
+	MaxMessageSize   int           // larger incoming messages fail the connection with 1009; default 16 MiB
+}
+
+// Timings are the two phases of a dial.
+type Timings struct {
+	Connect   time.Duration // TCP (+TLS) connect
+	Handshake time.Duration // upgrade request → 101 response
+}
+
+// Dialer opens WebSocket connections. It is safe for concurrent Dial calls.
+type Dialer struct {
+	o     Options
+	ws    ws.Dialer // template copied per dial
+	flate *flatePool
+	last  atomic.Pointer[target] // the last URL dialed, parsed
+}
+
+// target is a parsed URL with what dialing it needs.
+type target struct {
+	raw  string
+	u    *url.URL
+	addr string      // host:port to connect to
+	tls  *tls.Config // nil for ws://
+}
+
+// NewDialer builds a Dialer from o, filling in defaults.
+func NewDialer(o Options) *Dialer {
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.HandshakeTimeout <= 0 {
+		o.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if o.ReadBufferSize <= 0 {
+		o.ReadBufferSize = DefaultReadBufferSize
+	}
+	o.ReadBufferSize = max(o.ReadBufferSize, minReadBufferSize)
+	if o.MaxMessageSize <= 0 {
+		o.MaxMessageSize = DefaultMaxMessageSize
+	}
+	d := &Dialer{o: o}
+	d.ws = ws.Dialer{
+		ReadBufferSize:  o.ReadBufferSize,
+		WriteBufferSize: handshakeWriteBuffer,
+		Protocols:       o.Subprotocols,
+	}
+	d.ws.Host, d.ws.Header = renderHeader(o.Header, nil)
+	if o.Compression {
+		d.ws.Extensions = []httphead.Option{offerDeflate()}
+		d.flate = &flatePool{}
+	}
+	return d
+}
+
+// reservedHeader reports the headers the upgrade itself sets (canonical
+// form); user values for them are ignored (subprotocols go in
+// Options.Subprotocols, Host is taken apart).
+func reservedHeader(k string) bool {
+	switch k {
+	case "Upgrade", "Connection", "Host", "Sec-Websocket-Key", "Sec-Websocket-Version",
+		"Sec-Websocket-Extensions", "Sec-Websocket-Protocol":
+		return true
+	}
+	return false
+}
+
+// renderHeader serialises the extra headers once, so that dials do not
+// re-render them; Host is returned apart.
+func renderHeader(hs ...http.Header) (host string, out ws.HandshakeHeader) {
+	var b bytes.Buffer
+	for _, h := range hs {
+		for k, vs := range h {
+			ck := textproto.CanonicalMIMEHeaderKey(k)
+			if ck == "Host" && len(vs) > 0 {
+				host = vs[0]
+			}
+			if reservedHeader(ck) {
+				continue
+			}
+			for _, v := range vs {
+				v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+				b.WriteString(ck)
+				b.WriteString(": ")
+				b.WriteString(v)
+				b.WriteString("\r\n")
+			}
+		}
+	}
+	if b.Len() == 0 {
+		return host, nil
+	}
+	return host, ws.HandshakeHeaderBytes(b.Bytes())
+}
+
+// Dial connects to rawURL (ws:// or wss://) and upgrades the connection.
+// Errors name the URL and the phase (connect, handshake); Kind classifies
+// them. Timings hold what was measured even when the dial fails.
+func (d *Dialer) Dial(ctx context.Context, rawURL string) (*Conn, Timings, error) {
+	return d.dial(ctx, rawURL, d.ws.Host, d.ws.Header)
+}
+
+// DialHeader is Dial with extra request headers for this connection only
+// (e.g. a per-user token), sent after Options.Header.
+func (d *Dialer) DialHeader(ctx context.Context, rawURL string, h http.Header) (*Conn, Timings, error) {
+	if len(h) == 0 {
+		return d.Dial(ctx, rawURL)
+	}
+	host, hdr := renderHeader(d.o.Header, h)
+	return d.dial(ctx, rawURL, host, hdr)
+}
+
+func (d *Dialer) dial(ctx context.Context, rawURL, host string, hdr ws.HandshakeHeader) (*Conn, Timings, error) {
+	var tm Timings
+	t, err := d.target(rawURL)
+	if err != nil {
+		return nil, tm, fmt.Errorf("dial %s: %w", rawURL, err)
+	}
+	id := connIDs.Add(1)
+
+	start := time.Now()
+	nd := net.Dialer{Deadline: start.Add(d.o.ConnectTimeout), LocalAddr: d.o.Sources.local()}
+	nc, err := nd.DialContext(ctx, "tcp", t.addr)
+	if err != nil {
+		tm.Connect = time.Since(start)
+		return nil, tm, fmt.Errorf("dial %s: connect: %w", rawURL, err)
+	}
+	if t.tls != nil {
+		tc := tls.Client(nc, t.tls)
+		_ = nc.SetDeadline(nd.Deadline)
+		err = tc.HandshakeContext(ctx) // context.AfterFunc inside: no goroutine
+		if err != nil {
+			tm.Connect = time.Since(start)
+			nc.Close()
+			return nil, tm, fmt.Errorf("dial %s: tls: %w", rawURL, err)
+		}
+		nc = tc
+	}
+	tm.Connect = time.Since(start)
+
+	hsStart := time.Now()
+	_ = nc.SetDeadline(hsStart.Add(d.o.HandshakeTimeout))
+	var stop func() bool
+	if ctx.Done() != nil {
+		stop = context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	}
+	wd := d.ws
+	wd.Host, wd.Header = host, hdr
+	var reason string
+	wd.OnStatusError = func(_ int, r []byte, _ io.Reader) { reason = string(r) }
+	tap := d.o.Tap
+	if s, ok := tap.(TapSampler); ok && !s.Sample(id) {
+		tap = nil
+	}
+	var rw io.ReadWriter = nc
+	var rec *recorder
+	if tap != nil {
+		rec = &recorder{rw: nc}
+		rw = rec
+	}
+	br, hs, err := wd.Upgrade(rw, t.u)
+	tm.Handshake = time.Since(hsStart)
+	if stop != nil && !stop() {
+		err = ctx.Err() // cancelled: the deadline was poisoned
+	}
+	if rec != nil {
+		tap.Handshake(id, rec.req, rec.response())
+	}
+	var fl *flateConn
+	if err == nil && d.flate != nil {
+		var on bool
+		if on, err = acceptDeflate(hs.Extensions); err == nil && on {
+			fl = &flateConn{pool: d.flate}
+		} else if err != nil {
+			err = &HandshakeError{Status: 101, Reason: err.Error(), Err: err}
+		}
+	}
+	if err == nil {
+		err = nc.SetDeadline(time.Time{})
+	}
+	if err != nil {
+		if br != nil {
+			ws.PutReader(br)
+		}
+		nc.Close()
+		return nil, tm, fmt.Errorf("dial %s: handshake: %w", rawURL, handshakeError(err, reason))
+	}
+
+	var buffered []byte
+	if br != nil {
+		buffered, _ = br.Peek(br.Buffered())
+	}
+	c := newConn(nc, id, d.o.ReadBufferSize, d.o.MaxMessageSize, fl, tap, buffered)
+	if br != nil {
+		ws.PutReader(br)
+	}
+	c.proto = hs.Protocol
+	return c, tm, nil
+}
+
+// target parses rawURL, reusing the last parse when the URL repeats (the
+// common case: every virtual user dials the same URL).
+func (d *Dialer) target(rawURL string) (*target, error) {
+	if t := d.last.Load(); t != nil && t.raw == rawURL {
+		return t, nil
+	}
+	u, err := url.ParseRequestURI(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	t := &target{raw: rawURL, u: u}
+	port := u.Port()
+	switch u.Scheme {
+	case "ws", "http":
+		port = cmp.Or(port, "80")
+	case "wss", "https":
+		port = cmp.Or(port, "443")
+		cfg := d.o.TLSConfig
+		if cfg == nil {
+			cfg = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		if cfg.ServerName == "" {
+			cfg = cfg.Clone()
+			cfg.ServerName = u.Hostname()
+		}
+		t.tls = cfg
+	default:
+		return nil, fmt.Errorf("unsupported scheme %q (want ws or wss)", u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("no host in URL")
+	}
+	t.addr = net.JoinHostPort(u.Hostname(), port)
+	d.last.Store(t)
+	return t, nil
+}
+
+// handshakeError turns what ws.Dialer.Upgrade returned into a
+// *HandshakeError, except I/O failures, which keep their own kind.
+func handshakeError(err error, reason string) error {
+	var se ws.StatusError
+	var he *HandshakeError
+	switch {
+	case errors.As(err, &he):
+		return err
+	case errors.As(err, &se):
+		return &HandshakeError{Status: int(se), Reason: reason}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return &HandshakeError{Reason: "connection closed before the upgrade response", Err: err}
+	case errors.Is(err, ws.ErrHandshakeBadUpgrade), errors.Is(err, ws.ErrHandshakeBadConnection),
+		errors.Is(err, ws.ErrHandshakeBadSecAccept), errors.Is(err, ws.ErrHandshakeBadSubProtocol),
+		errors.Is(err, ws.ErrHandshakeBadExtensions):
+		return &HandshakeError{Status: 101, Reason: err.Error(), Err: err}
+	case errors.Is(err, ws.ErrHandshakeBadProtocol), errors.Is(err, ws.ErrMalformedResponse):
+		return &HandshakeError{Reason: err.Error(), Err: err}
+	}
+	return err
+}
