@@ -1,0 +1,480 @@
+// Package report is where measurements go in the data flow of wsbench:
+// virtual users record samples into a Registry (HdrHistograms per latency
+// metric, counters, gauges); once a second the runner closes an Interval
+// (live progress line, HdrHistogram interval log); at the end the Registry
+// yields Results, which are data first: rendered as summary tables, written
+// as JSON with the full histograms, read back, merged with the results of
+// other processes, and checked against thresholds that decide the exit
+// status.
+//
+// Latency values are kept in nanoseconds in histograms that track 1 ns to
+// one hour with 3 significant digits (see HistLowest, HistHighest,
+// HistSigFigs), so figures stay exact to 0.1 % from a microsecond up; values
+// above the range (or negative) are clamped and counted.
+package report
+
+import (
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Histogram geometry shared by every latency metric, in nanoseconds. Every
+// histogram the package creates, encodes or merges uses it, so merges are
+// exact.
+const (
+	HistLowest  = int64(1)         // 1 ns: 3 significant digits hold from the first microsecond
+	HistHighest = int64(time.Hour) // larger values are clamped to it and counted
+	HistSigFigs = 3                // relative error ≤ 0.1 %
+
+	cacheLine = 64 // padding against false sharing of hot atomics
+	maxShards = 64 // upper bound of histogram shards per metric
+	tryShards = 4  // shards tried with TryLock before blocking
+)
+
+// newHist returns an empty histogram with the package geometry.
+func newHist() *hdr.Histogram { return hdr.New(HistLowest, HistHighest, HistSigFigs) }
+
+// Registry holds every metric of a run. All methods are safe for concurrent
+// use. Handles returned by Latency, Counter and Gauge stay valid for the
+// life of the Registry; callers look them up once and keep them.
+type Registry struct {
+	mu        sync.RWMutex
+	latencies map[string]*Latency
+	counters  map[string]*Counter
+	gauges    map[string]*Gauge
+	nshards   int
+
+	// snap serialises Tick and Results so that a sample moving from a shard
+	// to the totals is seen exactly once.
+	snap     sync.Mutex
+	start    time.Time
+	lastTick time.Time
+	last     map[string]int64 // counter values at the previous Tick
+	series   []SeriesPoint
+}
+
+// NewRegistry returns an empty Registry whose run starts now (see StartAt).
+func NewRegistry() *Registry {
+	n := 1
+	for n < 2*runtime.GOMAXPROCS(0) && n < maxShards {
+		n <<= 1
+	}
+	now := time.Now()
+	return &Registry{
+		latencies: make(map[string]*Latency),
+		counters:  make(map[string]*Counter),
+		gauges:    make(map[string]*Gauge),
+		nshards:   n,
+		start:     now,
+		lastTick:  now,
+		last:      make(map[string]int64),
+	}
+}
+
+// StartAt sets the start of the run, from which the first Interval and the
+// elapsed times count. Call it before the first Tick.
+func (r *Registry) StartAt(t time.Time) {
+	r.snap.Lock()
+	defer r.snap.Unlock()
+	r.start = t
+	r.lastTick = t
+}
+
+// Start returns the start of the run.
+func (r *Registry) Start() time.Time {
+	r.snap.Lock()
+	defer r.snap.Unlock()
+	return r.start
+}
+
+// Latency returns the latency metric called name, creating it on first use.
+func (r *Registry) Latency(name string) *Latency {
+	r.mu.RLock()
+	l := r.latencies[name]
+	r.mu.RUnlock()
+	if l != nil {
+		return l
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if l = r.latencies[name]; l == nil {
+		l = newLatency(name, r.nshards)
+		r.latencies[name] = l
+	}
+	return l
+}
+
+// Counter returns the counter called name, creating it on first use.
+func (r *Registry) Counter(name string) *Counter {
+	r.mu.RLock()
+	c := r.counters[name]
+	r.mu.RUnlock()
+	if c != nil {
+		return c
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if c = r.counters[name]; c == nil {
+		c = &Counter{}
+		r.counters[name] = c
+	}
+	return c
+}
+
+// Gauge returns the gauge called name, creating it on first use.
+func (r *Registry) Gauge(name string) *Gauge {
+	r.mu.RLock()
+	g := r.gauges[name]
+	r.mu.RUnlock()
+	if g != nil {
+		return g
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if g = r.gauges[name]; g == nil {
+		g = &Gauge{}
+		r.gauges[name] = g
+	}
+	return g
+}
+
+// Counter is a monotonically increasing count. Add and Inc are one atomic
+// add each and do not allocate.
+type Counter struct {
+	v atomic.Int64
+	_ [cacheLine - 8]byte
+}
+
+// Add adds n to the counter.
+func (c *Counter) Add(n int64) { c.v.Add(n) }
+
+// Inc adds one to the counter.
+func (c *Counter) Inc() { c.v.Add(1) }
+
+// Value returns the current count.
+func (c *Counter) Value() int64 { return c.v.Load() }
+
+// Gauge is a value that goes up and down (VUs, open connections); it also
+// remembers the highest value it has held. Add and Set do not allocate.
+type Gauge struct {
+	v   atomic.Int64
+	max atomic.Int64
+	_   [cacheLine - 16]byte
+}
+
+// Add adds n (which may be negative) to the gauge.
+func (g *Gauge) Add(n int64) { g.observe(g.v.Add(n)) }
+
+// Set sets the gauge to n.
+func (g *Gauge) Set(n int64) {
+	g.v.Store(n)
+	g.observe(n)
+}
+
+// Value returns the current value.
+func (g *Gauge) Value() int64 { return g.v.Load() }
+
+// Max returns the highest value the gauge has held.
+func (g *Gauge) Max() int64 { return g.max.Load() }
+
+func (g *Gauge) observe(v int64) {
+	for {
+		m := g.max.Load()
+		if v <= m || g.max.CompareAndSwap(m, v) {
+			return
+		}
+	}
+}
+
+// Latency is one latency metric: a set of histogram shards, each behind its
+// own mutex, that Tick drains into the interval and total histograms.
+type Latency struct {
+	name    string
+	mask    uint32
+	shards  []latencyShard
+	clamped atomic.Int64
+
+	total        *hdr.Histogram // guarded by the Registry's snap mutex
+	totalClamped int64          // clamped count already folded into Results
+}
+
+type latencyShard struct {
+	mu sync.Mutex
+	h  *hdr.Histogram
+	n  int64 // samples since the last drain
+	_  [cacheLine - 24]byte
+}
+
+func newLatency(name string, nshards int) *Latency {
+	l := &Latency{name: name, mask: uint32(nshards - 1), shards: make([]latencyShard, nshards), total: newHist()}
+	for i := range l.shards {
+		l.shards[i].h = newHist()
+	}
+	return l
+}
+
+// Name returns the metric name.
+func (l *Latency) Name() string { return l.name }
+
+// Record adds one sample. Negative durations are recorded as 0 and values
+// above HistHighest as HistHighest; both are counted as clamped.
+//
+// Record does not allocate (0 allocs/op, see BenchmarkLatencyRecord) and
+// scales to many thousands of goroutines: it picks a shard at random (the
+// runtime's per-thread generator, no shared state) and takes the first one
+// whose lock is free, so recorders rarely wait for each other.
+func (l *Latency) Record(d time.Duration) {
+	v := int64(d)
+	if v < 0 {
+		v = 0
+		l.clamped.Add(1)
+	} else if v > HistHighest {
+		v = HistHighest
+		l.clamped.Add(1)
+	}
+	i := rand.Uint32()
+	for try := 0; try < tryShards; try++ {
+		s := &l.shards[(i+uint32(try))&l.mask]
+		if s.mu.TryLock() {
+			s.record(v)
+			s.mu.Unlock()
+			return
+		}
+	}
+	s := &l.shards[i&l.mask]
+	s.mu.Lock()
+	s.record(v)
+	s.mu.Unlock()
+}
+
+func (s *latencyShard) record(v int64) {
+	// v is within [0, HistHighest], so RecordValue cannot fail (and so
+	// cannot allocate its error).
+	_ = s.h.RecordValue(v)
+	s.n++
+}
+
+// drainInto moves every shard's samples into dst and empties the shards.
+func (l *Latency) drainInto(dst *hdr.Histogram) {
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.mu.Lock()
+		if s.n > 0 {
+			dst.Merge(s.h)
+			s.h.Reset()
+			s.n = 0
+		}
+		s.mu.Unlock()
+	}
+}
+
+// copyInto adds every shard's samples into dst without emptying the shards.
+func (l *Latency) copyInto(dst *hdr.Histogram) {
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.mu.Lock()
+		if s.n > 0 {
+			dst.Merge(s.h)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Interval is one closed measurement interval (normally one second).
+type Interval struct {
+	Start, End time.Time
+	Elapsed    time.Duration    // End − the run's start
+	Counters   map[string]int64 // counter deltas during the interval
+	Totals     map[string]int64 // counter values at End
+	Gauges     map[string]int64 // gauge values at End
+	// Latencies holds, for every latency metric registered so far, the
+	// samples recorded during the interval (nanoseconds, package geometry;
+	// empty when none). The Interval owns them.
+	Latencies map[string]*hdr.Histogram
+}
+
+// Delta returns the change of counter name during the interval.
+func (iv *Interval) Delta(name string) int64 { return iv.Counters[name] }
+
+// Total returns the value of counter name at the end of the interval.
+func (iv *Interval) Total(name string) int64 { return iv.Totals[name] }
+
+// DeltaPrefix sums the deltas of counters named prefix+"…" (e.g. "errors.").
+func (iv *Interval) DeltaPrefix(prefix string) int64 { return sumPrefix(iv.Counters, prefix) }
+
+// TotalPrefix sums the totals of counters named prefix+"…".
+func (iv *Interval) TotalPrefix(prefix string) int64 { return sumPrefix(iv.Totals, prefix) }
+
+// LatencyNames returns the latency metric names of the interval in report order.
+func (iv *Interval) LatencyNames() []string {
+	names := make([]string, 0, len(iv.Latencies))
+	for n := range iv.Latencies {
+		names = append(names, n)
+	}
+	sortLatencyNames(names)
+	return names
+}
+
+func sumPrefix(m map[string]int64, prefix string) int64 {
+	var s int64
+	for k, v := range m {
+		if len(k) > len(prefix) && k[:len(prefix)] == prefix {
+			s += v
+		}
+	}
+	return s
+}
+
+// Tick closes the current interval at now and returns it: counter deltas,
+// gauge values and the interval histograms. The samples move into the
+// run's totals, and a point is added to the per-second series. Call it once
+// a second from one goroutine (concurrent calls are safe but pointless).
+func (r *Registry) Tick(now time.Time) *Interval {
+	lats, ctrs, gauges := r.handles()
+
+	r.snap.Lock()
+	defer r.snap.Unlock()
+	iv := &Interval{
+		Start:     r.lastTick,
+		End:       now,
+		Elapsed:   now.Sub(r.start),
+		Counters:  make(map[string]int64, len(ctrs)),
+		Totals:    make(map[string]int64, len(ctrs)),
+		Gauges:    make(map[string]int64, len(gauges)),
+		Latencies: make(map[string]*hdr.Histogram, len(lats)),
+	}
+	for name, c := range ctrs {
+		v := c.Value()
+		iv.Totals[name] = v
+		iv.Counters[name] = v - r.last[name]
+		r.last[name] = v
+	}
+	for name, g := range gauges {
+		iv.Gauges[name] = g.Value()
+	}
+	for name, l := range lats {
+		h := newHist()
+		l.drainInto(h)
+		l.total.Merge(h)
+		h.SetStartTimeMs(iv.Start.UnixMilli())
+		h.SetEndTimeMs(now.UnixMilli())
+		iv.Latencies[name] = h
+	}
+	r.lastTick = now
+	r.series = append(r.series, seriesPoint(iv, r.start))
+	return iv
+}
+
+// handles snapshots the metric maps so that Tick and Results do not hold
+// the registry lock while merging histograms.
+func (r *Registry) handles() (map[string]*Latency, map[string]*Counter, map[string]*Gauge) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	lats := make(map[string]*Latency, len(r.latencies))
+	for k, v := range r.latencies {
+		lats[k] = v
+	}
+	ctrs := make(map[string]*Counter, len(r.counters))
+	for k, v := range r.counters {
+		ctrs[k] = v
+	}
+	gauges := make(map[string]*Gauge, len(r.gauges))
+	for k, v := range r.gauges {
+		gauges[k] = v
+	}
+	return lats, ctrs, gauges
+}
+
+// mainSeriesCounters are the counters whose per-second deltas go into the
+// series, besides the aggregates "errors" and "connect_failed".
+var mainSeriesCounters = [...]string{
+	"conn.opened", "msgs.sent", "msgs.recv", "bytes.sent", "bytes.recv",
+	"delivery.lost", "iterations", "reconnects",
+}
+
+func seriesPoint(iv *Interval, start time.Time) SeriesPoint {
+	p := SeriesPoint{
+		T:         int(math.Round(iv.Start.Sub(start).Seconds())),
+		Counters:  make(map[string]int64),
+		Gauges:    make(map[string]int64, len(iv.Gauges)),
+		Latencies: make(map[string]SeriesLatency),
+	}
+	if p.T < 0 {
+		p.T = 0
+	}
+	for _, name := range mainSeriesCounters {
+		if v, ok := iv.Counters[name]; ok {
+			p.Counters[name] = v
+		}
+	}
+	if v := iv.DeltaPrefix("errors."); v != 0 {
+		p.Counters[AliasErrors] = v
+	}
+	if v := iv.DeltaPrefix("conn.failed."); v != 0 {
+		p.Counters[AliasConnectFailed] = v
+	}
+	for name, v := range iv.Gauges {
+		p.Gauges[name] = v
+	}
+	for name, h := range iv.Latencies {
+		if h.TotalCount() == 0 {
+			continue
+		}
+		p.Latencies[name] = SeriesLatency{
+			Count: h.TotalCount(),
+			P50:   time.Duration(h.ValueAtQuantile(50)),
+			P99:   time.Duration(h.ValueAtQuantile(99)),
+		}
+	}
+	return p
+}
+
+// sortLatencyNames orders latency metrics for reports: connect, handshake,
+// then by name, with "<name>.raw" right after "<name>".
+func sortLatencyNames(names []string) {
+	rank := func(n string) int {
+		switch n {
+		case "connect":
+			return 0
+		case "handshake":
+			return 1
+		}
+		return 2
+	}
+	base := func(n string) (string, bool) {
+		if len(n) > 4 && n[len(n)-4:] == ".raw" {
+			return n[:len(n)-4], true
+		}
+		return n, false
+	}
+	sort.SliceStable(names, func(i, j int) bool {
+		ri, rj := rank(names[i]), rank(names[j])
+		if ri != rj {
+			return ri < rj
+		}
+		bi, rawi := base(names[i])
+		bj, rawj := base(names[j])
+		if bi != bj {
+			return bi < bj
+		}
+		return !rawi && rawj
+	})
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,131 @@
+package report
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./report/ -run %s -update to create it)", err, t.Name())
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (rerun with -update if intended)\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+func summaryFixture(t *testing.T) *Results {
+	res := fixtureResults(t)
+	var ths []Threshold
+	for _, e := range []string{"delivery p99 < 50ms", "errors rate < 0.1%", "connect_failed count == 0", "never p99 < 1s"} {
+		th, err := ParseThreshold(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ths = append(ths, th)
+	}
+	res.Thresholds = Evaluate(res, ths)
+	return res
+}
+
+func TestSummaryGolden(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteSummary(&buf, summaryFixture(t)); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "summary.golden", buf.Bytes())
+}
+
+func TestSummaryMergedGolden(t *testing.T) {
+	a := summaryFixture(t)
+	a.Meta.Segment = "0:1/2"
+	b := summaryFixture(t)
+	b.Meta.Segment = "1/2:1"
+	m, err := Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteSummary(&buf, m); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "summary-merged.golden", buf.Bytes())
+}
+
+func TestSummaryEmpty(t *testing.T) {
+	var buf bytes.Buffer
+	r := NewRegistry().Results(Meta{Start: t0, End: t0.Add(time.Second)})
+	if err := WriteSummary(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	if got := buf.String(); got != "duration:  1s (2026-11-21 23:00:00 → 23:00:01 UTC)\n" {
+		t.Fatalf("empty summary = %q", got)
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }
+
+func TestSummaryWriteError(t *testing.T) {
+	err := WriteSummary(failWriter{}, summaryFixture(t))
+	if err == nil || !strings.Contains(err.Error(), "file already closed") {
+		t.Fatalf("error = %v", err)
+	}
+}
+
+func TestProgress(t *testing.T) {
+	r := NewRegistry()
+	ivs := feed(r, 2, 1)
+	line := ProgressLine(ivs[1], []string{"nosuch", "delivery"})
+	want := "[    2s] vus 100  conns 80  out 1000/s  in 2000/s  errors 1 (+1)  delivery p99 11.00ms"
+	if line != want {
+		t.Fatalf("line\n%q, want\n%q", line, want)
+	}
+	if got := ProgressLine(ivs[0], nil); !strings.HasSuffix(got, "handshake p99 249µs") {
+		t.Fatalf("fallback to handshake: %q", got)
+	}
+
+	var plain bytes.Buffer
+	p := &Progress{W: &plain, Main: []string{"echo"}}
+	p.Update(ivs[0])
+	p.Update(ivs[1])
+	p.Done()
+	if n := strings.Count(plain.String(), "\n"); n != 2 || strings.Contains(plain.String(), "\r") {
+		t.Fatalf("plain progress %q", plain.String())
+	}
+
+	var tty bytes.Buffer
+	p = &Progress{W: &tty, TTY: true}
+	p.Update(ivs[0])
+	p.Update(ivs[1])
+	p.Done()
+	if got := tty.String(); strings.Count(got, "\r\x1b[K") != 2 || !strings.HasSuffix(got, "\n") || strings.Count(got, "\n") != 1 {
+		t.Fatalf("tty progress %q", got)
+	}
+
+	var quiet bytes.Buffer
+	p = &Progress{W: &quiet, Quiet: true}
+	p.Update(ivs[0])
+	p.Done()
+	if quiet.Len() != 0 {
+		t.Fatalf("quiet progress wrote %q", quiet.String())
+	}
+}
