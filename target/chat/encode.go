@@ -1,0 +1,145 @@
+package chat
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// Error codes sent in `error` messages (docs/protocol.md lists them).
+const (
+	CodeBadJSON      = "bad_json"
+	CodeUnknownOp    = "unknown_op"
+	CodeMissingField = "missing_field"
+	CodeBadName      = "bad_name"
+	CodeNickTaken    = "nick_taken"
+	CodeNoNick       = "no_nick"
+	CodeNotInRoom    = "not_in_room"
+	CodeUnknownUser  = "unknown_user"
+	CodeTooManyRooms = "too_many_rooms"
+	CodeRateLimited  = "rate_limited"
+	CodeTooLong      = "too_long"
+	CodeInternal     = "internal" // the history store failed to persist a message
+)
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string. s is valid UTF-8 (the hub only
+// sees validated input).
+func appendString(dst []byte, s []byte) []byte {
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, `\ufffd`...)
+			} else {
+				dst = append(dst, s[i:i+size]...)
+			}
+			i += size
+			continue
+		}
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+		}
+		i++
+	}
+	return append(dst, '"')
+}
+
+// appendStr appends s as a JSON string without converting it to a []byte
+// (which would allocate for long names) when it needs no escaping, as
+// validated nicknames and room names never do.
+func appendStr(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			return appendString(dst, []byte(s))
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+func appendWelcome(dst []byte, name string) []byte {
+	dst = append(dst, `{"op":"welcome","name":`...)
+	dst = appendStr(dst, name)
+	return append(dst, '}')
+}
+
+// appendRoomCount encodes joined and left.
+func appendRoomCount(dst []byte, op string, room string, members int) []byte {
+	dst = append(dst, `{"op":"`...)
+	dst = append(dst, op...)
+	dst = append(dst, `","room":`...)
+	dst = appendStr(dst, room)
+	dst = append(dst, `,"members":`...)
+	dst = strconv.AppendInt(dst, int64(members), 10)
+	return append(dst, '}')
+}
+
+func appendPresence(dst []byte, room, name, event string, members int) []byte {
+	dst = append(dst, `{"op":"presence","room":`...)
+	dst = appendStr(dst, room)
+	dst = append(dst, `,"name":`...)
+	dst = appendStr(dst, name)
+	dst = append(dst, `,"event":"`...)
+	dst = append(dst, event...)
+	dst = append(dst, `","members":`...)
+	dst = strconv.AppendInt(dst, int64(members), 10)
+	return append(dst, '}')
+}
+
+func appendAck(dst []byte, id []byte) []byte {
+	dst = append(dst, `{"op":"ack","id":`...)
+	dst = append(dst, id...)
+	return append(dst, '}')
+}
+
+func appendError(dst []byte, id []byte, code, message string) []byte {
+	dst = append(dst, `{"op":"error",`...)
+	if id != nil {
+		dst = append(dst, `"id":`...)
+		dst = append(dst, id...)
+		dst = append(dst, ',')
+	}
+	dst = append(dst, `"code":"`...)
+	dst = append(dst, code...)
+	dst = append(dst, `","message":`...)
+	dst = appendStr(dst, message)
+	return append(dst, '}')
+}
+
+// appendPassThrough copies every member of r whose key is not reserved for
+// the delivered message, byte for byte.
+func appendPassThrough(dst []byte, r *request, reserved func(fieldKey) bool) []byte {
+	for _, m := range r.members {
+		if reserved(m.key) {
+			continue
+		}
+		dst = append(dst, ',')
+		dst = append(dst, r.msg[m.start:m.valEnd]...)
+	}
+	return dst
+}
+
+func saidReserved(k fieldKey) bool    { return k != kOther && k != kName && k != kTo }
+func shoutedReserved(k fieldKey) bool { return k != kOther && k != kName && k != kTo && k != kRoom }
+func dmReserved(k fieldKey) bool      { return k != kOther && k != kName && k != kRoom && k != kExcludeSelf }
+
+// historySuffix turns a live `said` object into its history form.
+const historySuffix = `,"history":true}`

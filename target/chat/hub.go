@@ -1,0 +1,301 @@
+// Package chat is the chat hub of the reference server (`wsbench serve`,
+// endpoint /chat): it turns each complete client text message into protocol
+// actions on nicknames, rooms and history, and hands the resulting frames to
+// the server core through an Outbox.
+//
+// Data flow: event loop (target) → Hub.Handle(conn, message) → parse →
+// op handler (nick, join, say, …) → history (Ring, optional history.Store)
+// → Outbox.Deliver(recipients, payload, class) → event loops write.
+// The protocol is specified in docs/protocol.md.
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wsbench/wsbench/target/history"
+)
+
+// Config tunes a Hub. Zero values pick the defaults.
+type Config struct {
+	HistorySize     int           // messages kept per room; default 50, < 0 keeps none
+	Store           history.Store // nil = memory only
+	MaxRoomsPerConn int           // default 16
+	MaxNameLen      int           // default 32
+	MaxRoomLen      int           // default 64
+	MaxTextLen      int           // bytes of the raw JSON `text` value; default 16 KiB
+	RateLimit       float64       // messages/s per connection (burst = 2×), 0 = off
+	Now             func() time.Time
+	Logger          *slog.Logger
+}
+
+// Defaults for Config's zero values.
+const (
+	DefaultHistorySize     = 50
+	DefaultMaxRoomsPerConn = 16
+	DefaultMaxNameLen      = 32
+	DefaultMaxRoomLen      = 64
+	DefaultMaxTextLen      = 16 << 10
+)
+
+// Abuse: a connection sending more than abuseFactor × RateLimit messages in
+// each of abuseStrikes consecutive seconds is closed with 1008.
+const (
+	abuseFactor  = 10
+	abuseStrikes = 3
+)
+
+// Stats is a snapshot of the hub's gauges and counters.
+type Stats struct {
+	Conns   int64 // connections opened and not closed
+	Users   int64 // connections with a nickname
+	Rooms   int64 // rooms with at least one member
+	Held    int64 // rooms held in memory: Rooms plus empty rooms kept for their history
+	Members int64 // room memberships, summed over rooms
+	History int64 // messages held in the in-memory rings
+
+	MessagesIn  uint64 // client messages handled
+	Broadcasts  uint64 // say/shout/presence payloads fanned out
+	Deliveries  uint64 // frames handed to Outbox.Deliver (one per recipient)
+	Acks        uint64
+	Errors      uint64 // error messages sent
+	RateLimited uint64 // messages refused by the rate limiter
+	AbuseCloses uint64 // connections closed for rate-limit abuse
+	StoreErrors uint64 // appends the history store failed to persist
+}
+
+type counters struct {
+	conns, users, rooms, held, members, history                        atomic.Int64
+	in, broadcasts, deliveries, acks, errors, limited, abuse, storeErr atomic.Uint64
+}
+
+// Hub holds the chat state. All methods are safe for concurrent use; calls
+// for one connection should come from one event loop (they are serialised by
+// a per-connection lock anyway).
+type Hub struct {
+	cfg   Config
+	out   Outbox
+	log   *slog.Logger
+	stats counters
+
+	shards [connShards]connShard
+
+	// Lock order: conn.mu → room.mu → roomsMu, and conn.mu → nickMu.
+	// roomsMu is never held while taking a room lock.
+	nickMu     sync.RWMutex
+	nicks      map[string]*conn
+	named      []ConnID // every connection with a nickname (shout recipients)
+	namedConns []*conn  // parallel to named
+	storeErrFn func(error)
+
+	roomsMu sync.RWMutex
+	rooms   map[string]*room
+
+	scratch sync.Pool // *scratch
+
+	shutdown atomic.Bool
+}
+
+const connShards = 64
+
+type connShard struct {
+	mu sync.RWMutex
+	m  map[ConnID]*conn
+}
+
+// conn is the per-connection state: 104 bytes (112 with malloc rounding)
+// plus a shard map entry, and a rooms slice once it joins.
+type conn struct {
+	mu       sync.Mutex
+	one      [1]ConnID // reply recipient list without allocating
+	name     string
+	namedIdx int
+	rooms    []*room
+	closed   bool
+
+	// rate limiting (token bucket) and abuse detection
+	tokens   float64
+	last     int64
+	winStart int64
+	winCount uint32
+	strikes  uint8
+}
+
+// room is one chat room. mu orders everything that happens in the room:
+// membership changes, fan-out and history appends.
+type room struct {
+	mu      sync.Mutex
+	name    string
+	members []ConnID
+	index   map[ConnID]int
+	ring    *history.Ring
+	loaded  bool // history loaded from the store
+	dead    bool // removed from the hub's map; look it up again
+}
+
+// scratch is per-call working memory, pooled so steady-state calls do not
+// allocate.
+type scratch struct {
+	req request
+	buf []byte
+	ids []ConnID
+}
+
+// NewHub returns a hub sending through out.
+func NewHub(cfg Config, out Outbox) (*Hub, error) {
+	if out == nil {
+		return nil, errors.New("chat hub: nil Outbox")
+	}
+	if cfg.HistorySize == 0 {
+		cfg.HistorySize = DefaultHistorySize
+	}
+	if cfg.HistorySize < 0 {
+		cfg.HistorySize = 0
+	}
+	if cfg.MaxRoomsPerConn <= 0 {
+		cfg.MaxRoomsPerConn = DefaultMaxRoomsPerConn
+	}
+	if cfg.MaxNameLen <= 0 {
+		cfg.MaxNameLen = DefaultMaxNameLen
+	}
+	if cfg.MaxRoomLen <= 0 {
+		cfg.MaxRoomLen = DefaultMaxRoomLen
+	}
+	if cfg.MaxTextLen <= 0 {
+		cfg.MaxTextLen = DefaultMaxTextLen
+	}
+	if cfg.RateLimit < 0 {
+		return nil, fmt.Errorf("chat hub: negative rate limit %v", cfg.RateLimit)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Hub{
+		cfg:   cfg,
+		out:   out,
+		log:   cfg.Logger,
+		nicks: make(map[string]*conn),
+		rooms: make(map[string]*room),
+	}
+	for i := range h.shards {
+		h.shards[i].m = make(map[ConnID]*conn)
+	}
+	h.storeErrFn = h.countStoreError
+	h.scratch.New = func() any { return &scratch{buf: make([]byte, 0, 512)} }
+	return h, nil
+}
+
+func (h *Hub) shard(id ConnID) *connShard {
+	return &h.shards[uint64(id)*0x9E3779B97F4A7C15>>58]
+}
+
+// Open registers a new connection. Handle registers unknown connections too,
+// so Open is optional but keeps the first message's path short.
+func (h *Hub) Open(id ConnID) { h.conn(id) }
+
+func (h *Hub) conn(id ConnID) *conn {
+	s := h.shard(id)
+	s.mu.RLock()
+	c := s.m[id]
+	s.mu.RUnlock()
+	if c != nil {
+		return c
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c = s.m[id]; c == nil {
+		c = &conn{one: [1]ConnID{id}, namedIdx: -1, tokens: 2 * h.cfg.RateLimit}
+		s.m[id] = c
+		h.stats.conns.Add(1)
+	}
+	return c
+}
+
+// Closed forgets a connection: it leaves every room (presence to the other
+// members) and frees its nickname.
+func (h *Hub) Closed(id ConnID) {
+	s := h.shard(id)
+	s.mu.Lock()
+	c := s.m[id]
+	delete(s.m, id)
+	s.mu.Unlock()
+	if c == nil {
+		return
+	}
+	h.stats.conns.Add(-1)
+	sc := h.getScratch()
+	defer h.putScratch(sc)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	for _, r := range c.rooms {
+		h.removeMember(sc, c, r, false)
+	}
+	clear(c.rooms)
+	c.rooms = c.rooms[:0]
+	if c.name != "" {
+		h.nickMu.Lock()
+		h.dropNick(c)
+		h.nickMu.Unlock()
+	}
+}
+
+func (h *Hub) getScratch() *scratch { return h.scratch.Get().(*scratch) }
+
+func (h *Hub) putScratch(sc *scratch) {
+	if cap(sc.buf) > 64<<10 || cap(sc.req.unesc) > 64<<10 || cap(sc.req.members) > 1024 || cap(sc.ids) > 32<<10 {
+		return // do not pin a rare huge buffer in the pool
+	}
+	sc.buf = sc.buf[:0]
+	sc.ids = sc.ids[:0]
+	h.scratch.Put(sc)
+}
+
+// Stats returns a snapshot of the counters.
+func (h *Hub) Stats() Stats {
+	s := &h.stats
+	return Stats{
+		Conns: s.conns.Load(), Users: s.users.Load(), Rooms: s.rooms.Load(), Held: s.held.Load(),
+		Members: s.members.Load(), History: s.history.Load(),
+		MessagesIn: s.in.Load(), Broadcasts: s.broadcasts.Load(), Deliveries: s.deliveries.Load(),
+		Acks: s.acks.Load(), Errors: s.errors.Load(), RateLimited: s.limited.Load(),
+		AbuseCloses: s.abuse.Load(), StoreErrors: s.storeErr.Load(),
+	}
+}
+
+// Shutdown flushes and closes the history store (pending appends are
+// committed and acked). It returns ctx's error if that takes too long; the
+// flush then goes on in the background.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	if h.shutdown.Swap(true) || h.cfg.Store == nil {
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() { done <- h.cfg.Store.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("chat hub shutdown: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("chat hub shutdown: history flush: %w", ctx.Err())
+	}
+}
+
+// deliver hands payload to the outbox and counts it.
+func (h *Hub) deliver(to []ConnID, payload []byte, class Class) {
+	if len(to) == 0 {
+		return
+	}
+	h.stats.deliveries.Add(uint64(len(to)))
+	h.out.Deliver(to, payload, class)
+}

@@ -1,0 +1,379 @@
+package chat
+
+import (
+	"strconv"
+
+	"github.com/wsbench/wsbench/target/history"
+)
+
+func (h *Hub) opNick(sc *scratch, c *conn, id []byte) {
+	name, ok := h.nameField(sc, c, id, kName, "name", h.cfg.MaxNameLen, false)
+	if !ok {
+		return
+	}
+	if c.name != string(name) {
+		h.nickMu.Lock()
+		if other := h.nicks[string(name)]; other != nil {
+			h.nickMu.Unlock()
+			h.fail(sc, c, id, CodeNickTaken, "nickname "+string(name)+" is taken")
+			return
+		}
+		if c.name != "" {
+			delete(h.nicks, c.name)
+		} else {
+			c.namedIdx = len(h.named)
+			h.named = append(h.named, c.one[0])
+			h.namedConns = append(h.namedConns, c)
+			h.stats.users.Add(1)
+		}
+		c.name = string(name)
+		h.nicks[c.name] = c
+		h.nickMu.Unlock()
+	}
+	start := len(sc.buf)
+	sc.buf = appendWelcome(sc.buf, c.name)
+	h.deliver(c.one[:], sc.buf[start:], Reply)
+	h.ack(sc, c, id)
+}
+
+// dropNick frees c's nickname; nickMu is held.
+func (h *Hub) dropNick(c *conn) {
+	delete(h.nicks, c.name)
+	last := len(h.named) - 1
+	if i := c.namedIdx; i >= 0 && i <= last {
+		moved := h.namedConns[last]
+		h.named[i], h.namedConns[i] = h.named[last], moved
+		moved.namedIdx = i
+		h.namedConns[last] = nil
+		h.named, h.namedConns = h.named[:last], h.namedConns[:last]
+	}
+	c.namedIdx = -1
+	c.name = ""
+	h.stats.users.Add(-1)
+}
+
+// memberOf returns c's membership of the named room, or nil.
+func (c *conn) memberOf(name []byte) *room {
+	for _, r := range c.rooms {
+		if r.name == string(name) {
+			return r
+		}
+	}
+	return nil
+}
+
+// lockRoom returns the room named name, created if needed, locked and with
+// its history loaded.
+func (h *Hub) lockRoom(name []byte) *room {
+	for {
+		h.roomsMu.RLock()
+		r := h.rooms[string(name)]
+		h.roomsMu.RUnlock()
+		if r == nil {
+			h.roomsMu.Lock()
+			if r = h.rooms[string(name)]; r == nil {
+				r = &room{name: string(name), index: make(map[ConnID]int), ring: history.NewRing(h.cfg.HistorySize)}
+				h.rooms[r.name] = r
+				h.stats.held.Add(1)
+			}
+			h.roomsMu.Unlock()
+		}
+		r.mu.Lock()
+		if r.dead {
+			r.mu.Unlock()
+			continue
+		}
+		if !r.loaded {
+			r.loaded = true
+			if h.cfg.Store != nil && h.cfg.HistorySize > 0 {
+				msgs, err := h.cfg.Store.Load(r.name, h.cfg.HistorySize)
+				if err != nil {
+					h.log.Error("loading room history", "room", r.name, "err", err)
+				}
+				for _, m := range msgs {
+					r.ring.Push(m)
+				}
+				h.stats.history.Add(int64(r.ring.Len()))
+			}
+		}
+		return r
+	}
+}
+
+func (h *Hub) opJoin(sc *scratch, c *conn, id []byte) {
+	name, ok := h.nameField(sc, c, id, kRoom, "room", h.cfg.MaxRoomLen, true)
+	if !ok {
+		return
+	}
+	if r := c.memberOf(name); r != nil {
+		r.mu.Lock()
+		n := len(r.members)
+		r.mu.Unlock()
+		start := len(sc.buf)
+		sc.buf = appendRoomCount(sc.buf, "joined", r.name, n)
+		h.deliver(c.one[:], sc.buf[start:], Reply)
+		h.ack(sc, c, id)
+		return
+	}
+	if len(c.rooms) >= h.cfg.MaxRoomsPerConn {
+		h.fail(sc, c, id, CodeTooManyRooms, "already in "+itoa(len(c.rooms))+" rooms (the limit)")
+		return
+	}
+	self := c.one[0]
+	r := h.lockRoom(name)
+	r.index[self] = len(r.members)
+	r.members = append(r.members, self)
+	n := len(r.members)
+	h.stats.members.Add(1)
+	if n == 1 {
+		h.stats.rooms.Add(1)
+	}
+
+	start := len(sc.buf)
+	sc.buf = appendRoomCount(sc.buf, "joined", r.name, n)
+	h.deliver(c.one[:], sc.buf[start:], Reply)
+	for k := 0; k < r.ring.Len(); k++ {
+		h.deliver(c.one[:], r.ring.At(k), Reply)
+	}
+	if n > 1 {
+		start = len(sc.buf)
+		sc.buf = appendPresence(sc.buf, r.name, c.name, "join", n)
+		h.stats.broadcasts.Add(1)
+		h.deliver(r.members[:n-1], sc.buf[start:], Chatter) // self was appended last
+	}
+	r.mu.Unlock()
+	c.rooms = append(c.rooms, r)
+	h.ack(sc, c, id)
+}
+
+func (h *Hub) opLeave(sc *scratch, c *conn, id []byte) {
+	name, ok := h.nameField(sc, c, id, kRoom, "room", h.cfg.MaxRoomLen, true)
+	if !ok {
+		return
+	}
+	r := c.memberOf(name)
+	if r == nil {
+		h.fail(sc, c, id, CodeNotInRoom, "not in room "+string(name))
+		return
+	}
+	h.removeMember(sc, c, r, true)
+	for i, o := range c.rooms {
+		if o == r {
+			last := len(c.rooms) - 1
+			c.rooms[i] = c.rooms[last]
+			c.rooms[last] = nil
+			c.rooms = c.rooms[:last]
+			break
+		}
+	}
+	h.ack(sc, c, id)
+}
+
+// removeMember takes c out of r, tells the others and, if reply, c itself.
+// An empty room without history is dropped from the hub.
+func (h *Hub) removeMember(sc *scratch, c *conn, r *room, reply bool) {
+	self := c.one[0]
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i, ok := r.index[self]
+	if !ok {
+		return
+	}
+	last := len(r.members) - 1
+	moved := r.members[last]
+	r.members[i] = moved
+	r.index[moved] = i
+	r.members = r.members[:last]
+	delete(r.index, self)
+	n := len(r.members)
+	h.stats.members.Add(-1)
+	if reply {
+		start := len(sc.buf)
+		sc.buf = appendRoomCount(sc.buf, "left", r.name, n)
+		h.deliver(c.one[:], sc.buf[start:], Reply)
+	}
+	if n > 0 {
+		start := len(sc.buf)
+		sc.buf = appendPresence(sc.buf, r.name, c.name, "leave", n)
+		h.stats.broadcasts.Add(1)
+		h.deliver(r.members, sc.buf[start:], Chatter)
+		return
+	}
+	h.stats.rooms.Add(-1)
+	if r.ring.Len() == 0 {
+		r.dead = true
+		h.roomsMu.Lock()
+		delete(h.rooms, r.name)
+		h.roomsMu.Unlock()
+		h.stats.held.Add(-1)
+	}
+}
+
+// others returns members without self, in sc's reusable id slice.
+func (sc *scratch) others(members []ConnID, self ConnID) []ConnID {
+	ids := sc.ids[:0]
+	for _, m := range members {
+		if m != self {
+			ids = append(ids, m)
+		}
+	}
+	sc.ids = ids
+	return ids
+}
+
+func (h *Hub) opSay(sc *scratch, c *conn, id []byte, now int64) {
+	req := &sc.req
+	name, ok := h.nameField(sc, c, id, kRoom, "room", h.cfg.MaxRoomLen, true)
+	if !ok {
+		return
+	}
+	r := c.memberOf(name)
+	if r == nil {
+		h.fail(sc, c, id, CodeNotInRoom, "not in room "+string(name))
+		return
+	}
+	text, ok := h.textField(sc, c, id)
+	if !ok {
+		return
+	}
+	// Encode the live frame once, then its history form right after it.
+	start := len(sc.buf)
+	b := append(sc.buf, `{"op":"said","room":`...)
+	b = appendStr(b, r.name)
+	b = append(b, `,"from":`...)
+	b = appendStr(b, c.name)
+	b = append(b, `,"text":`...)
+	b = append(b, text...)
+	b = append(b, `,"srv_ts":`...)
+	b = strconv.AppendInt(b, now, 10)
+	b = appendPassThrough(b, req, saidReserved)
+	b = append(b, '}')
+	mid := len(b)
+	b = append(b, b[start:mid-1]...)
+	b = append(b, historySuffix...)
+	sc.buf = b
+	live, hist := b[start:mid], b[mid:]
+
+	store := h.cfg.Store
+	r.mu.Lock()
+	if r.ring.Cap() > 0 {
+		if r.ring.Len() < r.ring.Cap() {
+			h.stats.history.Add(1)
+		}
+		r.ring.Push(hist)
+	}
+	to := r.members
+	if req.boolean(kExcludeSelf) {
+		to = sc.others(to, c.one[0])
+	}
+	h.stats.broadcasts.Add(1)
+	h.deliver(to, live, Chatter)
+	persisted := store != nil && r.ring.Cap() > 0
+	if persisted {
+		store.Append(r.name, hist, h.afterCommit(c.one[0], id))
+	}
+	r.mu.Unlock()
+	if !persisted {
+		h.ack(sc, c, id)
+	}
+}
+
+// afterCommit returns the store callback that acks (or reports the failure
+// of) a persisted say. It runs on the store's writer goroutine, so it sends
+// with a fresh buffer through Outbox.Deliver only.
+func (h *Hub) afterCommit(to ConnID, id []byte) func(error) {
+	if id == nil {
+		return h.storeErrFn
+	}
+	idCopy := append([]byte(nil), id...)
+	return func(err error) {
+		var b []byte
+		if err != nil {
+			h.countStoreError(err)
+			h.stats.errors.Add(1)
+			b = appendError(make([]byte, 0, 64), idCopy, CodeInternal, "history store failed: "+err.Error())
+		} else {
+			h.stats.acks.Add(1)
+			b = appendAck(make([]byte, 0, 16+len(idCopy)), idCopy)
+		}
+		h.deliver([]ConnID{to}, b, Reply)
+	}
+}
+
+func (h *Hub) countStoreError(err error) {
+	if err != nil {
+		h.stats.storeErr.Add(1)
+		h.log.Error("persisting chat history", "err", err)
+	}
+}
+
+func (h *Hub) opShout(sc *scratch, c *conn, id []byte, now int64) {
+	text, ok := h.textField(sc, c, id)
+	if !ok {
+		return
+	}
+	start := len(sc.buf)
+	b := append(sc.buf, `{"op":"shouted","from":`...)
+	b = appendStr(b, c.name)
+	b = append(b, `,"text":`...)
+	b = append(b, text...)
+	b = append(b, `,"srv_ts":`...)
+	b = strconv.AppendInt(b, now, 10)
+	b = appendPassThrough(b, &sc.req, shoutedReserved)
+	b = append(b, '}')
+	sc.buf = b
+	h.nickMu.RLock()
+	to := h.named
+	if sc.req.boolean(kExcludeSelf) {
+		to = sc.others(to, c.one[0])
+	}
+	h.stats.broadcasts.Add(1)
+	h.deliver(to, b[start:], Chatter)
+	h.nickMu.RUnlock()
+	h.ack(sc, c, id)
+}
+
+func (h *Hub) opDM(sc *scratch, c *conn, id []byte, now int64) {
+	to, ok := sc.req.str(kTo)
+	if !ok {
+		if sc.req.has(kTo) {
+			h.fail(sc, c, id, CodeUnknownUser, "to must be a string")
+		} else {
+			h.fail(sc, c, id, CodeMissingField, "missing field to")
+		}
+		return
+	}
+	text, ok := h.textField(sc, c, id)
+	if !ok {
+		return
+	}
+	h.nickMu.RLock()
+	target := h.nicks[string(to)]
+	var tid ConnID
+	if target != nil {
+		tid = target.one[0]
+	}
+	h.nickMu.RUnlock()
+	if target == nil {
+		if len(to) > 64 {
+			to = to[:64]
+		}
+		h.fail(sc, c, id, CodeUnknownUser, "no user named "+string(to))
+		return
+	}
+	start := len(sc.buf)
+	b := append(sc.buf, `{"op":"dm","from":`...)
+	b = appendStr(b, c.name)
+	b = append(b, `,"to":`...)
+	b = appendString(b, to)
+	b = append(b, `,"text":`...)
+	b = append(b, text...)
+	b = append(b, `,"srv_ts":`...)
+	b = strconv.AppendInt(b, now, 10)
+	b = appendPassThrough(b, &sc.req, dmReserved)
+	b = append(b, '}')
+	sc.buf = b
+	sc.ids = append(sc.ids[:0], tid)
+	h.deliver(sc.ids, b[start:], Reply)
+	h.ack(sc, c, id)
+}

@@ -1,0 +1,227 @@
+package target
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
+	"strconv"
+)
+
+// maxRequestSize caps the HTTP upgrade request; a longer one gets 431.
+const maxRequestSize = 8 << 10
+
+const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// route is what a request asks for.
+type route uint8
+
+const (
+	routeNone route = iota
+	routeChat
+	routeEcho
+	routeHealth
+	routeMetrics
+)
+
+// request is an HTTP/1.1 request head parsed in place: its byte slices point
+// into the connection's input buffer and are valid only until it is consumed.
+type request struct {
+	method, target []byte
+	route          route
+	upgrade        bool // Upgrade header holds the websocket token
+	connUpgrade    bool // Connection header holds the upgrade token
+	hasUpgradeHdr  bool
+	version        []byte
+	key            []byte
+	host           bool
+}
+
+// rejection is a handshake answer other than 101.
+type rejection struct {
+	status int
+	reason string
+	extra  string // additional header lines, each ending in \r\n
+}
+
+// findRequestEnd returns the length of the request head (through the blank
+// line) in b, or -1 when it is not complete yet.
+func findRequestEnd(b []byte) int {
+	i := bytes.Index(b, []byte("\r\n\r\n"))
+	if i < 0 {
+		return -1
+	}
+	return i + 4
+}
+
+// parseRequest parses the request head in b (which ends with the blank line).
+// It never allocates.
+func parseRequest(b []byte) (req request, rej *rejection) {
+	line, rest := cutLine(b)
+	sp := bytes.IndexByte(line, ' ')
+	if sp <= 0 {
+		return req, &rejection{status: 400, reason: "malformed request line"}
+	}
+	req.method = line[:sp]
+	line = line[sp+1:]
+	sp = bytes.IndexByte(line, ' ')
+	if sp <= 0 {
+		return req, &rejection{status: 400, reason: "malformed request line"}
+	}
+	req.target = line[:sp]
+	proto := line[sp+1:]
+	if !bytes.HasPrefix(proto, []byte("HTTP/1.")) || len(proto) != 8 {
+		return req, &rejection{status: 400, reason: "unsupported protocol " + strconv.Quote(string(proto))}
+	}
+	for len(rest) > 0 {
+		line, rest = cutLine(rest)
+		if len(line) == 0 {
+			break
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			return req, &rejection{status: 400, reason: "malformed header line"}
+		}
+		name := bytes.TrimSpace(line[:colon])
+		value := bytes.TrimSpace(line[colon+1:])
+		switch {
+		case bytes.EqualFold(name, []byte("Host")):
+			req.host = true
+		case bytes.EqualFold(name, []byte("Upgrade")):
+			req.hasUpgradeHdr = true
+			if hasToken(value, "websocket") {
+				req.upgrade = true
+			}
+		case bytes.EqualFold(name, []byte("Connection")):
+			if hasToken(value, "upgrade") {
+				req.connUpgrade = true
+			}
+		case bytes.EqualFold(name, []byte("Sec-WebSocket-Version")):
+			req.version = value
+		case bytes.EqualFold(name, []byte("Sec-WebSocket-Key")):
+			req.key = value
+		}
+	}
+	path := req.target
+	if q := bytes.IndexByte(path, '?'); q >= 0 {
+		path = path[:q]
+	}
+	switch string(path) {
+	case "/chat":
+		req.route = routeChat
+	case "/echo":
+		req.route = routeEcho
+	case "/healthz":
+		req.route = routeHealth
+	case "/metrics":
+		req.route = routeMetrics
+	}
+	return req, nil
+}
+
+// checkUpgrade validates a WebSocket upgrade request (RFC 6455 §4.2.1).
+func checkUpgrade(req *request) *rejection {
+	switch {
+	case string(req.method) != "GET":
+		return &rejection{status: 405, reason: "method " + strconv.Quote(string(req.method)) + " not allowed, use GET", extra: "Allow: GET\r\n"}
+	case !req.host:
+		return &rejection{status: 400, reason: "missing Host header"}
+	case !req.upgrade:
+		return &rejection{status: 400, reason: "missing or bad Upgrade header (want websocket)"}
+	case !req.connUpgrade:
+		return &rejection{status: 400, reason: "missing upgrade token in Connection header"}
+	case string(req.version) != "13":
+		return &rejection{status: 426, reason: "unsupported Sec-WebSocket-Version " + strconv.Quote(string(req.version)) + ", want 13", extra: "Sec-WebSocket-Version: 13\r\n"}
+	case len(req.key) == 0:
+		return &rejection{status: 400, reason: "missing Sec-WebSocket-Key"}
+	}
+	var raw [18]byte
+	if len(req.key) != 24 {
+		return &rejection{status: 400, reason: "bad Sec-WebSocket-Key (want 16 bytes in base64)"}
+	}
+	if n, err := base64.StdEncoding.Decode(raw[:], req.key); err != nil || n != 16 {
+		return &rejection{status: 400, reason: "bad Sec-WebSocket-Key (want 16 bytes in base64)"}
+	}
+	return nil
+}
+
+// appendAccept appends the 101 response for key onto dst.
+func appendAccept(dst, key []byte) []byte {
+	h := sha1.New()
+	h.Write(key)
+	h.Write([]byte(websocketGUID))
+	var sum [sha1.Size]byte
+	var enc [28]byte
+	base64.StdEncoding.Encode(enc[:], h.Sum(sum[:0]))
+	dst = append(dst, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	dst = append(dst, enc[:]...)
+	return append(dst, "\r\n\r\n"...)
+}
+
+// appendResponse appends a complete non-upgrade HTTP response that closes
+// the connection.
+func appendResponse(dst []byte, status int, contentType, extra string, body []byte) []byte {
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(status), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, statusText(status)...)
+	dst = append(dst, "\r\nContent-Type: "...)
+	dst = append(dst, contentType...)
+	dst = append(dst, "\r\nContent-Length: "...)
+	dst = strconv.AppendInt(dst, int64(len(body)), 10)
+	dst = append(dst, "\r\nConnection: close\r\n"...)
+	dst = append(dst, extra...)
+	dst = append(dst, "\r\n"...)
+	return append(dst, body...)
+}
+
+func appendRejection(dst []byte, r *rejection) []byte {
+	return appendResponse(dst, r.status, "text/plain; charset=utf-8", r.extra, []byte(r.reason+"\n"))
+}
+
+func statusText(code int) string {
+	switch code {
+	case 200:
+		return "OK"
+	case 400:
+		return "Bad Request"
+	case 404:
+		return "Not Found"
+	case 405:
+		return "Method Not Allowed"
+	case 408:
+		return "Request Timeout"
+	case 426:
+		return "Upgrade Required"
+	case 431:
+		return "Request Header Fields Too Large"
+	case 503:
+		return "Service Unavailable"
+	}
+	return "Error"
+}
+
+// cutLine splits b at the first CRLF.
+func cutLine(b []byte) (line, rest []byte) {
+	i := bytes.Index(b, []byte("\r\n"))
+	if i < 0 {
+		return b, nil
+	}
+	return b[:i], b[i+2:]
+}
+
+// hasToken reports whether the comma-separated header value holds token
+// (case-insensitive).
+func hasToken(value []byte, token string) bool {
+	for len(value) > 0 {
+		var part []byte
+		if i := bytes.IndexByte(value, ','); i >= 0 {
+			part, value = value[:i], value[i+1:]
+		} else {
+			part, value = value, nil
+		}
+		if bytes.EqualFold(bytes.TrimSpace(part), []byte(token)) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,187 @@
+package history
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+func TestRing(t *testing.T) {
+	r := NewRing(3)
+	if r.Len() != 0 || r.Cap() != 3 {
+		t.Fatalf("new ring len %d cap %d", r.Len(), r.Cap())
+	}
+	buf := []byte("m0")
+	for i := 1; i <= 5; i++ {
+		buf = fmt.Appendf(buf[:0], "m%d", i)
+		r.Push(buf) // copies: reusing buf must not change the ring
+	}
+	var got []string
+	r.Each(func(m []byte) { got = append(got, string(m)) })
+	if fmt.Sprint(got) != "[m3 m4 m5]" || string(r.At(0)) != "m3" || r.Len() != 3 {
+		t.Fatalf("ring holds %v", got)
+	}
+	if NewRing(0).Push([]byte("x")) != nil || NewRing(-1).Len() != 0 {
+		t.Fatal("empty ring kept a message")
+	}
+}
+
+func TestRingPushDoesNotAllocate(t *testing.T) {
+	r := NewRing(4)
+	msg := []byte(`{"op":"said","text":"hello"}`)
+	for i := 0; i < 4; i++ {
+		r.Push(msg)
+	}
+	if n := testing.AllocsPerRun(100, func() { r.Push(msg) }); n != 0 {
+		t.Fatalf("Push allocates %v times", n)
+	}
+}
+
+func openTest(t *testing.T, path string, o BoltOptions) *Bolt {
+	t.Helper()
+	s, err := OpenBolt(path, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestBoltAppendLoadRetain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.db")
+	s := openTest(t, path, BoltOptions{Retain: 5, MaxBatch: 3})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failed []error
+	msg := make([]byte, 0, 16)
+	for i := 0; i < 12; i++ {
+		for _, room := range []string{"a", "b"} {
+			wg.Add(1)
+			msg = fmt.Appendf(msg[:0], "%s%d", room, i)
+			s.Append(room, msg, func(err error) {
+				if err != nil {
+					mu.Lock()
+					failed = append(failed, err)
+					mu.Unlock()
+				}
+				wg.Done()
+			})
+		}
+	}
+	wg.Wait()
+	if len(failed) != 0 {
+		t.Fatalf("appends failed: %v", failed)
+	}
+	got, err := s.Load("a", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprintf("%s", got) != "[a7 a8 a9 a10 a11]" {
+		t.Fatalf("room a = %s, want the last 5 in order", got)
+	}
+	got, _ = s.Load("b", 2)
+	if fmt.Sprintf("%s", got) != "[b10 b11]" {
+		t.Fatalf("room b last 2 = %s", got)
+	}
+	if got, err := s.Load("none", 5); err != nil || len(got) != 0 {
+		t.Fatalf("unknown room = %s, %v", got, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	var after error
+	s.Append("a", []byte("late"), func(err error) { after = err })
+	if !errors.Is(after, ErrClosed) {
+		t.Fatalf("append after close: %v, want ErrClosed", after)
+	}
+
+	// Reopened, the history is still there and sequences continue.
+	s = openTest(t, path, BoltOptions{Retain: 5})
+	done := make(chan error, 1)
+	s.Append("a", []byte("a12"), func(err error) { done <- err })
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.Load("a", 10)
+	if fmt.Sprintf("%s", got) != "[a8 a9 a10 a11 a12]" {
+		t.Fatalf("after reopen room a = %s", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBoltCloseFlushesPending(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.db")
+	s := openTest(t, path, BoltOptions{Retain: 1000, MaxPending: 64})
+	var mu sync.Mutex
+	n := 0
+	for i := 0; i < 500; i++ {
+		s.Append("r", fmt.Appendf(nil, "m%03d", i), func(err error) {
+			if err == nil {
+				mu.Lock()
+				n++
+				mu.Unlock()
+			}
+		})
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n != 500 {
+		t.Fatalf("%d of 500 appends acknowledged by Close", n)
+	}
+	s = openTest(t, path, BoltOptions{})
+	defer s.Close()
+	got, err := s.Load("r", 1000)
+	if err != nil || len(got) != 500 || string(got[0]) != "m000" || string(got[499]) != "m499" {
+		t.Fatalf("reloaded %d messages (%v)", len(got), err)
+	}
+}
+
+func TestOpenBoltError(t *testing.T) {
+	_, err := OpenBolt(filepath.Join(t.TempDir(), "missing-dir", "h.db"), BoltOptions{})
+	if err == nil {
+		t.Fatal("opening a db in a missing directory succeeded")
+	}
+}
+
+// BenchmarkBoltAppend measures append throughput with group commit: many
+// producers queue while the writer commits, so each transaction (and fsync)
+// carries a batch.
+func BenchmarkBoltAppend(b *testing.B) {
+	for _, sync := range []bool{true, false} {
+		b.Run(fmt.Sprintf("fsync=%v", sync), func(b *testing.B) {
+			s, err := OpenBolt(filepath.Join(b.TempDir(), "h.db"), BoltOptions{NoSync: !sync})
+			if err != nil {
+				b.Fatal(err)
+			}
+			msg := []byte(`{"op":"said","room":"bench","from":"u1","text":"hello, world","srv_ts":1732230000000000000,"seq":42,"history":true}`)
+			rooms := []string{"r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7"}
+			done := make(chan struct{}, 1024)
+			var pending int
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				s.Append(rooms[i%len(rooms)], msg, func(error) { done <- struct{}{} })
+				pending++
+				for pending > 512 { // bound the backlog like producers waiting on acks
+					<-done
+					pending--
+				}
+			}
+			for ; pending > 0; pending-- {
+				<-done
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+			if err := s.Close(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}

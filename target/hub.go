@@ -1,0 +1,64 @@
+package target
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/wsbench/wsbench/target/chat"
+	"github.com/wsbench/wsbench/target/history"
+)
+
+// outbox is the server core's side of chat.Outbox.
+type outbox struct{ s *Server }
+
+var _ chat.Outbox = outbox{}
+
+// Deliver implements chat.Outbox: the payload is encoded once into a shared
+// frame queued to every recipient; Chatter is dropped for a recipient whose
+// queue is over --outbound-limit.
+func (o outbox) Deliver(to []chat.ConnID, payload []byte, class chat.Class) {
+	o.s.deliver(connIDs(to), payload, class == chat.Chatter)
+}
+
+// Close implements chat.Outbox.
+func (o outbox) Close(id chat.ConnID, code uint16, reason string) {
+	o.s.closeConn(uint64(id), code, reason)
+}
+
+// hubAdapter maps the server's uint64 connection IDs onto chat.ConnID.
+type hubAdapter struct{ h *chat.Hub }
+
+func (a hubAdapter) Open(id uint64)               { a.h.Open(chat.ConnID(id)) }
+func (a hubAdapter) Handle(id uint64, msg []byte) { a.h.Handle(chat.ConnID(id), msg) }
+func (a hubAdapter) Closed(id uint64)             { a.h.Closed(chat.ConnID(id)) }
+func (a hubAdapter) Shutdown(ctx context.Context) error {
+	return a.h.Shutdown(ctx)
+}
+func (a hubAdapter) Stats() HubStats {
+	st := a.h.Stats()
+	return HubStats{Rooms: st.Rooms, Members: st.Members, Users: st.Users, History: st.History}
+}
+
+// newHub builds the chat hub for cfg, opening the history store if asked.
+func newHub(cfg Config, s *Server, logger *slog.Logger) (chatHub, error) {
+	hc := chat.Config{HistorySize: cfg.HistorySize, RateLimit: cfg.RateLimit, Logger: logger}
+	if cfg.HistorySize == 0 {
+		hc.HistorySize = -1 // --history 0 keeps none
+	}
+	if cfg.HistoryDB != "" {
+		st, err := history.OpenBolt(cfg.HistoryDB, history.BoltOptions{Retain: max(cfg.HistorySize, 1)})
+		if err != nil {
+			return nil, fmt.Errorf("open history store %s: %w", cfg.HistoryDB, err)
+		}
+		hc.Store = st
+	}
+	h, err := chat.NewHub(hc, outbox{s})
+	if err != nil {
+		if hc.Store != nil {
+			_ = hc.Store.Close()
+		}
+		return nil, fmt.Errorf("create chat hub: %w", err)
+	}
+	return hubAdapter{h}, nil
+}

@@ -1,0 +1,129 @@
+package target
+
+import (
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+)
+
+// metrics holds the server's counters. They are plain atomics written in the
+// Prometheus text format by hand: a client library would work as well, but
+// this keeps the hot path to one atomic add, costs no memory per connection,
+// and adds no dependency for a dozen series.
+type metrics struct {
+	connsCurrent   atomic.Int64
+	connsTotal     atomic.Int64
+	upgradesOK     atomic.Int64
+	msgsIn         atomic.Int64
+	bytesIn        atomic.Int64
+	msgsOut        atomic.Int64 // frames written to sockets
+	bytesOut       atomic.Int64
+	deliveries     atomic.Int64 // per-recipient frames queued by Deliver
+	drops          atomic.Int64 // Chatter dropped for a full queue
+	slowDisconnect atomic.Int64
+	httpRequests   atomic.Int64 // /healthz, /metrics, 404s
+
+	mu             sync.Mutex
+	upgradesFailed map[string]int64 // by reason
+	closes         map[closeKey]int64
+}
+
+type closeKey struct {
+	code uint16
+	side string // "server" (we sent first) or "client"
+}
+
+func newMetrics() *metrics {
+	return &metrics{upgradesFailed: map[string]int64{}, closes: map[closeKey]int64{}}
+}
+
+func (m *metrics) upgradeFailed(reason string) {
+	m.mu.Lock()
+	m.upgradesFailed[reason]++
+	m.mu.Unlock()
+}
+
+func (m *metrics) closed(code uint16, side string) {
+	m.mu.Lock()
+	m.closes[closeKey{code, side}]++
+	m.mu.Unlock()
+}
+
+// HubStats are the gauges the chat hub reports into /metrics.
+type HubStats struct {
+	Rooms, Members, Users, History int64
+}
+
+// appendPrometheus renders every series in the Prometheus text exposition
+// format (version 0.0.4).
+func (m *metrics) appendPrometheus(dst []byte, hs HubStats) []byte {
+	gauge := func(name, help string, v int64) {
+		dst = append(dst, "# HELP "+name+" "+help+"\n# TYPE "+name+" gauge\n"+name+" "...)
+		dst = strconv.AppendInt(dst, v, 10)
+		dst = append(dst, '\n')
+	}
+	counter := func(name, help string, v int64) {
+		dst = append(dst, "# HELP "+name+" "+help+"\n# TYPE "+name+" counter\n"+name+" "...)
+		dst = strconv.AppendInt(dst, v, 10)
+		dst = append(dst, '\n')
+	}
+	gauge("wsbench_connections", "Open connections (TCP, including those still in the handshake).", m.connsCurrent.Load())
+	counter("wsbench_connections_total", "Connections accepted.", m.connsTotal.Load())
+	counter("wsbench_upgrades_total", "Successful WebSocket upgrades.", m.upgradesOK.Load())
+	counter("wsbench_messages_in_total", "Data messages received from clients.", m.msgsIn.Load())
+	counter("wsbench_bytes_in_total", "Bytes received from clients (all frames, payload only).", m.bytesIn.Load())
+	counter("wsbench_frames_out_total", "Frames written to clients.", m.msgsOut.Load())
+	counter("wsbench_bytes_out_total", "Bytes written to clients (frames including headers).", m.bytesOut.Load())
+	counter("wsbench_deliveries_total", "Frames queued to a recipient by the hub.", m.deliveries.Load())
+	counter("wsbench_drops_total", "Chatter frames dropped because a recipient's queue was full.", m.drops.Load())
+	counter("wsbench_slow_consumer_disconnects_total", "Connections closed with 1008 for staying over the outbound limit.", m.slowDisconnect.Load())
+	counter("wsbench_http_requests_total", "Plain HTTP requests answered (healthz, metrics, not found).", m.httpRequests.Load())
+	gauge("wsbench_rooms", "Chat rooms with at least one member.", hs.Rooms)
+	gauge("wsbench_room_members", "Room memberships.", hs.Members)
+	gauge("wsbench_users", "Connections with a nickname.", hs.Users)
+	gauge("wsbench_history_messages", "Messages held in room history.", hs.History)
+
+	m.mu.Lock()
+	reasons := make([]string, 0, len(m.upgradesFailed))
+	for r := range m.upgradesFailed {
+		reasons = append(reasons, r)
+	}
+	slices.Sort(reasons)
+	dst = append(dst, "# HELP wsbench_upgrade_failures_total Rejected handshakes by reason.\n# TYPE wsbench_upgrade_failures_total counter\n"...)
+	for _, r := range reasons {
+		dst = append(dst, `wsbench_upgrade_failures_total{reason="`...)
+		dst = append(dst, r...)
+		dst = append(dst, `"} `...)
+		dst = strconv.AppendInt(dst, m.upgradesFailed[r], 10)
+		dst = append(dst, '\n')
+	}
+	keys := make([]closeKey, 0, len(m.closes))
+	for k := range m.closes {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b closeKey) int {
+		if a.code != b.code {
+			return int(a.code) - int(b.code)
+		}
+		if a.side < b.side {
+			return -1
+		}
+		if a.side > b.side {
+			return 1
+		}
+		return 0
+	})
+	dst = append(dst, "# HELP wsbench_closes_total Close handshakes by code and by the side that sent the first close frame.\n# TYPE wsbench_closes_total counter\n"...)
+	for _, k := range keys {
+		dst = append(dst, `wsbench_closes_total{code="`...)
+		dst = strconv.AppendUint(dst, uint64(k.code), 10)
+		dst = append(dst, `",initiator="`...)
+		dst = append(dst, k.side...)
+		dst = append(dst, `"} `...)
+		dst = strconv.AppendInt(dst, m.closes[k], 10)
+		dst = append(dst, '\n')
+	}
+	m.mu.Unlock()
+	return dst
+}

@@ -1,0 +1,512 @@
+// Package target is wsbench's reference WebSocket server (`wsbench serve`),
+// the far end of every load test: a gnet epoll event loop accepts
+// connections, upgrades them with an in-place HTTP parse, decodes frames with
+// gobwas/ws, and hands /chat messages to the chat hub (target/chat), whose
+// deliveries come back through this package's outbox as shared, once-encoded
+// frames queued per connection and flushed with one writev per loop turn.
+// /echo, /healthz and /metrics are served here too. With --tls-cert the same
+// connection code runs over crypto/tls, one goroutine per connection.
+package target
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+)
+
+// Config holds every `wsbench serve` setting.
+type Config struct {
+	Addr             string        // listen address, default 127.0.0.1:8080; port 0 picks a free port
+	HistorySize      int           // messages kept per room
+	HistoryDB        string        // bbolt file for persistent history ("" = memory only)
+	PingInterval     time.Duration // ping connections silent this long (0 = never)
+	IdleTimeout      time.Duration // close connections silent this long (0 = never)
+	MaxMessage       int           // largest data message in bytes (close 1009 past it)
+	MaxConns         int           // connections beyond this get 503
+	OutboundLimit    int           // per-connection outbound queue in bytes
+	SlowTimeout      time.Duration // over the outbound limit this long: close 1008
+	RateLimit        float64       // chat messages/s per connection (0 = off)
+	TLSCert, TLSKey  string        // serve wss:// (crypto/tls path) when both are set
+	Loops            int           // event loops (default: number of CPUs)
+	HandshakeTimeout time.Duration // the HTTP upgrade must complete within it
+	CloseTimeout     time.Duration // how long to wait for a peer's close reply
+}
+
+// DefaultConfig returns the defaults of `wsbench serve`.
+func DefaultConfig() Config {
+	return Config{
+		Addr:             "127.0.0.1:8080",
+		HistorySize:      50,
+		PingInterval:     30 * time.Second,
+		IdleTimeout:      90 * time.Second,
+		MaxMessage:       1 << 20,
+		MaxConns:         DefaultMaxConns(),
+		OutboundLimit:    256 << 10,
+		SlowTimeout:      5 * time.Second,
+		Loops:            runtime.NumCPU(),
+		HandshakeTimeout: 5 * time.Second,
+		CloseTimeout:     3 * time.Second,
+	}
+}
+
+// DefaultMaxConns is just under the process's open-file limit, leaving room
+// for the listener, the history store and logs.
+func DefaultMaxConns() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<30 {
+		return 1 << 20
+	}
+	if rl.Cur <= 128 {
+		return int(rl.Cur) / 2
+	}
+	return int(rl.Cur) - 64
+}
+
+// chatHub is what the server needs of the chat hub.
+type chatHub interface {
+	Open(id uint64)
+	Handle(id uint64, msg []byte)
+	Closed(id uint64)
+	Stats() HubStats
+	Shutdown(ctx context.Context) error
+}
+
+// Server is a running reference server.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	m      *metrics
+	frames framePool
+	table  connTable
+	hub    chatHub
+	start  time.Time
+
+	sweepEvery   time.Duration
+	shuttingDown atomic.Bool
+
+	addr    net.Addr
+	eng     gnet.Engine
+	runDone chan error
+
+	loopsMu sync.Mutex
+	loops   []*loopState
+
+	tls *tlsServer
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+// Start starts a server and returns once it is listening.
+func Start(cfg Config, logger *slog.Logger) (*Server, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	def := DefaultConfig()
+	if cfg.Addr == "" {
+		cfg.Addr = def.Addr
+	}
+	if cfg.MaxMessage <= 0 {
+		cfg.MaxMessage = def.MaxMessage
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = def.MaxConns
+	}
+	if cfg.OutboundLimit <= 0 {
+		cfg.OutboundLimit = def.OutboundLimit
+	}
+	if cfg.SlowTimeout <= 0 {
+		cfg.SlowTimeout = def.SlowTimeout
+	}
+	if cfg.Loops <= 0 {
+		cfg.Loops = def.Loops
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = def.HandshakeTimeout
+	}
+	if cfg.CloseTimeout <= 0 {
+		cfg.CloseTimeout = def.CloseTimeout
+	}
+	if cfg.HistorySize < 0 {
+		return nil, fmt.Errorf("start server: history size %d is negative", cfg.HistorySize)
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return nil, errors.New("start server: --tls-cert and --tls-key go together")
+	}
+	s := &Server{cfg: cfg, log: logger, m: newMetrics(), start: time.Now(), runDone: make(chan error, 1)}
+	s.sweepEvery = sweepInterval(cfg)
+	hub, err := newHub(cfg, s, logger)
+	if err != nil {
+		return nil, fmt.Errorf("start server: %w", err)
+	}
+	s.hub = hub
+
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			_ = hub.Shutdown(context.Background())
+			return nil, fmt.Errorf("start server: load TLS key pair %s, %s: %w", cfg.TLSCert, cfg.TLSKey, err)
+		}
+		ts, err := startTLS(s, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		if err != nil {
+			_ = hub.Shutdown(context.Background())
+			return nil, fmt.Errorf("start server: %w", err)
+		}
+		s.tls = ts
+		s.addr = ts.ln.Addr()
+		logger.Info("serving", "addr", s.addr.String(), "tls", true)
+		return s, nil
+	}
+
+	booted := make(chan error, 1)
+	h := &handler{srv: s, booted: booted}
+	go func() {
+		err := gnet.Run(h, "tcp://"+cfg.Addr,
+			gnet.WithNumEventLoop(cfg.Loops),
+			gnet.WithTicker(true),
+			gnet.WithReuseAddr(true),
+			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			gnet.WithLogger(gnetLogger{logger}),
+		)
+		select {
+		case booted <- fmt.Errorf("listen on %s: %w", cfg.Addr, errOr(err)):
+		default:
+		}
+		s.runDone <- err
+	}()
+	if err := <-booted; err != nil {
+		_ = hub.Shutdown(context.Background())
+		return nil, fmt.Errorf("start server: %w", err)
+	}
+	logger.Info("serving", "addr", s.addr.String(), "loops", cfg.Loops)
+	return s, nil
+}
+
+func errOr(err error) error {
+	if err == nil {
+		return errors.New("engine stopped before it booted")
+	}
+	return err
+}
+
+func sweepInterval(cfg Config) time.Duration {
+	d := time.Second
+	for _, x := range []time.Duration{cfg.PingInterval / 4, cfg.IdleTimeout / 4, cfg.SlowTimeout / 4, cfg.HandshakeTimeout / 4, cfg.CloseTimeout / 4} {
+		if x > 0 && x < d {
+			d = x
+		}
+	}
+	return max(d, 10*time.Millisecond)
+}
+
+// Addr is the address the server listens on (with the real port when
+// started on port 0).
+func (s *Server) Addr() net.Addr { return s.addr }
+
+// URL returns the ws:// (or wss://) URL of path on this server.
+func (s *Server) URL(path string) string {
+	scheme := "ws://"
+	if s.tls != nil {
+		scheme = "wss://"
+	}
+	return scheme + s.addr.String() + path
+}
+
+// Metrics renders /metrics (Prometheus text format).
+func (s *Server) Metrics() string {
+	return string(s.m.appendPrometheus(nil, s.hubStats()))
+}
+
+func (s *Server) hubStats() HubStats { return s.hub.Stats() }
+
+// now is the server clock in ns since start (monotonic).
+func (s *Server) now() int64 { return int64(time.Since(s.start)) }
+
+// Shutdown stops accepting, sends close 1001 to every connection, waits for
+// their replies (up to the close timeout or ctx), stops the event loops and
+// flushes the chat history store. It is safe to call more than once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(ctx) })
+	return s.shutdownErr
+}
+
+func (s *Server) shutdown(ctx context.Context) error {
+	s.shuttingDown.Store(true)
+	s.log.Info("shutting down", "connections", s.m.connsCurrent.Load())
+	wait, cancel := context.WithTimeout(ctx, s.cfg.CloseTimeout)
+	defer cancel()
+	var errs []error
+	if s.tls != nil {
+		s.tls.shutdown(wait)
+	} else {
+		s.loopsMu.Lock()
+		loops := append([]*loopState(nil), s.loops...)
+		s.loopsMu.Unlock()
+		for _, l := range loops {
+			_ = l.gl.Execute(wait, runFunc(l.closeAll))
+		}
+		tick := time.NewTicker(5 * time.Millisecond)
+	waitLoop:
+		for s.m.connsCurrent.Load() > 0 {
+			select {
+			case <-wait.Done():
+				break waitLoop
+			case <-tick.C:
+			}
+		}
+		tick.Stop()
+		stopCtx, stopCancel := context.WithCancel(context.Background())
+		go func() { _ = s.eng.Stop(stopCtx) }()
+		select {
+		case err := <-s.runDone:
+			if err != nil {
+				errs = append(errs, fmt.Errorf("stop event loops: %w", err))
+			}
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("stop event loops: %w", ctx.Err()))
+		}
+		stopCancel()
+	}
+	if err := s.hub.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("shut down chat hub: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// deliver queues payload as one text frame to every listed connection: the
+// frame is encoded once and shared. 0 allocs per call in steady state apart
+// from gnet's one task per woken loop; nothing grows with len(to).
+func (s *Server) deliver(to []uint64, payload []byte, droppable bool) {
+	if len(to) == 0 {
+		return
+	}
+	f := s.frames.encode(0x1, payload)
+	s.table.mu.RLock()
+	for _, id := range to {
+		c := s.table.getLocked(id)
+		if c == nil {
+			continue
+		}
+		if c.push(f, droppable) {
+			s.m.deliveries.Add(1)
+			c.own.markDirty(c)
+		}
+	}
+	s.table.mu.RUnlock()
+	f.release()
+}
+
+// closeConn starts a close handshake with code on connection id.
+func (s *Server) closeConn(id uint64, code uint16, reason string) {
+	s.table.mu.RLock()
+	c := s.table.getLocked(id)
+	s.table.mu.RUnlock()
+	if c != nil {
+		c.requestClose(code, reason, true)
+	}
+}
+
+// connTable maps connection IDs to connections. An ID is a slot number and
+// a generation, so a stale ID never reaches a newer connection in its slot.
+type connTable struct {
+	mu    sync.RWMutex
+	slots []*wsConn
+	gens  []uint32
+	free  []uint32
+}
+
+func (t *connTable) add(c *wsConn) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var slot uint32
+	if n := len(t.free); n > 0 {
+		slot = t.free[n-1]
+		t.free = t.free[:n-1]
+	} else {
+		slot = uint32(len(t.slots))
+		t.slots = append(t.slots, nil)
+		t.gens = append(t.gens, 1)
+	}
+	t.slots[slot] = c
+	c.id = uint64(t.gens[slot])<<32 | uint64(slot)
+	return c.id
+}
+
+func (t *connTable) remove(id uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	slot := uint32(id)
+	if int(slot) < len(t.slots) && uint64(t.gens[slot]) == id>>32 {
+		t.slots[slot] = nil
+		t.gens[slot]++
+		t.free = append(t.free, slot)
+	}
+}
+
+func (t *connTable) getLocked(id uint64) *wsConn {
+	slot := uint32(id)
+	if int(slot) >= len(t.slots) || uint64(t.gens[slot]) != id>>32 {
+		return nil
+	}
+	return t.slots[slot]
+}
+
+// handler is the gnet event handler.
+type handler struct {
+	gnet.BuiltinEventEngine
+	srv    *Server
+	booted chan error
+}
+
+func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
+	s := h.srv
+	s.eng = eng
+	fd, err := eng.Dup()
+	if err != nil {
+		h.booted <- fmt.Errorf("read listener address: %w", err)
+		return gnet.Shutdown
+	}
+	sa, err := unix.Getsockname(fd)
+	_ = unix.Close(fd)
+	if err != nil {
+		h.booted <- fmt.Errorf("read listener address: %w", err)
+		return gnet.Shutdown
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		s.addr = &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
+	case *unix.SockaddrInet6:
+		s.addr = &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+	default:
+		s.addr, _ = net.ResolveTCPAddr("tcp", s.cfg.Addr)
+	}
+	h.booted <- nil
+	return gnet.None
+}
+
+func (h *handler) loopFor(gl gnet.EventLoop) *loopState {
+	s := h.srv
+	s.loopsMu.Lock()
+	defer s.loopsMu.Unlock()
+	for _, l := range s.loops {
+		if l.gl == gl {
+			return l
+		}
+	}
+	l := newLoopState(s, gl)
+	s.loops = append(s.loops, l)
+	return l
+}
+
+var serviceUnavailable = []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\nConnection: close\r\n\r\ntoo many connections\n")
+
+func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	s := h.srv
+	if s.shuttingDown.Load() || s.m.connsCurrent.Load() >= int64(s.cfg.MaxConns) {
+		s.m.upgradeFailed("max_conns")
+		return serviceUnavailable, gnet.Close
+	}
+	l := h.loopFor(gc.EventLoop())
+	now := s.now()
+	c := &wsConn{srv: s, own: l, openedAt: now, lastRead: now}
+	c.gs.gc = gc
+	c.out = &c.gs
+	s.table.add(c)
+	gc.SetContext(c)
+	l.add(c)
+	s.m.connsCurrent.Add(1)
+	s.m.connsTotal.Add(1)
+	return nil, gnet.None
+}
+
+func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
+	c, _ := gc.Context().(*wsConn)
+	if c == nil {
+		return gnet.Close
+	}
+	l := c.own.(*loopState)
+	c.process(gc)
+	l.current = c
+	l.sc.backlog = false
+	closeNow := c.flush(l.sc)
+	if !closeNow && l.sc.backlog && !c.inBacklog() {
+		c.setBacklog(true)
+		l.backlog = append(l.backlog, c)
+	}
+	l.flushDirty()
+	l.current = nil
+	if closeNow || l.currentClose {
+		l.currentClose = false
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+func (h *handler) OnClose(gc gnet.Conn, _ error) gnet.Action {
+	c, _ := gc.Context().(*wsConn)
+	if c == nil {
+		return gnet.None
+	}
+	s := h.srv
+	l := c.own.(*loopState)
+	l.remove(c)
+	s.connGone(c)
+	return gnet.None
+}
+
+// connGone releases a connection after its socket closed.
+func (s *Server) connGone(c *wsConn) {
+	if c.state == stOpen {
+		s.m.closed(1006, "client") // no close handshake
+	}
+	s.table.remove(c.id)
+	c.closed()
+	if c.route == routeChat && c.state != stHandshake {
+		s.hub.Closed(c.id)
+	}
+	s.m.connsCurrent.Add(-1)
+}
+
+// tickEvery is how often each loop retries backlogged connections; the
+// heartbeat sweep runs every sweepInterval.
+const tickEvery = 20 * time.Millisecond
+
+func (h *handler) OnTick() (time.Duration, gnet.Action) {
+	s := h.srv
+	s.loopsMu.Lock()
+	for _, l := range s.loops {
+		_ = l.gl.Execute(context.Background(), l.tickTask)
+	}
+	s.loopsMu.Unlock()
+	return tickEvery, gnet.None
+}
+
+// gnetLogger routes gnet's logs into slog.
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) Debugf(format string, args ...any) {
+	g.l.Debug("gnet: " + fmt.Sprintf(format, args...))
+}
+func (g gnetLogger) Infof(format string, args ...any) {
+	g.l.Debug("gnet: " + fmt.Sprintf(format, args...))
+}
+func (g gnetLogger) Warnf(format string, args ...any) {
+	g.l.Warn("gnet: " + fmt.Sprintf(format, args...))
+}
+func (g gnetLogger) Errorf(format string, args ...any) {
+	g.l.Error("gnet: " + fmt.Sprintf(format, args...))
+}
+func (g gnetLogger) Fatalf(format string, args ...any) {
+	g.l.Error("gnet: fatal: " + fmt.Sprintf(format, args...))
+}
