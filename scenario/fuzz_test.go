@@ -1,0 +1,139 @@
+package scenario
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+)
+
+// FuzzParse: arbitrary YAML never panics, and whatever parses can be used.
+func FuzzParse(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/scenarios/*.yaml")
+	errs, _ := filepath.Glob("testdata/errors/*.yaml")
+	for _, name := range append(seeds, errs...) {
+		if data, err := os.ReadFile(name); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte("duration: 1s\nsteps: [connect, {send: {json: {a: '{{vu % 3}}'}}}, {expect: {json: {a: 1}}}]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			if p != nil {
+				t.Fatal("Parse returned a plan and an error")
+			}
+			if strings.TrimSpace(err.Error()) == "" {
+				t.Fatal("empty error message")
+			}
+			return
+		}
+		if len(p.Scenarios) == 0 {
+			t.Fatal("a valid plan has no scenarios")
+		}
+		v := NewVars(1, "s", 1, func(string) string { return "e" })
+		for _, s := range p.Scenarios {
+			if len(s.Steps) == 0 {
+				t.Fatalf("scenario %s has no steps", s.Name)
+			}
+			exercise(t, s.Steps, v)
+			for i := range s.Listeners {
+				s.Listeners[i].Match.Match(ws.OpText, []byte(`{"op":"said","ts":1}`), v)
+			}
+		}
+	})
+}
+
+func exercise(t *testing.T, steps []Step, v *Vars) {
+	for i := range steps {
+		st := &steps[i]
+		switch st.Kind {
+		case StepConnect:
+			st.Connect.Options.Header(v)
+			st.Connect.Options.URL("ws://127.0.0.1:1", v)
+		case StepSend:
+			out := st.Send.Body.Append(nil, v)
+			if st.Send.Kind == PayloadJSON && !json.Valid(out) {
+				t.Fatalf("JSON send rendered invalid JSON %q from %q", out, st.Send.Body.String())
+			}
+		case StepExpect:
+			msg := []byte(`{"op":"welcome","name":"x"}`)
+			if st.Expect.Match.Match(ws.OpText, msg, v) {
+				_ = st.Expect.CaptureInto(msg, v)
+			}
+		case StepRepeat:
+			exercise(t, st.Repeat.Steps, v)
+		case StepGroup:
+			exercise(t, st.Group.Steps, v)
+		case StepThink, StepPing, StepClose:
+			if st.Think == nil && st.Ping == nil && st.Close == nil {
+				t.Fatalf("step %s without its options", st.Kind)
+			}
+		}
+	}
+}
+
+// FuzzLookup: the scanner never panics, and on valid JSON agrees with
+// encoding/json about the values it finds.
+func FuzzLookup(f *testing.F) {
+	f.Add([]byte(sampleMsg), "user.deep.er")
+	f.Add([]byte(`{"a":{"b":[1,{"c":"\u00e9\ud83d\ude00"}]}}`), "a.b.1.c")
+	f.Add([]byte(`{"ts":1700000000123456789,"seq":-4}`), "ts")
+	f.Add([]byte(`[1,2,3]`), "2")
+	f.Add([]byte(`{"a":"\"}`), "a")
+	f.Fuzz(func(t *testing.T, msg []byte, path string) {
+		raw, ok := Lookup(msg, path)
+		n, iok := LookupInt(msg, path)
+		s, sok := LookupString(msg, path)
+		if !json.Valid(msg) || !ok {
+			return
+		}
+		if !json.Valid(raw) {
+			t.Fatalf("Lookup(%q, %q) = %q, not a JSON value", msg, path, raw)
+		}
+		if sok && utf8.Valid(raw) {
+			var want string
+			if err := json.Unmarshal(raw, &want); err != nil || want != string(s) {
+				t.Fatalf("LookupString = %q, encoding/json says %q (%v)", s, want, err)
+			}
+		}
+		if iok && raw[0] != '"' {
+			var f float64
+			if err := json.Unmarshal(raw, &f); err != nil || (isIntText(raw) && float64(n) != f && f < 1<<53 && f > -(1<<53)) {
+				t.Fatalf("LookupInt = %d, encoding/json says %v (%v)", n, f, err)
+			}
+		}
+	})
+}
+
+// FuzzTemplate: templates never panic, static text is kept, and JSON
+// templates always render valid JSON.
+func FuzzTemplate(f *testing.F) {
+	for _, s := range []string{"u{{vu}}", "room-{{vu % 20}}", "{{now_ns}}", "{{env.HOME}}-{{rand_string 4}}", `{{"{{"}}`, "{{uuid}}", "{{rand_int -5 5}}", "a\"b\\c\n", "{{me}}", "{{vu"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v := NewVars(3, "sc\"n", 7, func(string) string { return "\x00\"\\" })
+		v.Set("me", "\u2028\xff")
+		tm, err := ParseTemplate(s)
+		if err == nil {
+			out := tm.Render(v)
+			if !strings.Contains(s, "{{") && out != s {
+				t.Fatalf("static %q rendered %q", s, out)
+			}
+		}
+		jt, jerr := JSONTemplate(map[string]any{"k": s, "l": []any{s, 1}})
+		if (err == nil) != (jerr == nil) {
+			t.Fatalf("ParseTemplate and JSONTemplate disagree on %q: %v / %v", s, err, jerr)
+		}
+		if jerr == nil {
+			if out := jt.Append(nil, v); !json.Valid(out) {
+				t.Fatalf("JSON template of %q rendered invalid JSON %q", s, out)
+			}
+		}
+	})
+}

@@ -1,0 +1,376 @@
+package scenario
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// This file is a small JSON scanner that finds values in a message by dot
+// path ("from", "user.id", "items.0") without decoding the message, so
+// listeners and expects look at every inbound message without allocating.
+// It tolerates malformed input: a lookup in garbage reports not found.
+
+// Lookup returns the raw JSON bytes of the value at a dot path in msg (for
+// a string, including its quotes). Path segments are object keys; a
+// segment of digits also indexes an array. The empty path is the whole
+// message. It does not allocate.
+func Lookup(msg []byte, path string) ([]byte, bool) {
+	i := skipWS(msg, 0)
+	if path != "" {
+		for {
+			seg, rest, more := strings.Cut(path, ".")
+			var ok bool
+			if i, ok = descend(msg, i, seg); !ok {
+				return nil, false
+			}
+			if !more {
+				break
+			}
+			path = rest
+		}
+	}
+	end, ok := skipValue(msg, i)
+	if !ok {
+		return nil, false
+	}
+	return msg[i:end], true
+}
+
+// LookupInt returns the integer at a dot path. Numbers with a fraction or
+// exponent are truncated; strings, booleans and missing fields report false.
+// It does not allocate.
+func LookupInt(msg []byte, path string) (int64, bool) {
+	raw, ok := Lookup(msg, path)
+	if !ok {
+		return 0, false
+	}
+	return parseJSONInt(raw)
+}
+
+// LookupString returns the contents of the JSON string at a dot path. The
+// result aliases msg when the string has no escapes (no allocation), and is
+// a fresh unescaped copy otherwise. Non-string values report false.
+func LookupString(msg []byte, path string) ([]byte, bool) {
+	raw, ok := Lookup(msg, path)
+	if !ok || len(raw) < 2 || raw[0] != '"' {
+		return nil, false
+	}
+	inner := raw[1 : len(raw)-1]
+	if !hasBackslash(inner) {
+		return inner, true
+	}
+	return appendUnescaped(nil, inner), true
+}
+
+// descend moves from the value starting at i to its member seg.
+func descend(msg []byte, i int, seg string) (int, bool) {
+	if i >= len(msg) {
+		return 0, false
+	}
+	switch msg[i] {
+	case '{':
+		return findKey(msg, i, seg)
+	case '[':
+		n, err := strconv.Atoi(seg)
+		if err != nil || n < 0 || seg[0] == '+' {
+			return 0, false
+		}
+		return findIndex(msg, i, n)
+	}
+	return 0, false
+}
+
+// findKey returns the start of the value of key in the object at msg[i].
+func findKey(msg []byte, i int, key string) (int, bool) {
+	i++ // '{'
+	for {
+		i = skipWS(msg, i)
+		if i >= len(msg) || msg[i] != '"' {
+			return 0, false // '}' (not found) or malformed
+		}
+		end, esc, ok := skipString(msg, i)
+		if !ok {
+			return 0, false
+		}
+		k := msg[i+1 : end-1]
+		i = skipWS(msg, end)
+		if i >= len(msg) || msg[i] != ':' {
+			return 0, false
+		}
+		i = skipWS(msg, i+1)
+		if equalJSONString(k, esc, key) {
+			return i, i < len(msg)
+		}
+		if i, ok = skipValue(msg, i); !ok {
+			return 0, false
+		}
+		i = skipWS(msg, i)
+		if i >= len(msg) || msg[i] != ',' {
+			return 0, false
+		}
+		i++
+	}
+}
+
+// findIndex returns the start of element n of the array at msg[i].
+func findIndex(msg []byte, i, n int) (int, bool) {
+	i = skipWS(msg, i+1)
+	if i < len(msg) && msg[i] == ']' {
+		return 0, false
+	}
+	for k := 0; ; k++ {
+		if i >= len(msg) {
+			return 0, false
+		}
+		if k == n {
+			return i, true
+		}
+		var ok bool
+		if i, ok = skipValue(msg, i); !ok {
+			return 0, false
+		}
+		i = skipWS(msg, i)
+		if i >= len(msg) || msg[i] != ',' {
+			return 0, false
+		}
+		i = skipWS(msg, i+1)
+	}
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] == '"'
+// and whether it contains escapes.
+func skipString(b []byte, i int) (end int, esc, ok bool) {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			return i + 1, esc, true
+		case '\\':
+			esc = true
+			i++
+		}
+	}
+	return 0, false, false
+}
+
+// skipValue returns the index after the value starting at b[i]. Containers
+// are skipped by bracket depth without validating their contents.
+func skipValue(b []byte, i int) (int, bool) {
+	if i >= len(b) {
+		return 0, false
+	}
+	switch b[i] {
+	case '"':
+		end, _, ok := skipString(b, i)
+		return end, ok
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				end, _, ok := skipString(b, i)
+				if !ok {
+					return 0, false
+				}
+				i = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1, true
+				}
+			}
+		}
+		return 0, false
+	}
+	// number, true, false, null
+	start := i
+	for i < len(b) && isScalarByte(b[i]) {
+		i++
+	}
+	return i, i > start
+}
+
+func isScalarByte(c byte) bool {
+	return c == '-' || c == '+' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
+func hasBackslash(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' {
+			return true
+		}
+	}
+	return false
+}
+
+// parseJSONInt parses a raw JSON number as an integer without allocating.
+func parseJSONInt(raw []byte) (int64, bool) {
+	if len(raw) == 0 {
+		return 0, false
+	}
+	neg := raw[0] == '-'
+	i := 0
+	if neg {
+		i = 1
+	}
+	if i >= len(raw) {
+		return 0, false
+	}
+	var n uint64
+	for ; i < len(raw); i++ {
+		c := raw[i]
+		if c < '0' || c > '9' {
+			break
+		}
+		if n > (1<<63)/10 {
+			return parseJSONFloatInt(raw)
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	if i < len(raw) || n > 1<<63 || (!neg && n == 1<<63) {
+		return parseJSONFloatInt(raw)
+	}
+	if neg {
+		return -int64(n), true
+	}
+	return int64(n), true
+}
+
+func parseJSONFloatInt(raw []byte) (int64, bool) {
+	f, ok := parseJSONFloat(raw)
+	if !ok || f >= 1<<63 || f < -(1<<63) {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+// parseJSONFloat parses a raw JSON number.
+func parseJSONFloat(raw []byte) (float64, bool) {
+	if len(raw) == 0 || !(raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9') {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	return f, err == nil
+}
+
+// jsonStringReader walks the decoded bytes of a JSON string body one rune
+// (or raw byte) at a time without allocating.
+type jsonStringReader struct {
+	s   []byte
+	buf [utf8.UTFMax]byte
+}
+
+// next returns the next decoded chunk, or nil at the end.
+func (r *jsonStringReader) next() []byte {
+	if len(r.s) == 0 {
+		return nil
+	}
+	if r.s[0] != '\\' {
+		i := 1
+		for i < len(r.s) && r.s[i] != '\\' {
+			i++
+		}
+		chunk := r.s[:i]
+		r.s = r.s[i:]
+		return chunk
+	}
+	if len(r.s) < 2 {
+		r.s = nil
+		return r.buf[:0]
+	}
+	c := r.s[1]
+	r.s = r.s[2:]
+	switch c {
+	case 'n':
+		c = '\n'
+	case 't':
+		c = '\t'
+	case 'r':
+		c = '\r'
+	case 'b':
+		c = '\b'
+	case 'f':
+		c = '\f'
+	case 'u':
+		ru := r.hex4()
+		if utf16.IsSurrogate(ru) {
+			if len(r.s) >= 6 && r.s[0] == '\\' && r.s[1] == 'u' {
+				save := r.s
+				r.s = r.s[2:]
+				if dec := utf16.DecodeRune(ru, r.hex4()); dec != utf8.RuneError {
+					ru = dec
+				} else {
+					r.s = save
+					ru = utf8.RuneError
+				}
+			} else {
+				ru = utf8.RuneError
+			}
+		}
+		n := utf8.EncodeRune(r.buf[:], ru)
+		return r.buf[:n]
+	}
+	r.buf[0] = c // '"', '\\', '/' and anything unknown stand for themselves
+	return r.buf[:1]
+}
+
+func (r *jsonStringReader) hex4() rune {
+	if len(r.s) < 4 {
+		r.s = nil
+		return utf8.RuneError
+	}
+	var v rune
+	for _, c := range r.s[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			v = v<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			v = v<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			v = v<<4 | rune(c-'A'+10)
+		default:
+			r.s = r.s[4:]
+			return utf8.RuneError
+		}
+	}
+	r.s = r.s[4:]
+	return v
+}
+
+// equalJSONString reports whether the JSON string body s (escaped when esc)
+// decodes to want.
+func equalJSONString[S ~string | ~[]byte](s []byte, esc bool, want S) bool {
+	if !esc {
+		return string(s) == string(want)
+	}
+	r := jsonStringReader{s: s}
+	for {
+		chunk := r.next()
+		if chunk == nil {
+			return len(want) == 0
+		}
+		if len(chunk) > len(want) || string(chunk) != string(want[:len(chunk)]) {
+			return false
+		}
+		want = want[len(chunk):]
+	}
+}
+
+// appendUnescaped appends the decoded JSON string body s to dst.
+func appendUnescaped(dst, s []byte) []byte {
+	r := jsonStringReader{s: s}
+	for chunk := r.next(); chunk != nil; chunk = r.next() {
+		dst = append(dst, chunk...)
+	}
+	return dst
+}

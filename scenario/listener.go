@@ -1,0 +1,118 @@
+package scenario
+
+// listener.go runs the background listeners of a scenario on every inbound
+// message of a connection: counting matches, recording delivery latency
+// from a sender timestamp, and tracking per-sender sequence numbers to
+// count lost, duplicated and reordered deliveries.
+
+import (
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/wsbench/wsbench/report"
+)
+
+// clistener is a Listener with its metric handles.
+type clistener struct {
+	*Listener
+	count *report.Counter // listener.<name>
+	lat   *report.Latency // <name>, when LatencyField is set
+	unit  int64           // nanoseconds per unit of LatencyField
+}
+
+// listenerState is one listener's state on one connection. It belongs to
+// the connection's reader goroutine.
+type listenerState struct {
+	l    *clistener
+	vars *Vars
+	seqs map[string]*seqTrack // by sender
+}
+
+// seqTrack follows one sender's sequence numbers: the highest seen and a
+// window of which of the 64 numbers below it have arrived.
+type seqTrack struct {
+	last   int64
+	window uint64 // bit k set: last−1−k has arrived
+}
+
+// seqWindow is how far back a late message is still recognised as filling
+// an earlier gap (reordered) rather than being counted separately.
+const seqWindow = 64
+
+// observe looks at one inbound data message.
+func (s *listenerState) observe(op ws.OpCode, msg []byte, now time.Time, m *metrics) {
+	l := s.l
+	if !l.Match.Match(op, msg, s.vars) {
+		return
+	}
+	l.count.Inc()
+	if l.lat != nil {
+		if ts, ok := LookupInt(msg, l.LatencyField); ok {
+			l.lat.Record(time.Duration(now.UnixNano() - ts*l.unit))
+		}
+	}
+	if l.SeqField == "" {
+		return
+	}
+	seq, ok := LookupInt(msg, l.SeqField)
+	if !ok {
+		return
+	}
+	var sender []byte
+	if l.SenderField != "" {
+		if sender, ok = LookupString(msg, l.SenderField); !ok {
+			if sender, ok = Lookup(msg, l.SenderField); !ok {
+				return
+			}
+		}
+	}
+	if s.seqs == nil {
+		s.seqs = make(map[string]*seqTrack, 4)
+	}
+	t := s.seqs[string(sender)] // no allocation for the lookup
+	if t == nil {
+		s.seqs[string(sender)] = &seqTrack{last: seq}
+		return
+	}
+	lost, dup, reord := t.add(seq)
+	if lost != 0 {
+		m.lost.Add(lost)
+	}
+	if dup {
+		m.duplicate.Inc()
+	}
+	if reord {
+		m.reordered.Inc()
+	}
+}
+
+// add records seq and says what it means: lost is the change to the number
+// of missing messages (a gap adds, a late arrival filling it subtracts),
+// dup a repeat, reord an arrival after a later number.
+func (t *seqTrack) add(seq int64) (lost int64, dup, reord bool) {
+	switch {
+	case seq == t.last:
+		return 0, true, false
+	case seq > t.last:
+		gap := seq - t.last - 1
+		if gap >= seqWindow {
+			t.window = 0
+		} else {
+			// Shift in the previous last (arrived) and gap missing numbers.
+			t.window = t.window<<1 | 1
+			t.window <<= uint(gap)
+		}
+		t.last = seq
+		return gap, false, false
+	}
+	back := t.last - 1 - seq // bit index
+	if back >= seqWindow {
+		return 0, false, true // too old to tell: reordered
+	}
+	bit := uint64(1) << uint(back)
+	if t.window&bit != 0 {
+		return 0, true, false
+	}
+	t.window |= bit
+	return -1, false, true // it had been counted lost
+}

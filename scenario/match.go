@@ -1,0 +1,327 @@
+package scenario
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+
+	"github.com/gobwas/ws"
+)
+
+// matchKind is the kind of an expected JSON value.
+type matchKind uint8
+
+const (
+	matchString   matchKind = iota // static string
+	matchTemplate                  // string with {{ }} expressions, rendered per match
+	matchNumber
+	matchBool
+	matchNull
+	matchObject // subset: every listed key present with a matching value
+	matchArray  // same length, element-wise match
+)
+
+// matchNode is a compiled expected JSON value.
+type matchNode struct {
+	kind  matchKind
+	str   string
+	tmpl  *Template
+	num   float64
+	isInt bool
+	n     int64
+	b     bool
+	keys  []string
+	kids  []matchNode // object members (parallel to keys) or array elements
+}
+
+// compiledMatcher is the precompiled form of Matcher.JSON.
+type compiledMatcher struct {
+	root matchNode
+}
+
+// Compile precompiles m.JSON so that Match scans messages without decoding
+// them. Parse compiles every matcher; call it on a Matcher built by hand
+// (otherwise Match compiles a private copy on every call, which allocates).
+func (m *Matcher) Compile() error {
+	if m.JSON == nil {
+		m.compiled = nil
+		return nil
+	}
+	root, err := compileMatch(m.JSON)
+	if err != nil {
+		return err
+	}
+	m.compiled = &compiledMatcher{root: root}
+	return nil
+}
+
+func compileMatch(v any) (matchNode, error) {
+	switch x := v.(type) {
+	case nil:
+		return matchNode{kind: matchNull}, nil
+	case bool:
+		return matchNode{kind: matchBool, b: x}, nil
+	case string:
+		t, err := ParseTemplate(x)
+		if err != nil {
+			return matchNode{}, err
+		}
+		if t.Static() {
+			return matchNode{kind: matchString, str: string(t.Append(nil, nil))}, nil
+		}
+		return matchNode{kind: matchTemplate, tmpl: t}, nil
+	case int:
+		return numNode(float64(x), int64(x), true), nil
+	case int64:
+		return numNode(float64(x), x, true), nil
+	case uint64:
+		if x > math.MaxInt64 {
+			return numNode(float64(x), 0, false), nil
+		}
+		return numNode(float64(x), int64(x), true), nil
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<62 {
+			return numNode(x, int64(x), true), nil
+		}
+		return numNode(x, 0, false), nil
+	case []any:
+		n := matchNode{kind: matchArray, kids: make([]matchNode, len(x))}
+		for i, e := range x {
+			k, err := compileMatch(e)
+			if err != nil {
+				return matchNode{}, fmt.Errorf("[%d]: %w", i, err)
+			}
+			n.kids[i] = k
+		}
+		return n, nil
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		n := matchNode{kind: matchObject, keys: keys, kids: make([]matchNode, len(keys))}
+		for i, k := range keys {
+			kid, err := compileMatch(x[k])
+			if err != nil {
+				return matchNode{}, fmt.Errorf("%s: %w", k, err)
+			}
+			n.kids[i] = kid
+		}
+		return n, nil
+	}
+	return matchNode{}, fmt.Errorf("unsupported value of type %T in a JSON matcher", v)
+}
+
+func numNode(f float64, n int64, isInt bool) matchNode {
+	return matchNode{kind: matchNumber, num: f, n: n, isInt: isInt}
+}
+
+// Match reports whether msg, a data message of opcode op, matches: the
+// frame type fits (Binary: binary only; otherwise text or binary; never a
+// pong), the regex (if any) matches, and the JSON subset (if any) is
+// contained in the message. Templated expected strings render with v. A
+// matcher with neither JSON nor Regex matches every data message.
+//
+// A compiled matcher does not allocate: the message is scanned, not decoded.
+func (m *Matcher) Match(op ws.OpCode, msg []byte, v *Vars) bool {
+	switch op {
+	case ws.OpText:
+		if m.Binary {
+			return false
+		}
+	case ws.OpBinary:
+	default:
+		return false
+	}
+	if m.Regex != nil && !m.Regex.Match(msg) {
+		return false
+	}
+	if m.JSON == nil {
+		return true
+	}
+	c := m.compiled
+	if c == nil {
+		root, err := compileMatch(m.JSON)
+		if err != nil {
+			return false
+		}
+		c = &compiledMatcher{root: root}
+	}
+	i := skipWS(msg, 0)
+	return matchValue(msg, i, &c.root, v)
+}
+
+// matchValue matches the value starting at msg[i] against want.
+func matchValue(msg []byte, i int, want *matchNode, v *Vars) bool {
+	if i >= len(msg) {
+		return false
+	}
+	switch want.kind {
+	case matchObject:
+		if msg[i] != '{' {
+			return false
+		}
+		for k := range want.keys {
+			j, ok := findKey(msg, i, want.keys[k])
+			if !ok {
+				if want.kids[k].kind == matchNull {
+					continue // null matches an absent key too
+				}
+				return false
+			}
+			if !matchValue(msg, j, &want.kids[k], v) {
+				return false
+			}
+		}
+		return true
+	case matchArray:
+		if msg[i] != '[' {
+			return false
+		}
+		i = skipWS(msg, i+1)
+		for k := range want.kids {
+			if k > 0 {
+				if i >= len(msg) || msg[i] != ',' {
+					return false
+				}
+				i = skipWS(msg, i+1)
+			}
+			if !matchValue(msg, i, &want.kids[k], v) {
+				return false
+			}
+			end, ok := skipValue(msg, i)
+			if !ok {
+				return false
+			}
+			i = skipWS(msg, end)
+		}
+		return i < len(msg) && msg[i] == ']'
+	}
+	end, ok := skipValue(msg, i)
+	if !ok {
+		return false
+	}
+	raw := msg[i:end]
+	switch want.kind {
+	case matchString:
+		return raw[0] == '"' && len(raw) >= 2 &&
+			equalJSONString(raw[1:len(raw)-1], hasBackslash(raw), want.str)
+	case matchTemplate:
+		if v == nil {
+			v = &Vars{}
+		}
+		v.scratch = want.tmpl.Append(v.scratch[:0], v)
+		if raw[0] == '"' && len(raw) >= 2 {
+			return equalJSONString(raw[1:len(raw)-1], hasBackslash(raw), v.scratch)
+		}
+		// A numeric expression such as "{{seq}}" also matches the number.
+		if n, ok := parseJSONInt(raw); ok && isIntText(raw) {
+			want, err := strconv.ParseInt(string(v.scratch), 10, 64)
+			return err == nil && want == n
+		}
+		return false
+	case matchNumber:
+		if want.isInt && isIntText(raw) {
+			n, ok := parseJSONInt(raw)
+			if ok {
+				return n == want.n
+			}
+		}
+		f, ok := parseJSONFloat(raw)
+		return ok && f == want.num
+	case matchBool:
+		if want.b {
+			return string(raw) == "true"
+		}
+		return string(raw) == "false"
+	case matchNull:
+		return string(raw) == "null"
+	}
+	return false
+}
+
+// isIntText reports whether raw is an integer literal (no fraction or exponent).
+func isIntText(raw []byte) bool {
+	if len(raw) > 0 && raw[0] == '-' {
+		raw = raw[1:]
+	}
+	if len(raw) == 0 || len(raw) > 18 {
+		return false
+	}
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// CaptureInto stores the values named by e.Capture from the matched message
+// msg into v: "$N" is regex group N (0 = the whole match), anything else a
+// dot path into the JSON message (strings unescaped, other values as their
+// JSON text). It fails naming every capture that found nothing.
+func (e *ExpectStep) CaptureInto(msg []byte, v *Vars) error {
+	if len(e.Capture) == 0 {
+		return nil
+	}
+	var groups []int
+	var missing []string
+	for name, path := range e.Capture {
+		if g, ok := regexGroup(path); ok {
+			if e.Match.Regex == nil {
+				missing = append(missing, name+" ("+path+": no regex)")
+				continue
+			}
+			if groups == nil {
+				groups = e.Match.Regex.FindSubmatchIndex(msg)
+			}
+			if 2*g+1 >= len(groups) || groups[2*g] < 0 {
+				missing = append(missing, name+" ("+path+")")
+				continue
+			}
+			v.setBytes(name, msg[groups[2*g]:groups[2*g+1]])
+			continue
+		}
+		raw, ok := Lookup(msg, path)
+		if !ok {
+			missing = append(missing, name+" ("+path+")")
+			continue
+		}
+		if raw[0] == '"' && len(raw) >= 2 {
+			inner := raw[1 : len(raw)-1]
+			if hasBackslash(inner) {
+				v.scratch = appendUnescaped(v.scratch[:0], inner)
+				inner = v.scratch
+			}
+			v.setBytes(name, inner)
+			continue
+		}
+		v.setBytes(name, raw)
+	}
+	if missing != nil {
+		slices.Sort(missing)
+		return fmt.Errorf("expect %s: capture found nothing for %v in %.200q", e.name(), missing, msg)
+	}
+	return nil
+}
+
+func (e *ExpectStep) name() string {
+	if e.Name == "" {
+		return "expect"
+	}
+	return e.Name
+}
+
+// regexGroup parses "$N".
+func regexGroup(path string) (int, bool) {
+	if len(path) < 2 || path[0] != '$' {
+		return 0, false
+	}
+	n, err := strconv.Atoi(path[1:])
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
+}

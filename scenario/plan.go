@@ -1,0 +1,307 @@
+// Package scenario turns a YAML scenario file into a validated Plan and runs
+// it: it sits between the scenario file and the report package in the data
+// flow (scenario.yaml → Plan → load model → virtual users → samples).
+//
+// plan.go holds the parsed, validated form of a scenario file. The parser
+// (parse*.go, validate.go) produces it; the runner (run.go, vu.go, load*.go)
+// consumes it. Nothing in a Plan refers back to YAML.
+package scenario
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Pos is a position in a scenario file, for error messages.
+type Pos struct {
+	File string
+	Line int // 1-based; 0 when unknown
+	Col  int // 1-based; 0 when unknown
+}
+
+func (p Pos) String() string {
+	switch {
+	case p.Line == 0:
+		return p.File
+	case p.Col == 0:
+		return fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
+
+// Builtin is the Target value that asks for the embedded reference server.
+const Builtin = "builtin"
+
+// Plan is a whole scenario file after parsing and validation.
+type Plan struct {
+	File         string
+	Target       string         // base URL such as ws://127.0.0.1:8080, or Builtin ("" is normalised to Builtin)
+	Connect      ConnectOptions // defaults every scenario inherits
+	Duration     time.Duration  // hard cap on the whole run (0: the longest scenario's own length)
+	GracefulStop time.Duration  // time VUs get to finish their iteration once the run ends
+	Scenarios    []*Scenario
+	Thresholds   []ThresholdSpec
+}
+
+// ThresholdSpec is one entry of `thresholds:`, parsed by report.ParseThreshold.
+type ThresholdSpec struct {
+	Expr string
+	Pos  Pos
+}
+
+// ConnectOptions configure how a virtual user dials. Scenario and step
+// values override file-level ones field by field (zero means inherit).
+type ConnectOptions struct {
+	Path             string            // appended to Target, e.g. "/chat"
+	Headers          map[string]string // values are templates rendered per connection
+	Subprotocols     []string
+	ConnectTimeout   time.Duration
+	HandshakeTimeout time.Duration
+	Compression      bool   // permessage-deflate
+	Insecure         bool   // skip TLS verification
+	CAFile           string // extra CA for wss://
+	Source           string // source address or range, e.g. "127.0.0.1-127.0.0.32"
+}
+
+// Scenario is one named population of virtual users with its own load model
+// and steps. Several scenarios in one file run side by side.
+type Scenario struct {
+	Name      string
+	Pos       Pos
+	Weight    int // share of --vus/--rate overrides; default 1
+	Connect   ConnectOptions
+	Load      Load
+	Steps     []Step
+	Listeners []Listener
+	Reconnect Reconnect
+}
+
+// LoadModel selects closed (fixed VU count) or open (arrival rate) load.
+type LoadModel int
+
+const (
+	Closed LoadModel = iota // `vus` with optional stages: each VU loops over the steps
+	Open                    // `arrival_rate` with optional stages: each arrival runs the steps once
+)
+
+func (m LoadModel) String() string {
+	if m == Open {
+		return "open"
+	}
+	return "closed"
+}
+
+// Load describes how many virtual users run and for how long.
+type Load struct {
+	Model LoadModel
+	// Closed model: VUs is the starting (or constant) number of VUs and each
+	// stage ramps linearly to Target VUs over Duration.
+	VUs int
+	// Open model: Rate arrivals per second at the start (or constantly); each
+	// stage ramps linearly to Target arrivals/s. MaxVUs caps concurrent
+	// sessions; an arrival that finds none free is counted as dropped.
+	Rate   float64
+	MaxVUs int
+	Stages []Stage
+	// Duration of a constant load when there are no stages (with stages the
+	// sum of stage durations is the length).
+	Duration time.Duration
+	// Iterations per VU in the closed model (0: loop until the end).
+	Iterations int
+}
+
+// Stage is one linear ramp of a load model.
+type Stage struct {
+	Duration time.Duration
+	Target   float64 // VUs (closed) or arrivals per second (open)
+}
+
+// Length is how long this load runs before graceful stop.
+func (l Load) Length() time.Duration {
+	if len(l.Stages) == 0 {
+		return l.Duration
+	}
+	var d time.Duration
+	for _, s := range l.Stages {
+		d += s.Duration
+	}
+	return d
+}
+
+// ReconnectMode says what a VU does after an unexpected close.
+type ReconnectMode int
+
+const (
+	ReconnectOff       ReconnectMode = iota // the iteration fails and ends
+	ReconnectImmediate                      // dial again at once and resume the steps after the last connect
+	ReconnectBackoff                        // dial again after an exponential backoff with jitter
+)
+
+// Reconnect configures ReconnectMode.
+type Reconnect struct {
+	Mode        ReconnectMode
+	Initial     time.Duration // first backoff delay (backoff mode)
+	Max         time.Duration // cap of the backoff delay
+	MaxAttempts int           // 0: unlimited until the run ends
+}
+
+// StepKind tells which of Step's fields is set.
+type StepKind int
+
+const (
+	StepConnect StepKind = iota
+	StepSend
+	StepExpect
+	StepThink
+	StepRepeat
+	StepPing
+	StepClose
+	StepGroup
+)
+
+var stepKindNames = [...]string{"connect", "send", "expect", "think", "repeat", "ping", "close", "group"}
+
+func (k StepKind) String() string {
+	if int(k) < len(stepKindNames) {
+		return stepKindNames[k]
+	}
+	return fmt.Sprintf("step(%d)", int(k))
+}
+
+// Step is one instruction of a virtual user. Exactly the field named by Kind is non-nil.
+type Step struct {
+	Kind    StepKind
+	Pos     Pos
+	Connect *ConnectStep
+	Send    *SendStep
+	Expect  *ExpectStep
+	Think   *ThinkStep
+	Repeat  *RepeatStep
+	Ping    *PingStep
+	Close   *CloseStep
+	Group   *GroupStep
+}
+
+// ConnectStep dials the target and upgrades. Its latency is recorded as the
+// "connect" (TCP) and "handshake" (upgrade) metrics.
+type ConnectStep struct {
+	Options ConnectOptions // merged over the scenario's options
+}
+
+// PayloadKind is the kind of frame a send step writes.
+type PayloadKind int
+
+const (
+	PayloadText   PayloadKind = iota // Body rendered as UTF-8 text
+	PayloadJSON                      // Body rendered as a JSON text frame
+	PayloadBinary                    // Raw bytes, or RandomBytes random bytes
+)
+
+// SendStep writes one data frame.
+type SendStep struct {
+	Name        string // optional; a following expect measures from this send
+	Kind        PayloadKind
+	Body        *Template // text and JSON
+	Raw         []byte    // binary from hex or base64
+	RandomBytes int       // binary of N random bytes when > 0
+}
+
+// Matcher matches an inbound data message by a JSON subset or a regular expression.
+type Matcher struct {
+	// JSON is a subset that the message's JSON object must contain: every key
+	// present with an equal value (nested objects recursively; string values
+	// may be templates, rendered with the VU's variables when matching; a
+	// null value matches a null or absent key).
+	JSON map[string]any
+	// Regex, when set, must match the message text.
+	Regex *regexp.Regexp
+	// Binary restricts the match to binary (true) frames; default text or binary.
+	Binary bool
+
+	compiled *compiledMatcher // JSON precompiled by Compile (Parse calls it)
+}
+
+// ExpectStep waits for a matching message and records the latency since the
+// VU's previous send under Name.
+type ExpectStep struct {
+	Name      string // metric name; default "expect"
+	Match     Matcher
+	Timeout   time.Duration
+	OnTimeout OnTimeout
+	// Capture stores values of the matched message into the VU's variables:
+	// variable name → dot path into the JSON message ("from", "user.id") or,
+	// for regex matchers, "$1", "$2"... for capture groups.
+	Capture map[string]string
+}
+
+// OnTimeout says what an expect does when its timeout passes.
+type OnTimeout int
+
+const (
+	TimeoutFail     OnTimeout = iota // count a timeout error and end the iteration
+	TimeoutContinue                  // count a timeout error and go on with the next step
+)
+
+// ThinkDist is a think-time distribution.
+type ThinkDist int
+
+const (
+	ThinkFixed ThinkDist = iota
+	ThinkUniform
+	ThinkExponential
+)
+
+// ThinkStep pauses the VU.
+type ThinkStep struct {
+	Dist ThinkDist
+	Fixed,
+	Min, Max, // uniform
+	Mean time.Duration // exponential
+}
+
+// RepeatStep runs Steps Count times or for Duration, optionally paced.
+type RepeatStep struct {
+	Count    int           // 0 with Duration set: until Duration passes
+	Duration time.Duration // 0 with Count set: Count times
+	// Every paces iterations at a fixed rate. Latencies of sends inside are
+	// then measured from the scheduled send time (coordinated-omission
+	// correction) and also raw under "<name>.raw".
+	Every time.Duration
+	Steps []Step
+}
+
+// PingStep sends a ping and records the pong round trip under Name (default "ping").
+type PingStep struct {
+	Name    string
+	Payload []byte
+	Timeout time.Duration
+}
+
+// CloseStep starts the close handshake.
+type CloseStep struct {
+	Code   uint16 // default 1000
+	Reason string
+}
+
+// GroupStep runs Steps and records their total duration under Name.
+type GroupStep struct {
+	Name  string
+	Steps []Step
+}
+
+// Listener watches every inbound message for the whole session.
+type Listener struct {
+	Name  string // counter "listener.<Name>" and latency metric Name
+	Pos   Pos
+	Match Matcher
+	// LatencyField, when set, is a dot path to a Unix-time field of the
+	// message; now − field is recorded under Name.
+	LatencyField string
+	LatencyUnit  time.Duration // unit of that field: time.Nanosecond (default), Microsecond, Millisecond
+	// Sequence checking: SenderField identifies the sender ("from"), SeqField
+	// a per-sender increasing integer ("seq"). Gaps count as lost, repeats as
+	// duplicated, and decreases as reordered.
+	SenderField string
+	SeqField    string
+}

@@ -1,0 +1,315 @@
+package scenario
+
+// run.go is the runner's entry point: Run prepares every scenario of a Plan
+// (dialers, metric handles, compiled steps), starts their load models side
+// by side and returns once every virtual user has stopped.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wsbench/wsbench/dialer"
+	"github.com/wsbench/wsbench/report"
+)
+
+// RunOptions configure Run.
+type RunOptions struct {
+	BaseURL  string // resolved target base (cmd resolves Builtin by starting the embedded server); "" = the plan's Target
+	Registry *report.Registry
+	Segment  Segment             // this process's slice of the load; zero value = everything
+	Env      func(string) string // {{env.NAME}}; nil = the process environment
+	Tap      dialer.Tap          // nil = off
+	Logger   *slog.Logger        // nil = discard
+	// Seed seeds every VU's random source (with the VU number), so runs
+	// with the same seed draw the same think times and random payloads.
+	// 0 picks one from the clock.
+	Seed uint64
+}
+
+// runner is the state one Run shares between its scenarios.
+type runner struct {
+	plan *Plan
+	base string
+	m    *metrics
+	log  *slog.Logger
+	seed uint64
+	env  func(string) string
+	wg   sync.WaitGroup // VU goroutines and connection readers
+}
+
+// scenarioRun is one scenario prepared for running.
+type scenarioRun struct {
+	r         *runner
+	sc        *Scenario
+	steps     []cstep
+	listeners []clistener
+}
+
+// cstep is a Step with what running it needs resolved once: metric handles,
+// the dialer, compiled sub-steps.
+type cstep struct {
+	*Step
+	dial *cdial
+	lat  *report.Latency // expect, ping, group
+	raw  *report.Latency // expect inside a repeat with `every`: uncorrected latency
+	sub  []cstep
+}
+
+// Run executes p: every scenario's load model starts at once (this
+// process's Segment of it), runs for its length (capped by p.Duration),
+// then its VUs get p.GracefulStop to finish their iteration before they
+// are cancelled and their connections closed. Run returns once every VU
+// and reader goroutine has exited; when ctx is cancelled (Ctrl-C) it stops
+// every VU at once and returns soon, with nil: what was measured is in the
+// registry. Errors are setup problems found before any load starts.
+func Run(ctx context.Context, p *Plan, o RunOptions) error {
+	if p == nil {
+		return errors.New("run: no plan")
+	}
+	if o.Registry == nil {
+		return errors.New("run: no report registry")
+	}
+	base := o.BaseURL
+	if base == "" {
+		base = p.Target
+	}
+	if base == "" || base == Builtin {
+		return fmt.Errorf("run %s: target %q needs a resolved base URL (RunOptions.BaseURL)", p.File, p.Target)
+	}
+	r := &runner{plan: p, base: base, m: newMetrics(o.Registry), log: o.Logger, seed: o.Seed, env: o.Env}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.seed == 0 {
+		r.seed = uint64(time.Now().UnixNano())
+	}
+	if r.env == nil {
+		r.env = os.Getenv
+	}
+	runs := make([]*scenarioRun, 0, len(p.Scenarios))
+	dialers := map[string]*dialer.Dialer{}
+	for _, sc := range p.Scenarios {
+		s := &scenarioRun{r: r, sc: sc}
+		var err error
+		if s.steps, err = s.compile(sc.Steps, false, o.Tap, dialers); err != nil {
+			return fmt.Errorf("run %s: scenario %s: %w", p.File, sc.Name, err)
+		}
+		if err := s.compileListeners(); err != nil {
+			return fmt.Errorf("run %s: scenario %s: %w", p.File, sc.Name, err)
+		}
+		runs = append(runs, s)
+	}
+
+	var execs sync.WaitGroup
+	for _, s := range runs {
+		execs.Add(1)
+		go func() {
+			defer execs.Done()
+			s.run(ctx, o.Segment)
+		}()
+	}
+	execs.Wait()
+	r.wg.Wait()
+	return nil
+}
+
+// run drives one scenario's load model to its end.
+func (s *scenarioRun) run(ctx context.Context, seg Segment) {
+	p := s.r.plan
+	l := s.sc.Load
+	length := l.Length()
+	if p.Duration > 0 && (length <= 0 || p.Duration < length) {
+		length = p.Duration
+	}
+	loadCtx, cancelLoad := context.WithCancel(ctx)
+	defer cancelLoad()
+	if p.Duration > 0 {
+		var c context.CancelFunc
+		loadCtx, c = context.WithTimeout(loadCtx, p.Duration)
+		defer c()
+	}
+	hardCtx, cancelHard := context.WithCancel(ctx)
+	defer cancelHard()
+	e := loadEnv{
+		load:    l,
+		seg:     seg,
+		length:  length,
+		grace:   max(p.GracefulStop, 0),
+		factory: func(num int) vuRunner { return newVU(s, num) },
+		vus:     s.r.m.vus,
+		dropped: s.r.m.dropped,
+		wg:      &s.r.wg,
+	}
+	if l.Model == Open {
+		runOpen(loadCtx, hardCtx, e)
+	} else {
+		runClosed(loadCtx, hardCtx, e)
+	}
+}
+
+// compile resolves steps: metric handles (looked up once, so recording
+// does not touch the registry's maps), matchers, dialers.
+func (s *scenarioRun) compile(steps []Step, paced bool, tap dialer.Tap, dialers map[string]*dialer.Dialer) ([]cstep, error) {
+	reg := s.r.m.reg
+	out := make([]cstep, len(steps))
+	for i := range steps {
+		st := &steps[i]
+		c := &out[i]
+		c.Step = st
+		var err error
+		switch st.Kind {
+		case StepConnect:
+			if st.Connect == nil {
+				return nil, fmt.Errorf("%s: connect step without options", st.Pos)
+			}
+			opts := mergeConnect(mergeConnect(s.r.plan.Connect, s.sc.Connect), st.Connect.Options)
+			c.dial, err = s.prepareDial(opts, tap, dialers)
+		case StepSend:
+			if st.Send == nil || (st.Send.Kind != PayloadBinary && st.Send.Body == nil) {
+				return nil, fmt.Errorf("%s: send step without a body", st.Pos)
+			}
+		case StepExpect:
+			if st.Expect == nil {
+				return nil, fmt.Errorf("%s: expect step without a matcher", st.Pos)
+			}
+			if err = st.Expect.Match.Compile(); err != nil {
+				err = fmt.Errorf("%s: expect %s: %w", st.Pos, st.Expect.Name, err)
+			}
+			name := nameOr(st.Expect.Name, "expect")
+			c.lat = reg.Latency(name)
+			if paced {
+				c.raw = reg.Latency(name + ".raw")
+			}
+		case StepThink:
+			if st.Think == nil {
+				return nil, fmt.Errorf("%s: think step without a duration", st.Pos)
+			}
+		case StepPing:
+			if st.Ping == nil {
+				return nil, fmt.Errorf("%s: ping step without options", st.Pos)
+			}
+			c.lat = reg.Latency(nameOr(st.Ping.Name, "ping"))
+		case StepClose:
+			if st.Close == nil {
+				return nil, fmt.Errorf("%s: close step without options", st.Pos)
+			}
+		case StepRepeat:
+			if st.Repeat == nil {
+				return nil, fmt.Errorf("%s: repeat step without a body", st.Pos)
+			}
+			c.sub, err = s.compile(st.Repeat.Steps, paced || st.Repeat.Every > 0, tap, dialers)
+		case StepGroup:
+			if st.Group == nil {
+				return nil, fmt.Errorf("%s: group step without a body", st.Pos)
+			}
+			c.lat = reg.Latency(nameOr(st.Group.Name, "group"))
+			c.sub, err = s.compile(st.Group.Steps, paced, tap, dialers)
+		default:
+			err = fmt.Errorf("%s: unknown step kind %v", st.Pos, st.Kind)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func nameOr(name, def string) string {
+	if name == "" {
+		return def
+	}
+	return name
+}
+
+// prepareDial builds (or reuses) the dialer for opts and splits the headers
+// into static ones (in the dialer) and templates rendered per connection.
+func (s *scenarioRun) prepareDial(opts ConnectOptions, tap dialer.Tap, dialers map[string]*dialer.Dialer) (*cdial, error) {
+	d := &cdial{base: strings.TrimSuffix(s.r.base, "/")}
+	static := map[string][]string{}
+	for name, val := range opts.Headers {
+		if !strings.Contains(val, "{{") {
+			static[name] = []string{val}
+			continue
+		}
+		t, err := ParseTemplate(val)
+		if err != nil {
+			return nil, fmt.Errorf("connect header %s: %w", name, err)
+		}
+		d.headers = append(d.headers, cheader{name: name, tmpl: t})
+	}
+	if strings.Contains(opts.Path, "{{") {
+		t, err := ParseTemplate(opts.Path)
+		if err != nil {
+			return nil, fmt.Errorf("connect path: %w", err)
+		}
+		d.path = t
+	} else {
+		d.url = d.base + opts.Path
+		if opts.Path == "" {
+			d.url = s.r.base
+		}
+	}
+	// One dialer per distinct option set, shared by every VU that uses it.
+	key := fmt.Sprintf("%q|%v|%v|%v|%v|%v|%q|%q", opts.Subprotocols, opts.ConnectTimeout, opts.HandshakeTimeout,
+		opts.Compression, opts.Insecure, static, opts.CAFile, opts.Source)
+	if dd, ok := dialers[key]; ok {
+		d.d = dd
+		return d, nil
+	}
+	do := dialer.Options{
+		Subprotocols:     opts.Subprotocols,
+		ConnectTimeout:   opts.ConnectTimeout,
+		HandshakeTimeout: opts.HandshakeTimeout,
+		Compression:      opts.Compression,
+		Tap:              tap,
+	}
+	if len(static) > 0 {
+		do.Header = static
+	}
+	if opts.Insecure || opts.CAFile != "" {
+		tc, err := dialer.TLSConfig(opts.Insecure, opts.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("connect tls: %w", err)
+		}
+		do.TLSConfig = tc
+	}
+	if opts.Source != "" {
+		sp, err := dialer.ParseSources(opts.Source)
+		if err != nil {
+			return nil, fmt.Errorf("connect source: %w", err)
+		}
+		do.Sources = sp
+	}
+	d.d = dialer.NewDialer(do)
+	dialers[key] = d.d
+	return d, nil
+}
+
+// compileListeners resolves the listeners' matchers and metric handles.
+func (s *scenarioRun) compileListeners() error {
+	reg := s.r.m.reg
+	s.listeners = make([]clistener, len(s.sc.Listeners))
+	for i := range s.sc.Listeners {
+		l := &s.sc.Listeners[i]
+		if err := l.Match.Compile(); err != nil {
+			return fmt.Errorf("%s: listener %s: %w", l.Pos, l.Name, err)
+		}
+		c := &s.listeners[i]
+		c.Listener = l
+		c.count = reg.Counter("listener." + l.Name)
+		if l.LatencyField != "" {
+			c.lat = reg.Latency(l.Name)
+			c.unit = int64(l.LatencyUnit)
+			if c.unit <= 0 {
+				c.unit = 1
+			}
+		}
+	}
+	return nil
+}
