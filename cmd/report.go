@@ -1,0 +1,131 @@
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wsbench/wsbench/report"
+)
+
+// reportOptions holds everything `wsbench report` needs; flags only fill it in.
+type reportOptions struct {
+	Files  []string
+	Out    string // write the (merged) results JSON here
+	Format string // table or json on stdout
+
+	Stdout io.Writer
+}
+
+func newReportCmd() *cobra.Command {
+	opts := &reportOptions{}
+	c := &cobra.Command{
+		Use:   "report RESULTS.json [MORE.json...]",
+		Short: "Re-render a results file, or merge the results of several processes",
+		Long: `Report reads results files written by "wsbench run --out" and prints their
+summary again. Given several files (for example one per execution segment,
+process or machine), it merges them exactly: histograms add, so the merged
+percentiles are those of all samples together; counters and gauges add; the
+per-second series are aligned on wall-clock time; thresholds found in any
+file are evaluated again on the merged results.
+
+Exit status: 0 when every threshold passes (or there are none), 1 when one
+fails, 2 for unreadable or invalid files and bad flags, 3 when the output
+cannot be written.`,
+		Example: `  wsbench report results.json
+  wsbench report seg1.json seg2.json seg3.json --out merged.json
+  wsbench report results.json --format json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			opts.Files = args
+			opts.Stdout = c.OutOrStdout()
+			return runReport(opts)
+		},
+	}
+	f := c.Flags()
+	f.StringVarP(&opts.Out, "out", "o", "", "write the (merged) results as JSON to this file")
+	f.StringVar(&opts.Format, "format", "table", "output on stdout: table or json")
+	return c
+}
+
+func runReport(o *reportOptions) error {
+	if o.Format != "table" && o.Format != "json" {
+		return usageError(fmt.Errorf("--format %q: use table or json", o.Format))
+	}
+	if len(o.Files) == 0 {
+		return usageError(errors.New("no results file given"))
+	}
+	all := make([]*report.Results, 0, len(o.Files))
+	for _, path := range o.Files {
+		r, err := readResults(path)
+		if err != nil {
+			return usageError(err)
+		}
+		all = append(all, r)
+	}
+	res := all[0]
+	if len(all) > 1 {
+		merged, err := report.Merge(all...)
+		if err != nil {
+			return usageError(err)
+		}
+		res = merged
+	}
+
+	var outErr error
+	if o.Format == "json" {
+		outErr = report.WriteJSON(o.Stdout, res)
+	} else {
+		outErr = report.WriteSummary(o.Stdout, res)
+	}
+	if o.Out != "" {
+		if err := writeResultsFile(o.Out, res); err != nil {
+			outErr = errors.Join(outErr, err)
+		}
+	}
+	if outErr != nil {
+		return &ExitError{Code: ExitFailure, Err: outErr}
+	}
+	var failed []string
+	for _, v := range res.Thresholds {
+		if !v.Pass {
+			failed = append(failed, v.Expr)
+		}
+	}
+	if len(failed) > 0 {
+		return &ExitError{Code: ExitThreshold, Err: fmt.Errorf("%d threshold(s) failed: %s", len(failed), strings.Join(failed, "; "))}
+	}
+	return nil
+}
+
+func readResults(path string) (*report.Results, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, err := report.ReadJSON(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+func writeResultsFile(path string, r *report.Results) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	if err := report.WriteJSON(f, r); err != nil {
+		f.Close()
+		return fmt.Errorf("--out %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("--out %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,81 @@
+// Package cmd is the command-line layer of wsbench: one file per cobra
+// command, each turning flags into an options struct and handing it to the
+// library packages (scenario, report, target, dialer). No business logic
+// lives here; exit codes are decided here.
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Version is set at build time with -ldflags "-X github.com/wsbench/wsbench/cmd.Version=...".
+var Version = "0.1.0-dev"
+
+// Exit statuses shared by all commands.
+const (
+	ExitOK        = 0
+	ExitThreshold = 1 // the run finished but a threshold failed
+	ExitUsage     = 2 // bad flags, bad scenario file, bad configuration
+	ExitFailure   = 3 // the run could not be carried out (e.g. the embedded server failed to start)
+)
+
+// ExitError carries an exit status through cobra's error return.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// usageError marks err as a usage/configuration problem (exit status 2).
+func usageError(err error) error { return &ExitError{Code: ExitUsage, Err: err} }
+
+// NewRootCmd builds the command tree. Tests call it to run commands in-process.
+func NewRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "wsbench",
+		Short:         "Load-test and inspect WebSocket servers",
+		Long:          "wsbench drives virtual users through YAML chat scenarios against WebSocket servers,\nmeasures latency honestly with HdrHistograms, and ships a reference chat server.",
+		Version:       Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError(err) })
+	root.AddCommand(newRunCmd(), newServeCmd(), newReportCmd())
+	return root
+}
+
+// Execute runs the root command and exits with the right status.
+func Execute() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	root := NewRootCmd()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			fmt.Fprintln(os.Stderr, "wsbench:", ee.Err)
+		}
+		return ee.Code
+	}
+	fmt.Fprintln(os.Stderr, "wsbench:", err)
+	// Cobra's own errors (unknown command, bad args) are usage errors.
+	return ExitUsage
+}

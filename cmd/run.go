@@ -1,0 +1,303 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/scenario"
+	"github.com/wsbench/wsbench/target"
+)
+
+// runOptions holds everything `wsbench run` needs; flags only fill it in.
+type runOptions struct {
+	File     string
+	Target   string
+	Duration time.Duration
+	VUs      int
+	Rate     float64
+	Segment  string
+	Out      string
+	HLog     string
+	Format   string
+	Quiet    bool
+	Check    bool
+	LogLevel string
+
+	Stdout, Stderr io.Writer
+	StderrTTY      bool                // progress updates one line in place
+	Env            func(string) string // nil = os.Getenv
+	Interval       time.Duration       // progress/series interval; 0 = 1s
+}
+
+func newRunCmd() *cobra.Command {
+	opts := &runOptions{}
+	c := &cobra.Command{
+		Use:   "run SCENARIO.yaml",
+		Short: "Run a load-test scenario and report latency, counts and threshold verdicts",
+		Long: `Run drives virtual users through the steps of a YAML scenario file against a
+WebSocket server (the embedded reference server when the file says
+"target: builtin" or gives no target), prints a progress line every second on
+stderr and a summary on stdout.
+
+Exit status: 0 when every threshold passes, 1 when one fails, 2 for usage or
+scenario errors, 3 when the run could not be carried out.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			opts.File = args[0]
+			opts.Stdout = c.OutOrStdout()
+			opts.Stderr = c.ErrOrStderr()
+			if f, ok := opts.Stderr.(*os.File); ok {
+				opts.StderrTTY = isatty.IsTerminal(f.Fd())
+			}
+			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			go func() {
+				// After the first Ctrl-C, a second one kills the process the usual way.
+				<-ctx.Done()
+				stop()
+			}()
+			return runRun(ctx, opts)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&opts.Target, "target", "", "base URL of the server (ws:// or wss://), or \"builtin\"; overrides the file")
+	f.DurationVar(&opts.Duration, "duration", 0, "length of constant loads; also caps the whole run")
+	f.IntVar(&opts.VUs, "vus", 0, "rescale closed-model scenarios to this peak total of virtual users")
+	f.Float64Var(&opts.Rate, "rate", 0, "rescale open-model scenarios to this peak total of arrivals per second")
+	f.StringVar(&opts.Segment, "segment", "", "run only this execution segment of the load, e.g. 0:1/2 (for several processes or machines)")
+	f.StringVarP(&opts.Out, "out", "o", "", "write the results (mergeable histograms, per-second series) as JSON to this file")
+	f.StringVar(&opts.HLog, "hlog", "", "write an HdrHistogram interval log to this file")
+	f.StringVar(&opts.Format, "format", "table", "summary format on stdout: table or json")
+	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress line")
+	f.BoolVar(&opts.Check, "check", false, "validate the scenario file and exit")
+	f.StringVar(&opts.LogLevel, "log-level", "warn", "log level of the embedded server: debug, info, warn, error")
+	return c
+}
+
+func runRun(ctx context.Context, o *runOptions) error {
+	if o.Format != "table" && o.Format != "json" {
+		return usageError(fmt.Errorf("--format %q: use table or json", o.Format))
+	}
+	if o.Env == nil {
+		o.Env = os.Getenv
+	}
+	if o.Interval <= 0 {
+		o.Interval = time.Second
+	}
+	plan, err := scenario.LoadFile(o.File)
+	if err != nil {
+		return usageError(err)
+	}
+	if err := plan.Apply(scenario.Overrides{Target: o.Target, Duration: o.Duration, VUs: o.VUs, Rate: o.Rate}); err != nil {
+		return usageError(err)
+	}
+	segment, err := scenario.ParseSegment(o.Segment)
+	if err != nil {
+		return usageError(err)
+	}
+	thresholds := make([]report.Threshold, 0, len(plan.Thresholds))
+	for _, ts := range plan.Thresholds {
+		th, err := report.ParseThreshold(ts.Expr)
+		if err != nil {
+			return usageError(fmt.Errorf("%s: thresholds: %w", ts.Pos, err))
+		}
+		thresholds = append(thresholds, th)
+	}
+	if o.Check {
+		fmt.Fprintf(o.Stdout, "%s: ok (%d scenario(s), %d threshold(s))\n", o.File, len(plan.Scenarios), len(thresholds))
+		return nil
+	}
+
+	// Open output files before the load starts, so a bad path fails fast.
+	var outFile, hlogFile *os.File
+	if o.Out != "" {
+		if outFile, err = os.Create(o.Out); err != nil {
+			return usageError(fmt.Errorf("--out: %w", err))
+		}
+		defer outFile.Close()
+	}
+	var hlog *report.HLogWriter
+	if o.HLog != "" {
+		if hlogFile, err = os.Create(o.HLog); err != nil {
+			return usageError(fmt.Errorf("--hlog: %w", err))
+		}
+		defer hlogFile.Close()
+		hlog = report.NewHLogWriter(hlogFile)
+	}
+
+	baseURL := plan.Target
+	if baseURL == "" || baseURL == scenario.Builtin {
+		srv, err := startBuiltin(o)
+		if err != nil {
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("start embedded server: %w", err)}
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+		baseURL = "ws://" + srv.Addr().String()
+	}
+
+	reg := report.NewRegistry()
+	progress := &report.Progress{W: o.Stderr, TTY: o.StderrTTY, Quiet: o.Quiet, Main: mainLatencies(plan)}
+	start := time.Now()
+	reg.StartAt(start)
+
+	tickDone := make(chan struct{})
+	tickStop := make(chan struct{})
+	var hlogErr error
+	tick := func(now time.Time) {
+		iv := reg.Tick(now)
+		if iv.End.Sub(iv.Start) >= o.Interval/2 {
+			// A sliver of an interval at the end would show inflated rates.
+			progress.Update(iv)
+		}
+		if hlog != nil && hlogErr == nil {
+			hlogErr = hlog.Write(iv)
+		}
+	}
+	go func() {
+		defer close(tickDone)
+		t := time.NewTicker(o.Interval)
+		defer t.Stop()
+		for {
+			select {
+			case now := <-t.C:
+				tick(now)
+			case <-tickStop:
+				return
+			}
+		}
+	}()
+
+	runErr := scenario.Run(ctx, plan, scenario.RunOptions{
+		BaseURL:  baseURL,
+		Registry: reg,
+		Segment:  segment,
+		Env:      o.Env,
+		Logger:   newLogger(o.Stderr, "warn"),
+	})
+	close(tickStop)
+	<-tickDone
+	end := time.Now()
+	tick(end) // the last partial interval
+	progress.Done()
+
+	res := reg.Results(report.Meta{
+		Scenario: o.File,
+		Target:   baseURL,
+		Version:  Version,
+		Start:    start,
+		End:      end,
+		Segment:  o.Segment,
+	})
+	res.Thresholds = report.Evaluate(res, thresholds)
+
+	var outErr error
+	if o.Format == "json" {
+		outErr = report.WriteJSON(o.Stdout, res)
+	} else {
+		outErr = report.WriteSummary(o.Stdout, res)
+	}
+	if outFile != nil {
+		if err := report.WriteJSON(outFile, res); err != nil {
+			outErr = errors.Join(outErr, fmt.Errorf("--out %s: %w", o.Out, err))
+		} else if err := outFile.Close(); err != nil {
+			outErr = errors.Join(outErr, fmt.Errorf("--out %s: %w", o.Out, err))
+		}
+	}
+	if hlogErr != nil {
+		outErr = errors.Join(outErr, fmt.Errorf("--hlog %s: %w", o.HLog, hlogErr))
+	}
+
+	switch {
+	case runErr != nil && !errors.Is(runErr, context.Canceled):
+		return &ExitError{Code: ExitFailure, Err: errors.Join(runErr, outErr)}
+	case outErr != nil:
+		return &ExitError{Code: ExitFailure, Err: outErr}
+	}
+	var failed []string
+	for _, v := range res.Thresholds {
+		if !v.Pass {
+			failed = append(failed, v.Expr)
+		}
+	}
+	if len(failed) > 0 {
+		return &ExitError{Code: ExitThreshold, Err: fmt.Errorf("%d threshold(s) failed: %s", len(failed), strings.Join(failed, "; "))}
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(o.Stderr, "wsbench: interrupted; results above cover the run so far")
+	}
+	return nil
+}
+
+// startBuiltin starts the reference server in-process on a free loopback port.
+// Its sockets count against the same open-file limit as the virtual users'.
+func startBuiltin(o *runOptions) (*target.Server, error) {
+	cfg := target.DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	return target.Start(cfg, newLogger(o.Stderr, o.LogLevel))
+}
+
+// mainLatencies picks the metrics whose p99 the progress line shows:
+// delivery listeners first, then expects.
+func mainLatencies(p *scenario.Plan) []string {
+	var names []string
+	seen := map[string]bool{}
+	add := func(n string) {
+		if n != "" && !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	for _, sc := range p.Scenarios {
+		for _, l := range sc.Listeners {
+			if l.LatencyField != "" {
+				add(l.Name)
+			}
+		}
+	}
+	var walk func([]scenario.Step)
+	walk = func(steps []scenario.Step) {
+		for _, st := range steps {
+			switch st.Kind {
+			case scenario.StepExpect:
+				name := st.Expect.Name
+				if name == "" {
+					name = "expect"
+				}
+				add(name)
+			case scenario.StepRepeat:
+				walk(st.Repeat.Steps)
+			case scenario.StepGroup:
+				walk(st.Group.Steps)
+			}
+		}
+	}
+	for _, sc := range p.Scenarios {
+		walk(sc.Steps)
+	}
+	return names
+}
+
+// newLogger builds a text slog logger on w at the named level.
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}

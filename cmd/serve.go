@@ -1,0 +1,96 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wsbench/wsbench/target"
+)
+
+// serveOptions are the flags of `wsbench serve`.
+type serveOptions struct {
+	cfg      target.Config
+	logLevel string
+}
+
+func newServeCmd() *cobra.Command {
+	o := &serveOptions{cfg: target.DefaultConfig(), logLevel: "info"}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the reference WebSocket chat server",
+		Long: "serve runs wsbench's reference server: /chat (the chat protocol, see docs/protocol.md),\n" +
+			"/echo (every data message echoed), /metrics (Prometheus text) and /healthz.\n" +
+			"SIGINT or SIGTERM shut it down gracefully (close 1001 to every client, history flushed).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runServe(ctx, o, cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	c := &o.cfg
+	f.StringVar(&c.Addr, "addr", c.Addr, "listen address (port 0 picks a free port)")
+	f.IntVar(&c.HistorySize, "history", c.HistorySize, "messages kept per room and sent to joiners")
+	f.StringVar(&c.HistoryDB, "history-db", "", "persist room history in this bbolt file")
+	f.DurationVar(&c.PingInterval, "ping-interval", c.PingInterval, "ping connections silent this long (0 = never)")
+	f.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close connections silent this long (0 = never)")
+	f.IntVar(&c.MaxMessage, "max-message", c.MaxMessage, "largest data message in bytes (close 1009 past it)")
+	f.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "most connections held at once (default: just under the open-file limit)")
+	f.IntVar(&c.OutboundLimit, "outbound-limit", c.OutboundLimit, "per-connection outbound queue in bytes; room chatter past it is dropped")
+	f.DurationVar(&c.SlowTimeout, "slow-timeout", c.SlowTimeout, "close with 1008 a connection over --outbound-limit this long")
+	f.Float64Var(&c.RateLimit, "rate-limit", 0, "chat messages per second per connection, burst 2x (0 = off)")
+	f.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate (PEM); serve wss:// with --tls-key")
+	f.StringVar(&c.TLSKey, "tls-key", "", "TLS private key (PEM)")
+	f.StringVar(&o.logLevel, "log-level", o.logLevel, "log level: debug, info, warn, error")
+	f.IntVar(&c.Loops, "loops", c.Loops, "event loops")
+	return cmd
+}
+
+func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return usageError(fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel))
+	}
+	switch {
+	case o.cfg.MaxMessage <= 0:
+		return usageError(errors.New("--max-message must be positive"))
+	case o.cfg.MaxConns <= 0:
+		return usageError(errors.New("--max-conns must be positive"))
+	case o.cfg.OutboundLimit <= 0:
+		return usageError(errors.New("--outbound-limit must be positive"))
+	case o.cfg.SlowTimeout <= 0:
+		return usageError(errors.New("--slow-timeout must be positive"))
+	case o.cfg.HistorySize < 0:
+		return usageError(errors.New("--history must not be negative"))
+	case o.cfg.RateLimit < 0:
+		return usageError(errors.New("--rate-limit must not be negative"))
+	case o.cfg.Loops <= 0:
+		return usageError(errors.New("--loops must be positive"))
+	case (o.cfg.TLSCert == "") != (o.cfg.TLSKey == ""):
+		return usageError(errors.New("--tls-cert and --tls-key go together"))
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	srv, err := target.Start(o.cfg, logger)
+	if err != nil {
+		return &ExitError{Code: ExitFailure, Err: err}
+	}
+	logger.Info("wsbench serve ready", "url", srv.URL("/chat"))
+	<-ctx.Done()
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("shutdown: %w", err)}
+	}
+	logger.Info("stopped")
+	return nil
+}
