@@ -27,12 +27,23 @@ func wsServer(t testing.TB, handle func(n int, c *websocket.Conn)) string {
 	t.Helper()
 	var conns atomic.Int64
 	var wg sync.WaitGroup
+	// closing stops new handlers from joining wg once cleanup waits on it
+	// (WaitGroup.Add racing Wait is a data race).
+	var mu sync.Mutex
+	closing := false
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := upgrader.Upgrade(w, r, nil)
 		if err != nil {
 			return
 		}
+		mu.Lock()
+		if closing {
+			mu.Unlock()
+			c.Close()
+			return
+		}
 		wg.Add(1)
+		mu.Unlock()
 		defer wg.Done()
 		defer c.Close()
 		handle(int(conns.Add(1)), c)
@@ -40,6 +51,9 @@ func wsServer(t testing.TB, handle func(n int, c *websocket.Conn)) string {
 	srv.Config.ErrorLog = nil
 	srv.Start()
 	t.Cleanup(func() {
+		mu.Lock()
+		closing = true
+		mu.Unlock()
 		srv.CloseClientConnections()
 		srv.Close()
 		wg.Wait()
@@ -496,7 +510,7 @@ func TestServerThatStopsReadingDoesNotHang(t *testing.T) {
 	base := wsServer(t, func(_ int, c *websocket.Conn) {
 		<-stop // never reads: the client's writes block once buffers fill
 	})
-	t.Cleanup(func() { close(stop) }) // runs before the server's cleanup
+	defer close(stop) // before the server's cleanup, and without racing the handler on t
 	big := Step{Kind: StepSend, Send: &SendStep{Kind: PayloadBinary, RandomBytes: 60000}}
 	p := closedPlan(2, 0, connectStep(), repeatStep(100000, 0, 0, big))
 	p.Scenarios[0].Load.Duration = 300 * time.Millisecond
