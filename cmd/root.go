@@ -52,7 +52,7 @@ func NewRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError(err) })
-	root.AddCommand(newRunCmd(), newServeCmd(), newReportCmd())
+	root.AddCommand(newRunCmd(), newServeCmd(), newReportCmd(), newInspectCmd())
 	return root
 }
 

@@ -15,6 +15,8 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/wsbench/wsbench/dialer"
+	"github.com/wsbench/wsbench/internal/trace"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenario"
 	"github.com/wsbench/wsbench/target"
@@ -34,6 +36,10 @@ type runOptions struct {
 	Quiet    bool
 	Check    bool
 	LogLevel string
+
+	Trace         string // record a frame trace to this file
+	TraceConns    int    // connections traced; 0 = all
+	TraceMaxBytes int64  // trace size cap
 
 	Stdout, Stderr io.Writer
 	StderrTTY      bool                // progress updates one line in place
@@ -83,6 +89,9 @@ scenario errors, 3 when the run could not be carried out.`,
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress line")
 	f.BoolVar(&opts.Check, "check", false, "validate the scenario file and exit")
 	f.StringVar(&opts.LogLevel, "log-level", "warn", "log level of the embedded server: debug, info, warn, error")
+	f.StringVar(&opts.Trace, "trace", "", "record the frames of some connections to this file (see `wsbench inspect`)")
+	f.IntVar(&opts.TraceConns, "trace-conns", trace.DefaultConns, "connections to trace with --trace; 0 traces all")
+	f.Int64Var(&opts.TraceMaxBytes, "trace-max-bytes", trace.DefaultMaxBytes, "size cap of the --trace file; recording stops there")
 	return c
 }
 
@@ -135,6 +144,17 @@ func runRun(ctx context.Context, o *runOptions) error {
 		}
 		defer hlogFile.Close()
 		hlog = report.NewHLogWriter(hlogFile)
+	}
+	var tw *trace.Writer
+	if o.Trace != "" {
+		if tw, err = trace.Create(o.Trace, trace.WriterOptions{Conns: o.TraceConns, MaxBytes: o.TraceMaxBytes}); err != nil {
+			return usageError(fmt.Errorf("--trace: %w", err))
+		}
+		defer tw.Close()
+	}
+	var tap dialer.Tap
+	if tw != nil {
+		tap = tw
 	}
 
 	baseURL := plan.Target
@@ -189,6 +209,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 		Segment:  segment,
 		Env:      o.Env,
 		Logger:   newLogger(o.Stderr, "warn"),
+		Tap:      tap,
 	})
 	close(tickStop)
 	<-tickDone
@@ -221,6 +242,13 @@ func runRun(ctx context.Context, o *runOptions) error {
 	}
 	if hlogErr != nil {
 		outErr = errors.Join(outErr, fmt.Errorf("--hlog %s: %w", o.HLog, hlogErr))
+	}
+	if tw != nil {
+		if err := tw.Close(); err != nil {
+			outErr = errors.Join(outErr, fmt.Errorf("--trace %s: %w", o.Trace, err))
+		} else if st := tw.Stats(); st.Dropped > 0 || st.Limited {
+			fmt.Fprintf(o.Stderr, "wsbench: trace %s is incomplete: %d frame(s) dropped (writer behind), %d past the size cap\n", o.Trace, st.Dropped, st.PastCap)
+		}
 	}
 
 	switch {

@@ -1,0 +1,325 @@
+package trace
+
+// decode.go judges frames in their stream: message and fragment numbering,
+// UTF-8 of text across fragments, close codes, and the RFC 6455 rules a
+// frame breaks, as violation tags.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Violation tags: the RFC 6455 rules a frame can break.
+const (
+	TagUnmaskedClient    = "unmasked-client-frame" // 5.1: a client must mask
+	TagMaskedServer      = "masked-server-frame"   // 5.1: a server must not mask
+	TagRSVWithoutExt     = "rsv-without-extension" // 5.2: RSV bits need a negotiated extension
+	TagReservedOpcode    = "reserved-opcode"       // 5.2: 0x3-0x7 and 0xB-0xF
+	TagFragmentedControl = "fragmented-control"    // 5.5: control frames have FIN=1
+	TagOversizedControl  = "oversized-control"     // 5.5: control payloads are at most 125 bytes
+	TagNonMinimalLength  = "non-minimal-length"    // 5.2: the minimal number of bytes must be used
+	TagInvalidUTF8       = "invalid-utf8"          // 8.1: text and close reasons are UTF-8
+	TagInvalidCloseCode  = "invalid-close-code"    // 7.4: codes a peer may not send
+	TagBadContinuation   = "bad-continuation"      // 5.4: continuation without a message, or a new message inside one
+)
+
+// Violation is one broken rule.
+type Violation struct {
+	Tag    string `json:"tag"`
+	Detail string `json:"detail"`
+}
+
+// Close is what a close frame's payload says.
+type Close struct {
+	HasCode bool   `json:"has_code"`
+	Code    uint16 `json:"code"`
+	Name    string `json:"name"`
+	Reason  string `json:"reason"`
+}
+
+// Analysis is what the Decoder says about one frame in its stream.
+type Analysis struct {
+	// Message numbers the data messages of the connection direction from 1;
+	// 0 for control frames and stray continuations.
+	Message int
+	// Fragment numbers the frames of a fragmented message from 1; 0 when
+	// the message is one frame.
+	Fragment int
+	// MsgOpcode is the data opcode of the message the frame belongs to
+	// (text or binary), also for continuations.
+	MsgOpcode uint8
+	// Compressed: the message is permessage-deflate compressed (RSV1 on its
+	// first frame, extension negotiated), so its payload is not shown as text.
+	Compressed bool
+	// UTF8Checked: the payload is text (or a close reason) and was checked.
+	UTF8Checked bool
+	// UTF8Valid is the result of the check.
+	UTF8Valid bool
+	// Close is set for close frames with a well-formed payload.
+	Close      *Close
+	Violations []Violation
+}
+
+type streamKey struct {
+	conn uint64
+	dir  Dir
+}
+
+// stream is the fragmentation state of one connection direction.
+type stream struct {
+	messages   int
+	inMsg      bool
+	msgOp      uint8
+	frag       int
+	compressed bool
+	// UTF-8 across fragments: the bytes of an unfinished rune, how many
+	// bytes of the message came before them, whether it already failed.
+	pending [utf8.UTFMax]byte
+	npend   int
+	msgOff  int
+	bad     bool
+}
+
+// Decoder analyses the frames of a trace in order. It keeps per
+// connection direction state; the zero value is not ready: use NewDecoder.
+type Decoder struct {
+	streams map[streamKey]*stream
+	deflate map[uint64]bool // permessage-deflate negotiated
+}
+
+// NewDecoder returns a Decoder with no connections seen.
+func NewDecoder() *Decoder {
+	return &Decoder{streams: make(map[streamKey]*stream), deflate: make(map[uint64]bool)}
+}
+
+// Handshake notes what the upgrade negotiated: with permessage-deflate,
+// RSV1 on the first frame of a data message is allowed.
+func (d *Decoder) Handshake(conn uint64, response []byte) {
+	d.deflate[conn] = negotiatedDeflate(response)
+}
+
+// negotiatedDeflate reports whether an upgrade response accepted
+// permessage-deflate.
+func negotiatedDeflate(rsp []byte) bool {
+	for line := range bytes.SplitSeq(rsp, []byte("\r\n")) {
+		name, val, ok := bytes.Cut(line, []byte(":"))
+		if ok && bytes.EqualFold(bytes.TrimSpace(name), []byte("Sec-WebSocket-Extensions")) &&
+			bytes.Contains(bytes.ToLower(val), []byte("permessage-deflate")) {
+			return true
+		}
+	}
+	return false
+}
+
+// Frame analyses f, the next frame of conn in direction dir.
+func (d *Decoder) Frame(conn uint64, dir Dir, f *Frame) Analysis {
+	k := streamKey{conn, dir}
+	s := d.streams[k]
+	if s == nil {
+		s = &stream{}
+		d.streams[k] = s
+	}
+	var a Analysis
+	add := func(tag, format string, args ...any) {
+		a.Violations = append(a.Violations, Violation{Tag: tag, Detail: fmt.Sprintf(format, args...)})
+	}
+	if dir == ClientToServer && !f.Masked {
+		add(TagUnmaskedClient, "a client frame without a masking key")
+	}
+	if dir == ServerToClient && f.Masked {
+		add(TagMaskedServer, "a server frame with masking key %x", f.Key)
+	}
+	switch {
+	case f.LenForm == Len16 && f.Length < 126:
+		add(TagNonMinimalLength, "length %d in the 16-bit form fits the 7-bit form", f.Length)
+	case f.LenForm == Len64 && f.Length < 1<<16:
+		add(TagNonMinimalLength, "length %d in the 64-bit form fits a shorter form", f.Length)
+	}
+	op := f.Opcode
+	control := IsControl(op)
+	if op != OpContinuation && op != OpText && op != OpBinary && op != OpClose && op != OpPing && op != OpPong {
+		add(TagReservedOpcode, "opcode 0x%x is reserved", op)
+	}
+	rsvOK := uint8(0)
+	if d.deflate[conn] && (op == OpText || op == OpBinary) {
+		rsvOK = 4 // RSV1 marks a compressed message
+	}
+	if bad := f.Rsv &^ rsvOK; bad != 0 {
+		if bad&4 != 0 && d.deflate[conn] {
+			add(TagRSVWithoutExt, "RSV1 on a %s frame: permessage-deflate allows it only on the first frame of a message", OpcodeName(op))
+		} else {
+			add(TagRSVWithoutExt, "RSV=%03b with no extension negotiated for it", bad)
+		}
+	}
+	if control {
+		if !f.Fin {
+			add(TagFragmentedControl, "a %s frame with FIN=0", OpcodeName(op))
+		}
+		if f.Length > 125 {
+			add(TagOversizedControl, "a %s payload of %d bytes (at most 125)", OpcodeName(op), f.Length)
+		}
+	}
+
+	switch {
+	case op == OpText || op == OpBinary:
+		if s.inMsg {
+			add(TagBadContinuation, "a new %s message while message %d (%s) is unfinished", OpcodeName(op), s.messages, OpcodeName(s.msgOp))
+		}
+		s.messages++
+		s.msgOp, s.frag, s.npend, s.msgOff, s.bad = op, 0, 0, 0, false
+		s.compressed = f.Rsv&4 != 0 && rsvOK != 0
+		s.inMsg = !f.Fin
+		if s.inMsg {
+			s.frag = 1
+		}
+		a.Message, a.Fragment, a.MsgOpcode = s.messages, s.frag, op
+		a.Compressed = s.compressed
+		if op == OpText && !s.compressed {
+			d.checkText(s, f.Payload, f.Fin, &a, add)
+		}
+	case op == OpContinuation:
+		if !s.inMsg {
+			add(TagBadContinuation, "a continuation frame with no message in progress")
+			break
+		}
+		s.frag++
+		a.Message, a.Fragment, a.MsgOpcode, a.Compressed = s.messages, s.frag, s.msgOp, s.compressed
+		if s.msgOp == OpText && !s.compressed {
+			d.checkText(s, f.Payload, f.Fin, &a, add)
+		}
+		if f.Fin {
+			s.inMsg = false
+		}
+	case op == OpClose:
+		a.Close = closeInfo(f.Payload, &a, add)
+	}
+	return a
+}
+
+// checkText validates one fragment of a text message, carrying an
+// unfinished rune over to the next fragment.
+func (d *Decoder) checkText(s *stream, p []byte, fin bool, a *Analysis, add func(string, string, ...any)) {
+	a.UTF8Checked = true
+	a.UTF8Valid = !s.bad
+	if s.bad {
+		return
+	}
+	base := s.msgOff - s.npend // message offset of data[0]
+	data := p
+	if s.npend > 0 {
+		data = append(s.pending[:s.npend:s.npend], p...)
+	}
+	s.msgOff += len(p)
+	s.npend = 0
+	for i := 0; i < len(data); {
+		if data[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if !fin && !utf8.FullRune(data[i:]) {
+			s.npend = copy(s.pending[:], data[i:])
+			return
+		}
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size == 1 {
+			s.bad = true
+			a.UTF8Valid = false
+			add(TagInvalidUTF8, "invalid UTF-8 at byte %d of the message", base+i)
+			return
+		}
+		i += size
+	}
+}
+
+// closeInfo reads a close payload: code, its name, reason.
+func closeInfo(p []byte, a *Analysis, add func(string, string, ...any)) *Close {
+	switch len(p) {
+	case 0:
+		return &Close{}
+	case 1:
+		add(TagInvalidCloseCode, "a 1-byte close payload (a code takes 2)")
+		return nil
+	}
+	c := &Close{HasCode: true, Code: binary.BigEndian.Uint16(p), Reason: string(p[2:])}
+	c.Name = CloseCodeName(c.Code)
+	if !validCloseCode(c.Code) {
+		add(TagInvalidCloseCode, "close code %d (%s) may not be sent", c.Code, c.Name)
+	}
+	a.UTF8Checked = true
+	a.UTF8Valid = utf8.Valid(p[2:])
+	if !a.UTF8Valid {
+		off := 0
+		for off < len(p)-2 {
+			r, size := utf8.DecodeRune(p[2+off:])
+			if r == utf8.RuneError && size == 1 {
+				break
+			}
+			off += size
+		}
+		add(TagInvalidUTF8, "invalid UTF-8 at byte %d of the close reason", off)
+	}
+	return c
+}
+
+// validCloseCode reports whether an endpoint may send code in a close frame
+// (RFC 6455 7.4 and the IANA registry).
+func validCloseCode(c uint16) bool {
+	switch {
+	case c >= 1000 && c <= 1003, c >= 1007 && c <= 1014:
+		return true
+	case c >= 3000 && c <= 4999:
+		return true
+	}
+	return false
+}
+
+// CloseCodeName names a close status code.
+func CloseCodeName(c uint16) string {
+	switch c {
+	case 1000:
+		return "Normal Closure"
+	case 1001:
+		return "Going Away"
+	case 1002:
+		return "Protocol Error"
+	case 1003:
+		return "Unsupported Data"
+	case 1004:
+		return "Reserved"
+	case 1005:
+		return "No Status Rcvd"
+	case 1006:
+		return "Abnormal Closure"
+	case 1007:
+		return "Invalid Payload Data"
+	case 1008:
+		return "Policy Violation"
+	case 1009:
+		return "Message Too Big"
+	case 1010:
+		return "Mandatory Extension"
+	case 1011:
+		return "Internal Error"
+	case 1012:
+		return "Service Restart"
+	case 1013:
+		return "Try Again Later"
+	case 1014:
+		return "Bad Gateway"
+	case 1015:
+		return "TLS Handshake"
+	}
+	switch {
+	case c < 1000:
+		return "Unused"
+	case c < 3000:
+		return "Unassigned"
+	case c < 4000:
+		return "Registered"
+	case c < 5000:
+		return "Private Use"
+	}
+	return "Out of Range"
+}

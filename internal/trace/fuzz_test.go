@@ -1,0 +1,140 @@
+package trace
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+)
+
+// FuzzParseFrame: no input panics; a decoded frame is consistent with its
+// bytes; the Decoder accepts whatever ParseFrame returns.
+func FuzzParseFrame(f *testing.F) {
+	for _, s := range frameSeeds() {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d := NewDecoder()
+		d.Handshake(1, []byte("HTTP/1.1 101 OK\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n"))
+		rest := b
+		for len(rest) > 0 {
+			fr, n, err := ParseFrame(rest)
+			if err != nil {
+				var fe *FrameError
+				if !errors.As(err, &fe) || fe.Offset > len(rest) {
+					t.Fatalf("error %v", err)
+				}
+				return
+			}
+			if n <= 0 || n > len(rest) || n != fr.Size() || uint64(len(fr.Payload)) != fr.Length || len(fr.Wire) != len(fr.Payload) {
+				t.Fatalf("frame of %d bytes: header %d, payload %d, length %d", n, len(fr.Header), len(fr.Payload), fr.Length)
+			}
+			for i := range fr.Payload {
+				k := byte(0)
+				if fr.Masked {
+					k = fr.Key[i&3]
+				}
+				if fr.Payload[i]^k != fr.Wire[i] {
+					t.Fatalf("payload byte %d not unmasked", i)
+				}
+			}
+			a := d.Frame(1, ClientToServer, &fr)
+			_ = d.Frame(2, ServerToClient, &fr)
+			if a.UTF8Checked && a.UTF8Valid {
+				for _, v := range a.Violations {
+					if v.Tag == TagInvalidUTF8 {
+						t.Fatalf("valid UTF-8 with an invalid-utf8 tag: %v", v)
+					}
+				}
+			}
+			rest = rest[n:]
+		}
+	})
+}
+
+// FuzzReader: no trace file panics the reader or the renderings; damage is
+// always a *FormatError.
+func FuzzReader(f *testing.F) {
+	for _, s := range traceSeeds() {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, o := range []RenderOptions{{}, {JSON: true, MaxPayload: 8}, {Color: true, Grep: regexp.MustCompile("a"), Opcodes: []uint8{1, 2}}} {
+			_, err := Render(io.Discard, bytes.NewReader(b), o)
+			var fe *FormatError
+			if err != nil && !errors.As(err, &fe) {
+				t.Fatalf("error %v is not a *FormatError", err)
+			}
+			if fe != nil && (fe.Offset < 0 || fe.Offset > int64(len(b))) {
+				t.Fatalf("error offset %d outside a %d-byte input", fe.Offset, len(b))
+			}
+		}
+	})
+}
+
+// maxSeed keeps big inputs out of the corpora: they slow fuzzing down
+// without reaching new code.
+const maxSeed = 4096
+
+// traceSeeds are the traces of the rendering cases.
+func traceSeeds() [][]byte {
+	var out [][]byte
+	for _, c := range renderCases() {
+		if len(c.trace) <= maxSeed {
+			out = append(out, c.trace)
+		}
+	}
+	return out
+}
+
+// frameSeeds are the frames of the rendering cases.
+func frameSeeds() [][]byte {
+	var out [][]byte
+	for _, c := range renderCases() {
+		r, err := NewReader(bytes.NewReader(c.trace))
+		if err != nil {
+			panic(err)
+		}
+		for {
+			rec, err := r.Next()
+			if err != nil {
+				break
+			}
+			if rec.Kind == KindFrame && len(rec.Raw) <= maxSeed {
+				out = append(out, rec.Raw)
+			}
+		}
+	}
+	return out
+}
+
+// TestFuzzCorpus keeps the seed corpora under testdata/fuzz in step with
+// the test cases; -update rewrites them.
+func TestFuzzCorpus(t *testing.T) {
+	corpora := map[string][][]byte{"FuzzParseFrame": frameSeeds()}
+	corpora["FuzzReader"] = traceSeeds()
+	for name, seeds := range corpora {
+		dir := filepath.Join("testdata", "fuzz", name)
+		if *update {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for i, s := range seeds {
+				body := fmt.Sprintf("go test fuzz v1\n[]byte(%s)\n", strconv.Quote(string(s)))
+				if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d", i)), []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			continue
+		}
+		files, err := filepath.Glob(filepath.Join(dir, "seed-*"))
+		if err != nil || len(files) != len(seeds) {
+			t.Errorf("%s: %d seed files, want %d (run with -update)", dir, len(files), len(seeds))
+		}
+	}
+}

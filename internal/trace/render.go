@@ -1,0 +1,363 @@
+package trace
+
+// render.go turns a trace into what `wsbench inspect` prints: per frame a
+// summary line and hex + ASCII dumps (text), or one JSON object per record
+// (JSON Lines), with filters by connection, direction, opcode and payload.
+
+import (
+	"bufio"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultMaxPayload is how many payload bytes a rendering shows per frame.
+const DefaultMaxPayload = 256
+
+// RenderOptions select and shape what Render prints.
+type RenderOptions struct {
+	// MaxPayload bounds the payload bytes dumped per frame; longer payloads
+	// are cut with a note. 0 shows everything.
+	MaxPayload int
+	Conns      []uint64       // only these connections; empty = all
+	Dirs       []Dir          // only these directions; empty = both
+	Opcodes    []uint8        // only frames with these opcodes; empty = all
+	Grep       *regexp.Regexp // only frames whose unmasked payload matches; nil = all
+	JSON       bool           // JSON Lines instead of text
+	Color      bool           // ANSI colours in the text rendering
+}
+
+// RenderStats count what Render saw.
+type RenderStats struct {
+	Frames     int // frame records read
+	Shown      int // frames that passed the filters
+	Violations int // violations among the shown frames
+}
+
+// ANSI colours of the text rendering.
+const (
+	ansiReset  = "\x1b[0m"
+	ansiBold   = "\x1b[1m"
+	ansiRed    = "\x1b[31m"
+	ansiYellow = "\x1b[33m"
+	ansiCyan   = "\x1b[36m"
+	ansiPurple = "\x1b[35m"
+	ansiDim    = "\x1b[2m"
+)
+
+// Render reads the trace in r and writes its rendering to w. On a
+// truncated or corrupt trace it renders every record before the damage,
+// then a line naming the offset and what was expected, and returns the
+// *FormatError.
+func Render(w io.Writer, r io.Reader, o RenderOptions) (RenderStats, error) {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	rd := &renderer{w: bw, o: o, dec: NewDecoder()}
+	err := rd.run(r)
+	if ferr := bw.Flush(); ferr != nil && err == nil {
+		err = fmt.Errorf("inspect: write output: %w", ferr)
+	}
+	return rd.stats, err
+}
+
+type renderer struct {
+	w     *bufio.Writer
+	o     RenderOptions
+	dec   *Decoder
+	stats RenderStats
+	ended bool
+}
+
+func (rd *renderer) run(r io.Reader) error {
+	tr, err := NewReader(r)
+	if err != nil {
+		rd.errorLine(err)
+		return err
+	}
+	if rd.o.JSON {
+		rd.json(jsonRecord{Type: "header", Version: int(tr.Header().Version), Start: tr.Header().Start.UTC().Format(time.RFC3339Nano)})
+	} else {
+		rd.note("trace v%d recorded %s", tr.Header().Version, tr.Header().Start.UTC().Format(time.RFC3339Nano))
+	}
+	for {
+		rec, err := tr.Next()
+		if err == io.EOF {
+			if !rd.ended {
+				if rd.o.JSON {
+					rd.json(jsonRecord{Type: "unfinished"})
+				} else {
+					rd.note("no end record: the recording was not closed (interrupted?)")
+				}
+			}
+			return nil
+		}
+		if err != nil {
+			rd.errorLine(err)
+			return err
+		}
+		switch rec.Kind {
+		case KindHandshake:
+			rd.dec.Handshake(rec.Conn, rec.Response)
+			rd.handshake(&rec)
+		case KindFrame:
+			rd.frame(&rec)
+		case KindDropped:
+			if rd.connOK(rec.Conn) && rd.dirOK(rec.Dir) {
+				if rd.o.JSON {
+					rd.json(jsonRecord{Type: "dropped", T: ns(rec.Time), Conn: rec.Conn, Dir: rec.Dir.String(), Frames: rec.Frames, Bytes: rec.Bytes})
+				} else {
+					rd.note("%s c%d %s %d frame(s), %d byte(s) not recorded: the trace writer was behind", secs(rec.Time), rec.Conn, rec.Dir, rec.Frames, rec.Bytes)
+				}
+			}
+		case KindLimit:
+			if rd.o.JSON {
+				rd.json(jsonRecord{Type: "limit", T: ns(rec.Time), Cap: rec.Cap})
+			} else {
+				rd.note("%s size cap of %d bytes reached: recording stopped", secs(rec.Time), rec.Cap)
+			}
+		case KindEnd:
+			rd.ended = true
+			if rd.o.JSON {
+				rd.json(jsonRecord{Type: "end", T: ns(rec.Time), Frames: rec.Frames, Dropped: rec.Dropped, PastCap: rec.PastCap, Conns: rec.Conns})
+			} else {
+				rd.note("%s end: %d frame(s) recorded, %d dropped, %d past the size cap, %d connection(s)", secs(rec.Time), rec.Frames, rec.Dropped, rec.PastCap, rec.Conns)
+			}
+		}
+	}
+}
+
+func (rd *renderer) connOK(c uint64) bool {
+	return len(rd.o.Conns) == 0 || slices.Contains(rd.o.Conns, c)
+}
+func (rd *renderer) dirOK(d Dir) bool { return len(rd.o.Dirs) == 0 || slices.Contains(rd.o.Dirs, d) }
+
+func (rd *renderer) paint(code, s string) string {
+	if !rd.o.Color {
+		return s
+	}
+	return code + s + ansiReset
+}
+
+func (rd *renderer) note(format string, args ...any) {
+	fmt.Fprintln(rd.w, rd.paint(ansiYellow, "-- "+fmt.Sprintf(format, args...)))
+}
+
+func (rd *renderer) errorLine(err error) {
+	var fe *FormatError
+	if rd.o.JSON {
+		j := jsonRecord{Type: "error", Error: err.Error()}
+		if errors.As(err, &fe) {
+			off := fe.Offset
+			j.Offset, j.Expected = &off, fe.Expected
+		}
+		rd.json(j)
+		return
+	}
+	fmt.Fprintln(rd.w, rd.paint(ansiRed, "!! "+err.Error()))
+}
+
+func secs(d time.Duration) string {
+	return "+" + strconv.FormatFloat(d.Seconds(), 'f', 6, 64) + "s"
+}
+
+func (rd *renderer) handshake(rec *Record) {
+	if !rd.connOK(rec.Conn) || len(rd.o.Opcodes) > 0 || rd.o.Grep != nil {
+		return
+	}
+	if rd.o.JSON {
+		rd.json(jsonRecord{Type: "handshake", T: ns(rec.Time), Conn: rec.Conn, Request: string(rec.Request), Response: string(rec.Response)})
+		return
+	}
+	fmt.Fprintf(rd.w, "%s %s c%d handshake\n", rd.paint(ansiBold, "=="), secs(rec.Time), rec.Conn)
+	rd.httpLines(">", rec.Request, rd.dirOK(ClientToServer))
+	rd.httpLines("<", rec.Response, rd.dirOK(ServerToClient))
+	if len(rec.Response) == 0 {
+		fmt.Fprintln(rd.w, "   <  (no response)")
+	}
+}
+
+// httpLines prints an HTTP head line by line, escaping what is not
+// printable ASCII.
+func (rd *renderer) httpLines(mark string, b []byte, show bool) {
+	if !show {
+		return
+	}
+	s := strings.TrimSuffix(string(b), "\r\n\r\n")
+	for line := range strings.SplitSeq(s, "\r\n") {
+		q := strconv.QuoteToASCII(line)
+		fmt.Fprintf(rd.w, "   %s %s\n", mark, q[1:len(q)-1])
+	}
+}
+
+func (rd *renderer) frame(rec *Record) {
+	rd.stats.Frames++
+	n := rd.stats.Frames
+	f, size, perr := ParseFrame(rec.Raw)
+	var a Analysis
+	if perr == nil {
+		a = rd.dec.Frame(rec.Conn, rec.Dir, &f)
+	}
+	if !rd.connOK(rec.Conn) || !rd.dirOK(rec.Dir) {
+		return
+	}
+	if len(rd.o.Opcodes) > 0 && (perr != nil || !slices.Contains(rd.o.Opcodes, f.Opcode)) {
+		return
+	}
+	if rd.o.Grep != nil && (perr != nil || !rd.o.Grep.Match(f.Payload)) {
+		return
+	}
+	rd.stats.Shown++
+	rd.stats.Violations += len(a.Violations)
+	if rd.o.JSON {
+		rd.jsonFrame(n, rec, &f, size, perr, &a)
+		return
+	}
+	dirCol := ansiCyan
+	if rec.Dir == ServerToClient {
+		dirCol = ansiPurple
+	}
+	head := fmt.Sprintf("%s %s c%d %s @%d %dB", rd.paint(ansiBold, "#"+strconv.Itoa(n)), secs(rec.Time), rec.Conn, rd.paint(dirCol, rec.Dir.String()), rec.StreamOffset, len(rec.Raw))
+	if perr != nil {
+		fmt.Fprintf(rd.w, "%s %s\n", head, rd.paint(ansiRed, "undecodable: "+perr.Error()))
+		rd.dump("raw ", rec.Raw, 0)
+		return
+	}
+	var sb strings.Builder
+	sb.WriteString(head)
+	fmt.Fprintf(&sb, " FIN=%d RSV=%03b OP=0x%x(%s) MASK=%d", b2i(f.Fin), f.Rsv, f.Opcode, OpcodeName(f.Opcode), b2i(f.Masked))
+	if f.Masked {
+		fmt.Fprintf(&sb, " KEY=%x", f.Key)
+	}
+	fmt.Fprintf(&sb, " LEN=%d(%s)", f.Length, f.LenForm)
+	if a.Message > 0 {
+		fmt.Fprintf(&sb, " MSG=%d", a.Message)
+	}
+	if a.Fragment > 0 {
+		fmt.Fprintf(&sb, " FRAG=%d", a.Fragment)
+	}
+	fmt.Fprintln(rd.w, sb.String())
+	fmt.Fprintf(rd.w, "   hdr  %s\n", hexBytes(f.Header))
+	limit := rd.o.MaxPayload
+	if f.Masked {
+		rd.dump("wire", f.Wire, limit)
+	}
+	rd.dump("data", f.Payload, limit)
+	if limit > 0 && len(f.Payload) > limit {
+		fmt.Fprintf(rd.w, "   ...  %d more payload byte(s) not shown (--max-payload 0 shows all)\n", len(f.Payload)-limit)
+	}
+	fmt.Fprintf(rd.w, "   =>   %s\n", rd.describe(&f, &a))
+	for _, v := range a.Violations {
+		fmt.Fprintln(rd.w, rd.paint(ansiRed, "   !    "+v.Tag+": "+v.Detail))
+	}
+	if size < len(rec.Raw) {
+		fmt.Fprintln(rd.w, rd.paint(ansiRed, fmt.Sprintf("   !    record holds %d byte(s) after the frame", len(rec.Raw)-size)))
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// describe is the "=>" line: what the frame means.
+func (rd *renderer) describe(f *Frame, a *Analysis) string {
+	utf := func() string {
+		if !a.UTF8Checked {
+			return ""
+		}
+		if a.UTF8Valid {
+			return " utf8=ok"
+		}
+		return " utf8=invalid"
+	}
+	var kind string
+	switch {
+	case f.Opcode == OpText || f.Opcode == OpBinary || (f.Opcode == OpContinuation && a.Message > 0):
+		kind = OpcodeName(a.MsgOpcode)
+		if a.Fragment > 0 {
+			kind += " fragment " + strconv.Itoa(a.Fragment)
+			if f.Fin {
+				kind += " (last)"
+			}
+		}
+		if a.Compressed {
+			return fmt.Sprintf("%s compressed (permessage-deflate) %dB", kind, len(f.Payload))
+		}
+		if a.MsgOpcode == OpText {
+			return fmt.Sprintf("%s %s%s", kind, rd.quote(f.Payload), utf())
+		}
+		return fmt.Sprintf("%s %dB", kind, len(f.Payload))
+	case f.Opcode == OpContinuation:
+		return fmt.Sprintf("continuation without a message %dB", len(f.Payload))
+	case f.Opcode == OpClose:
+		if a.Close == nil {
+			return fmt.Sprintf("close (malformed payload of %dB)", len(f.Payload))
+		}
+		if !a.Close.HasCode {
+			return "close (no code)"
+		}
+		return fmt.Sprintf("close code=%d(%s) reason=%s%s", a.Close.Code, a.Close.Name, rd.quote([]byte(a.Close.Reason)), utf())
+	case f.Opcode == OpPing || f.Opcode == OpPong:
+		return fmt.Sprintf("%s payload=%s", OpcodeName(f.Opcode), rd.quote(f.Payload))
+	}
+	return fmt.Sprintf("reserved opcode 0x%x %dB", f.Opcode, len(f.Payload))
+}
+
+// quote shows payload text as a Go string, cut at MaxPayload bytes.
+func (rd *renderer) quote(p []byte) string {
+	if rd.o.MaxPayload > 0 && len(p) > rd.o.MaxPayload {
+		return strconv.Quote(string(p[:rd.o.MaxPayload])) + "..."
+	}
+	return strconv.Quote(string(p))
+}
+
+// dump writes b as lines of 16 bytes: hex, then ASCII between bars.
+func (rd *renderer) dump(label string, b []byte, limit int) {
+	if len(b) == 0 {
+		return
+	}
+	if limit > 0 && len(b) > limit {
+		b = b[:limit]
+	}
+	for i := 0; i < len(b); i += 16 {
+		chunk := b[i:min(i+16, len(b))]
+		lead := "        "
+		if i == 0 {
+			lead = "   " + label + " "
+		}
+		fmt.Fprintf(rd.w, "%s%-48s|%s|\n", lead, hexBytes(chunk), asciiBytes(chunk))
+	}
+}
+
+// hexBytes is b as space-separated hex pairs.
+func hexBytes(b []byte) string {
+	var sb strings.Builder
+	sb.Grow(len(b) * 3)
+	for i, c := range b {
+		if i > 0 {
+			sb.WriteByte(' ')
+		}
+		sb.WriteString(hex.EncodeToString([]byte{c}))
+	}
+	return sb.String()
+}
+
+// asciiBytes is b with non-printable bytes as dots.
+func asciiBytes(b []byte) string {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if c >= 0x20 && c < 0x7f {
+			out[i] = c
+		} else {
+			out[i] = '.'
+		}
+	}
+	return string(out)
+}

@@ -1,0 +1,266 @@
+package trace
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const ms = time.Millisecond
+
+// renderCases are hand-made traces whose text and JSON renderings are
+// checked against golden files.
+func renderCases() []struct {
+	name  string
+	trace []byte
+	opts  RenderOptions
+} {
+	seq := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('a' + i%26)
+		}
+		return b
+	}
+	bin := make([]byte, 20)
+	for i := range bin {
+		bin[i] = byte(i * 13)
+	}
+	std := func() *builder { return newBuilder().handshake(1, 0, testRequest, testResponse) }
+	deflateRsp := strings.Replace(testResponse, "\r\n\r\n", "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n", 1)
+	C, S := ClientToServer, ServerToClient
+	type tc = struct {
+		name  string
+		trace []byte
+		opts  RenderOptions
+	}
+	return []tc{
+		{"masked-text", std().
+			frame(1, C, 1*ms, mkFrame(true, 0, OpText, testKey, []byte("hello"), -1)).
+			frame(1, S, 2*ms, mkFrame(true, 0, OpText, nil, []byte("hello"), -1)).
+			end(3*ms, 1), RenderOptions{}},
+		{"binary", std().
+			frame(1, C, 1*ms, mkFrame(true, 0, OpBinary, testKey, bin, -1)).
+			frame(1, S, 2*ms, mkFrame(true, 0, OpBinary, nil, bin, -1)).
+			end(3*ms, 1), RenderOptions{}},
+		{"length-forms", std().
+			frame(1, C, 1*ms, mkFrame(true, 0, OpText, testKey, seq(125), -1)).
+			frame(1, S, 2*ms, mkFrame(true, 0, OpText, nil, seq(300), -1)).
+			frame(1, S, 3*ms, mkFrame(true, 0, OpBinary, nil, seq(70000), -1)).
+			end(4*ms, 1), RenderOptions{MaxPayload: 20}},
+		{"fragmented-ping", std().
+			frame(1, C, 1*ms, mkFrame(false, 0, OpText, testKey, []byte("Hel"), -1)).
+			frame(1, C, 2*ms, mkFrame(true, 0, OpPing, testKey, []byte("are you there"), -1)).
+			frame(1, S, 3*ms, mkFrame(true, 0, OpPong, nil, []byte("are you there"), -1)).
+			frame(1, C, 4*ms, mkFrame(false, 0, OpContinuation, testKey, []byte("lo, w\xc3"), -1)).
+			frame(1, C, 5*ms, mkFrame(true, 0, OpContinuation, testKey, []byte("\xb6rld"), -1)).
+			frame(1, S, 6*ms, mkFrame(true, 0, OpText, nil, []byte("Hello, wörld"), -1)).
+			end(7*ms, 1), RenderOptions{}},
+		{"close-reason", std().
+			frame(1, C, 1*ms, mkFrame(true, 0, OpClose, testKey, closePayload(1000, "bye now"), -1)).
+			frame(1, S, 2*ms, mkFrame(true, 0, OpClose, nil, closePayload(1001, ""), -1)).
+			end(3*ms, 1), RenderOptions{}},
+		{"compressed", newBuilder().handshake(1, 0, testRequest, deflateRsp).
+			frame(1, C, 1*ms, mkFrame(true, 4, OpText, testKey, []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}, -1)).
+			frame(1, S, 2*ms, mkFrame(false, 4, OpBinary, nil, []byte{1, 2}, -1)).
+			frame(1, S, 3*ms, mkFrame(true, 4, OpContinuation, nil, []byte{3}, -1)).
+			end(4*ms, 1), RenderOptions{}},
+		{"notes-and-undecodable", std().
+			frame(1, C, 1*ms, mkFrame(true, 0, OpText, testKey, []byte("a"), -1)).
+			frame(1, C, 2*ms, []byte{0x81, 0x85, 0x37}).
+			frame(1, S, 3*ms, append(mkFrame(true, 0, OpText, nil, []byte("x"), -1), 0xee)).
+			raw(appendUvarintsRecord(nil, KindDropped, int(S), 1, uint64(4*ms), 12, 3400)).
+			raw(appendUvarintsRecord(nil, KindLimit, -1, uint64(5*ms), 65536)).
+			end(6*ms, 1), RenderOptions{}},
+		{"filters", newBuilder().handshake(1, 0, testRequest, testResponse).handshake(2, 0, testRequest, testResponse).
+			frame(1, C, 1*ms, mkFrame(true, 0, OpText, testKey, []byte("one"), -1)).
+			frame(2, C, 2*ms, mkFrame(true, 0, OpText, testKey, []byte("two"), -1)).
+			frame(2, S, 3*ms, mkFrame(true, 0, OpText, nil, []byte("two back"), -1)).
+			frame(2, C, 4*ms, mkFrame(true, 0, OpPing, testKey, []byte("two"), -1)).
+			frame(2, S, 5*ms, mkFrame(true, 0, OpText, nil, []byte("three"), -1)).
+			end(6*ms, 2), RenderOptions{Conns: []uint64{2}, Dirs: []Dir{S}, Opcodes: []uint8{OpText}, Grep: regexp.MustCompile("^two")}},
+
+		// One trace per violation tag.
+		{"violation-" + TagUnmaskedClient, std().
+			frame(1, C, 1*ms, mkFrame(true, 0, OpText, nil, []byte("hi"), -1)).end(2*ms, 1), RenderOptions{}},
+		{"violation-" + TagMaskedServer, std().
+			frame(1, S, 1*ms, mkFrame(true, 0, OpText, testKey, []byte("hi"), -1)).end(2*ms, 1), RenderOptions{}},
+		{"violation-" + TagRSVWithoutExt, std().
+			frame(1, C, 1*ms, mkFrame(true, 4, OpText, testKey, []byte("hi"), -1)).
+			frame(1, S, 2*ms, mkFrame(true, 3, OpBinary, nil, []byte("hi"), -1)).end(3*ms, 1), RenderOptions{}},
+		{"violation-" + TagReservedOpcode, std().
+			frame(1, C, 1*ms, mkFrame(true, 0, 0x3, testKey, []byte("hi"), -1)).
+			frame(1, S, 2*ms, mkFrame(true, 0, 0xB, nil, nil, -1)).end(3*ms, 1), RenderOptions{}},
+		{"violation-" + TagFragmentedControl, std().
+			frame(1, C, 1*ms, mkFrame(false, 0, OpPing, testKey, []byte("p"), -1)).end(2*ms, 1), RenderOptions{}},
+		{"violation-" + TagOversizedControl, std().
+			frame(1, S, 1*ms, mkFrame(true, 0, OpPong, nil, seq(126), -1)).end(2*ms, 1), RenderOptions{MaxPayload: 16}},
+		{"violation-" + TagNonMinimalLength, std().
+			frame(1, C, 1*ms, mkFrame(true, 0, OpText, testKey, []byte("short"), int(Len16))).
+			frame(1, S, 2*ms, mkFrame(true, 0, OpBinary, nil, seq(200), int(Len64))).end(3*ms, 1), RenderOptions{MaxPayload: 16}},
+		{"violation-" + TagInvalidUTF8, std().
+			frame(1, C, 1*ms, mkFrame(true, 0, OpText, testKey, []byte("ab\xffcd"), -1)).
+			frame(1, S, 2*ms, mkFrame(false, 0, OpText, nil, []byte("abcd"), -1)).
+			frame(1, S, 3*ms, mkFrame(true, 0, OpContinuation, nil, []byte("ef\xe2\x28\xa1"), -1)).
+			frame(1, S, 4*ms, mkFrame(true, 0, OpClose, nil, closePayload(1000, "bad \xc0"), -1)).end(5*ms, 1), RenderOptions{}},
+		{"violation-" + TagInvalidCloseCode, std().
+			frame(1, C, 1*ms, mkFrame(true, 0, OpClose, testKey, closePayload(1005, "no"), -1)).
+			frame(1, S, 2*ms, mkFrame(true, 0, OpClose, nil, []byte{0x03}, -1)).
+			frame(1, S, 3*ms, mkFrame(true, 0, OpClose, nil, closePayload(2500, ""), -1)).end(4*ms, 1), RenderOptions{}},
+		{"violation-" + TagBadContinuation, std().
+			frame(1, C, 1*ms, mkFrame(true, 0, OpContinuation, testKey, []byte("stray"), -1)).
+			frame(1, C, 2*ms, mkFrame(false, 0, OpText, testKey, []byte("first"), -1)).
+			frame(1, C, 3*ms, mkFrame(true, 0, OpBinary, testKey, []byte("second"), -1)).end(4*ms, 1), RenderOptions{}},
+	}
+}
+
+func (t *builder) raw(rec []byte) *builder {
+	t.b = append(t.b, rec...)
+	return t
+}
+
+func TestRenderGolden(t *testing.T) {
+	for _, c := range renderCases() {
+		t.Run(c.name, func(t *testing.T) {
+			var text, js bytes.Buffer
+			if _, err := Render(&text, bytes.NewReader(c.trace), c.opts); err != nil {
+				t.Fatalf("text: %v", err)
+			}
+			golden(t, c.name+".txt", text.Bytes())
+			o := c.opts
+			o.JSON = true
+			if _, err := Render(&js, bytes.NewReader(c.trace), o); err != nil {
+				t.Fatalf("json: %v", err)
+			}
+			for i, line := range bytes.Split(bytes.TrimSuffix(js.Bytes(), []byte("\n")), []byte("\n")) {
+				var m map[string]any
+				if err := json.Unmarshal(line, &m); err != nil {
+					t.Fatalf("JSON line %d is not an object: %v\n%s", i+1, err, line)
+				}
+			}
+			golden(t, c.name+".jsonl", js.Bytes())
+			if strings.HasPrefix(c.name, "violation-") {
+				tag := strings.TrimPrefix(c.name, "violation-")
+				if !strings.Contains(text.String(), "!    "+tag+": ") {
+					t.Errorf("text rendering lacks the %s tag", tag)
+				}
+				if !strings.Contains(js.String(), `"tag":"`+tag+`"`) {
+					t.Errorf("JSON rendering lacks the %s tag", tag)
+				}
+			}
+		})
+	}
+}
+
+// TestRenderNoViolations: well-formed traffic carries no tags.
+func TestRenderNoViolations(t *testing.T) {
+	for _, name := range []string{"masked-text", "binary", "length-forms", "fragmented-ping", "close-reason"} {
+		for _, c := range renderCases() {
+			if c.name != name {
+				continue
+			}
+			st, err := Render(&bytes.Buffer{}, bytes.NewReader(c.trace), c.opts)
+			if err != nil || st.Violations != 0 || st.Shown == 0 {
+				t.Errorf("%s: %+v, %v: want frames and no violations", name, st, err)
+			}
+		}
+	}
+}
+
+func TestRenderColor(t *testing.T) {
+	c := renderCases()[0]
+	var plain, col bytes.Buffer
+	if _, err := Render(&plain, bytes.NewReader(c.trace), RenderOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Render(&col, bytes.NewReader(c.trace), RenderOptions{Color: true}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plain.String(), "\x1b[") {
+		t.Errorf("colour escapes without Color")
+	}
+	if !strings.Contains(col.String(), ansiBold+"#1"+ansiReset) {
+		t.Errorf("no colour with Color:\n%q", col.String())
+	}
+	if got := regexp.MustCompile("\x1b\\[[0-9]*m").ReplaceAllString(col.String(), ""); got != plain.String() {
+		t.Errorf("colour changes the text:\n%s\nvs\n%s", got, plain.String())
+	}
+}
+
+// TestRenderDamaged cuts and corrupts a trace: the rendering shows every
+// record before the damage, then the offset and what was expected.
+func TestRenderDamaged(t *testing.T) {
+	full := renderCases()[0].trace // header, handshake, 2 frames, end
+	rd, err := NewReader(bytes.NewReader(full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var starts []int64
+	for {
+		rec, err := rd.Next()
+		if err != nil {
+			break
+		}
+		starts = append(starts, rec.Pos)
+	}
+	if len(starts) != 4 {
+		t.Fatalf("%d records, want 4", len(starts))
+	}
+	for cut := 0; cut < len(full); cut++ {
+		var out bytes.Buffer
+		_, err := Render(&out, bytes.NewReader(full[:cut]), RenderOptions{})
+		isBoundary := cut == HeaderSize
+		for _, s := range starts {
+			isBoundary = isBoundary || int64(cut) == s
+		}
+		if isBoundary {
+			if err != nil || !strings.Contains(out.String(), "no end record") {
+				t.Errorf("cut at record boundary %d: %v\n%s", cut, err, out.String())
+			}
+			continue
+		}
+		var fe *FormatError
+		if !errors.As(err, &fe) {
+			t.Fatalf("cut at %d: error %v, want a *FormatError", cut, err)
+		}
+		if fe.Offset > int64(cut) || !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("cut at %d: %v: offset past the end or not an unexpected EOF", cut, err)
+		}
+		if !strings.Contains(out.String(), "!! trace: at byte ") || !strings.Contains(out.String(), "expected ") {
+			t.Errorf("cut at %d: no error line:\n%s", cut, out.String())
+		}
+		// Every frame whose record ended before the cut is shown.
+		want := 0
+		for idx := 1; idx <= 2; idx++ {
+			if int64(cut) >= starts[idx+1] {
+				want++
+			}
+		}
+		if got := strings.Count(out.String(), "\n#"); got != want {
+			t.Errorf("cut at %d: %d frames shown, want %d:\n%s", cut, got, want, out.String())
+		}
+	}
+
+	// A corrupt kind byte in place of the third record.
+	bad := bytes.Clone(full)
+	bad[starts[2]] = 0x42
+	var out bytes.Buffer
+	_, err = Render(&out, bytes.NewReader(bad), RenderOptions{})
+	var fe *FormatError
+	if !errors.As(err, &fe) || fe.Offset != starts[2] || !strings.Contains(fe.Expected, "record kind") {
+		t.Fatalf("corrupt kind: %v, want a FormatError at %d", err, starts[2])
+	}
+	if !strings.Contains(out.String(), "#1 ") || strings.Contains(out.String(), "#2 ") {
+		t.Errorf("corrupt kind: want frame 1 only:\n%s", out.String())
+	}
+	out.Reset()
+	if _, err = Render(&out, bytes.NewReader(bad), RenderOptions{JSON: true}); err == nil || !strings.Contains(out.String(), `"type":"error","offset":`+strconv.FormatInt(starts[2], 10)) {
+		t.Errorf("JSON error line missing:\n%s", out.String())
+	}
+}
