@@ -29,6 +29,9 @@ type runOptions struct {
 	Duration time.Duration
 	VUs      int
 	Rate     float64
+	Source   string
+	Insecure bool
+	CAFile   string
 	Segment  string
 	Out      string
 	HLog     string
@@ -82,6 +85,9 @@ scenario errors, 3 when the run could not be carried out.`,
 	f.DurationVar(&opts.Duration, "duration", 0, "length of constant loads; also caps the whole run")
 	f.IntVar(&opts.VUs, "vus", 0, "rescale closed-model scenarios to this peak total of virtual users")
 	f.Float64Var(&opts.Rate, "rate", 0, "rescale open-model scenarios to this peak total of arrivals per second")
+	f.StringVar(&opts.Source, "source", "", "spread connections over these source addresses, e.g. 127.0.0.1-127.0.0.32 or 127.0.0.0/27")
+	f.BoolVar(&opts.Insecure, "insecure", false, "skip TLS certificate verification for wss://")
+	f.StringVar(&opts.CAFile, "ca-file", "", "trust this PEM CA for wss:// besides the system roots")
 	f.StringVar(&opts.Segment, "segment", "", "run only this execution segment of the load, e.g. 0:1/2 (for several processes or machines)")
 	f.StringVarP(&opts.Out, "out", "o", "", "write the results (mergeable histograms, per-second series) as JSON to this file")
 	f.StringVar(&opts.HLog, "hlog", "", "write an HdrHistogram interval log to this file")
@@ -109,7 +115,10 @@ func runRun(ctx context.Context, o *runOptions) error {
 	if err != nil {
 		return usageError(err)
 	}
-	if err := plan.Apply(scenario.Overrides{Target: o.Target, Duration: o.Duration, VUs: o.VUs, Rate: o.Rate}); err != nil {
+	if err := plan.Apply(scenario.Overrides{
+		Target: o.Target, Duration: o.Duration, VUs: o.VUs, Rate: o.Rate,
+		Source: o.Source, Insecure: o.Insecure, CAFile: o.CAFile,
+	}); err != nil {
 		return usageError(err)
 	}
 	segment, err := scenario.ParseSegment(o.Segment)

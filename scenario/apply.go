@@ -18,6 +18,10 @@ type Overrides struct {
 	Duration time.Duration // length of constant loads, and a cap on the whole run
 	VUs      int           // peak total VUs of the closed-model scenarios
 	Rate     float64       // peak total arrivals/s of the open-model scenarios
+	// Connection overrides, applied to every scenario and connect step.
+	Source   string // source address or range (--source)
+	Insecure bool   // skip TLS verification (--insecure)
+	CAFile   string // extra CA for wss:// (--ca-file)
 }
 
 // Apply applies o to p:
@@ -28,6 +32,7 @@ type Overrides struct {
 //     proportionally so that their peaks add up to VUs, split by weight.
 //   - Rate does the same for the open-model scenarios' arrival rates
 //     (max_vus grows in proportion when the rate does).
+//   - Source, Insecure and CAFile replace those connect options everywhere.
 //
 // It validates o first and leaves p unchanged when o is invalid.
 func (p *Plan) Apply(o Overrides) error {
@@ -43,6 +48,28 @@ func (p *Plan) Apply(o Overrides) error {
 			if len(s.Load.Stages) == 0 {
 				s.Load.Duration = o.Duration
 			}
+		}
+	}
+	if o.Source != "" || o.Insecure || o.CAFile != "" {
+		set := func(c *ConnectOptions) {
+			if o.Source != "" {
+				c.Source = o.Source
+			}
+			if o.Insecure {
+				c.Insecure = true
+			}
+			if o.CAFile != "" {
+				c.CAFile = o.CAFile
+			}
+		}
+		set(&p.Connect)
+		for _, s := range p.Scenarios {
+			set(&s.Connect)
+			walkSteps(s.Steps, func(st *Step) {
+				if st.Kind == StepConnect {
+					set(&st.Connect.Options)
+				}
+			})
 		}
 	}
 	if o.VUs > 0 {
@@ -80,6 +107,11 @@ func (p *Plan) checkOverrides(o Overrides) error {
 			if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 				return fmt.Errorf("--target %q: want builtin or a ws:// or wss:// URL", o.Target)
 			}
+		}
+	}
+	if o.Source != "" {
+		if err := checkSource(o.Source); err != nil {
+			return fmt.Errorf("--source %q: %w", o.Source, err)
 		}
 	}
 	if o.Duration < 0 {
@@ -210,5 +242,20 @@ func (l *Load) scaleOpen(share float64) {
 	}
 	if f > 1 {
 		l.MaxVUs = max(l.MaxVUs, int(math.Ceil(float64(l.MaxVUs)*f)))
+	}
+}
+
+// walkSteps calls fn on every step, depth first, including those inside
+// repeat and group blocks.
+func walkSteps(steps []Step, fn func(*Step)) {
+	for i := range steps {
+		st := &steps[i]
+		fn(st)
+		switch st.Kind {
+		case StepRepeat:
+			walkSteps(st.Repeat.Steps, fn)
+		case StepGroup:
+			walkSteps(st.Group.Steps, fn)
+		}
 	}
 }

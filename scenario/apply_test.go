@@ -168,3 +168,38 @@ func TestSplitInt(t *testing.T) {
 		}
 	}
 }
+
+func TestApplyConnectOverrides(t *testing.T) {
+	p := mustParse(t, `
+connect: {path: /chat}
+scenarios:
+  a:
+    vus: 1
+    duration: 1s
+    steps:
+      - connect
+      - repeat: {count: 2, steps: [{connect: {path: /echo}}, close]}
+`)
+	if err := p.Apply(Overrides{Source: "127.0.0.1-127.0.0.4", Insecure: true, CAFile: "/tmp/ca.pem"}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	check := func(where string, c ConnectOptions) {
+		if c.Source != "127.0.0.1-127.0.0.4" || !c.Insecure || c.CAFile != "/tmp/ca.pem" {
+			t.Errorf("%s: connect options %+v not overridden", where, c)
+		}
+	}
+	check("scenario", p.Scenarios[0].Connect)
+	walkSteps(p.Scenarios[0].Steps, func(st *Step) {
+		if st.Kind == StepConnect {
+			n++
+			check("connect step", st.Connect.Options)
+		}
+	})
+	if n != 2 {
+		t.Errorf("found %d connect steps, want 2 (one nested in repeat)", n)
+	}
+	if err := p.Apply(Overrides{Source: "not-an-ip"}); err == nil || !strings.Contains(err.Error(), "--source") {
+		t.Errorf("bad --source accepted: %v", err)
+	}
+}
