@@ -305,12 +305,28 @@ func (c *Conn) fail(err error) error {
 		c.rerr = err
 		return err
 	}
-	err = fmt.Errorf("dialer: read from %s (conn %d): %w", c.nc.RemoteAddr(), c.id, err)
+	err = &readError{addr: c.nc.RemoteAddr(), id: c.id, err: err}
 	if !isTimeout(err) {
 		c.rerr = err
 	}
 	return err
 }
+
+// readError is a failed read on connection id from addr, formatted only
+// when printed: read timeouts are routine (the runner sets one whenever a
+// virtual user takes over reading from its reader goroutine), and
+// formatting the address eagerly costs a dozen allocations each time.
+type readError struct {
+	addr net.Addr
+	id   uint64
+	err  error
+}
+
+func (e *readError) Error() string {
+	return fmt.Sprintf("dialer: read from %s (conn %d): %v", e.addr, e.id, e.err)
+}
+
+func (e *readError) Unwrap() error { return e.err }
 
 // need makes sure rbuf[rpos:] holds at least n bytes (n <= len(rbuf)).
 // Nothing is consumed, so a timed-out read can be retried.

@@ -24,10 +24,16 @@ import (
 const (
 	DefaultConnectTimeout   = 10 * time.Second
 	DefaultHandshakeTimeout = 10 * time.Second
-	DefaultReadBufferSize   = 2 << 10
-	DefaultMaxMessageSize   = 16 << 20
-	minReadBufferSize       = 256 // a whole control frame (14+125 bytes) must fit
-	handshakeWriteBuffer    = 2 << 10
+	// DefaultReadBufferSize is the per-connection read buffer: 1 KiB holds
+	// typical chat and echo frames; larger frames are read into a message
+	// buffer grown on demand and released after messages over 4 KiB, so an
+	// idle connection keeps only this (bench/vu-memory.sh measures it).
+	DefaultReadBufferSize = 1 << 10
+	DefaultMaxMessageSize = 16 << 20
+	minReadBufferSize     = 256 // a whole control frame (14+125 bytes) must fit
+	// The handshake's buffers are pooled and released after the upgrade.
+	handshakeReadBuffer  = 2 << 10
+	handshakeWriteBuffer = 2 << 10
 )
 
 // Options configure a Dialer. The zero value dials plain ws:// with the
@@ -41,7 +47,7 @@ type Options struct {
 	Compression      bool          // offer permessage-deflate (gobwas wsflate)
 	Sources          *SourcePool   // nil = kernel picks the source address
 	Tap              Tap           // nil = no tracing, zero cost
-	ReadBufferSize   int           // per-connection read buffer; default 2 KiB, at least 256
+	ReadBufferSize   int           // per-connection read buffer; default 1 KiB, at least 256
 	MaxMessageSize   int           // larger incoming messages fail the connection with 1009; default 16 MiB
 }
 
@@ -84,7 +90,7 @@ func NewDialer(o Options) *Dialer {
 	}
 	d := &Dialer{o: o}
 	d.ws = ws.Dialer{
-		ReadBufferSize:  o.ReadBufferSize,
+		ReadBufferSize:  max(o.ReadBufferSize, handshakeReadBuffer),
 		WriteBufferSize: handshakeWriteBuffer,
 		Protocols:       o.Subprotocols,
 	}

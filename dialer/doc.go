@@ -38,7 +38,7 @@
 // # Reading and writing
 //
 // Conn.ReadMessage parses frames from a small per-connection read buffer
-// (Options.ReadBufferSize, 2 KiB by default) and returns a message whose
+// (Options.ReadBufferSize, 1 KiB by default) and returns a message whose
 // payload points into that buffer when the frame fits (no copy), or into a
 // per-connection message buffer that grows only as bytes arrive (large or
 // fragmented messages). It answers pings with pongs, returns pongs as

@@ -4,14 +4,17 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/gorilla/websocket"
 	"github.com/wsbench/wsbench/dialer"
 	"github.com/wsbench/wsbench/report"
 )
@@ -186,24 +189,34 @@ func BenchmarkVURoundTrip(b *testing.B) {
 	r.wg.Wait()
 }
 
-// BenchmarkVUMemory reports the Go memory (heap + stacks in use) one idle
-// VU costs: a connected VU waiting in an expect, with its reader goroutine,
-// 2,000 of them against a local echo server. The server runs in this
-// process, so its share per connection is measured first with 2,000 bare
-// connections (a goroutine, a bufio.Reader and a socket each) and
-// subtracted. Kernel socket buffers are not included.
+// BenchmarkVUMemory reports the Go memory (heap + stacks in use, and the
+// stacks alone) one idle connected VU costs, 2,000 of them against a local
+// echo server: "think" is a VU in a long think, "expect" a VU waiting in a
+// long expect; past handoverMin either VU's goroutine reads the connection
+// itself and the reader goroutine is gone. The server runs in this process, so
+// its share per connection is measured first with 2,000 bare connections
+// (a goroutine, a bufio.Reader and a socket each) and subtracted. Kernel
+// socket buffers are not included; bench/vu-memory.sh measures the RSS of
+// a real run.
 func BenchmarkVUMemory(b *testing.B) {
+	b.Run("think", func(b *testing.B) { benchVUMemory(b, thinkStep(time.Hour)) })
+	b.Run("expect", func(b *testing.B) {
+		benchVUMemory(b, expectStep("never", map[string]any{"op": "nope"}, time.Hour, TimeoutFail))
+	})
+}
+
+func benchVUMemory(b *testing.B, idle Step) {
 	const n = 2000
-	inUse := func() uint64 {
+	inUse := func() (total, stacks uint64) {
 		var ms runtime.MemStats
 		runtime.GC()
 		runtime.GC()
 		runtime.ReadMemStats(&ms)
-		return ms.HeapInuse + ms.StackInuse
+		return ms.HeapInuse + ms.StackInuse, ms.StackInuse
 	}
 	for range b.N {
 		base := rawEcho(b)
-		m0 := inUse()
+		m0, s0 := inUse()
 		var raw []net.Conn
 		for range n {
 			c, _, _, err := ws.Dial(context.Background(), base)
@@ -213,10 +226,10 @@ func BenchmarkVUMemory(b *testing.B) {
 			raw = append(raw, c)
 		}
 		time.Sleep(300 * time.Millisecond)
-		m1 := inUse()
+		m1, s1 := inUse()
 
 		reg := report.NewRegistry()
-		p := closedPlan(n, 0, connectStep(), expectStep("never", map[string]any{"op": "nope"}, time.Hour, TimeoutFail))
+		p := closedPlan(n, 0, connectStep(), idle)
 		p.Scenarios[0].Load.Duration = time.Hour
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
@@ -227,8 +240,8 @@ func BenchmarkVUMemory(b *testing.B) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		time.Sleep(300 * time.Millisecond)
-		m2 := inUse()
+		time.Sleep(handoverMin + 300*time.Millisecond)
+		m2, s2 := inUse()
 		cancel()
 		if err := <-done; err != nil {
 			b.Fatal(err)
@@ -236,8 +249,177 @@ func BenchmarkVUMemory(b *testing.B) {
 		for _, c := range raw {
 			c.Close()
 		}
-		server := float64(m1-m0) / n
+		server, serverStack := float64(m1-m0)/n, float64(s1-s0)/n
 		b.ReportMetric(float64(m2-m1)/n-server, "B/VU")
+		b.ReportMetric(float64(s2-s1)/n-serverStack, "stack-B/VU")
 		b.ReportMetric(server, "B/server-conn")
 	}
+}
+
+// TestLongThinkReadsConnection covers a think long enough for the VU to take
+// over reading from the reader goroutine: messages that arrive during it
+// are counted, seen by listeners and kept for a later expect, a ping from
+// the server is answered, and afterwards the reader is back (the echo is
+// matched).
+func TestLongThinkReadsConnection(t *testing.T) {
+	var pongs atomic.Int64
+	base := wsServer(t, func(_ int, c *websocket.Conn) {
+		c.SetPongHandler(func(string) error { pongs.Add(1); return nil })
+		if _, _, err := c.ReadMessage(); err != nil { // "go"
+			return
+		}
+		sent := make(chan struct{})
+		go func() { // the pong arrives through the read loop below
+			defer close(sent)
+			time.Sleep(handoverMin / 4)
+			for i := 1; i <= 4; i++ {
+				_ = c.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf(`{"op":"said","seq":%d}`, i)))
+			}
+			_ = c.WriteControl(websocket.PingMessage, []byte("hi"), time.Now().Add(time.Second))
+		}()
+		for {
+			op, p, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			<-sent // one writer at a time
+			if err := c.WriteMessage(op, p); err != nil {
+				return
+			}
+		}
+	})
+	p := closedPlan(1, 1, connectStep(), sendStep(`{"op":"go"}`),
+		thinkStep(handoverMin+handoverMin/2),
+		expectStep("last", map[string]any{"op": "said", "seq": 4}, 2*time.Second, TimeoutFail),
+		sendStep(`{"op":"echo"}`),
+		expectStep("echo", map[string]any{"op": "echo"}, 2*time.Second, TimeoutFail))
+	p.Scenarios[0].Listeners = []Listener{{Name: "said", Match: Matcher{JSON: map[string]any{"op": "said"}}, SeqField: "seq"}}
+	r := runPlan(t, p, base, Segment{})
+	wantCounters(t, r, map[string]int64{
+		"listener.said": 4, "msgs.recv": 5, "delivery.lost": 0, "iterations": 1, "iterations.failed": 0,
+		"errors.expect_timeout": 0,
+	})
+	if n := pongs.Load(); n != 1 {
+		t.Errorf("server got %d pongs, want 1", n)
+	}
+	if g := r.Gauges["conns.open"]; g.Max != 1 || g.Last != 0 {
+		t.Errorf("conns.open %+v, want max 1, last 0", g)
+	}
+}
+
+// TestPeerCloseDuringLongThink: the peer closes while the VU reads during a
+// think; the close is counted once, the think still ends, and the next
+// step finds the connection gone.
+func TestPeerCloseDuringLongThink(t *testing.T) {
+	base := wsServer(t, func(_ int, c *websocket.Conn) {
+		time.Sleep(handoverMin / 4)
+		_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1001, "bye"), time.Now().Add(time.Second))
+		_, _, _ = c.ReadMessage() // the client's answer
+	})
+	p := closedPlan(1, 1, connectStep(), thinkStep(handoverMin+handoverMin/2), sendStep(`{"op":"after"}`))
+	r := runPlan(t, p, base, Segment{})
+	wantCounters(t, r, map[string]int64{
+		"conn.closed.1001": 1, "errors.closed_by_peer": 1, "iterations": 1, "iterations.failed": 1, "msgs.sent": 0,
+	})
+	if g := r.Gauges["conns.open"]; g.Last != 0 {
+		t.Errorf("conns.open left at %d", g.Last)
+	}
+}
+
+// TestCancelDuringLongThink: cancelling the run while VUs read during a
+// think stops them at once and closes their connections.
+func TestCancelDuringLongThink(t *testing.T) {
+	base := wsServer(t, echoHandler(0))
+	p := closedPlan(3, 0, connectStep(), thinkStep(time.Hour))
+	p.Scenarios[0].Load.Duration = time.Hour
+	p.GracefulStop = time.Hour
+	reg := report.NewRegistry()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for reg.Gauge("conns.open").Value() < 3 && ctx.Err() == nil {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond) // the VUs are in their think
+		cancel()
+	}()
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, p, RunOptions{BaseURL: base, Registry: reg, Seed: 1}) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	r := reg.Results(report.Meta{})
+	if g := r.Gauges["conns.open"]; g.Max != 3 || g.Last != 0 {
+		t.Errorf("conns.open %+v, want max 3, last 0", g)
+	}
+	if n := r.CounterPrefix("errors."); n != 0 {
+		t.Errorf("%d errors counted for a cancel", n)
+	}
+}
+
+// TestLongExpectReadsConnection covers expects that wait longer than
+// handoverMin, so the VU reads the connection itself: one matched by a
+// message that comes late (after others), one that times out and continues;
+// the reader is back afterwards (the echo is matched).
+func TestLongExpectReadsConnection(t *testing.T) {
+	base := wsServer(t, func(_ int, c *websocket.Conn) {
+		if _, _, err := c.ReadMessage(); err != nil { // "go"
+			return
+		}
+		time.Sleep(handoverMin + handoverMin/2)
+		_ = c.WriteMessage(websocket.TextMessage, []byte(`{"op":"noise"}`))
+		_ = c.WriteMessage(websocket.TextMessage, []byte(`{"op":"late"}`))
+		echoHandler(0)(0, c)
+	})
+	p := closedPlan(1, 1, connectStep(), sendStep(`{"op":"go"}`),
+		expectStep("late", map[string]any{"op": "late"}, 4*handoverMin, TimeoutFail),
+		expectStep("never", map[string]any{"op": "never"}, handoverMin+handoverMin/4, TimeoutContinue),
+		sendStep(`{"op":"echo"}`),
+		expectStep("echo", map[string]any{"op": "echo"}, 2*time.Second, TimeoutFail))
+	r := runPlan(t, p, base, Segment{})
+	wantCounters(t, r, map[string]int64{
+		"msgs.recv": 3, "errors.expect_timeout": 1, "iterations": 1, "iterations.failed": 0,
+	})
+	if l := latency(t, r, "late"); l.Count != 1 || l.Min < handoverMin {
+		t.Errorf("late %+v, want one sample over %v", l, handoverMin)
+	}
+	if l := latency(t, r, "echo"); l.Count != 1 {
+		t.Errorf("echo %+v, want one sample", l)
+	}
+}
+
+// BenchmarkReadInlineHandover measures one hand-over of reading from the
+// link's reader goroutine to the VU and back (what a sleep or a long expect
+// of at least handoverMin costs on top of the wait itself), with a deadline
+// already passed so nothing is waited for.
+func BenchmarkReadInlineHandover(b *testing.B) {
+	base := rawEcho(b)
+	reg := report.NewRegistry()
+	p := closedPlan(1, 1, connectStep())
+	r := &runner{plan: p, base: base, m: newMetrics(reg), seed: 1, log: slog.New(slog.DiscardHandler)}
+	s := &scenarioRun{r: r, sc: p.Scenarios[0]}
+	var err error
+	if s.steps, err = s.compile(p.Scenarios[0].Steps, false, nil, map[string]*dialer.Dialer{}); err != nil {
+		b.Fatal(err)
+	}
+	v := newVU(s, 1)
+	v.ctx = context.Background()
+	if err := v.step(&s.steps[0], sched{}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if out := v.readInline(v.link, time.Now(), false); out != inlineDeadline {
+			b.Fatalf("readInline: outcome %d", out)
+		}
+	}
+	b.StopTimer()
+	v.close()
+	r.wg.Wait()
 }
