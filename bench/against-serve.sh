@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs a scenario with `wsbench run` against `wsbench serve` in its own
+# process, both on loopback, and prints the summary plus each process's CPU
+# time and peak RSS. Usage: bench/against-serve.sh SCENARIO.yaml [run flags…]
+# Everything it starts is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 1 ] || { echo "usage: $0 SCENARIO.yaml [wsbench run flags]" >&2; exit 2; }
+scenario=$1; shift
+port=${PORT:-9313}
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
+go build -o "$tmp/wsbench" .
+"$tmp/wsbench" serve --addr 127.0.0.1:$port --log-level warn ${SERVE_FLAGS:-} &
+srv=$!
+for _ in $(seq 50); do curl -sf http://127.0.0.1:$port/healthz >/dev/null 2>&1 && break; sleep 0.1; done
+
+cpu() { awk '{printf "%.2f", ($14+$15)/100}' /proc/$1/stat; }
+hwm() { awk '/^VmHWM/ {print $2}' /proc/$1/status; }
+"$tmp/wsbench" run "$scenario" --target ws://127.0.0.1:$port --quiet --out "$tmp/results.json" "$@" > "$tmp/summary.txt" &
+cli=$!
+# Sample the client while it runs (its /proc entry vanishes at exit).
+ccpu=0; chwm=0
+while kill -0 $cli 2>/dev/null; do
+  c=$(cpu $cli 2>/dev/null || echo $ccpu); h=$(hwm $cli 2>/dev/null || echo $chwm)
+  ccpu=$c; chwm=${h:-$chwm}; sleep 0.2
+done
+wait $cli && rc=0 || rc=$?
+cat "$tmp/summary.txt"
+echo
+echo "wsbench run exit status: $rc"
+echo "client: CPU ≥ ${ccpu}s (sampled every 0.2 s), peak RSS ${chwm} KiB"
+echo "server: CPU $(cpu $srv)s, peak RSS $(hwm $srv) KiB"
+[ -n "${KEEP_RESULTS:-}" ] && cp "$tmp/results.json" "$KEEP_RESULTS"
+kill -TERM $srv; wait $srv || true
