@@ -1,23 +1,29 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"os/signal"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/wsbench/wsbench/dialer"
 	"github.com/wsbench/wsbench/internal/trace"
 )
 
 // inspectOptions holds everything `wsbench inspect` needs; flags only fill
 // it in.
 type inspectOptions struct {
-	File       string
+	File       string // a trace file, or a ws:// or wss:// URL for live mode
 	MaxPayload int
 	Conns      []string
 	Dirs       []string
@@ -25,32 +31,94 @@ type inspectOptions struct {
 	Grep       string
 	JSON       bool
 
-	Stdout io.Writer
-	Color  bool // stdout is a terminal
+	// Live and relay modes.
+	Headers          []string // "Name: value"
+	Subprotocols     []string
+	Insecure         bool
+	CAFile           string
+	ConnectTimeout   time.Duration
+	HandshakeTimeout time.Duration
+	Binary           bool          // stdin lines are hex, sent as binary frames
+	CloseWait        time.Duration // how long to wait for the peer's close reply
+	Record           string        // also write a trace file
+	RecordMaxBytes   int64
+	Listen           string // relay: accept clients here
+	Upstream         string // relay: forward them to this ws:// or wss:// URL
+
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Color          bool              // stdout is a terminal
+	OnListen       func(net.Addr)    // relay: called once listening (tests)
+	OnConnDone     func(conn uint64) // relay: called when a client's relay ends (tests)
 }
 
 func newInspectCmd() *cobra.Command {
 	opts := &inspectOptions{}
 	c := &cobra.Command{
-		Use:   "inspect TRACE",
-		Short: "Show the frames of a trace recorded with `wsbench run --trace`, header fields decoded and violations flagged",
-		Long: `Inspect renders a trace file written by "wsbench run --trace FILE": the HTTP
-upgrade of each traced connection as text, then per frame a summary line
-(time, connection, direction, stream offset, FIN, RSV, opcode, mask and key,
-length and its form, message and fragment number), hex + ASCII dumps of the
-header, the payload as on the wire and unmasked, what the frame means (text,
-close code and reason, ping payload…) and the RFC 6455 rules it breaks.
+		Use:   "inspect TRACE | ws://HOST/PATH | --listen ADDR --upstream URL",
+		Short: "Show WebSocket frames from a trace, a live connection or a relay, header fields decoded and violations flagged",
+		Long: `Inspect renders WebSocket traffic frame by frame: the HTTP upgrade of each
+connection as text, then per frame a summary line (time, connection,
+direction, stream offset, FIN, RSV, opcode, mask and key, length and its
+form, message and fragment number), hex + ASCII dumps of the header, the
+payload as on the wire and unmasked, what the frame means (text, close code
+and reason, ping payload…) and the RFC 6455 rules it breaks.
 
-A truncated or corrupt trace is shown up to the damage, followed by the byte
-offset and what was expected there (exit status 3).`,
-		Args: cobra.ExactArgs(1),
+  wsbench inspect FILE
+      renders a trace written by "wsbench run --trace FILE" (or --record).
+      A truncated or corrupt trace is shown up to the damage, followed by
+      the byte offset and what was expected there (exit status 3).
+
+  wsbench inspect ws://HOST/PATH   (or wss://)
+      connects, shows the handshake, then reads stdin line by line: each
+      line is sent as a text frame (--binary: lines are hex, sent as binary
+      frames); "//x" sends the text "/x". Commands:
+        /ping [text]            send a ping
+        /close [code [reason]]  send a close frame (default 1000) and wait
+                                for the close handshake
+        /raw HEX                write these bytes as they are, e.g. a broken
+                                frame: /raw c1 85 00000000 68656c6c6f
+        /help                   list the commands
+      Every frame both ways is dumped as it crosses the wire, until the peer
+      closes or stdin ends; at the end of stdin it sends close 1000 and waits
+      (--close-wait) for the server's last frames and its close.
+      Exit status 0 after a close handshake (whatever the code), 3 when the
+      connection fails or ends without one.
+
+  wsbench inspect --listen 127.0.0.1:9000 --upstream ws://HOST/PATH
+      relays real clients (a browser, an app) to the real server byte for
+      byte, never re-framing, while decoding a copy of each direction. Only
+      the Host header of the upgrade request is rewritten (and the request
+      path, when the upstream URL has one). Connections are numbered c1, c2…
+      as they are accepted. Runs until interrupted.
+
+--record FILE writes what live and relay modes show as a trace file, which
+"wsbench inspect FILE" renders the same way.`,
+		Args: func(c *cobra.Command, args []string) error {
+			if opts.Listen != "" || opts.Upstream != "" {
+				return cobra.NoArgs(c, args)
+			}
+			return cobra.ExactArgs(1)(c, args)
+		},
 		RunE: func(c *cobra.Command, args []string) error {
-			opts.File = args[0]
+			if len(args) > 0 {
+				opts.File = args[0]
+			}
+			opts.Stdin = c.InOrStdin()
 			opts.Stdout = c.OutOrStdout()
+			opts.Stderr = c.ErrOrStderr()
 			if f, ok := opts.Stdout.(*os.File); ok {
 				opts.Color = isatty.IsTerminal(f.Fd())
 			}
-			return runInspect(opts)
+			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			go func() {
+				// After the first Ctrl-C (which closes cleanly), a second one
+				// kills the process the usual way.
+				<-ctx.Done()
+				stop()
+			}()
+			return runInspect(ctx, opts)
 		},
 	}
 	f := c.Flags()
@@ -60,44 +128,34 @@ offset and what was expected there (exit status 3).`,
 	f.StringSliceVar(&opts.Opcodes, "opcode", nil, "only these opcodes: text, binary, cont, close, ping, pong or a number (0x9)")
 	f.StringVar(&opts.Grep, "grep", "", "only frames whose unmasked payload matches this regular expression")
 	f.BoolVar(&opts.JSON, "json", false, "JSON Lines, one object per record, instead of text")
+	f.StringArrayVarP(&opts.Headers, "header", "H", nil, "live: extra upgrade request header 'Name: value' (repeatable)")
+	f.StringSliceVar(&opts.Subprotocols, "subprotocol", nil, "live: offer these subprotocols, by preference")
+	f.BoolVar(&opts.Insecure, "insecure", false, "skip TLS certificate verification for wss://")
+	f.StringVar(&opts.CAFile, "ca-file", "", "trust this PEM CA for wss:// besides the system roots")
+	f.DurationVar(&opts.ConnectTimeout, "connect-timeout", dialer.DefaultConnectTimeout, "TCP (+TLS) connect timeout")
+	f.DurationVar(&opts.HandshakeTimeout, "handshake-timeout", dialer.DefaultHandshakeTimeout, "HTTP upgrade timeout")
+	f.BoolVar(&opts.Binary, "binary", false, "live: stdin lines are hex, sent as binary frames")
+	f.DurationVar(&opts.CloseWait, "close-wait", defaultCloseWait, "live: how long to wait for the server's close after ours")
+	f.StringVar(&opts.Record, "record", "", "live/relay: also record the traffic to this trace file")
+	f.Int64Var(&opts.RecordMaxBytes, "record-max-bytes", trace.DefaultMaxBytes, "size cap of the --record file; 0 = none")
+	f.StringVar(&opts.Listen, "listen", "", "relay: accept WebSocket clients on this address (with --upstream)")
+	f.StringVar(&opts.Upstream, "upstream", "", "relay: the ws:// or wss:// server to forward them to")
 	return c
 }
 
-func runInspect(o *inspectOptions) error {
-	ro := trace.RenderOptions{MaxPayload: o.MaxPayload, JSON: o.JSON, Color: o.Color && !o.JSON}
-	if o.MaxPayload < 0 {
-		return usageError(fmt.Errorf("--max-payload %d: use 0 (all) or more", o.MaxPayload))
+// defaultCloseWait bounds the wait for the server's close reply in live mode.
+const defaultCloseWait = 5 * time.Second
+
+func runInspect(ctx context.Context, o *inspectOptions) error {
+	ro, err := o.renderOptions()
+	if err != nil {
+		return err
 	}
-	if strings.HasPrefix(o.File, "ws://") || strings.HasPrefix(o.File, "wss://") {
-		return usageError(fmt.Errorf("inspect %s: live connections are not supported yet; give a trace file from `wsbench run --trace`", o.File))
-	}
-	for _, s := range o.Conns {
-		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(s)), "c"), 10, 64)
-		if err != nil || n == 0 {
-			return usageError(fmt.Errorf("--conn %q: use a connection number such as 1 or c1", s))
-		}
-		ro.Conns = append(ro.Conns, n)
-	}
-	for _, s := range o.Dirs {
-		d, err := parseDir(s)
-		if err != nil {
-			return usageError(err)
-		}
-		ro.Dirs = append(ro.Dirs, d)
-	}
-	for _, s := range o.Opcodes {
-		op, err := parseOpcode(s)
-		if err != nil {
-			return usageError(err)
-		}
-		ro.Opcodes = append(ro.Opcodes, op)
-	}
-	if o.Grep != "" {
-		re, err := regexp.Compile(o.Grep)
-		if err != nil {
-			return usageError(fmt.Errorf("--grep: %w", err))
-		}
-		ro.Grep = re
+	switch {
+	case o.Listen != "" || o.Upstream != "":
+		return runInspectRelay(ctx, o, ro)
+	case isWSURL(o.File):
+		return runInspectLive(ctx, o, ro)
 	}
 	f, err := os.Open(o.File)
 	if err != nil {
@@ -108,6 +166,45 @@ func runInspect(o *inspectOptions) error {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("inspect %s: %w", o.File, err)}
 	}
 	return nil
+}
+
+func isWSURL(s string) bool { return strings.HasPrefix(s, "ws://") || strings.HasPrefix(s, "wss://") }
+
+// renderOptions checks the rendering flags shared by every mode.
+func (o *inspectOptions) renderOptions() (trace.RenderOptions, error) {
+	ro := trace.RenderOptions{MaxPayload: o.MaxPayload, JSON: o.JSON, Color: o.Color && !o.JSON}
+	if o.MaxPayload < 0 {
+		return ro, usageError(fmt.Errorf("--max-payload %d: use 0 (all) or more", o.MaxPayload))
+	}
+	for _, s := range o.Conns {
+		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(s)), "c"), 10, 64)
+		if err != nil || n == 0 {
+			return ro, usageError(fmt.Errorf("--conn %q: use a connection number such as 1 or c1", s))
+		}
+		ro.Conns = append(ro.Conns, n)
+	}
+	for _, s := range o.Dirs {
+		d, err := parseDir(s)
+		if err != nil {
+			return ro, usageError(err)
+		}
+		ro.Dirs = append(ro.Dirs, d)
+	}
+	for _, s := range o.Opcodes {
+		op, err := parseOpcode(s)
+		if err != nil {
+			return ro, usageError(err)
+		}
+		ro.Opcodes = append(ro.Opcodes, op)
+	}
+	if o.Grep != "" {
+		re, err := regexp.Compile(o.Grep)
+		if err != nil {
+			return ro, usageError(fmt.Errorf("--grep: %w", err))
+		}
+		ro.Grep = re
+	}
+	return ro, nil
 }
 
 func parseDir(s string) (trace.Dir, error) {

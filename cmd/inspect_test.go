@@ -56,7 +56,7 @@ func TestRunTraceInspect(t *testing.T) {
 	}
 
 	var text bytes.Buffer
-	if err := runInspect(&inspectOptions{File: tfile, MaxPayload: trace.DefaultMaxPayload, Stdout: &text}); err != nil {
+	if err := runInspect(context.Background(), &inspectOptions{File: tfile, MaxPayload: trace.DefaultMaxPayload, Stdout: &text}); err != nil {
 		t.Fatalf("inspect: %v\n%s", err, text.String())
 	}
 	out := text.String()
@@ -91,7 +91,7 @@ func TestRunTraceInspect(t *testing.T) {
 
 	// JSON Lines, filtered: client texts of connection 1.
 	var js bytes.Buffer
-	if err := runInspect(&inspectOptions{File: tfile, JSON: true, Conns: []string{"c1"}, Dirs: []string{"c2s"}, Opcodes: []string{"text"}, Stdout: &js}); err != nil {
+	if err := runInspect(context.Background(), &inspectOptions{File: tfile, JSON: true, Conns: []string{"c1"}, Dirs: []string{"c2s"}, Opcodes: []string{"text"}, Stdout: &js}); err != nil {
 		t.Fatal(err)
 	}
 	frames := 0
@@ -121,7 +121,7 @@ func TestRunTraceInspect(t *testing.T) {
 		t.Fatal(err)
 	}
 	text.Reset()
-	err = runInspect(&inspectOptions{File: cut, Stdout: &text})
+	err = runInspect(context.Background(), &inspectOptions{File: cut, Stdout: &text})
 	var ee *ExitError
 	if !errors.As(err, &ee) || ee.Code != ExitFailure || !strings.Contains(err.Error(), "at byte ") {
 		t.Errorf("truncated trace: %v, want exit %d naming the byte offset", err, ExitFailure)
@@ -138,11 +138,16 @@ func TestInspectUsage(t *testing.T) {
 		{File: "x", Opcodes: []string{"0x10"}},
 		{File: "x", Grep: "("},
 		{File: "x", MaxPayload: -1},
-		{File: "ws://127.0.0.1:1/"},
+		{File: "ws://127.0.0.1:1/", Headers: []string{"no colon"}},
+		{File: "ws://127.0.0.1:1/", Listen: "127.0.0.1:0"},
+		{Listen: "127.0.0.1:0"},
+		{Listen: "127.0.0.1:0", Upstream: "http://x/"},
+		{Listen: "127.0.0.1:0", Upstream: "ws://127.0.0.1:1/", Binary: true},
+		{File: "ws://127.0.0.1:1/", Record: filepath.Join(t.TempDir(), "missing", "x.trace")},
 		{File: filepath.Join(t.TempDir(), "missing.trace")},
 	} {
 		o.Stdout = &bytes.Buffer{}
-		err := runInspect(&o)
+		err := runInspect(context.Background(), &o)
 		var ee *ExitError
 		if !errors.As(err, &ee) || ee.Code != ExitUsage {
 			t.Errorf("%+v: %v, want a usage error", o, err)

@@ -11,7 +11,8 @@ import (
 )
 
 // jsonRecord is one line of the JSON rendering; Type says which fields
-// apply (header, handshake, frame, dropped, limit, end, unfinished, error).
+// apply (header, handshake, frame, dropped, limit, end, unfinished, error,
+// and note for the remarks of live sessions).
 type jsonRecord struct {
 	Type    string `json:"type"`
 	Version int    `json:"version,omitempty"`
@@ -56,6 +57,7 @@ type jsonRecord struct {
 	Conns   uint64 `json:"conns,omitempty"`
 	Cap     uint64 `json:"cap,omitempty"`
 
+	Note     string `json:"note,omitempty"`
 	Expected string `json:"expected,omitempty"`
 	Error    string `json:"error,omitempty"`
 }

@@ -181,7 +181,13 @@ func (w *Writer) since(t time.Time) uint64 {
 
 // Handshake implements dialer.Tap.
 func (w *Writer) Handshake(conn uint64, request, response []byte) {
-	t := w.since(time.Now())
+	w.HandshakeAt(conn, time.Now(), request, response)
+}
+
+// HandshakeAt is Handshake with the time of the exchange given, for live
+// sessions that render and record the same timestamps.
+func (w *Writer) HandshakeAt(conn uint64, at time.Time, request, response []byte) {
+	t := w.since(at)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	cs := w.sampleLocked(conn)
