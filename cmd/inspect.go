@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -55,8 +56,8 @@ type inspectOptions struct {
 func newInspectCmd() *cobra.Command {
 	opts := &inspectOptions{}
 	c := &cobra.Command{
-		Use:   "inspect TRACE | ws://HOST/PATH | --listen ADDR --upstream URL",
-		Short: "Show WebSocket frames from a trace, a live connection or a relay, header fields decoded and violations flagged",
+		Use:   "inspect TRACE | CAPTURE.pcap | ws://HOST/PATH | --listen ADDR --upstream URL",
+		Short: "Show WebSocket frames from a trace, a pcap capture, a live connection or a relay, header fields decoded and violations flagged",
 		Long: `Inspect renders WebSocket traffic frame by frame: the HTTP upgrade of each
 connection as text, then per frame a summary line (time, connection,
 direction, stream offset, FIN, RSV, opcode, mask and key, length and its
@@ -68,6 +69,13 @@ and reason, ping payload…) and the RFC 6455 rules it breaks.
       renders a trace written by "wsbench run --trace FILE" (or --record).
       A truncated or corrupt trace is shown up to the damage, followed by
       the byte offset and what was expected there (exit status 3).
+
+  wsbench inspect CAPTURE.pcap   (or .pcapng; told apart by magic number)
+      reassembles the TCP connections of a tcpdump capture and renders the
+      WebSocket ones, whatever the port: c1, c2… in the order of their
+      first packet, the upgrade as text, then every frame. Other TCP
+      connections get one note line each. Exit status 3 on a malformed
+      capture (shown up to the damage) or one without any WebSocket.
 
   wsbench inspect ws://HOST/PATH   (or wss://)
       connects, shows the handshake, then reads stdin line by line: each
@@ -162,7 +170,11 @@ func runInspect(ctx context.Context, o *inspectOptions) error {
 		return usageError(fmt.Errorf("inspect: %w", err))
 	}
 	defer f.Close()
-	if _, err := trace.Render(o.Stdout, f, ro); err != nil {
+	br := bufio.NewReaderSize(f, 64<<10)
+	if sniffCapture(br) {
+		return runInspectCapture(o, br, ro)
+	}
+	if _, err := trace.Render(o.Stdout, br, ro); err != nil {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("inspect %s: %w", o.File, err)}
 	}
 	return nil

@@ -1,0 +1,553 @@
+package trace
+
+// pcap.go renders the WebSocket conversations of a tcpdump capture:
+// capture file (pcap_read.go) ──▶ link/IP/TCP decoding (gopacket layers)
+// ──▶ TCP reassembly (gopacket reassembly: out-of-order segments reordered,
+// retransmissions dropped, gaps reported) ──▶ per connection, the HTTP
+// upgrade is recognised whatever the port ──▶ both directions after it go
+// through a Session, so frames render exactly as in a trace or live dump.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/reassembly"
+)
+
+// ErrNoWebSocket is returned by RenderCapture when the capture holds no
+// WebSocket connection.
+var ErrNoWebSocket = errors.New("no WebSocket connection in the capture")
+
+// CaptureStats count what RenderCapture saw.
+type CaptureStats struct {
+	RenderStats
+	Packets    int // packets read from the file
+	TCPStreams int // TCP connections seen
+	WebSockets int // of which carried a WebSocket upgrade
+}
+
+// Bounds of the reassembly and of the upgrade recognition.
+const (
+	maxUpgradeHead = 64 << 10 // largest HTTP request or response head
+	maxEarlyData   = 1 << 20  // client bytes after the request kept while the answer is awaited
+	// gapWait is how long (in capture time) the reassembler waits for a
+	// missing segment before declaring a gap.
+	gapWait                = 2 * time.Second
+	maxBufferedPagesPerCon = 4096  // out-of-order pages kept per connection (~7.5 MiB)
+	maxBufferedPagesTotal  = 16384 // and in all (~30 MiB)
+)
+
+// RenderCapture reads a pcap or pcapng capture from r, reassembles its TCP
+// connections and renders the WebSocket ones on w: the upgrade as text, then
+// every frame both ways, with the same renderer and filters as Render.
+// Connections are numbered c1, c2… in the order of their first packet;
+// every other TCP connection gets one note line and is skipped. On a
+// malformed file everything decoded before the damage is rendered, then the
+// *CaptureError. A capture without any WebSocket connection returns
+// ErrNoWebSocket.
+func RenderCapture(w io.Writer, r io.Reader, o RenderOptions) (CaptureStats, error) {
+	cp := &capture{s: NewSession(w, SessionOptions{Render: o, MaxFrame: DefaultMaxLiveFrame}), completed: map[connKey]bool{}}
+	err := cp.run(r)
+	cp.s.mu.Lock()
+	if err != nil {
+		cp.errorLocked(err)
+	}
+	cp.s.flushLocked()
+	st := CaptureStats{RenderStats: cp.s.rd.stats, Packets: cp.packets, TCPStreams: int(cp.nextID), WebSockets: cp.websockets}
+	if werr := cp.s.err; werr != nil && err == nil {
+		err = werr
+	}
+	cp.s.mu.Unlock()
+	if err == nil && cp.websockets == 0 {
+		cp.s.Note(0, "no WebSocket connection in this capture (%d packet(s), %d TCP connection(s))", cp.packets, cp.nextID)
+		err = ErrNoWebSocket
+	}
+	return st, err
+}
+
+// connKey names a TCP connection whichever way its packets go.
+type connKey struct{ a, b string }
+
+func keyOf(src, dst string) connKey {
+	if src > dst {
+		src, dst = dst, src
+	}
+	return connKey{src, dst}
+}
+
+// capture is the state of one RenderCapture.
+type capture struct {
+	s          *Session
+	packets    int
+	nextID     uint64
+	websockets int
+	started    bool
+	completed  map[connKey]bool // connections already over, to ignore their last ACKs
+	nonTCP     int
+	undecoded  int
+	fragments  int
+	// deferred holds what the final flush produces, to replay it in
+	// connection order (the reassembler flushes in map order).
+	flushing bool
+	deferred []deferredEvent
+}
+
+type deferredEvent struct {
+	conn uint64
+	run  func()
+}
+
+func (cp *capture) later(conn uint64, f func()) {
+	if cp.flushing {
+		cp.deferred = append(cp.deferred, deferredEvent{conn, f})
+		return
+	}
+	f()
+}
+
+func (cp *capture) errorLocked(err error) {
+	rd := cp.s.rd
+	var ce *CaptureError
+	if rd.o.JSON {
+		j := jsonRecord{Type: "error", Error: err.Error()}
+		if errors.As(err, &ce) {
+			off := ce.Offset
+			j.Offset, j.Expected = &off, ce.Expected
+		}
+		rd.json(j)
+		return
+	}
+	fmt.Fprintln(rd.w, rd.paint(ansiRed, "!! "+err.Error()))
+}
+
+type captureContext struct{ ci gopacket.CaptureInfo }
+
+func (c *captureContext) GetCaptureInfo() gopacket.CaptureInfo { return c.ci }
+
+func (cp *capture) run(r io.Reader) error {
+	cr, err := newCaptureReader(r)
+	if err != nil {
+		return err
+	}
+	pool := reassembly.NewStreamPool(cp)
+	asm := reassembly.NewAssembler(pool)
+	asm.MaxBufferedPagesPerConnection = maxBufferedPagesPerCon
+	asm.MaxBufferedPagesTotal = maxBufferedPagesTotal
+	var readErr error
+	var lastFlush time.Time
+	for {
+		p, err := cr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+		cp.packets++
+		if !cp.started {
+			cp.started = true
+			cp.s.start = p.Time
+			cp.s.Note(0, "%s capture, link type %s, first packet at %s", cr.format, p.Link, p.Time.Format(time.RFC3339Nano))
+		}
+		cp.packet(asm, p)
+		if p.Time.Sub(lastFlush) >= gapWait {
+			if !lastFlush.IsZero() {
+				cp.flush(func() { asm.FlushWithOptions(reassembly.FlushOptions{T: p.Time.Add(-gapWait)}) })
+			}
+			lastFlush = p.Time
+		}
+	}
+	cp.flush(func() { asm.FlushAll() })
+	if cp.nonTCP > 0 || cp.undecoded > 0 || cp.fragments > 0 {
+		cp.s.Note(0, "%d packet(s) not TCP over IP, %d not decodable, %d IP fragment(s) (not reassembled): skipped", cp.nonTCP, cp.undecoded, cp.fragments)
+	}
+	return readErr
+}
+
+// flush runs a reassembler flush, which visits connections in map order,
+// and replays what it produced in connection order.
+func (cp *capture) flush(f func()) {
+	cp.flushing = true
+	f()
+	cp.flushing = false
+	slices.SortStableFunc(cp.deferred, func(a, b deferredEvent) int {
+		switch {
+		case a.conn < b.conn:
+			return -1
+		case a.conn > b.conn:
+			return 1
+		}
+		return 0
+	})
+	for _, d := range cp.deferred {
+		d.run()
+	}
+	cp.deferred = cp.deferred[:0]
+}
+
+func (cp *capture) packet(asm *reassembly.Assembler, p capturePacket) {
+	pkt := gopacket.NewPacket(p.Data, p.Link, gopacket.DecodeOptions{NoCopy: true})
+	if pkt.ErrorLayer() != nil {
+		cp.undecoded++
+		return
+	}
+	nl := pkt.NetworkLayer()
+	if nl == nil {
+		cp.nonTCP++
+		return
+	}
+	if ip, ok := nl.(*layers.IPv4); ok && (ip.Flags&layers.IPv4MoreFragments != 0 || ip.FragOffset != 0) {
+		cp.fragments++
+		return
+	}
+	tcp, ok := pkt.TransportLayer().(*layers.TCP)
+	if !ok {
+		cp.nonTCP++
+		return
+	}
+	ci := gopacket.CaptureInfo{Timestamp: p.Time, CaptureLength: len(p.Data), Length: len(p.Data)}
+	asm.AssembleWithContext(nl.NetworkFlow(), tcp, &captureContext{ci})
+}
+
+// New is the reassembly.StreamFactory: a connection's first packet.
+func (cp *capture) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, _ reassembly.AssemblerContext) reassembly.Stream {
+	src := endpoint(netFlow.Src(), tcpFlow.Src())
+	dst := endpoint(netFlow.Dst(), tcpFlow.Dst())
+	k := keyOf(src, dst)
+	if cp.completed[k] && !tcp.SYN {
+		// The last ACKs of a connection already rendered: dropped.
+		return nil
+	}
+	delete(cp.completed, k)
+	cp.nextID++
+	return &captureConn{cp: cp, id: cp.nextID, src: src, dst: dst, key: k, client: -1}
+}
+
+// endpoint formats an address and port as "10.0.0.1:80" or "[::1]:80".
+func endpoint(ip, port gopacket.Endpoint) string {
+	var p uint16
+	if r := port.Raw(); len(r) == 2 {
+		p = binary.BigEndian.Uint16(r)
+	}
+	addr, ok := netip.AddrFromSlice(ip.Raw())
+	if !ok {
+		return hex.EncodeToString(ip.Raw()) + ":" + strconv.Itoa(int(p))
+	}
+	return netip.AddrPortFrom(addr, p).String()
+}
+
+// Connection states.
+const (
+	connSniffing  = iota // looking for the HTTP upgrade
+	connWebSocket        // upgraded: frames are decoded
+	connOther            // not WebSocket: bytes are counted
+)
+
+// mark is where a reassembled chunk starts in a half's sniffing buffer,
+// and when it was captured.
+type mark struct {
+	off int
+	at  time.Time
+}
+
+// captureHalf is one direction of a connection; index 0 is the direction
+// of the connection's first packet.
+type captureHalf struct {
+	buf   []byte // bytes received while sniffing
+	marks []mark // their chunks
+	head  int    // length of the HTTP head in buf, 0 while incomplete
+	scan  int    // buf is searched for the end of the head from here
+	total uint64 // payload bytes reassembled
+	fed   uint64 // bytes given to the Session
+	dead  bool   // a gap stopped the decoding
+}
+
+type captureConn struct {
+	cp       *capture
+	id       uint64
+	src, dst string // of the first packet
+	key      connKey
+	state    int
+	reason   string
+	client   int // index of the half that sent the upgrade request, -1 unknown
+	half     [2]captureHalf
+	sawData  bool
+	complete bool
+}
+
+func halfIndex(d reassembly.TCPFlowDirection) int {
+	if d == reassembly.TCPDirClientToServer {
+		return 0
+	}
+	return 1
+}
+
+// Accept takes every packet: checksums are not verified (captures taken on
+// the sending host have them offloaded), and a connection whose SYN was not
+// captured starts at its first packet.
+func (c *captureConn) Accept(_ *layers.TCP, _ gopacket.CaptureInfo, _ reassembly.TCPFlowDirection, _ reassembly.Sequence, start *bool, _ reassembly.AssemblerContext) bool {
+	*start = true
+	return true
+}
+
+func (c *captureConn) ReassembledSG(sg reassembly.ScatterGather, _ reassembly.AssemblerContext) {
+	dir, _, _, skip := sg.Info()
+	avail, _ := sg.Lengths()
+	h := halfIndex(dir)
+	var at time.Time
+	if avail > 0 {
+		at = sg.CaptureInfo(0).Timestamp
+	}
+	if !c.cp.flushing {
+		c.data(h, at, skip, sg.Fetch(avail))
+		return
+	}
+	data := bytes.Clone(sg.Fetch(avail))
+	c.cp.later(c.id, func() { c.data(h, at, skip, data) })
+}
+
+func (c *captureConn) ReassemblyComplete(_ reassembly.AssemblerContext) bool {
+	c.cp.later(c.id, c.finish)
+	return true
+}
+
+func (c *captureConn) dirOf(h int) Dir {
+	if h == c.client {
+		return ClientToServer
+	}
+	return ServerToClient
+}
+
+func (c *captureConn) data(h int, at time.Time, skip int, p []byte) {
+	hf := &c.half[h]
+	if skip > 0 {
+		c.gap(h, skip)
+	}
+	if len(p) == 0 {
+		return
+	}
+	hf.total += uint64(len(p))
+	c.sawData = true
+	switch c.state {
+	case connOther:
+		return
+	case connWebSocket:
+		c.feed(h, at, p)
+		return
+	}
+	hf.marks = append(hf.marks, mark{len(hf.buf), at})
+	hf.buf = append(hf.buf, p...)
+	c.sniff()
+}
+
+// gap handles skip missing bytes in direction h.
+func (c *captureConn) gap(h, skip int) {
+	hf := &c.half[h]
+	switch c.state {
+	case connSniffing:
+		c.other(fmt.Sprintf("%d byte(s) missing from the capture before the upgrade completed", skip))
+	case connWebSocket:
+		if hf.dead {
+			return
+		}
+		hf.dead = true
+		d := c.dirOf(h)
+		partial := c.cp.s.pendingFrame(c.id, d)
+		msg := fmt.Sprintf("c%d %s gap: %d byte(s) missing from the capture after stream byte %d; the rest of this direction is not decoded", c.id, d, skip, hf.fed)
+		if partial > 0 {
+			msg += fmt.Sprintf(" (the %d byte(s) of an incomplete frame before the gap are not shown)", partial)
+		}
+		c.cp.s.Note(c.id, "%s", msg)
+	}
+}
+
+func (c *captureConn) feed(h int, at time.Time, p []byte) {
+	hf := &c.half[h]
+	if hf.dead {
+		return
+	}
+	hf.fed += uint64(len(p))
+	c.cp.s.Data(c.id, c.dirOf(h), at, p)
+}
+
+func (c *captureConn) other(reason string) {
+	c.state, c.reason = connOther, reason
+	for i := range c.half {
+		c.half[i].buf, c.half[i].marks = nil, nil
+	}
+}
+
+// headEnd finds the end of the HTTP head in half h's buffer, searching
+// only what is new; false while it is incomplete.
+func (hf *captureHalf) headEnd() bool {
+	if hf.head > 0 {
+		return true
+	}
+	from := max(0, hf.scan-3)
+	if i := bytes.Index(hf.buf[from:], []byte("\r\n\r\n")); i >= 0 {
+		hf.head = from + i + 4
+		return true
+	}
+	hf.scan = len(hf.buf)
+	return false
+}
+
+// sniff looks for the upgrade request and its 101 answer.
+func (c *captureConn) sniff() {
+	if c.client < 0 {
+		// HTTP clients speak first: the first bytes decide.
+		for i := range c.half {
+			hf := &c.half[i]
+			if len(hf.buf) == 0 {
+				continue
+			}
+			first := hf.buf
+			if len(first) < 4 {
+				if !strings.HasPrefix("GET ", string(first)) {
+					c.other("does not start with an HTTP GET request")
+				}
+				return
+			}
+			if string(first[:4]) != "GET " {
+				c.other(fmt.Sprintf("does not start with an HTTP GET request (first bytes %s)", hexBytes(first[:min(8, len(first))])))
+				return
+			}
+			c.client = i
+			break
+		}
+		if c.client < 0 {
+			return
+		}
+	}
+	cl, sv := &c.half[c.client], &c.half[1-c.client]
+	if !cl.headEnd() {
+		if len(cl.buf) > maxUpgradeHead {
+			c.other(fmt.Sprintf("HTTP request head over %d bytes", maxUpgradeHead))
+		}
+		return
+	}
+	req := cl.buf[:cl.head]
+	if !headerHas(req, "upgrade", "websocket") {
+		c.other(fmt.Sprintf("HTTP request without Upgrade: websocket (%s)", firstLine(req)))
+		return
+	}
+	if !sv.headEnd() {
+		switch {
+		case len(sv.buf) > maxUpgradeHead:
+			c.other(fmt.Sprintf("HTTP response head over %d bytes", maxUpgradeHead))
+		case len(cl.buf)-cl.head > maxEarlyData:
+			c.other(fmt.Sprintf("no answer to the upgrade request after %d more bytes from the client", len(cl.buf)-cl.head))
+		}
+		return
+	}
+	rsp := sv.buf[:sv.head]
+	if status := firstLine(rsp); !strings.HasPrefix(status, "HTTP/1.1 101") && !strings.HasPrefix(status, "HTTP/1.0 101") {
+		c.other(fmt.Sprintf("upgrade request answered %q", status))
+		return
+	}
+	c.state = connWebSocket
+	c.cp.websockets++
+	c.cp.s.Note(c.id, "c%d %s WebSocket upgrade", c.id, c.endpoints())
+	c.cp.s.Handshake(c.id, cl.marks[0].at, req, rsp)
+	c.replay(c.client)
+	c.replay(1 - c.client)
+}
+
+// endpoints names the connection client first.
+func (c *captureConn) endpoints() string {
+	if c.client == 1 {
+		return c.dst + " > " + c.src
+	}
+	return c.src + " > " + c.dst
+}
+
+// replay feeds what followed the HTTP head of half h, chunk by chunk
+// with the time of each.
+func (c *captureConn) replay(h int) {
+	hf := &c.half[h]
+	buf, marks, head := hf.buf, hf.marks, hf.head
+	hf.buf, hf.marks = nil, nil
+	for i, m := range marks {
+		end := len(buf)
+		if i+1 < len(marks) {
+			end = marks[i+1].off
+		}
+		if start := max(m.off, head); start < end {
+			c.feed(h, m.at, buf[start:end])
+		}
+	}
+}
+
+func firstLine(b []byte) string {
+	line, _, _ := bytes.Cut(b, []byte("\r\n"))
+	q := fmt.Sprintf("%q", line)
+	return q[1 : len(q)-1]
+}
+
+// headerHas reports whether the HTTP head has header name (lower case)
+// with a comma-separated token equal to token, case-insensitively.
+func headerHas(head []byte, name, token string) bool {
+	lines := strings.Split(string(head), "\r\n")
+	for _, l := range lines[1:] {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), name) {
+			continue
+		}
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// finish ends a connection: its last notes.
+func (c *captureConn) finish() {
+	if c.complete {
+		return
+	}
+	c.complete = true
+	c.cp.completed[c.key] = true
+	out, in := c.half[0].total, c.half[1].total
+	switch c.state {
+	case connWebSocket:
+		for h := range c.half {
+			d := c.dirOf(h)
+			if n := c.cp.s.pendingFrame(c.id, d); n > 0 && !c.half[h].dead {
+				c.cp.s.Note(c.id, "c%d %s stream ends inside a frame: %d byte(s) of an incomplete frame at stream byte %d not shown", c.id, d, n, c.half[h].fed-uint64(n))
+			}
+		}
+	case connSniffing:
+		reason := "no payload"
+		if c.sawData {
+			reason = "ended before an HTTP upgrade completed"
+		}
+		c.cp.s.Note(c.id, "c%d %s > %s not WebSocket (%s): %d byte(s) out, %d back; skipped", c.id, c.src, c.dst, reason, out, in)
+	case connOther:
+		c.cp.s.Note(c.id, "c%d %s > %s not WebSocket (%s): %d byte(s) out, %d back; skipped", c.id, c.src, c.dst, c.reason, out, in)
+	}
+}
+
+// pendingFrame is how many bytes of an incomplete frame the Session holds
+// for conn in direction d.
+func (s *Session) pendingFrame(conn uint64, d Dir) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sp := s.streams[streamKey{conn, d}]; sp != nil && !sp.broken {
+		return len(sp.buf)
+	}
+	return 0
+}
