@@ -7,11 +7,9 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -118,14 +116,8 @@ and reason, ping payload…) and the RFC 6455 rules it breaks.
 			if f, ok := opts.Stdout.(*os.File); ok {
 				opts.Color = isatty.IsTerminal(f.Fd())
 			}
-			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := interruptContext(c.Context())
 			defer stop()
-			go func() {
-				// After the first Ctrl-C (which closes cleanly), a second one
-				// kills the process the usual way.
-				<-ctx.Done()
-				stop()
-			}()
 			return runInspect(ctx, opts)
 		},
 	}

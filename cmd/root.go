@@ -5,9 +5,12 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 )
@@ -54,6 +57,18 @@ func NewRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(newRunCmd(), newServeCmd(), newReportCmd(), newInspectCmd())
 	return root
+}
+
+// interruptContext returns a context cancelled by the first SIGINT or
+// SIGTERM, so a command can stop cleanly and still report; signal handling
+// is then restored, so a second Ctrl-C kills the process the usual way.
+func interruptContext(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx, stop
 }
 
 // Execute runs the root command and exits with the right status.

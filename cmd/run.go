@@ -7,9 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -70,13 +68,8 @@ scenario errors, 3 when the run could not be carried out.`,
 			if f, ok := opts.Stderr.(*os.File); ok {
 				opts.StderrTTY = isatty.IsTerminal(f.Fd())
 			}
-			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := interruptContext(c.Context())
 			defer stop()
-			go func() {
-				// After the first Ctrl-C, a second one kills the process the usual way.
-				<-ctx.Done()
-				stop()
-			}()
 			return runRun(ctx, opts)
 		},
 	}
