@@ -3,8 +3,10 @@ package scenario
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gobwas/ws"
 )
@@ -35,24 +37,141 @@ type matchNode struct {
 	kids  []matchNode // object members (parallel to keys) or array elements
 }
 
-// compiledMatcher is the precompiled form of Matcher.JSON.
+// compiledMatcher is the precompiled form of Matcher.JSON and, when the
+// regex is templated, of Matcher.Regex.
 type compiledMatcher struct {
-	root matchNode
+	root matchNode  // Matcher.JSON, when set
+	rx   *regexTmpl // Matcher.Regex, when its source holds {{ }}
+}
+
+// regexTmpl is a regular expression whose source holds {{ }} templates. The
+// literal text of the source is regex syntax; rendered values are escaped
+// with regexp.QuoteMeta's rules, so they match literally.
+type regexTmpl struct {
+	tmpl      *Template
+	numSubexp int // capture groups (rendered values never add any)
+}
+
+// regexCache is one Vars' compiled rendering of one templated regex.
+type regexCache struct {
+	src []byte         // the rendered source re was compiled from
+	re  *regexp.Regexp // nil when src does not compile
 }
 
 // Compile precompiles m.JSON so that Match scans messages without decoding
-// them. Parse compiles every matcher; call it on a Matcher built by hand
+// them, and a templated m.Regex (one whose source contains `{{`): the
+// template is parsed and checked to compile when rendered with zero Vars.
+// Parse compiles every matcher; call it on a Matcher built by hand
 // (otherwise Match compiles a private copy on every call, which allocates).
 func (m *Matcher) Compile() error {
-	if m.JSON == nil {
+	var c compiledMatcher
+	if m.Regex != nil && strings.Contains(m.Regex.String(), "{{") {
+		rx, err := compileRegexTmpl(m.Regex.String())
+		if err != nil {
+			m.compiled = nil
+			return err
+		}
+		c.rx = rx
+	}
+	if m.JSON != nil {
+		root, err := compileMatch(m.JSON)
+		if err != nil {
+			m.compiled = nil
+			return err
+		}
+		c.root = root
+	}
+	if m.JSON == nil && c.rx == nil {
 		m.compiled = nil
 		return nil
 	}
-	root, err := compileMatch(m.JSON)
+	m.compiled = &c
+	return nil
+}
+
+// compileRegexTmpl parses a templated regex source and checks that it
+// compiles when rendered with sample (zero) variables.
+func compileRegexTmpl(src string) (*regexTmpl, error) {
+	t, err := ParseTemplate(src)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("regex %q: %w", src, err)
 	}
-	m.compiled = &compiledMatcher{root: root}
+	var sample Vars
+	text := string(t.appendRegex(nil, &sample))
+	re, err := regexp.Compile(text)
+	if err != nil {
+		return nil, fmt.Errorf("regex %q rendered with sample values as %q does not compile: %w", src, text, err)
+	}
+	return &regexTmpl{tmpl: t, numSubexp: re.NumSubexp()}, nil
+}
+
+// regexp renders rx with v and returns it compiled, or nil when the
+// rendering does not compile. The compiled form is cached in v and reused
+// while the rendered text stays the same, so a steady-state call does not
+// allocate; a change (a new capture, {{seq}}) recompiles.
+func (rx *regexTmpl) regexp(v *Vars) *regexp.Regexp {
+	v.scratch = rx.tmpl.appendRegex(v.scratch[:0], v)
+	e := v.regexes[rx]
+	if e != nil && string(e.src) == string(v.scratch) {
+		return e.re
+	}
+	if e == nil {
+		if v.regexes == nil {
+			v.regexes = make(map[*regexTmpl]*regexCache, 2)
+		}
+		e = &regexCache{}
+		v.regexes[rx] = e
+	}
+	e.src = append(e.src[:0], v.scratch...)
+	e.re, _ = regexp.Compile(string(e.src))
+	return e.re
+}
+
+// regex returns the regular expression to run against a message for the
+// variables v: m.Regex itself, or a templated regex rendered with v (nil
+// when the rendering does not compile).
+func (m *Matcher) regex(v *Vars) *regexp.Regexp {
+	if m.Regex == nil {
+		return nil
+	}
+	if v == nil {
+		v = &Vars{}
+	}
+	if c := m.compiled; c != nil {
+		if c.rx == nil {
+			return m.Regex
+		}
+		return c.rx.regexp(v)
+	}
+	if !strings.Contains(m.Regex.String(), "{{") {
+		return m.Regex
+	}
+	// Not compiled: render a private copy (allocates).
+	rx, err := compileRegexTmpl(m.Regex.String())
+	if err != nil {
+		return nil
+	}
+	re, err := regexp.Compile(string(rx.tmpl.appendRegex(nil, v)))
+	if err != nil {
+		return nil
+	}
+	return re
+}
+
+// numSubexp returns the number of capture groups of m's regex (which must
+// be set), counting those of the template's literal text only.
+func (m *Matcher) numSubexp() int {
+	if c := m.compiled; c != nil && c.rx != nil {
+		return c.rx.numSubexp
+	}
+	return m.Regex.NumSubexp()
+}
+
+// regexVars returns the captured-variable names a templated regex reads.
+func (m *Matcher) regexVars() []string {
+	if c := m.compiled; c != nil && c.rx != nil {
+		return c.rx.tmpl.Variables()
+	}
 	return nil
 }
 
@@ -121,10 +240,13 @@ func numNode(f float64, n int64, isInt bool) matchNode {
 // Match reports whether msg, a data message of opcode op, matches: the
 // frame type fits (Binary: binary only; otherwise text or binary; never a
 // pong), the regex (if any) matches, and the JSON subset (if any) is
-// contained in the message. Templated expected strings render with v. A
-// matcher with neither JSON nor Regex matches every data message.
+// contained in the message. Templated expected strings and a templated
+// regex render with v. A matcher with neither JSON nor Regex matches every
+// data message.
 //
-// A compiled matcher does not allocate: the message is scanned, not decoded.
+// A compiled matcher does not allocate: the message is scanned, not decoded,
+// and a templated regex is compiled once per Vars and rendered text (see
+// Matcher.Compile), recompiled only when its rendered text changes.
 func (m *Matcher) Match(op ws.OpCode, msg []byte, v *Vars) bool {
 	switch op {
 	case ws.OpText:
@@ -135,8 +257,10 @@ func (m *Matcher) Match(op ws.OpCode, msg []byte, v *Vars) bool {
 	default:
 		return false
 	}
-	if m.Regex != nil && !m.Regex.Match(msg) {
-		return false
+	if m.Regex != nil {
+		if re := m.regex(v); re == nil || !re.Match(msg) {
+			return false
+		}
 	}
 	if m.JSON == nil {
 		return true
@@ -261,10 +385,20 @@ func isIntText(raw []byte) bool {
 // CaptureInto stores the values named by e.Capture from the matched message
 // msg into v: "$N" is regex group N (0 = the whole match), anything else a
 // dot path into the JSON message (strings unescaped, other values as their
-// JSON text). It fails naming every capture that found nothing.
+// JSON text). A templated regex renders with v as it is before any of these
+// captures is stored. It fails naming every capture that found nothing.
 func (e *ExpectStep) CaptureInto(msg []byte, v *Vars) error {
 	if len(e.Capture) == 0 {
 		return nil
+	}
+	var re *regexp.Regexp
+	if e.Match.Regex != nil {
+		for _, path := range e.Capture {
+			if _, ok := regexGroup(path); ok {
+				re = e.Match.regex(v)
+				break
+			}
+		}
 	}
 	var groups []int
 	var missing []string
@@ -274,8 +408,8 @@ func (e *ExpectStep) CaptureInto(msg []byte, v *Vars) error {
 				missing = append(missing, name+" ("+path+": no regex)")
 				continue
 			}
-			if groups == nil {
-				groups = e.Match.Regex.FindSubmatchIndex(msg)
+			if groups == nil && re != nil {
+				groups = re.FindSubmatchIndex(msg)
 			}
 			if 2*g+1 >= len(groups) || groups[2*g] < 0 {
 				missing = append(missing, name+" ("+path+")")

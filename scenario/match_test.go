@@ -158,6 +158,13 @@ func TestMatch(t *testing.T) {
 		{"regex", nil, `"op"\s*:\s*"said"`, ws.OpText, msg, true},
 		{"regex mismatch", nil, `^hello`, ws.OpText, msg, false},
 		{"regex and json", map[string]any{"op": "said"}, `room-3`, ws.OpText, msg, true},
+		{"regex template", nil, `^vu={{vu}} seq=`, ws.OpText, "vu=7 seq=3 ...", true},
+		{"regex template other vu", nil, `^vu={{vu}} seq=`, ws.OpText, "vu=17 seq=3 ...", false},
+		{"regex template prefix vu", nil, `^vu={{vu}} seq=`, ws.OpText, "vu=70 seq=3 ...", false},
+		{"regex template arithmetic", nil, `^room-{{vu % 4}}$`, ws.OpText, "room-3", true},
+		{"regex template capture var", nil, `from {{me}}\b`, ws.OpText, "hi from alice!", true},
+		{"regex template capture var mismatch", nil, `from {{me}}\b`, ws.OpText, "hi from alicex", false},
+		{"regex template and json", map[string]any{"op": "said"}, `"seq":\s*{{seq}}\b`, ws.OpText, `{"op":"said","seq": 11}`, true},
 		{"any message", nil, "", ws.OpBinary, "\x00\x01", true},
 		{"pong never", nil, "", ws.OpPong, "", false},
 		{"not an object", map[string]any{"op": "said"}, "", ws.OpText, `["op","said"]`, false},
@@ -217,6 +224,84 @@ func TestCaptureInto(t *testing.T) {
 	}
 }
 
+func TestMatchRegexTemplateEscapesValues(t *testing.T) {
+	v := testVars()
+	v.Set("tok", "a.b+c")
+	e := &ExpectStep{Match: *mustMatcher(t, nil, `^tok=({{tok}}) n=(\d+)$`),
+		Capture: map[string]string{"got": "$1", "n": "$2", "tok": "$0"}}
+	cases := []struct {
+		msg  string
+		want bool
+	}{
+		{"tok=a.b+c n=5", true},
+		{"tok=aXbbc n=5", false}, // would match an unescaped a.b+c
+		{"tok=a.b+c n=x", false},
+		{"tok=a.bc n=5", false},
+	}
+	for _, c := range cases {
+		if got := e.Match.Match(ws.OpText, []byte(c.msg), v); got != c.want {
+			t.Errorf("Match(%q) = %v, want %v", c.msg, got, c.want)
+		}
+	}
+	// Captures use the rendered regex, as it was before this capture
+	// overwrites tok.
+	if err := e.CaptureInto([]byte("tok=a.b+c n=5"), v); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"got": "a.b+c", "n": "5", "tok": "tok=a.b+c n=5"} {
+		if got, _ := v.Get(name); got != want {
+			t.Errorf("captured %s = %q, want %q", name, got, want)
+		}
+	}
+	// The variable changed: the cached regex is recompiled for the new value.
+	if !e.Match.Match(ws.OpText, []byte("tok=tok=a.b+c n=5 n=6"), v) {
+		t.Error("regex not re-rendered after the variable changed")
+	}
+	if e.Match.Match(ws.OpText, []byte("tok=a.b+c n=5"), v) {
+		t.Error("stale cached regex matched")
+	}
+	// Each VU renders its own: VU 8 does not match VU 7's message.
+	m := mustMatcher(t, nil, `^vu={{vu}} seq=\d+$`)
+	v7, v8 := NewVars(7, "s", 1, nil), NewVars(8, "s", 1, nil)
+	for range 2 {
+		if !m.Match(ws.OpText, []byte("vu=7 seq=1"), v7) || m.Match(ws.OpText, []byte("vu=7 seq=1"), v8) ||
+			!m.Match(ws.OpText, []byte("vu=8 seq=1"), v8) || m.Match(ws.OpText, []byte("vu=8 seq=1"), v7) {
+			t.Fatal("templated regex matched another VU's message")
+		}
+	}
+	if !m.Match(ws.OpText, []byte("vu=0 seq=1"), nil) {
+		t.Error("templated regex with nil Vars should render with zero Vars")
+	}
+	// A rendering that does not compile matches nothing.
+	bad := mustMatcher(t, nil, `^a{2,{{n}}}$`) // a{2,} with the sample (empty) n
+	vn := NewVars(1, "s", 1, nil)
+	vn.Set("n", "3")
+	if !bad.Match(ws.OpText, []byte("aaa"), vn) {
+		t.Error("a{2,3} should match aaa")
+	}
+	vn.Set("n", "1")
+	if bad.Match(ws.OpText, []byte("a"), vn) || bad.Match(ws.OpText, []byte("aa"), vn) {
+		t.Error("a{2,1} does not compile and must match nothing")
+	}
+}
+
+func TestCompileRegexTemplateErrors(t *testing.T) {
+	for re, want := range map[string]string{
+		`^a{2,{{vu}}}$`:  "does not compile",
+		`^{{vu`:          "unclosed `{{`",
+		`^{{nope nope}}`: "template expression",
+	} {
+		m := &Matcher{Regex: regexp.MustCompile(re)}
+		if err := m.Compile(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Compile(%q) = %v, want containing %q", re, err, want)
+		}
+	}
+	m := mustMatcher(t, nil, `^(\w+) {{vu}} (x)`)
+	if n := m.numSubexp(); n != 2 {
+		t.Errorf("numSubexp = %d, want 2", n)
+	}
+}
+
 func TestCaptureRepeatedDoesNotAllocate(t *testing.T) {
 	v := testVars()
 	e := &ExpectStep{Capture: map[string]string{"who": "from"}}
@@ -238,12 +323,35 @@ func TestMatchDoesNotAllocate(t *testing.T) {
 	if a := testing.AllocsPerRun(100, func() { m.Match(ws.OpText, msg, v) }); a != 0 {
 		t.Errorf("Match allocated %.1f times per message", a)
 	}
+	rm := mustMatcher(t, map[string]any{"op": "said"}, `"room":\s*"room-{{vu % 4}}"`)
+	if !rm.Match(ws.OpText, msg, v) {
+		t.Fatal("templated regex: no match")
+	}
+	if a := testing.AllocsPerRun(100, func() { rm.Match(ws.OpText, msg, v) }); a != 0 {
+		t.Errorf("templated regex Match allocated %.1f times per message", a)
+	}
 }
 
 func BenchmarkMatchJSON(b *testing.B) {
 	m := mustMatcher(b, map[string]any{"op": "said", "room": "room-{{vu % 20}}"}, "")
 	msg := []byte(`{"op":"said","room":"room-7","from":"u7","text":"hello there","ts":1700000000123456789,"seq":42,"id":42}`)
 	v := NewVars(7, "talkers", 1, nil)
+	if !m.Match(ws.OpText, msg, v) {
+		b.Fatal("no match")
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		m.Match(ws.OpText, msg, v)
+	}
+}
+
+// BenchmarkMatchRegexTemplate shows that a templated regex, once compiled
+// for a VU's variables, matches without allocating.
+func BenchmarkMatchRegexTemplate(b *testing.B) {
+	m := mustMatcher(b, nil, `^vu={{vu}} seq=`)
+	msg := []byte("vu=7 seq=42 ...................................................")
+	v := NewVars(7, "echoers", 1, nil)
 	if !m.Match(ws.OpText, msg, v) {
 		b.Fatal("no match")
 	}

@@ -173,6 +173,9 @@ func (d *decoder) expect(v *ynode, f string) *ExpectStep {
 		return e
 	}
 	e.Match = d.matcher(v, f)
+	if names := e.Match.regexVars(); names != nil {
+		d.useVars(v.get("regex"), join(f, "regex"), names)
+	}
 	for i, k := range v.keys {
 		val, kf := v.vals[i], join(f, k.str)
 		switch k.str {
@@ -221,8 +224,8 @@ func (d *decoder) capture(n *ynode, field string, m Matcher) map[string]string {
 			switch {
 			case m.Regex == nil:
 				d.fail(n.vals[i], kf, "regex group %s needs a `regex` matcher", path)
-			case g > m.Regex.NumSubexp():
-				d.fail(n.vals[i], kf, "the regex has %d capture group(s), no %s", m.Regex.NumSubexp(), path)
+			case g > m.numSubexp():
+				d.fail(n.vals[i], kf, "the regex has %d capture group(s), no %s", m.numSubexp(), path)
 			}
 		} else {
 			path = d.path(n.vals[i], kf)

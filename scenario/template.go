@@ -807,3 +807,52 @@ func appendJSONSource(dst []byte, v any) []byte {
 	}
 	return append(dst, b.parts[0].lit...)
 }
+
+// appendRegex renders the template as a regular expression onto dst: literal
+// text is copied as regex syntax, and each rendered value is escaped with
+// regexp.QuoteMeta's rules so that it matches literally. It does not
+// allocate beyond growing dst.
+func (t *Template) appendRegex(dst []byte, v *Vars) []byte {
+	for i := range t.parts {
+		p := &t.parts[i]
+		if p.kind == partLit {
+			dst = append(dst, p.lit...)
+			continue
+		}
+		start := len(dst)
+		dst = p.append(dst, v)
+		dst = quoteMetaFrom(dst, start)
+	}
+	return dst
+}
+
+// quoteMetaFrom escapes the regex metacharacters of dst[start:] in place.
+func quoteMetaFrom(dst []byte, start int) []byte {
+	n := 0
+	for _, c := range dst[start:] {
+		if isRegexMeta(c) {
+			n++
+		}
+	}
+	if n == 0 {
+		return dst
+	}
+	end := len(dst)
+	dst = slices.Grow(dst, n)[:end+n]
+	j := end + n
+	for i := end - 1; i >= start; i-- {
+		c := dst[i]
+		j--
+		dst[j] = c
+		if isRegexMeta(c) {
+			j--
+			dst[j] = '\\'
+		}
+	}
+	return dst
+}
+
+// isRegexMeta reports whether c is one of the bytes regexp.QuoteMeta escapes.
+func isRegexMeta(c byte) bool {
+	return strings.IndexByte(`\.+*?()|[]{}^$`, c) >= 0
+}

@@ -23,6 +23,9 @@ type Vars struct {
 	// scratch is reused to render templated expected values while matching,
 	// so matching does not allocate per message.
 	scratch []byte
+	// regexes caches templated regexes compiled for these variables, by
+	// matcher; an entry recompiles only when its rendered text changes.
+	regexes map[*regexTmpl]*regexCache
 }
 
 // NewVars returns the variables of VU number vu (1-based) in the named
