@@ -183,8 +183,13 @@ func groupCounters(r *Results) (groups []string, rows map[string][]counterRow) {
 				}
 			case strings.HasSuffix(item, "."):
 				for _, k := range family(item) {
-					list = append(list, counterRow{k, r.Counters[k]})
 					placed[k] = true
+					// Error kinds that never happened would only bury the
+					// ones that did; their "(all)" total is still shown.
+					if r.Counters[k] == 0 && (item == "errors." || item == "conn.failed.") {
+						continue
+					}
+					list = append(list, counterRow{k, r.Counters[k]})
 				}
 			default:
 				if v, ok := r.Counters[item]; ok && !placed[item] {

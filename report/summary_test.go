@@ -129,3 +129,29 @@ func TestProgress(t *testing.T) {
 		t.Fatalf("quiet progress wrote %q", quiet.String())
 	}
 }
+
+func TestSummaryHidesZeroErrorKinds(t *testing.T) {
+	reg := NewRegistry()
+	start := time.Unix(1700000000, 0)
+	reg.StartAt(start)
+	reg.Counter("errors.expect_timeout")
+	reg.Counter("errors.protocol").Add(3)
+	reg.Counter("conn.failed.refused")
+	reg.Counter("conn.opened").Add(5)
+	res := reg.Results(Meta{Start: start, End: start.Add(time.Second)})
+	var buf bytes.Buffer
+	if err := WriteSummary(&buf, res); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"errors (all)", "errors.protocol", "connect_failed (all)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	for _, unwanted := range []string{"errors.expect_timeout", "conn.failed.refused"} {
+		if strings.Contains(out, unwanted) {
+			t.Errorf("summary shows the zero counter %q:\n%s", unwanted, out)
+		}
+	}
+}
