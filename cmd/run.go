@@ -300,25 +300,12 @@ func mainLatencies(p *scenario.Plan) []string {
 			}
 		}
 	}
-	var walk func([]scenario.Step)
-	walk = func(steps []scenario.Step) {
-		for _, st := range steps {
-			switch st.Kind {
-			case scenario.StepExpect:
-				name := st.Expect.Name
-				if name == "" {
-					name = "expect"
-				}
-				add(name)
-			case scenario.StepRepeat:
-				walk(st.Repeat.Steps)
-			case scenario.StepGroup:
-				walk(st.Group.Steps)
-			}
-		}
-	}
 	for _, sc := range p.Scenarios {
-		walk(sc.Steps)
+		scenario.WalkSteps(sc.Steps, func(st *scenario.Step) {
+			if st.Kind == scenario.StepExpect {
+				add(st.Expect.Name) // the parser names unnamed expects "expect"
+			}
+		})
 	}
 	return names
 }

@@ -65,7 +65,7 @@ func (p *Plan) Apply(o Overrides) error {
 		set(&p.Connect)
 		for _, s := range p.Scenarios {
 			set(&s.Connect)
-			walkSteps(s.Steps, func(st *Step) {
+			WalkSteps(s.Steps, func(st *Step) {
 				if st.Kind == StepConnect {
 					set(&st.Connect.Options)
 				}
@@ -242,20 +242,5 @@ func (l *Load) scaleOpen(share float64) {
 	}
 	if f > 1 {
 		l.MaxVUs = max(l.MaxVUs, int(math.Ceil(float64(l.MaxVUs)*f)))
-	}
-}
-
-// walkSteps calls fn on every step, depth first, including those inside
-// repeat and group blocks.
-func walkSteps(steps []Step, fn func(*Step)) {
-	for i := range steps {
-		st := &steps[i]
-		fn(st)
-		switch st.Kind {
-		case StepRepeat:
-			walkSteps(st.Repeat.Steps, fn)
-		case StepGroup:
-			walkSteps(st.Group.Steps, fn)
-		}
 	}
 }

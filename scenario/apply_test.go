@@ -190,7 +190,7 @@ scenarios:
 		}
 	}
 	check("scenario", p.Scenarios[0].Connect)
-	walkSteps(p.Scenarios[0].Steps, func(st *Step) {
+	WalkSteps(p.Scenarios[0].Steps, func(st *Step) {
 		if st.Kind == StepConnect {
 			n++
 			check("connect step", st.Connect.Options)

@@ -305,3 +305,18 @@ type Listener struct {
 	SenderField string
 	SeqField    string
 }
+
+// WalkSteps calls fn on every step of steps, depth first, including the
+// steps inside repeat and group blocks.
+func WalkSteps(steps []Step, fn func(*Step)) {
+	for i := range steps {
+		st := &steps[i]
+		fn(st)
+		switch st.Kind {
+		case StepRepeat:
+			WalkSteps(st.Repeat.Steps, fn)
+		case StepGroup:
+			WalkSteps(st.Group.Steps, fn)
+		}
+	}
+}

@@ -49,22 +49,13 @@ func (d *decoder) walkConnected(steps []Step, field string, connected bool) bool
 // scenarioCaptures returns the variable names captured by any expect in steps.
 func scenarioCaptures(steps []Step) map[string]bool {
 	out := map[string]bool{}
-	var walk func([]Step)
-	walk = func(steps []Step) {
-		for i := range steps {
-			switch st := &steps[i]; st.Kind {
-			case StepExpect:
-				for name := range st.Expect.Capture {
-					out[name] = true
-				}
-			case StepRepeat:
-				walk(st.Repeat.Steps)
-			case StepGroup:
-				walk(st.Group.Steps)
+	WalkSteps(steps, func(st *Step) {
+		if st.Kind == StepExpect {
+			for name := range st.Expect.Capture {
+				out[name] = true
 			}
 		}
-	}
-	walk(steps)
+	})
 	return out
 }
 
