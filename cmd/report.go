@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -90,14 +89,8 @@ func runReport(o *reportOptions) error {
 	if outErr != nil {
 		return &ExitError{Code: ExitFailure, Err: outErr}
 	}
-	var failed []string
-	for _, v := range res.Thresholds {
-		if !v.Pass {
-			failed = append(failed, v.Expr)
-		}
-	}
-	if len(failed) > 0 {
-		return &ExitError{Code: ExitThreshold, Err: fmt.Errorf("%d threshold(s) failed: %s", len(failed), strings.Join(failed, "; "))}
+	if err := thresholdError(res.Thresholds); err != nil {
+		return err
 	}
 	return nil
 }

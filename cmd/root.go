@@ -10,9 +10,12 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/wsbench/wsbench/report"
 )
 
 // Version is set at build time with -ldflags "-X github.com/wsbench/wsbench/cmd.Version=...".
@@ -57,6 +60,21 @@ func NewRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError(err) })
 	root.AddCommand(newRunCmd(), newServeCmd(), newReportCmd(), newInspectCmd())
 	return root
+}
+
+// thresholdError is the exit-status-1 error naming the failed thresholds,
+// or nil when all passed.
+func thresholdError(verdicts []report.Verdict) error {
+	var failed []string
+	for _, v := range verdicts {
+		if !v.Pass {
+			failed = append(failed, v.Expr)
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	return &ExitError{Code: ExitThreshold, Err: fmt.Errorf("%d threshold(s) failed: %s", len(failed), strings.Join(failed, "; "))}
 }
 
 // interruptContext returns a context cancelled by the first SIGINT or

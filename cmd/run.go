@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -259,14 +258,8 @@ func runRun(ctx context.Context, o *runOptions) error {
 	case outErr != nil:
 		return &ExitError{Code: ExitFailure, Err: outErr}
 	}
-	var failed []string
-	for _, v := range res.Thresholds {
-		if !v.Pass {
-			failed = append(failed, v.Expr)
-		}
-	}
-	if len(failed) > 0 {
-		return &ExitError{Code: ExitThreshold, Err: fmt.Errorf("%d threshold(s) failed: %s", len(failed), strings.Join(failed, "; "))}
+	if err := thresholdError(res.Thresholds); err != nil {
+		return err
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintln(o.Stderr, "wsbench: interrupted; results above cover the run so far")

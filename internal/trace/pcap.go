@@ -116,20 +116,7 @@ func (cp *capture) later(conn uint64, f func()) {
 	f()
 }
 
-func (cp *capture) errorLocked(err error) {
-	rd := cp.s.rd
-	var ce *CaptureError
-	if rd.o.JSON {
-		j := jsonRecord{Type: "error", Error: err.Error()}
-		if errors.As(err, &ce) {
-			off := ce.Offset
-			j.Offset, j.Expected = &off, ce.Expected
-		}
-		rd.json(j)
-		return
-	}
-	fmt.Fprintln(rd.w, rd.paint(ansiRed, "!! "+err.Error()))
-}
+func (cp *capture) errorLocked(err error) { cp.s.rd.errorLine(err) }
 
 type captureContext struct{ ci gopacket.CaptureInfo }
 

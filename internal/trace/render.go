@@ -147,13 +147,20 @@ func (rd *renderer) note(format string, args ...any) {
 	fmt.Fprintln(rd.w, rd.paint(ansiYellow, "-- "+fmt.Sprintf(format, args...)))
 }
 
+// errorLine shows err; a FormatError's or CaptureError's offset and
+// expectation become JSON fields of their own.
 func (rd *renderer) errorLine(err error) {
-	var fe *FormatError
 	if rd.o.JSON {
 		j := jsonRecord{Type: "error", Error: err.Error()}
-		if errors.As(err, &fe) {
+		var fe *FormatError
+		var ce *CaptureError
+		switch {
+		case errors.As(err, &fe):
 			off := fe.Offset
 			j.Offset, j.Expected = &off, fe.Expected
+		case errors.As(err, &ce):
+			off := ce.Offset
+			j.Offset, j.Expected = &off, ce.Expected
 		}
 		rd.json(j)
 		return
