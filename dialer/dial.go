@@ -1,6 +1,7 @@
 package dialer
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -195,8 +196,11 @@ func (d *Dialer) dial(ctx context.Context, rawURL, host string, hdr ws.Handshake
 	}
 	wd := d.ws
 	wd.Host, wd.Header = host, hdr
-	var reason string
-	wd.OnStatusError = func(_ int, r []byte, _ io.Reader) { reason = string(r) }
+	var reason, body string
+	wd.OnStatusError = func(_ int, r []byte, resp io.Reader) {
+		reason = string(r)
+		body = refusalBody(resp)
+	}
 	tap := d.o.Tap
 	if s, ok := tap.(TapSampler); ok && !s.Sample(id) {
 		tap = nil
@@ -232,7 +236,7 @@ func (d *Dialer) dial(ctx context.Context, rawURL, host string, hdr ws.Handshake
 			ws.PutReader(br)
 		}
 		nc.Close()
-		return nil, tm, fmt.Errorf("dial %s: handshake: %w", rawURL, handshakeError(err, reason))
+		return nil, tm, fmt.Errorf("dial %s: handshake: %w", rawURL, handshakeError(err, reason, body))
 	}
 
 	var buffered []byte
@@ -286,14 +290,14 @@ func (d *Dialer) target(rawURL string) (*target, error) {
 
 // handshakeError turns what ws.Dialer.Upgrade returned into a
 // *HandshakeError, except I/O failures, which keep their own kind.
-func handshakeError(err error, reason string) error {
+func handshakeError(err error, reason, body string) error {
 	var se ws.StatusError
 	var he *HandshakeError
 	switch {
 	case errors.As(err, &he):
 		return err
 	case errors.As(err, &se):
-		return &HandshakeError{Status: int(se), Reason: reason}
+		return &HandshakeError{Status: int(se), Reason: reason, Body: body}
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return &HandshakeError{Reason: "connection closed before the upgrade response", Err: err}
 	case errors.Is(err, ws.ErrHandshakeBadUpgrade), errors.Is(err, ws.ErrHandshakeBadConnection),
@@ -304,4 +308,24 @@ func handshakeError(err error, reason string) error {
 		return &HandshakeError{Reason: err.Error(), Err: err}
 	}
 	return err
+}
+
+// refusalBodyMax bounds how much of a refused upgrade's response body is
+// kept for the error message.
+const refusalBodyMax = 256
+
+// refusalBody reads the start of a refused upgrade's response body (what
+// the server said, such as Socket.IO's {"code":0,"message":"Transport
+// unknown"}). The handshake deadline bounds the read.
+func refusalBody(resp io.Reader) string {
+	res, err := http.ReadResponse(bufio.NewReaderSize(resp, 1024), nil)
+	if err != nil {
+		return ""
+	}
+	defer res.Body.Close()
+	if res.ContentLength == 0 {
+		return ""
+	}
+	b, _ := io.ReadAll(io.LimitReader(res.Body, refusalBodyMax))
+	return strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD"))
 }

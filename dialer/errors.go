@@ -42,6 +42,7 @@ var ErrCloseSent = fmt.Errorf("dialer: close frame already sent: %w", net.ErrClo
 type HandshakeError struct {
 	Status int
 	Reason string // the status line's reason phrase, or what was wrong
+	Body   string // the start of a refusal's response body (what the server said), if any
 	Err    error  // underlying error when there is one
 }
 
@@ -52,7 +53,11 @@ func (e *HandshakeError) Error() string {
 	case e.Status == 101:
 		return "bad websocket upgrade response: " + e.Reason
 	}
-	return "websocket upgrade refused: HTTP " + strconv.Itoa(e.Status) + " " + e.Reason
+	msg := "websocket upgrade refused: HTTP " + strconv.Itoa(e.Status) + " " + e.Reason
+	if e.Body != "" {
+		msg += ": " + e.Body
+	}
+	return msg
 }
 
 func (e *HandshakeError) Unwrap() error { return e.Err }
