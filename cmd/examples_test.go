@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsbench/wsbench/internal/socketio/socketiotest"
 	"github.com/wsbench/wsbench/report"
 )
 
@@ -20,6 +21,7 @@ var exampleChecks = map[string]struct {
 	rate      float64
 	latencies []string
 	counters  []string
+	socketio  bool // runs against examples/socketio-server (Node), started for the test
 }{
 	"echo.yaml":             {vus: 10, latencies: []string{"connect", "handshake", "rtt", "rtt.raw"}},
 	"chat-room.yaml":        {vus: 40, latencies: []string{"nick", "join", "ack", "delivery"}, counters: []string{"listener.delivery"}},
@@ -28,6 +30,7 @@ var exampleChecks = map[string]struct {
 	"ramp.yaml":             {vus: 20, latencies: []string{"handshake", "rtt"}},
 	"arrival-rate.yaml":     {rate: 20, latencies: []string{"nick", "echo"}},
 	"reconnect-storm.yaml":  {vus: 20, latencies: []string{"rejoin", "nick", "join"}},
+	"socketio-chat.yaml":    {vus: 20, socketio: true, latencies: []string{"join", "say", "delivery", "socketio.connect"}, counters: []string{"listener.delivery"}},
 }
 
 // TestExamples runs every example briefly against the embedded server and
@@ -58,6 +61,9 @@ func TestExamples(t *testing.T) {
 				LogLevel: "error",
 				Stdout:   &stdout,
 				Stderr:   &stderr,
+			}
+			if check.socketio {
+				opts.Target = socketiotest.Start(t, socketiotest.Options{})
 			}
 			err := runRun(context.Background(), opts)
 			var ee *ExitError

@@ -46,6 +46,7 @@ func (s *listenerState) observe(op ws.OpCode, msg []byte, now time.Time, m *metr
 		return
 	}
 	l.count.Inc()
+	msg = l.Match.subject(msg)
 	if l.lat != nil {
 		if ts, ok := LookupInt(msg, l.LatencyField); ok {
 			l.lat.Record(time.Duration(now.UnixNano() - ts*l.unit))

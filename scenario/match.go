@@ -257,6 +257,12 @@ func (m *Matcher) Match(op ws.OpCode, msg []byte, v *Vars) bool {
 	default:
 		return false
 	}
+	if m.Event != "" {
+		var ok bool
+		if msg, ok = eventArg(msg, m.Event); !ok {
+			return false
+		}
+	}
 	if m.Regex != nil {
 		if re := m.regex(v); re == nil || !re.Match(msg) {
 			return false
@@ -391,6 +397,7 @@ func (e *ExpectStep) CaptureInto(msg []byte, v *Vars) error {
 	if len(e.Capture) == 0 {
 		return nil
 	}
+	msg = e.Match.subject(msg)
 	var re *regexp.Regexp
 	if e.Match.Regex != nil {
 		for _, path := range e.Capture {

@@ -252,7 +252,7 @@ var (
 	fileOnlyFields     = []string{"target", "connect", "duration", "graceful_stop", "thresholds", "scenarios", "description"}
 	scenarioOnlyFields = []string{"weight", "vus", "arrival_rate", "max_vus", "stages", "iterations", "reconnect", "listeners", "steps"}
 	scenarioFields     = append([]string{"description", "duration", "connect"}, scenarioOnlyFields...)
-	connectFields      = []string{"path", "headers", "subprotocols", "connect_timeout", "handshake_timeout", "compression", "insecure", "ca_file", "source"}
+	connectFields      = []string{"path", "headers", "subprotocols", "connect_timeout", "handshake_timeout", "compression", "insecure", "ca_file", "source", "protocol", "namespace", "auth", "engineio"}
 	stepKinds          = stepKindNames[:]
 )
 
@@ -421,6 +421,8 @@ func (d *decoder) connectOptions(n *ynode, field string) ConnectOptions {
 			if err := checkSource(o.Source); err != nil {
 				d.fail(v, f, "%v", err)
 			}
+		case "protocol", "namespace", "auth", "engineio":
+			d.socketIOOption(&o, k.str, v, f)
 		}
 	}
 	return o
@@ -480,6 +482,7 @@ func (d *decoder) scenario(name string, nameNode, n *ynode, field string, p *Pla
 	} else {
 		s.Steps = d.steps(stepsNode, join(field, "steps"), s.Connect)
 		d.checkConnected(s.Steps, join(field, "steps"))
+		d.checkSocketIO(s, field)
 	}
 	d.checkUses(d.scenarioUses, scenarioCaptures(s.Steps))
 	return s
@@ -660,8 +663,8 @@ func (d *decoder) reconnect(n *ynode, field string) Reconnect {
 }
 
 var (
-	listenerFields = []string{"name", "match", "json", "regex", "binary", "latency_from", "latency_unit", "sequence"}
-	matchFields    = []string{"json", "regex", "binary"}
+	listenerFields = []string{"name", "match", "event", "json", "regex", "binary", "latency_from", "latency_unit", "sequence"}
+	matchFields    = []string{"event", "json", "regex", "binary"}
 	latencyUnits   = map[string]time.Duration{"ns": time.Nanosecond, "us": time.Microsecond, "µs": time.Microsecond, "ms": time.Millisecond, "s": time.Second}
 	metricNameRE   = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
 )
@@ -689,8 +692,8 @@ func (d *decoder) listeners(n *ynode, field string) []Listener {
 			d.fail(it, f, "missing `name`")
 		}
 		if m := it.get("match"); m != nil {
-			if it.get("json") != nil || it.get("regex") != nil || it.get("binary") != nil {
-				d.fail(m, join(f, "match"), "use either `match` or inline json/regex/binary, not both")
+			if it.get("json") != nil || it.get("regex") != nil || it.get("binary") != nil || it.get("event") != nil {
+				d.fail(m, join(f, "match"), "use either `match` or inline event/json/regex/binary, not both")
 			}
 			if d.object(m, join(f, "match"), matchFields) {
 				l.Match = d.matcher(m, join(f, "match"))
@@ -779,6 +782,9 @@ func (d *decoder) matcher(n *ynode, field string) Matcher {
 	}
 	if b := n.get("binary"); b != nil {
 		m.Binary, _ = d.bool(b, join(field, "binary"))
+	}
+	if e := n.get("event"); e != nil {
+		m.Event = d.eventName(e, join(field, "event"))
 	}
 	if err := m.Compile(); err != nil {
 		d.fail(n, field, "%v", err)

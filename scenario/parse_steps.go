@@ -10,7 +10,7 @@ import (
 var (
 	sendFields     = []string{"name", "json", "text", "binary_hex", "binary_base64", "random_bytes"}
 	sendPayloads   = []string{"json", "text", "binary_hex", "binary_base64", "random_bytes"}
-	expectFields   = []string{"name", "json", "regex", "binary", "timeout", "on_timeout", "capture"}
+	expectFields   = []string{"name", "event", "json", "regex", "binary", "timeout", "on_timeout", "capture"}
 	thinkFields    = []string{"fixed", "uniform", "exponential"}
 	repeatFields   = []string{"count", "duration", "every", "steps"}
 	pingFields     = []string{"name", "timeout", "payload"}
@@ -51,7 +51,7 @@ func (d *decoder) step(n *ynode, field string, conn ConnectOptions) (Step, bool)
 		d.fail(n, field, "a step has exactly one kind, found `%s` and `%s` (write them as separate list items)", n.keys[0].str, n.keys[1].str)
 		return Step{}, false
 	default:
-		d.fail(n, field, "expected a step (connect, send, expect, think, repeat, ping, close or group), got %s", n.describe())
+		d.fail(n, field, "expected a step (connect, send, expect, think, repeat, ping, close, group or emit), got %s", n.describe())
 		return Step{}, false
 	}
 	st := Step{Pos: n.pos}
@@ -77,6 +77,8 @@ func (d *decoder) step(n *ynode, field string, conn ConnectOptions) (Step, bool)
 		st.Kind, st.Close = StepClose, d.close(v, f)
 	case "group":
 		st.Kind, st.Group = StepGroup, d.group(v, f, conn)
+	case "emit":
+		st.Kind, st.Emit = StepEmit, d.emit(v, f)
 	default:
 		at := n
 		if n.kind == yMap {

@@ -62,6 +62,12 @@ type ConnectOptions struct {
 	Insecure         bool   // skip TLS verification
 	CAFile           string // extra CA for wss://
 	Source           string // source address or range, e.g. "127.0.0.1-127.0.0.32"
+	// Socket.IO (see socketio_plan.go): Protocol ProtoSocketIO speaks
+	// Engine.IO over the WebSocket and connects Namespace with Auth.
+	Protocol  Protocol
+	Namespace string // "" = the main namespace "/"
+	Auth      any    // JSON value sent with the namespace connect; strings are templates
+	EngineIO  int    // Engine.IO protocol version; 0 = 4
 }
 
 // Scenario is one named population of virtual users with its own load model
@@ -158,9 +164,10 @@ const (
 	StepPing
 	StepClose
 	StepGroup
+	StepEmit // Socket.IO event
 )
 
-var stepKindNames = [...]string{"connect", "send", "expect", "think", "repeat", "ping", "close", "group"}
+var stepKindNames = [...]string{"connect", "send", "expect", "think", "repeat", "ping", "close", "group", "emit"}
 
 func (k StepKind) String() string {
 	if int(k) < len(stepKindNames) {
@@ -181,6 +188,7 @@ type Step struct {
 	Ping    *PingStep
 	Close   *CloseStep
 	Group   *GroupStep
+	Emit    *EmitStep
 }
 
 // ConnectStep dials the target and upgrades. Its latency is recorded as the
@@ -216,8 +224,12 @@ type Matcher struct {
 	JSON map[string]any
 	// Regex, when set, must match the message text.
 	Regex *regexp.Regexp
-	// Binary restricts the match to binary (true) frames; default text or binary.
+	// Binary restricts the match to binary (true) frames; default text or
+	// binary. On a Socket.IO connection: events that carried attachments.
 	Binary bool
+	// Event, on a Socket.IO connection, is the event name to match; JSON,
+	// Regex and dot paths then apply to the event's first argument.
+	Event string
 
 	compiled *compiledMatcher // JSON precompiled by Compile (Parse calls it)
 }

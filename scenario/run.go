@@ -41,6 +41,7 @@ type runner struct {
 	seed uint64
 	env  func(string) string
 	wg   sync.WaitGroup // VU goroutines and connection readers
+	sio  *sioMetrics    // Socket.IO metrics, when a scenario uses it
 }
 
 // scenarioRun is one scenario prepared for running.
@@ -204,6 +205,8 @@ func (s *scenarioRun) compile(steps []Step, paced bool, tap dialer.Tap, dialers 
 				return nil, fmt.Errorf("%s: repeat step without a body", st.Pos)
 			}
 			c.sub, err = s.compile(st.Repeat.Steps, paced || st.Repeat.Every > 0, tap, dialers)
+		case StepEmit:
+			err = s.compileEmit(c, paced)
 		case StepGroup:
 			if st.Group == nil {
 				return nil, fmt.Errorf("%s: group step without a body", st.Pos)
@@ -231,6 +234,10 @@ func nameOr(name, def string) string {
 // into static ones (in the dialer) and templates rendered per connection.
 func (s *scenarioRun) prepareDial(opts ConnectOptions, tap dialer.Tap, dialers map[string]*dialer.Dialer) (*cdial, error) {
 	d := &cdial{base: strings.TrimSuffix(s.r.base, "/")}
+	var err error
+	if d.sio, err = s.prepareSocketIO(&opts); err != nil {
+		return nil, err
+	}
 	static := map[string][]string{}
 	for name, val := range opts.Headers {
 		if !strings.Contains(val, "{{") {

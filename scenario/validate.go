@@ -27,7 +27,7 @@ func (d *decoder) walkConnected(steps []Step, field string, connected bool) bool
 		switch st.Kind {
 		case StepConnect:
 			connected = true
-		case StepSend, StepExpect, StepPing, StepClose:
+		case StepSend, StepExpect, StepPing, StepClose, StepEmit:
 			if !connected {
 				d.errs = append(d.errs, &Error{Pos: st.Pos, Field: f, Msg: fmt.Sprintf("%s without an open connection: add a `connect` step before it", st.Kind)})
 				connected = true // report once per gap
@@ -130,6 +130,7 @@ func mergeConnect(base, over ConnectOptions) ConnectOptions {
 	if over.Source != "" {
 		out.Source = over.Source
 	}
+	mergeSocketIO(&out, over)
 	return out
 }
 

@@ -170,6 +170,8 @@ func (v *vu) step(st *cstep, sc sched) error {
 		return v.ping(st)
 	case StepClose:
 		return v.closeStep(st)
+	case StepEmit:
+		return v.emit(st, sc)
 	case StepGroup:
 		start := time.Now()
 		v.depth++
@@ -349,9 +351,16 @@ func (v *vu) connect(d *cdial) error {
 	v.endConn(false)
 	m := v.s.r.m
 	c, tm, err := d.dialApart(v.ctx, v.vars)
+	var sio *sioConn
+	if err == nil && d.sio != nil {
+		sio, err = d.sio.open(v.ctx, c, v.vars)
+	}
 	if err != nil {
 		if v.ctx.Err() != nil {
 			return errCancelled
+		}
+		if v.sioFailed(d, err) {
+			return fmt.Errorf("connect: %w", errIterFailed)
 		}
 		kind := dialer.Kind(err)
 		m.counter("conn.failed." + string(kind)).Inc()
@@ -370,6 +379,7 @@ func (v *vu) connect(d *cdial) error {
 	v.lastDial = d
 	v.lastSend, v.lastPlan = time.Now(), time.Time{}
 	l := newLink(v, c)
+	l.sio = sio
 	// A cancelled VU may be blocked in a write to a server that stopped
 	// reading: closing the socket is what unblocks it.
 	l.stopAbandon = context.AfterFunc(v.ctx, l.abandon)
@@ -619,6 +629,7 @@ func (v *vu) closeStep(st *cstep) error {
 	l.mu.Lock()
 	l.closing = true
 	l.mu.Unlock()
+	l.goodbye()
 	if err := l.c.SendClose(code, st.Close.Reason); err != nil {
 		v.s.r.m.errSend.Inc()
 	} else if !v.wait(closeWait, l.done) && v.ctx.Err() == nil {
@@ -643,6 +654,9 @@ func (v *vu) endConn(graceful bool) {
 		dead := l.dead
 		l.closing = true
 		l.mu.Unlock()
+		if !dead {
+			l.goodbye()
+		}
 		if !dead && l.c.SendClose(1000, "") == nil {
 			v.wait(endCloseWait, l.done)
 		}
@@ -693,6 +707,8 @@ type link struct {
 	handover atomic.Bool // the VU asks the reader to exit at its next read timeout
 
 	stopAbandon func() bool // unregisters the close-on-cancel hook
+
+	sio *sioConn // Socket.IO state (socketio.go); nil on raw WebSocket connections
 
 	mu        sync.Mutex
 	waitKind  uint8
@@ -791,6 +807,12 @@ func (l *link) read() {
 // waiting expect or keeps it in the backlog; a pong goes to a waiting ping.
 // It is called by whichever goroutine reads the connection.
 func (l *link) handle(msg dialer.Message, now time.Time) {
+	if l.sio != nil {
+		var ok bool
+		if msg, ok = l.sio.inbound(l, msg, now); !ok {
+			return
+		}
+	}
 	if msg.Op == ws.OpPong {
 		l.mu.Lock()
 		if l.waitKind == waitPong {
@@ -874,6 +896,7 @@ func (l *link) fail(err error) {
 // VU), URL and per-connection header templates.
 type cdial struct {
 	d       *dialer.Dialer
+	sio     *sioDial  // Socket.IO handshake after the upgrade; nil for raw WebSocket
 	url     string    // static URL, or "" when path is a template
 	path    *Template // templated path
 	base    string
