@@ -263,11 +263,13 @@ func runLocal(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL s
 	reg := report.NewRegistry()
 	progress := &report.Progress{W: o.Stderr, TTY: o.StderrTTY, Quiet: o.Quiet || o.workerStream != nil, Main: mainLatencies(plan)}
 	reg.StartAt(start)
+	sched := report.NewSchedSampler(reg)
 
 	tickDone := make(chan struct{})
 	tickStop := make(chan struct{})
 	var hlogErr error
 	tick := func(now time.Time) {
+		sched.Sample()
 		iv := reg.Tick(now)
 		if o.workerStream != nil {
 			if err := o.workerStream.WriteInterval(iv); err != nil && hlogErr == nil {
