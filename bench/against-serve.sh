@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs a scenario with `wsbench run` against `wsbench serve` in its own
 # process, both on loopback, and prints the summary plus each process's CPU
-# time and peak RSS. Usage: bench/against-serve.sh SCENARIO.yaml [run flags…]
+# time and peak RSS, and the server's own delivery-delay quantiles from
+# /metrics. With --workers N the client figures cover the parent and its
+# worker processes (CPU summed; peak RSS summed over the processes). Usage: bench/against-serve.sh SCENARIO.yaml [run flags…]
 # Everything it starts is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,10 +22,21 @@ hwm() { awk '/^VmHWM/ {print $2}' /proc/$1/status; }
 "$tmp/wsbench" run "$scenario" --target ws://127.0.0.1:$port --quiet --out "$tmp/results.json" "$@" > "$tmp/summary.txt" &
 cli=$!
 # Sample the client while it runs (its /proc entry vanishes at exit).
+# The parent's cutime/cstime hold its workers' CPU once it has waited for them.
+treecpu() {
+  { awk '{print ($14+$15+$16+$17)/100}' /proc/$1/stat
+    for k in $(pgrep -P $1); do awk '{print ($14+$15)/100}' /proc/$k/stat; done
+  } 2>/dev/null | awk '{s+=$1} END {printf "%.2f", s}'
+}
+treehwm() {
+  for p in $1 $(pgrep -P $1); do awk '/^VmHWM/ {print $2}' /proc/$p/status; done 2>/dev/null | awk '{s+=$1} END {print s+0}'
+}
 ccpu=0; chwm=0
 while kill -0 $cli 2>/dev/null; do
-  c=$(cpu $cli 2>/dev/null || echo $ccpu); h=$(hwm $cli 2>/dev/null || echo $chwm)
-  ccpu=$c; chwm=${h:-$chwm}; sleep 0.2
+  c=$(treecpu $cli); h=$(treehwm $cli)
+  awk -v a="$c" -v b="$ccpu" 'BEGIN {exit !(a>b)}' && ccpu=$c
+  [ "${h:-0}" -gt "$chwm" ] && chwm=$h
+  sleep 0.2
 done
 wait $cli && rc=0 || rc=$?
 cat "$tmp/summary.txt"
@@ -31,5 +44,6 @@ echo
 echo "wsbench run exit status: $rc"
 echo "client: CPU ≥ ${ccpu}s (sampled every 0.2 s), peak RSS ${chwm} KiB"
 echo "server: CPU $(cpu $srv)s, peak RSS $(hwm $srv) KiB"
+curl -sf http://127.0.0.1:$port/metrics | awk -f bench/delay-quantiles.awk
 [ -n "${KEEP_RESULTS:-}" ] && cp "$tmp/results.json" "$KEEP_RESULTS"
 kill -TERM $srv; wait $srv || true

@@ -41,6 +41,12 @@ type runOptions struct {
 	TraceConns    int    // connections traced; 0 = all
 	TraceMaxBytes int64  // trace size cap
 
+	Workers      int    // spread the load over this many child processes
+	WorkerStream bool   // hidden: run as a worker, streaming intervals and results on stdout
+	WorkerExe    string // the executable started for each worker; "" = this one
+
+	workerStream *report.StreamWriter
+
 	Stdout, Stderr io.Writer
 	StderrTTY      bool                // progress updates one line in place
 	Env            func(string) string // nil = os.Getenv
@@ -87,6 +93,9 @@ scenario errors, 3 when the run could not be carried out.`,
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress line")
 	f.BoolVar(&opts.Check, "check", false, "validate the scenario file and exit")
 	f.StringVar(&opts.LogLevel, "log-level", "warn", "log level of the embedded server: debug, info, warn, error")
+	f.IntVar(&opts.Workers, "workers", 1, "spread the load over this many wsbench processes on this machine (each holds its own ~19,900 sockets)")
+	f.BoolVar(&opts.WorkerStream, "worker-stream", false, "run as a worker of --workers: stream intervals and results as JSON lines on stdout")
+	_ = f.MarkHidden("worker-stream")
 	f.StringVar(&opts.Trace, "trace", "", "record the frames of some connections to this file (see `wsbench inspect`)")
 	f.IntVar(&opts.TraceConns, "trace-conns", trace.DefaultConns, "connections to trace with --trace; 0 traces all")
 	f.Int64Var(&opts.TraceMaxBytes, "trace-max-bytes", trace.DefaultMaxBytes, "size cap of the --trace file; recording stops there")
@@ -96,6 +105,17 @@ scenario errors, 3 when the run could not be carried out.`,
 func runRun(ctx context.Context, o *runOptions) error {
 	if o.Format != "table" && o.Format != "json" {
 		return usageError(fmt.Errorf("--format %q: use table or json", o.Format))
+	}
+	switch {
+	case o.Workers < 0:
+		return usageError(fmt.Errorf("--workers %d: want at least 1", o.Workers))
+	case o.Workers > 1 && o.WorkerStream:
+		return usageError(fmt.Errorf("--workers: a worker cannot start workers of its own"))
+	case o.Workers > 1 && o.Trace != "":
+		return usageError(fmt.Errorf("--trace records the frames of one process: drop --workers, or trace one slice of the load with --segment"))
+	}
+	if o.WorkerStream {
+		o.workerStream = report.NewStreamWriter(o.Stdout)
 	}
 	if o.Env == nil {
 		o.Env = os.Getenv
@@ -172,16 +192,91 @@ func runRun(ctx context.Context, o *runOptions) error {
 		baseURL = "ws://" + srv.Addr().String()
 	}
 
-	reg := report.NewRegistry()
-	progress := &report.Progress{W: o.Stderr, TTY: o.StderrTTY, Quiet: o.Quiet, Main: mainLatencies(plan)}
 	start := time.Now()
+	var res *report.Results
+	var runErr, hlogErr error
+	switch {
+	case o.Workers > 1:
+		res, runErr, hlogErr = runWorkers(ctx, o, plan, baseURL, segment, hlog, start)
+	default:
+		res, runErr, hlogErr = runLocal(ctx, o, plan, baseURL, segment, hlog, tap, start)
+	}
+	if res == nil { // no worker reported anything
+		return &ExitError{Code: ExitFailure, Err: errors.Join(runErr, hlogErr)}
+	}
+	res.Thresholds = report.Evaluate(res, thresholds)
+
+	var outErr error
+	if o.workerStream != nil {
+		// A worker hands everything to its parent, which judges thresholds.
+		if err := o.workerStream.WriteResults(res); err != nil {
+			return &ExitError{Code: ExitFailure, Err: errors.Join(runErr, err)}
+		}
+		if runErr != nil && !errors.Is(runErr, context.Canceled) {
+			return &ExitError{Code: ExitFailure, Err: runErr}
+		}
+		return nil
+	}
+	if o.Format == "json" {
+		outErr = report.WriteJSON(o.Stdout, res)
+	} else {
+		outErr = report.WriteSummary(o.Stdout, res)
+	}
+	if outFile != nil {
+		if err := report.WriteJSON(outFile, res); err != nil {
+			outErr = errors.Join(outErr, fmt.Errorf("--out %s: %w", o.Out, err))
+		} else if err := outFile.Close(); err != nil {
+			outErr = errors.Join(outErr, fmt.Errorf("--out %s: %w", o.Out, err))
+		}
+	}
+	if hlogErr != nil {
+		outErr = errors.Join(outErr, fmt.Errorf("--hlog %s: %w", o.HLog, hlogErr))
+	}
+	if tw != nil {
+		if err := tw.Close(); err != nil {
+			outErr = errors.Join(outErr, fmt.Errorf("--trace %s: %w", o.Trace, err))
+		} else if st := tw.Stats(); st.Dropped > 0 || st.Limited {
+			fmt.Fprintf(o.Stderr, "wsbench: trace %s is incomplete: %d frame(s) dropped (writer behind), %d past the size cap\n", o.Trace, st.Dropped, st.PastCap)
+		}
+	}
+
+	switch {
+	case runErr != nil && !errors.Is(runErr, context.Canceled):
+		return &ExitError{Code: ExitFailure, Err: errors.Join(runErr, outErr)}
+	case outErr != nil:
+		return &ExitError{Code: ExitFailure, Err: outErr}
+	}
+	if err := thresholdError(res.Thresholds); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(o.Stderr, "wsbench: interrupted; results above cover the run so far")
+	}
+	return nil
+}
+
+// runLocal runs the plan's load (or this process's segment of it) in this
+// process: virtual users, a ticker closing one interval per o.Interval for
+// the progress line, the interval log or the parent's stream, and the
+// results at the end.
+func runLocal(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL string, segment scenario.Segment, hlog *report.HLogWriter, tap dialer.Tap, start time.Time) (*report.Results, error, error) {
+	reg := report.NewRegistry()
+	progress := &report.Progress{W: o.Stderr, TTY: o.StderrTTY, Quiet: o.Quiet || o.workerStream != nil, Main: mainLatencies(plan)}
 	reg.StartAt(start)
+	sched := report.NewSchedSampler(reg)
 
 	tickDone := make(chan struct{})
 	tickStop := make(chan struct{})
 	var hlogErr error
 	tick := func(now time.Time) {
+		sched.Sample()
 		iv := reg.Tick(now)
+		if o.workerStream != nil {
+			if err := o.workerStream.WriteInterval(iv); err != nil && hlogErr == nil {
+				hlogErr = err
+			}
+			return
+		}
 		if iv.End.Sub(iv.Start) >= o.Interval/2 {
 			// A sliver of an interval at the end would show inflated rates.
 			progress.Update(iv)
@@ -226,45 +321,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 		End:      end,
 		Segment:  o.Segment,
 	})
-	res.Thresholds = report.Evaluate(res, thresholds)
-
-	var outErr error
-	if o.Format == "json" {
-		outErr = report.WriteJSON(o.Stdout, res)
-	} else {
-		outErr = report.WriteSummary(o.Stdout, res)
-	}
-	if outFile != nil {
-		if err := report.WriteJSON(outFile, res); err != nil {
-			outErr = errors.Join(outErr, fmt.Errorf("--out %s: %w", o.Out, err))
-		} else if err := outFile.Close(); err != nil {
-			outErr = errors.Join(outErr, fmt.Errorf("--out %s: %w", o.Out, err))
-		}
-	}
-	if hlogErr != nil {
-		outErr = errors.Join(outErr, fmt.Errorf("--hlog %s: %w", o.HLog, hlogErr))
-	}
-	if tw != nil {
-		if err := tw.Close(); err != nil {
-			outErr = errors.Join(outErr, fmt.Errorf("--trace %s: %w", o.Trace, err))
-		} else if st := tw.Stats(); st.Dropped > 0 || st.Limited {
-			fmt.Fprintf(o.Stderr, "wsbench: trace %s is incomplete: %d frame(s) dropped (writer behind), %d past the size cap\n", o.Trace, st.Dropped, st.PastCap)
-		}
-	}
-
-	switch {
-	case runErr != nil && !errors.Is(runErr, context.Canceled):
-		return &ExitError{Code: ExitFailure, Err: errors.Join(runErr, outErr)}
-	case outErr != nil:
-		return &ExitError{Code: ExitFailure, Err: outErr}
-	}
-	if err := thresholdError(res.Thresholds); err != nil {
-		return err
-	}
-	if ctx.Err() != nil {
-		fmt.Fprintln(o.Stderr, "wsbench: interrupted; results above cover the run so far")
-	}
-	return nil
+	return res, runErr, hlogErr
 }
 
 // startBuiltin starts the reference server in-process on a free loopback port.

@@ -255,6 +255,27 @@ func (l *Latency) Record(d time.Duration) {
 	s.mu.Unlock()
 }
 
+// RecordN adds n samples of d at once (n ≤ 0 adds nothing), with Record's
+// clamping.
+func (l *Latency) RecordN(d time.Duration, n int64) {
+	if n <= 0 {
+		return
+	}
+	v := int64(d)
+	if v < 0 {
+		v = 0
+		l.clamped.Add(n)
+	} else if v > HistHighest {
+		v = HistHighest
+		l.clamped.Add(n)
+	}
+	s := &l.shards[rand.Uint32()&l.mask]
+	s.mu.Lock()
+	_ = s.h.RecordValues(v, n)
+	s.n += n
+	s.mu.Unlock()
+}
+
 func (s *latencyShard) record(v int64) {
 	// v is within [0, HistHighest], so RecordValue cannot fail (and so
 	// cannot allocate its error).
@@ -446,6 +467,8 @@ func sortLatencyNames(names []string) {
 			return 0
 		case "handshake":
 			return 1
+		case SchedLatency:
+			return 3
 		}
 		return 2
 	}

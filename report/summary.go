@@ -27,6 +27,9 @@ func WriteSummary(w io.Writer, r *Results) error {
 			if l.Clamped > 0 {
 				fmt.Fprintf(ew, "note: %d sample(s) of %q fell outside 0..%s and were clamped\n", l.Clamped, l.Name, time.Duration(HistHighest))
 			}
+			if l.Name == SchedLatency && l.Count > 0 {
+				fmt.Fprintf(ew, "note: %s is how long wsbench's own goroutines waited for a CPU (Go runtime, sampled);\n      latencies near its p99 (%s) are partly the load generator's, not the server's\n", SchedLatency, FormatDuration(l.P99))
+			}
 		}
 	}
 	if len(r.Counters) > 0 || len(r.Gauges) > 0 {

@@ -157,3 +157,35 @@ func mulFloor(n, num, den int64) int64 {
 	q, r := n/den, n%den
 	return q*num + r*num/den
 }
+
+// Split cuts s into n consecutive equal sub-segments that tile it, for
+// handing one process's share to n worker processes. Each is returned in
+// the "from:to" form ParseSegment reads. It fails when n < 1 or when the
+// sub-segments' ends would need denominators above the parser's bound.
+func (s Segment) Split(n int) ([]string, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("split segment into %d parts: want at least 1", n)
+	}
+	fn, fd, tn, td := s.bounds()
+	from, to := big.NewRat(fn, fd), big.NewRat(tn, td)
+	width := new(big.Rat).Sub(to, from)
+	out := make([]string, n)
+	prev := from
+	for i := 1; i <= n; i++ {
+		next := new(big.Rat).Mul(width, big.NewRat(int64(i), int64(n)))
+		next.Add(next, from)
+		if !next.Denom().IsInt64() || next.Denom().Int64() > maxSegmentDen {
+			return nil, fmt.Errorf("split segment %s into %d parts: %s has a denominator above %d", s.labelOrWhole(), n, next.RatString(), maxSegmentDen)
+		}
+		out[i-1] = prev.RatString() + ":" + next.RatString()
+		prev = next
+	}
+	return out, nil
+}
+
+func (s Segment) labelOrWhole() string {
+	if !s.set {
+		return "0:1"
+	}
+	return s.label
+}

@@ -187,3 +187,44 @@ func FuzzParseSegment(f *testing.F) {
 		}
 	})
 }
+
+func TestSegmentSplit(t *testing.T) {
+	cases := []struct {
+		seg  string
+		n    int
+		want []string
+	}{
+		{"", 1, []string{"0:1"}},
+		{"", 3, []string{"0:1/3", "1/3:2/3", "2/3:1"}},
+		{"1/2:1", 2, []string{"1/2:3/4", "3/4:1"}},
+		{"0:1/3", 4, []string{"0:1/12", "1/12:1/6", "1/6:1/4", "1/4:1/3"}},
+	}
+	for _, c := range cases {
+		seg, err := ParseSegment(c.seg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := seg.Split(c.n)
+		if err != nil {
+			t.Fatalf("%q.Split(%d): %v", c.seg, c.n, err)
+		}
+		if strings.Join(got, " ") != strings.Join(c.want, " ") {
+			t.Errorf("%q.Split(%d) = %v, want %v", c.seg, c.n, got, c.want)
+		}
+		// The parts parse and their shares add up to the whole segment's.
+		total := 0
+		for _, p := range got {
+			ps, err := ParseSegment(p)
+			if err != nil {
+				t.Fatalf("part %q: %v", p, err)
+			}
+			total += ps.Scale(1000)
+		}
+		if total != seg.Scale(1000) {
+			t.Errorf("%q.Split(%d): parts scale 1000 to %d, whole to %d", c.seg, c.n, total, seg.Scale(1000))
+		}
+	}
+	if _, err := (Segment{}).Split(0); err == nil {
+		t.Error("Split(0) succeeded")
+	}
+}

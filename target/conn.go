@@ -194,7 +194,14 @@ func (c *wsConn) flush(sc *scratch) (closeNow bool) {
 				bytes += len(f.b)
 			}
 			err := c.out.writev(bufs)
+			var written int64
+			if err == nil {
+				written = s.now()
+			}
 			for i, f := range sc.frames[:n] {
+				if f.born != 0 && err == nil {
+					s.m.deliveryDelay.observe(written - f.born)
+				}
 				f.release()
 				sc.frames[i] = nil
 			}

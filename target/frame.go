@@ -170,6 +170,7 @@ type frame struct {
 	b    []byte
 	refs atomic.Int32
 	pool *framePool
+	born int64 // server clock (ns) when a hub delivery was encoded; 0 for the connection's own frames
 }
 
 func (f *frame) retain() { f.refs.Add(1) }
@@ -198,6 +199,7 @@ func (fp *framePool) get(size int) *frame {
 	}
 	f.b = f.b[:0]
 	f.refs.Store(1)
+	f.born = 0
 	return f
 }
 

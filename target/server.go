@@ -292,6 +292,7 @@ func (s *Server) deliver(to []uint64, payload []byte, droppable bool) {
 		return
 	}
 	f := s.frames.encode(0x1, payload)
+	f.born = s.now()
 	s.table.mu.RLock()
 	for _, id := range to {
 		c := s.table.getLocked(id)

@@ -1,0 +1,247 @@
+package cmd
+
+// workers.go spreads one run over several wsbench processes on this machine
+// (`wsbench run --workers N`). Each process may hold only ~19,900 sockets
+// here, and one Go process's scheduler saturates before the machine does,
+// so the parent splits its segment of the load into N execution segments,
+// starts one child `wsbench run --worker-stream --segment …` per segment
+// against the same target (the parent's embedded server when the target is
+// builtin), folds the children's per-second intervals into one progress
+// line and interval log, and merges their final results exactly.
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/scenario"
+)
+
+// workerWaitDelay is how long a worker gets to report after an interrupt
+// before it is killed.
+const workerWaitDelay = 30 * time.Second
+
+type workerResult struct {
+	res *report.Results
+	err error // how the worker failed, nil if it reported
+}
+
+func runWorkers(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL string, segment scenario.Segment, hlog *report.HLogWriter, start time.Time) (*report.Results, error, error) {
+	parts, err := segment.Split(o.Workers)
+	if err != nil {
+		return nil, usageError(fmt.Errorf("--workers: %w", err)), nil
+	}
+	exe := o.WorkerExe
+	if exe == "" {
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("--workers: find this executable: %w", err), nil
+		}
+	}
+
+	// Interrupting the parent interrupts the workers, which then report
+	// what they measured; a failing worker stops the others the same way.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	comb := report.NewCombiner(len(parts), start)
+	results := make([]workerResult, len(parts))
+	var wg sync.WaitGroup
+	for i, part := range parts {
+		cmd := exec.CommandContext(wctx, exe, workerArgs(o, baseURL, part)...)
+		cmd.Env = os.Environ()
+		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+		cmd.WaitDelay = workerWaitDelay
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return nil, fmt.Errorf("worker %d: %w", i+1, err), nil
+		}
+		tail := newPrefixWriter(o.Stderr, fmt.Sprintf("wsbench: worker %d/%d (segment %s): ", i+1, len(parts), part), 4096)
+		cmd.Stderr = tail
+		if err := cmd.Start(); err != nil {
+			cancel()
+			wg.Wait()
+			return nil, fmt.Errorf("start worker %d (%s): %w", i+1, exe, err), nil
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, readErr := readWorker(stdout, i, comb)
+			waitErr := cmd.Wait()
+			tail.Flush()
+			switch {
+			case res == nil && readErr == nil:
+				readErr = errors.New("exited without reporting results")
+			case res != nil && waitErr != nil:
+				readErr = waitErr // reported, but then failed (exit 3)
+			}
+			if readErr != nil {
+				if waitErr != nil && !errors.Is(readErr, waitErr) {
+					readErr = fmt.Errorf("%w (%v)", readErr, waitErr)
+				}
+				results[i].err = fmt.Errorf("worker %d/%d (segment %s): %w", i+1, len(parts), part, readErr)
+				cancel()
+			}
+			results[i].res = res
+		}()
+	}
+
+	progress := &report.Progress{W: o.Stderr, TTY: o.StderrTTY, Quiet: o.Quiet, Main: mainLatencies(plan)}
+	var hlogErr error
+	tick := func(now time.Time) {
+		iv := comb.Tick(now)
+		if iv.End.Sub(iv.Start) >= o.Interval/2 {
+			progress.Update(iv)
+		}
+		if hlog != nil && hlogErr == nil {
+			hlogErr = hlog.Write(iv)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	t := time.NewTicker(o.Interval)
+loop:
+	for {
+		select {
+		case now := <-t.C:
+			tick(now)
+		case <-done:
+			break loop
+		}
+	}
+	t.Stop()
+	tick(time.Now())
+	progress.Done()
+
+	var all []*report.Results
+	var errs []error
+	for _, r := range results {
+		if r.res != nil {
+			all = append(all, r.res)
+		}
+		if r.err != nil {
+			errs = append(errs, r.err)
+		}
+	}
+	if len(all) == 0 {
+		return nil, errors.Join(append(errs, errors.New("no worker reported results"))...), hlogErr
+	}
+	res, err := report.Merge(all...)
+	if err != nil {
+		return nil, errors.Join(append(errs, err)...), hlogErr
+	}
+	res.Thresholds = nil // re-evaluated by the caller on the whole run
+	res.Meta.Scenario = o.File
+	res.Meta.Segment = o.Segment
+	res.Meta.Start = start
+	if len(errs) > 0 && len(all) < len(parts) {
+		errs = append(errs, fmt.Errorf("results cover %d of %d workers", len(all), len(parts)))
+	}
+	return res, errors.Join(errs...), hlogErr
+}
+
+// workerArgs builds a worker's command line: the parent's overrides, its
+// segment, and the resolved target so that every worker loads one server.
+func workerArgs(o *runOptions, baseURL, part string) []string {
+	args := []string{"run", o.File, "--worker-stream", "--quiet",
+		"--segment", part, "--target", baseURL, "--log-level", o.LogLevel}
+	if o.Duration > 0 {
+		args = append(args, "--duration", o.Duration.String())
+	}
+	if o.VUs > 0 {
+		args = append(args, "--vus", strconv.Itoa(o.VUs))
+	}
+	if o.Rate > 0 {
+		args = append(args, "--rate", strconv.FormatFloat(o.Rate, 'g', -1, 64))
+	}
+	if o.Source != "" {
+		args = append(args, "--source", o.Source)
+	}
+	if o.Insecure {
+		args = append(args, "--insecure")
+	}
+	if o.CAFile != "" {
+		args = append(args, "--ca-file", o.CAFile)
+	}
+	return args
+}
+
+// readWorker decodes a worker's stream: intervals go to comb, the results
+// record is returned.
+func readWorker(r io.Reader, src int, comb *report.Combiner) (*report.Results, error) {
+	sr := report.NewStreamReader(r)
+	var res *report.Results
+	for {
+		iv, rr, err := sr.Next()
+		if errors.Is(err, io.EOF) {
+			return res, nil
+		}
+		if err != nil {
+			_, _ = io.Copy(io.Discard, r) // let the worker finish writing
+			return res, err
+		}
+		if iv != nil {
+			comb.Add(src, iv)
+		} else {
+			res = rr
+		}
+	}
+}
+
+// prefixWriter forwards a worker's stderr line by line to w, each line
+// with a prefix naming the worker; lines longer than max are cut.
+type prefixWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix string
+	line   []byte
+	max    int
+}
+
+func newPrefixWriter(w io.Writer, prefix string, max int) *prefixWriter {
+	return &prefixWriter{w: w, prefix: prefix, max: max}
+}
+
+func (t *prefixWriter) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, b := range p {
+		if b == '\n' || len(t.line) >= t.max {
+			t.flushLocked()
+			continue
+		}
+		t.line = append(t.line, b)
+	}
+	return len(p), nil
+}
+
+// Flush writes out a last line that had no newline.
+func (t *prefixWriter) Flush() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.flushLocked()
+}
+
+func (t *prefixWriter) flushLocked() {
+	if len(t.line) == 0 {
+		return
+	}
+	bw := bufio.NewWriter(t.w)
+	_, _ = bw.WriteString(t.prefix)
+	_, _ = bw.Write(t.line)
+	_ = bw.WriteByte('\n')
+	_ = bw.Flush()
+	t.line = t.line[:0]
+}
