@@ -14,7 +14,8 @@ import (
 type Protocol int
 
 const (
-	ProtoWebSocket Protocol = iota // raw WebSocket messages (the default)
+	ProtoDefault   Protocol = iota // not set: inherit, else raw WebSocket
+	ProtoWebSocket                 // raw WebSocket messages
 	ProtoSocketIO                  // Socket.IO v4 (Engine.IO 4) over the WebSocket transport
 )
 
@@ -57,7 +58,7 @@ func (e *EmitStep) binary() bool { return e.Attachment != nil || e.AttachRandom 
 
 // mergeSocketIO merges the Socket.IO connect options of over into out.
 func mergeSocketIO(out *ConnectOptions, over ConnectOptions) {
-	if over.Protocol != ProtoWebSocket {
+	if over.Protocol != ProtoDefault {
 		out.Protocol = over.Protocol
 	}
 	if over.Namespace != "" {

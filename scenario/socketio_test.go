@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gobwas/ws"
 	"github.com/wsbench/wsbench/internal/socketio/socketiotest"
 	"github.com/wsbench/wsbench/report"
 )
@@ -264,4 +265,80 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+func TestParseSocketIO(t *testing.T) {
+	p, err := LoadFile("testdata/scenarios/socketio.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm := p.Scenarios[0]
+	c := adm.Steps[0].Connect.Options
+	if c.Protocol != ProtoSocketIO || c.Path != "/io/" || c.Namespace != "/admin" || c.EngineIO != 4 {
+		t.Errorf("connect options = %+v", c)
+	}
+	if auth, ok := c.Auth.(orderedObject); !ok || len(auth) != 2 || auth[0].Key != "token" {
+		t.Errorf("auth = %#v", c.Auth)
+	}
+	say := adm.Steps[2].Emit
+	if say.Name != "say_ack" || say.Event != "say" || len(say.Args) != 3 || !say.Ack || say.AckMatch.JSON == nil ||
+		say.Timeout != 2*time.Second || say.OnTimeout != TimeoutContinue {
+		t.Errorf("say emit = %+v", say)
+	}
+	if join := adm.Steps[1].Emit; join.Name != "join" || join.Ack || join.binary() {
+		t.Errorf("join emit = %+v", join)
+	}
+	if up := adm.Steps[3].Emit; string(up.Attachment) != "\x00\x01\x02" || !up.Ack {
+		t.Errorf("upload emit = %+v", up)
+	}
+	if n := adm.Steps[4].Emit; n.AttachRandom != 16 {
+		t.Errorf("noise emit = %+v", n)
+	}
+	if e := adm.Steps[5].Expect; e.Match.Event != "said" || e.Capture["who"] != "from" {
+		t.Errorf("expect = %+v", e)
+	}
+	if l := adm.Listeners; l[0].Match.Event != "said" || l[1].Match.Event != "bin" || !l[1].Match.Binary {
+		t.Errorf("listeners = %+v", l)
+	}
+	if raw := p.Scenarios[1].Steps[0].Connect.Options; raw.Protocol != ProtoWebSocket || raw.Path != "/echo" {
+		t.Errorf("raw scenario connect = %+v", raw)
+	}
+	if got := socketIOPath(""); got != "/socket.io/?EIO=4&transport=websocket" {
+		t.Errorf("socketIOPath = %q", got)
+	}
+	if got := socketIOPath("/io/?token=x"); got != "/io/?token=x&EIO=4&transport=websocket" {
+		t.Errorf("socketIOPath = %q", got)
+	}
+}
+
+// An event matcher looks at the first argument; dot paths too.
+func TestEventMatcher(t *testing.T) {
+	m := Matcher{Event: "said", JSON: map[string]any{"room": "r1"}}
+	if err := m.Compile(); err != nil {
+		t.Fatal(err)
+	}
+	var v Vars
+	for _, tt := range []struct {
+		msg  string
+		want bool
+	}{
+		{`["said",{"room":"r1","ts":5}]`, true},
+		{`["said",{"room":"r2"}]`, false},
+		{`["sad",{"room":"r1"}]`, false},
+		{`["said"]`, false},
+		{`["sa\u0069d",{"room":"r1"}]`, true},
+		{`{"room":"r1"}`, false},
+	} {
+		if got := m.Match(ws.OpText, []byte(tt.msg), &v); got != tt.want {
+			t.Errorf("Match(%s) = %v, want %v", tt.msg, got, tt.want)
+		}
+	}
+	if ts, ok := LookupInt(m.subject([]byte(`["said",{"room":"r1","ts":5}]`)), "ts"); !ok || ts != 5 {
+		t.Errorf("subject lookup = %d %v", ts, ok)
+	}
+	msg := []byte(`["said",{"room":"r1","ts":5}]`)
+	allocs := testing.AllocsPerRun(100, func() { m.Match(ws.OpText, msg, &v) })
+	if allocs != 0 {
+		t.Errorf("event match allocates %v times", allocs)
+	}
 }
