@@ -10,9 +10,13 @@
 #          N VUs arrive over 5 s and emit `echo` with an ack once a second,
 #          15 times: does every VU connect and get its 15 acks, at what RSS?
 #
-# Per run it prints emits (acks) per second of the tool's run time, the ack
-# latency p50/p99 each tool reports, its peak RSS (and per VU, start-up
-# included) and the VUs that failed. Artillery is not a test dependency:
+# Per run it prints emits (acks) per second of the tool's run time (wsbench:
+# its run's start to end; Artillery: its arrival phase plus its longest VU
+# session), the
+# ack latency p50/p99 each tool reports (wsbench's paced "echo" counts from
+# the scheduled emit time; p99raw is from the actual emit, as Artillery
+# measures), the tool's user+system CPU per emit (start-up included), its
+# peak RSS (and per VU, start-up included) and the VUs that failed. Artillery is not a test dependency:
 #   (cd /tmp/art && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm i artillery@2.0.21)
 # and set ARTILLERY=/tmp/art/node_modules/.bin/artillery (unset: wsbench only).
 # Needs node, jq, /usr/bin/time and `npm ci` in examples/socketio-server.
@@ -48,50 +52,57 @@ start_server() {
 	exit 1
 }
 
-row() { printf '%-9s %-6s %6s %9s %9s %9s %9s %12s %11s %7s\n' "$@"; }
-row tool mode VUs emits emits/s p50_ms p99_ms peak_RSS_MiB RSS_KiB/VU failed
+row() { printf '%-9s %-6s %6s %8s %8s %8s %8s %8s %9s %12s %11s %7s\n' "$@"; }
+row tool mode VUs emits emits/s p50_ms p99_ms p99raw cpu_us/emit peak_RSS_MiB RSS_KiB/VU failed
 
 run_wsbench() { # mode file vus
 	start_server
-	/usr/bin/time -f '%e %M' -o "$tmp/time" "$tmp/wsbench" run "$2" --target "ws://127.0.0.1:$port" \
+	/usr/bin/time -f '%e %U %S %M' -o "$tmp/time" "$tmp/wsbench" run "$2" --target "ws://127.0.0.1:$port" \
 		--vus "$3" --quiet --out "$tmp/ws.json" >/dev/null 2>"$tmp/ws.err" || true
-	read -r wall rss <"$tmp/time"
-	jq -r --arg mode "$1" --arg n "$3" --arg rss "$rss" '
+	read -r wall usr sys rss <"$tmp/time"
+	jq -r --arg mode "$1" --arg n "$3" --arg rss "$rss" --arg cpu "$(echo "$usr + $sys" | bc)" '
 		def secs: (sub("\\.[0-9]+Z$";"Z") | fromdate) + ((capture("\\.(?<f>[0-9]+)Z$").f // "0") | "0." + . | tonumber);
 		(.latencies | map(select(.name=="echo")) | .[0]) as $l
+		| ((.latencies | map(select(.name=="echo.raw")) | .[0].p99_ns) // $l.p99_ns) as $raw
 		| ((.meta.end | secs) - (.meta.start | secs)) as $secs
 		| ["wsbench", $mode, $n, $l.count, ($l.count / ([$secs,0.001]|max) | floor),
-		   ($l.p50_ns/1e6*100|round/100), ($l.p99_ns/1e6*100|round/100),
+		   ($l.p50_ns/1e6*100|round/100), ($l.p99_ns/1e6*100|round/100), ($raw/1e6*100|round/100),
+		   (($cpu|tonumber) * 1e6 / $l.count | round),
 		   ($rss|tonumber/1024*10|round/10), ($rss|tonumber/($n|tonumber)*10|round/10),
-		   .counters["iterations.failed"]] | @tsv' "$tmp/ws.json" |
-		while IFS=$'\t' read -r a b c d e f g h i j; do row "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$j"; done
+		   .counters["iterations.failed"]] | @tsv' "$tmp/ws.json" 2>"$tmp/jq.err" |
+		while IFS=$'\t' read -r a b c d e f g h i j k l; do row "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$j" "$k" "$l"; done ||
+		echo "$1 $3: no report ($(cat "$tmp/jq.err"))"
 }
 
-run_artillery() { # mode file vus
+run_artillery() { # mode file vus ramp_seconds
 	start_server
-	(cd bench/artillery && URL="http://127.0.0.1:$port" VUS="$3" timeout 300 /usr/bin/time -f '%e %M' -o "$tmp/time" \
+	(cd bench/artillery && URL="http://127.0.0.1:$port" VUS="$3" timeout 300 /usr/bin/time -f '%e %U %S %M' -o "$tmp/time" \
 		"$artillery" run --output "$tmp/art.json" "$2" >"$tmp/art.log" 2>&1) || true
-	read -r wall rss <"$tmp/time"
-	# Artillery's own first/last period bounds the run (its start-up excluded).
-	jq -r --arg mode "$1" --arg n "$3" --arg rss "$rss" '
+	read -r wall usr sys rss <"$tmp/time"
+	# The run lasts the arrival phase ($4 s) plus the longest VU session
+	# (Artillery's start-up excluded; its metric periods are 10 s coarse).
+	jq -r --arg mode "$1" --arg n "$3" --arg ramp "$4" --arg rss "$rss" --arg cpu "$(echo "$usr + $sys" | bc)" '
 		(.aggregate.summaries["socketio.response_time"] // {}) as $l
-		| ((.aggregate.lastMetricAt - .aggregate.firstMetricAt) / 1000) as $secs
-		| ["artillery", $mode, $n, (.aggregate.counters["socketio.emit"] // 0),
+		| ((.aggregate.summaries["vusers.session_length"].max // 0) / 1000 + ($ramp|tonumber)) as $secs
+		| (.aggregate.counters["socketio.emit"] // 0) as $emits
+		| ["artillery", $mode, $n, $emits,
 		   ((.aggregate.counters["socketio.emit"] // 0) / ([$secs,1]|max) | floor),
-		   ($l.p50 // "-"), ($l.p99 // "-"),
+		   ($l.p50 // "-"), ($l.p99 // "-"), ($l.p99 // "-"),
+		   (if $emits > 0 then ($cpu|tonumber) * 1e6 / $emits | round else "-" end),
 		   ($rss|tonumber/1024*10|round/10), ($rss|tonumber/($n|tonumber)*10|round/10),
-		   ((.aggregate.counters["vusers.failed"] // 0) + ((.aggregate.counters["vusers.created"] // 0) < ($n|tonumber) | if . then 1 else 0 end) * (($n|tonumber) - (.aggregate.counters["vusers.created"] // 0)))] | @tsv' "$tmp/art.json" |
-		while IFS=$'\t' read -r a b c d e f g h i j; do row "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$j"; done
+		   ((.aggregate.counters["vusers.failed"] // 0) + ([($n|tonumber) - (.aggregate.counters["vusers.created"] // 0), 0] | max))] | @tsv' "$tmp/art.json" 2>"$tmp/jq.err" |
+		while IFS=$'\t' read -r a b c d e f g h i j k l; do row "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$j" "$k" "$l"; done ||
+		echo "$1 $3: no report ($(cat "$tmp/jq.err"))"
 }
 
 for mode in $modes; do
 	if [ "$mode" = flood ]; then
 		run_wsbench flood bench/socketio-flood.yaml "$flood_vus"
-		[ -n "$artillery" ] && run_artillery flood socketio-flood.yml "$flood_vus"
+		[ -n "$artillery" ] && run_artillery flood socketio-flood.yml "$flood_vus" 1
 	else
 		for n in "${sizes[@]}"; do
 			run_wsbench paced bench/socketio-paced.yaml "$n"
-			[ -n "$artillery" ] && run_artillery paced socketio-paced.yml "$n"
+			[ -n "$artillery" ] && run_artillery paced socketio-paced.yml "$n" 5
 		done
 	fi
 done
