@@ -125,8 +125,13 @@ func Decode(p []byte) (Packet, error) {
 	}
 	switch pk.Type {
 	case Event, BinaryEvent, Ack, BinaryAck:
-		if len(pk.Data) == 0 || pk.Data[0] != '[' {
-			return pk, fmt.Errorf("%w: %v payload is not an array", ErrMalformed, pk.Type)
+		// One scan of the payload: a whole array, and for events one that
+		// starts with the event name.
+		if end, ok := skipValue(pk.Data, 0); !ok || pk.Data[0] != '[' || skipWS(pk.Data, end) != len(pk.Data) {
+			return pk, fmt.Errorf("%w: %v payload is not a JSON array", ErrMalformed, pk.Type)
+		}
+		if _, _, ok := EventName(pk.Data); !ok && (pk.Type == Event || pk.Type == BinaryEvent) {
+			return pk, fmt.Errorf("%w: %v payload does not start with an event name", ErrMalformed, pk.Type)
 		}
 	}
 	if (pk.Type == Ack || pk.Type == BinaryAck) && pk.ID == NoID {

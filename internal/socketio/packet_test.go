@@ -35,6 +35,10 @@ func TestDecode(t *testing.T) {
 		{in: `51["x"]`, err: true},     // binary count without dash
 		{in: `59999-["x"]`, err: true}, // too many attachments
 		{in: `2abc`, err: true},
+		{in: `2[`, err: true},                            // unterminated array
+		{in: `2[1]`, err: true},                          // no event name
+		{in: `2["a"]x`, err: true},                       // trailing bytes
+		{in: `31[1,`, err: true},                         // unterminated ack
 		{in: `299999999999999999999999["x"]`, err: true}, // id overflow
 	}
 	for _, tt := range tests {
