@@ -7,8 +7,9 @@
 #          FLOOD_VUS (default 50) VUs emit `echo` with an ack 2000 times back
 #          to back: emits/s is what the tool (and the server) can push.
 #   paced  bench/socketio-paced.yaml | bench/artillery/socketio-paced.yml
-#          N VUs arrive over 5 s and emit `echo` with an ack once a second,
-#          15 times: does every VU connect and get its 15 acks, at what RSS?
+#          N VUs arrive evenly over 5 s (RAMP) and emit `echo` with an ack
+#          once a second, 15 times: does every VU connect and get its 15
+#          acks, at what RSS?
 #
 # Per run it prints emits (acks) per second of the tool's run time (wsbench:
 # its run's start to end; Artillery: its arrival phase plus its longest VU
@@ -16,13 +17,15 @@
 # ack latency p50/p99 each tool reports (wsbench's paced "echo" counts from
 # the scheduled emit time; p99raw is from the actual emit, as Artillery
 # measures), the tool's user+system CPU per emit (start-up included), its
-# peak RSS (and per VU, start-up included) and the VUs that failed. Artillery is not a test dependency:
+# peak RSS (and per VU, start-up included) and the VUs that failed, were
+# dropped or never started. Artillery is not a test dependency:
 #   (cd /tmp/art && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm i artillery@2.0.21)
 # and set ARTILLERY=/tmp/art/node_modules/.bin/artillery (unset: wsbench only).
 # Needs node, jq, /usr/bin/time and `npm ci` in examples/socketio-server.
 #
 # Usage: ARTILLERY=… bench/socketio-compare.sh [N ...]   (paced sizes; default 100 500 2000)
-#        MODES="flood" or MODES="paced" runs one workload only.
+#        MODES="flood" or MODES="paced" runs one workload only; RAMP=15
+#        spreads the paced arrivals over 15 s instead of 5 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@")
@@ -30,6 +33,7 @@ sizes=("$@")
 artillery=${ARTILLERY:-}
 modes=${MODES:-flood paced}
 flood_vus=${FLOOD_VUS:-50}
+ramp=${RAMP:-5}
 port=${PORT:-18097}
 tmp=$(mktemp -d)
 go build -o "$tmp/wsbench" .
@@ -55,10 +59,10 @@ start_server() {
 row() { printf '%-9s %-6s %6s %8s %8s %8s %8s %8s %9s %12s %11s %7s\n' "$@"; }
 row tool mode VUs emits emits/s p50_ms p99_ms p99raw cpu_us/emit peak_RSS_MiB RSS_KiB/VU failed
 
-run_wsbench() { # mode file vus
+run_wsbench() { # mode file vus [load flags]
 	start_server
 	/usr/bin/time -f '%e %U %S %M' -o "$tmp/time" "$tmp/wsbench" run "$2" --target "ws://127.0.0.1:$port" \
-		--vus "$3" --quiet --out "$tmp/ws.json" >/dev/null 2>"$tmp/ws.err" || true
+		${4:---vus $3} --quiet --out "$tmp/ws.json" >/dev/null 2>"$tmp/ws.err" || true
 	read -r wall usr sys rss <"$tmp/time"
 	jq -r --arg mode "$1" --arg n "$3" --arg rss "$rss" --arg cpu "$(echo "$usr + $sys" | bc)" '
 		def secs: (sub("\\.[0-9]+Z$";"Z") | fromdate) + ((capture("\\.(?<f>[0-9]+)Z$").f // "0") | "0." + . | tonumber);
@@ -69,14 +73,15 @@ run_wsbench() { # mode file vus
 		   ($l.p50_ns/1e6*100|round/100), ($l.p99_ns/1e6*100|round/100), ($raw/1e6*100|round/100),
 		   (($cpu|tonumber) * 1e6 / $l.count | round),
 		   ($rss|tonumber/1024*10|round/10), ($rss|tonumber/($n|tonumber)*10|round/10),
-		   .counters["iterations.failed"]] | @tsv' "$tmp/ws.json" 2>"$tmp/jq.err" |
+		   (.counters["iterations.failed"] + .counters["arrivals.dropped"]
+		    + ([($n|tonumber) - .counters["iterations"] - .counters["arrivals.dropped"], 0] | max))] | @tsv' "$tmp/ws.json" 2>"$tmp/jq.err" |
 		while IFS=$'\t' read -r a b c d e f g h i j k l; do row "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h" "$i" "$j" "$k" "$l"; done ||
 		echo "$1 $3: no report ($(cat "$tmp/jq.err"))"
 }
 
 run_artillery() { # mode file vus ramp_seconds
 	start_server
-	(cd bench/artillery && URL="http://127.0.0.1:$port" VUS="$3" timeout 300 /usr/bin/time -f '%e %U %S %M' -o "$tmp/time" \
+	(cd bench/artillery && URL="http://127.0.0.1:$port" VUS="$3" RAMP="${4:-1}" timeout 300 /usr/bin/time -f '%e %U %S %M' -o "$tmp/time" \
 		"$artillery" run --output "$tmp/art.json" "$2" >"$tmp/art.log" 2>&1) || true
 	read -r wall usr sys rss <"$tmp/time"
 	# The run lasts the arrival phase ($4 s) plus the longest VU session
@@ -101,8 +106,9 @@ for mode in $modes; do
 		[ -n "$artillery" ] && run_artillery flood socketio-flood.yml "$flood_vus" 1
 	else
 		for n in "${sizes[@]}"; do
-			run_wsbench paced bench/socketio-paced.yaml "$n"
-			[ -n "$artillery" ] && run_artillery paced socketio-paced.yml "$n" 5
+			sed "s/^duration: 5s/duration: ${ramp}s/" bench/socketio-paced.yaml >"$tmp/paced.yaml"
+			run_wsbench paced "$tmp/paced.yaml" "$n" "--rate $(echo "scale=3; $n / $ramp" | bc)"
+			[ -n "$artillery" ] && run_artillery paced socketio-paced.yml "$n" "$ramp"
 		done
 	fi
 done

@@ -258,8 +258,18 @@ func (v *vu) sioFailed(d *cdial, err error) bool {
 // the VU's matchers see: an event payload (`["event", args…]`), as a text
 // message, or a binary one when the event carried attachments. Engine.IO
 // pings are answered, acks handed to a waiting emit; ok is false for
-// everything that is not an event of the connection's namespace.
+// everything that is not an event of the connection's namespace. Frames
+// not handed on count in bytes.recv here (events are counted by the
+// caller), acks also in msgs.recv.
 func (sc *sioConn) inbound(l *link, msg dialer.Message, now time.Time) (dialer.Message, bool) {
+	out, ok := sc.decode(l, msg, now)
+	if !ok {
+		l.s.r.m.bytesRecv.Add(int64(len(msg.Payload)))
+	}
+	return out, ok
+}
+
+func (sc *sioConn) decode(l *link, msg dialer.Message, now time.Time) (dialer.Message, bool) {
 	if msg.Op == ws.OpBinary {
 		return sc.attachment(l, msg, now)
 	}
@@ -319,8 +329,6 @@ func (sc *sioConn) attachment(l *link, msg dialer.Message, now time.Time) (diale
 		sc.d.m.badPacket.Inc() // a binary frame no packet announced
 		return msg, false
 	}
-	m := l.s.r.m
-	m.bytesRecv.Add(int64(len(msg.Payload)))
 	sc.pendingLeft--
 	if sc.pendingLeft > 0 {
 		return msg, false
@@ -334,6 +342,7 @@ func (sc *sioConn) attachment(l *link, msg dialer.Message, now time.Time) (diale
 
 // ack hands an acknowledgement to the emit waiting for it.
 func (sc *sioConn) ack(l *link, id int64, data []byte, now time.Time) {
+	l.s.r.m.msgsRecv.Inc()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if id != sc.want || sc.want == socketio.NoID {

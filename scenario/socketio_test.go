@@ -200,7 +200,11 @@ steps:
   - close
 `)
 	wantNoErrors(t, r)
-	wantCounters(t, r, map[string]int64{"socketio.disconnected": 0, "iterations.failed": 0})
+	// msgs.recv counts the 3 acks; pings are bytes only.
+	wantCounters(t, r, map[string]int64{"socketio.disconnected": 0, "iterations.failed": 0, "msgs.recv": 3})
+	if b := counter(r, "bytes.recv"); b < 3*3 {
+		t.Errorf("bytes.recv = %d: pings and acks not counted", b)
+	}
 	if got := latency(t, r, "echo").Count; got != 3 {
 		t.Errorf("echo acks after idling = %d, want 3", got)
 	}
