@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -46,6 +47,8 @@ type runOptions struct {
 	WorkerExe    string // the executable started for each worker; "" = this one
 
 	workerStream *report.StreamWriter
+
+	CPUProfile string // write a Go CPU profile of the run to this file (hidden flag)
 
 	Stdout, Stderr io.Writer
 	StderrTTY      bool                // progress updates one line in place
@@ -99,6 +102,8 @@ scenario errors, 3 when the run could not be carried out.`,
 	f.StringVar(&opts.Trace, "trace", "", "record the frames of some connections to this file (see `wsbench inspect`)")
 	f.IntVar(&opts.TraceConns, "trace-conns", trace.DefaultConns, "connections to trace with --trace; 0 traces all")
 	f.Int64Var(&opts.TraceMaxBytes, "trace-max-bytes", trace.DefaultMaxBytes, "size cap of the --trace file; recording stops there")
+	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (for `go tool pprof`)")
+	_ = f.MarkHidden("cpuprofile")
 	return c
 }
 
@@ -172,6 +177,17 @@ func runRun(ctx context.Context, o *runOptions) error {
 			return usageError(fmt.Errorf("--trace: %w", err))
 		}
 		defer tw.Close()
+	}
+	if o.CPUProfile != "" {
+		pf, err := os.Create(o.CPUProfile)
+		if err != nil {
+			return usageError(fmt.Errorf("--cpuprofile: %w", err))
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("--cpuprofile %s: %w", o.CPUProfile, err)}
+		}
+		defer pprof.StopCPUProfile()
 	}
 	var tap dialer.Tap
 	if tw != nil {

@@ -424,8 +424,11 @@ func TestParseEverything(t *testing.T) {
 	if three, _ := v.Get("three"); !strings.Contains(string(body), `"three":`+three) {
 		t.Errorf("captured three=%q from %s", three, body)
 	}
-	if th := st[5].Think; th.Dist != ThinkFixed || th.Fixed != 10*time.Millisecond {
+	if th := st[5].Think; th.Dist != ThinkFixed || th.Fixed != 10*time.Millisecond || th.NoRead {
 		t.Errorf("fixed think: %+v", th)
+	}
+	if th := st[6].Think; th.Dist != ThinkExponential || th.Mean != 5*time.Millisecond || !th.NoRead {
+		t.Errorf("think without reading: %+v", th)
 	}
 	if pg := st[7].Ping; pg.Name != "rtt" || string(pg.Payload) != "hi" {
 		t.Errorf("ping: %+v", pg)

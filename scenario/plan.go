@@ -258,6 +258,10 @@ type ThinkStep struct {
 	Fixed,
 	Min, Max, // uniform
 	Mean time.Duration // exponential
+	// NoRead (`read: false`) pauses without reading the connection: the
+	// server's messages pile up in the socket buffers as with a stalled
+	// client, and are read (and timed) only when the VU next reads.
+	NoRead bool
 }
 
 // RepeatStep runs Steps Count times or for Duration, optionally paced.

@@ -40,7 +40,7 @@ type runner struct {
 	log  *slog.Logger
 	seed uint64
 	env  func(string) string
-	wg   sync.WaitGroup // VU goroutines and connection readers
+	wg   sync.WaitGroup // VU goroutines
 }
 
 // scenarioRun is one scenario prepared for running.
@@ -65,7 +65,7 @@ type cstep struct {
 // process's Segment of it), runs for its length (capped by p.Duration),
 // then its VUs get p.GracefulStop to finish their iteration before they
 // are cancelled and their connections closed. Run returns once every VU
-// and reader goroutine has exited; when ctx is cancelled (Ctrl-C) it stops
+// goroutine has exited; when ctx is cancelled (Ctrl-C) it stops
 // every VU at once and returns soon, with nil: what was measured is in the
 // registry. Errors are setup problems found before any load starts.
 func Run(ctx context.Context, p *Plan, o RunOptions) error {
