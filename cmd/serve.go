@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,8 +17,9 @@ import (
 
 // serveOptions are the flags of `wsbench serve`.
 type serveOptions struct {
-	cfg      target.Config
-	logLevel string
+	cfg        target.Config
+	logLevel   string
+	cpuProfile string
 }
 
 func newServeCmd() *cobra.Command {
@@ -50,6 +53,8 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&c.TLSKey, "tls-key", "", "TLS private key (PEM)")
 	f.StringVar(&o.logLevel, "log-level", o.logLevel, "log level: debug, info, warn, error")
 	f.IntVar(&c.Loops, "loops", c.Loops, "event loops")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the server to this file until it stops (for `go tool pprof`)")
+	_ = f.MarkHidden("cpuprofile")
 	return cmd
 }
 
@@ -77,6 +82,17 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 		return usageError(errors.New("--tls-cert and --tls-key go together"))
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if o.cpuProfile != "" {
+		pf, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return usageError(fmt.Errorf("--cpuprofile: %w", err))
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("--cpuprofile %s: %w", o.cpuProfile, err)}
+		}
+		defer pprof.StopCPUProfile()
+	}
 	srv, err := target.Start(o.cfg, logger)
 	if err != nil {
 		return &ExitError{Code: ExitFailure, Err: err}
