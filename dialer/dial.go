@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/httphead"
@@ -49,6 +50,26 @@ type Options struct {
 	Tap              Tap           // nil = no tracing, zero cost
 	ReadBufferSize   int           // per-connection read buffer; default 1 KiB, at least 256
 	MaxMessageSize   int           // larger incoming messages fail the connection with 1009; default 16 MiB
+	// RecvBuffer, when positive, sets the socket's receive buffer (SO_RCVBUF,
+	// bytes) before connecting, which also turns off the kernel's receive
+	// buffer autotuning: a small one stands for a constrained client, and
+	// makes a client that stops reading push back on the server quickly.
+	RecvBuffer int
+}
+
+// setRecvBuffer is a net.Dialer Control hook: it runs on the new socket
+// before connect, so the window the kernel advertises follows the buffer.
+func (d *Dialer) setRecvBuffer(_, _ string, rc syscall.RawConn) error {
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, d.o.RecvBuffer)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("set receive buffer to %d bytes: %w", d.o.RecvBuffer, serr)
+	}
+	return nil
 }
 
 // Timings are the two phases of a dial.
@@ -169,6 +190,9 @@ func (d *Dialer) dial(ctx context.Context, rawURL, host string, hdr ws.Handshake
 
 	start := time.Now()
 	nd := net.Dialer{Deadline: start.Add(d.o.ConnectTimeout), LocalAddr: d.o.Sources.local()}
+	if d.o.RecvBuffer > 0 {
+		nd.Control = d.setRecvBuffer
+	}
 	nc, err := nd.DialContext(ctx, "tcp", t.addr)
 	if err != nil {
 		tm.Connect = time.Since(start)

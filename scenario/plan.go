@@ -62,6 +62,7 @@ type ConnectOptions struct {
 	Insecure         bool   // skip TLS verification
 	CAFile           string // extra CA for wss://
 	Source           string // source address or range, e.g. "127.0.0.1-127.0.0.32"
+	RecvBuffer       int    // socket receive buffer in bytes (SO_RCVBUF); 0 = the kernel's autotuned default
 }
 
 // Scenario is one named population of virtual users with its own load model

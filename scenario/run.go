@@ -256,8 +256,8 @@ func (s *scenarioRun) prepareDial(opts ConnectOptions, tap dialer.Tap, dialers m
 		}
 	}
 	// One dialer per distinct option set, shared by every VU that uses it.
-	key := fmt.Sprintf("%q|%v|%v|%v|%v|%v|%q|%q", opts.Subprotocols, opts.ConnectTimeout, opts.HandshakeTimeout,
-		opts.Compression, opts.Insecure, static, opts.CAFile, opts.Source)
+	key := fmt.Sprintf("%q|%v|%v|%v|%v|%v|%q|%q|%d", opts.Subprotocols, opts.ConnectTimeout, opts.HandshakeTimeout,
+		opts.Compression, opts.Insecure, static, opts.CAFile, opts.Source, opts.RecvBuffer)
 	if dd, ok := dialers[key]; ok {
 		d.d = dd
 		return d, nil
@@ -267,6 +267,7 @@ func (s *scenarioRun) prepareDial(opts ConnectOptions, tap dialer.Tap, dialers m
 		ConnectTimeout:   opts.ConnectTimeout,
 		HandshakeTimeout: opts.HandshakeTimeout,
 		Compression:      opts.Compression,
+		RecvBuffer:       opts.RecvBuffer,
 		Tap:              tap,
 	}
 	if len(static) > 0 {

@@ -153,11 +153,30 @@ func TestChatThousandConnections(t *testing.T) {
 	}
 }
 
+// TestSlowConsumerCutOff: a member that stops reading gets its chatter
+// dropped and is closed with 1008, while a fast reader in the same room gets
+// everything. With the default 64 KiB kernel send buffer the server's own
+// limit applies after well under 1 MB; with the kernel's autotuning (send
+// buffer 0) the kernel first absorbs up to a few MB.
 func TestSlowConsumerCutOff(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		sendBuffer int
+		n          int
+	}{
+		{"send-buffer-64KiB", 64 << 10, 120}, // 960 KB in all
+		{"autotuned", 0, 800},                // 6.4 MB in all
+	} {
+		t.Run(c.name, func(t *testing.T) { slowConsumerCutOff(t, c.sendBuffer, c.n) })
+	}
+}
+
+func slowConsumerCutOff(t *testing.T, sendBuffer, n int) {
 	s := startTest(t, func(c *Config) {
 		c.OutboundLimit = 256 << 10
 		c.SlowTimeout = 300 * time.Millisecond
 		c.HistorySize = 0
+		c.SendBuffer = sendBuffer
 	})
 	d := &websocket.Dialer{}
 	// The slow member: a raw socket with a tiny receive buffer that never reads.
@@ -190,7 +209,6 @@ func TestSlowConsumerCutOff(t *testing.T) {
 	defer reader.Close()
 	waitFor(t, "three members", func() bool { return s.hubStats().Members == 3 })
 
-	const n = 800
 	text := fmt.Sprintf("%08000d", 0) // 8 KB of text per message
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -220,7 +238,7 @@ func TestSlowConsumerCutOff(t *testing.T) {
 		if i%4 == 0 {
 			// Paced: a burst stays well under the limit for the fast reader,
 			// and the run lasts longer than the slow timeout.
-			time.Sleep(5 * time.Millisecond)
+			time.Sleep(time.Duration(max(5, 600/n)) * time.Millisecond)
 		}
 	}
 	t.Logf("drops=%s deliveries=%s", metricValue(s, "wsbench_drops_total"), metricValue(s, "wsbench_deliveries_total"))
