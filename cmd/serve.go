@@ -47,6 +47,7 @@ func newServeCmd() *cobra.Command {
 	f.IntVar(&c.MaxMessage, "max-message", c.MaxMessage, "largest data message in bytes (close 1009 past it)")
 	f.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "most connections held at once (default: just under the open-file limit)")
 	f.IntVar(&c.OutboundLimit, "outbound-limit", c.OutboundLimit, "per-connection outbound queue in bytes; room chatter past it is dropped")
+	f.IntVar(&c.PresenceLimit, "presence-limit", c.PresenceLimit, "rooms above this many members do not announce joins and leaves (0 = every room does)")
 	f.IntVar(&c.SendBuffer, "send-buffer", c.SendBuffer, "kernel send buffer per connection in bytes (0 = kernel autotuning, up to megabytes per slow reader)")
 	f.DurationVar(&c.SlowTimeout, "slow-timeout", c.SlowTimeout, "close with 1008 a connection over --outbound-limit this long")
 	f.Float64Var(&c.RateLimit, "rate-limit", 0, "chat messages per second per connection, burst 2x (0 = off)")
@@ -71,6 +72,8 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 		return usageError(errors.New("--max-conns must be positive"))
 	case o.cfg.OutboundLimit <= 0:
 		return usageError(errors.New("--outbound-limit must be positive"))
+	case o.cfg.PresenceLimit < 0:
+		return usageError(errors.New("--presence-limit must not be negative"))
 	case o.cfg.SendBuffer < 0:
 		return usageError(errors.New("--send-buffer must not be negative"))
 	case o.cfg.SlowTimeout <= 0:

@@ -38,6 +38,7 @@ type Config struct {
 	SendBuffer       int           // kernel send buffer per connection (SO_SNDBUF) in bytes; 0 = the kernel's autotuning
 	SlowTimeout      time.Duration // over the outbound limit this long: close 1008
 	RateLimit        float64       // chat messages/s per connection (0 = off)
+	PresenceLimit    int           // rooms above this many members do not announce joins and leaves (0 = all do)
 	TLSCert, TLSKey  string        // serve wss:// (crypto/tls path) when both are set
 	Loops            int           // event loops (default: number of CPUs)
 	HandshakeTimeout time.Duration // the HTTP upgrade must complete within it
@@ -55,6 +56,7 @@ func DefaultConfig() Config {
 		MaxConns:         DefaultMaxConns(),
 		OutboundLimit:    256 << 10,
 		SendBuffer:       64 << 10,
+		PresenceLimit:    1000,
 		SlowTimeout:      5 * time.Second,
 		Loops:            runtime.NumCPU(),
 		HandshakeTimeout: 5 * time.Second,
