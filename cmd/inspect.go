@@ -43,6 +43,9 @@ type inspectOptions struct {
 	RecordMaxBytes   int64
 	Listen           string // relay: accept clients here
 	Upstream         string // relay: forward them to this ws:// or wss:// URL
+	ListenCert       string // relay: serve TLS (wss://) with this PEM certificate…
+	ListenKey        string // …and this PEM key
+	ListenSelfSigned bool   // relay: serve TLS with a certificate generated in memory
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -96,12 +99,15 @@ and reason, ping payload…) and the RFC 6455 rules it breaks.
       byte, never re-framing, while decoding a copy of each direction. Only
       the Host header of the upgrade request is rewritten (and the request
       path, when the upstream URL has one). Connections are numbered c1, c2…
-      as they are accepted. Runs until interrupted.
+      as they are accepted. Runs until interrupted. Clients may speak TLS
+      to the relay (wss://) with --listen-cert FILE --listen-key FILE, or
+      --listen-tls-self-signed for local use; the upstream may be ws:// or
+      wss:// (--insecure, --ca-file) either way.
 
 --record FILE writes what live and relay modes show as a trace file, which
 "wsbench inspect FILE" renders the same way.`,
 		Args: func(c *cobra.Command, args []string) error {
-			if opts.Listen != "" || opts.Upstream != "" {
+			if opts.Listen != "" || opts.Upstream != "" || opts.ListenCert != "" || opts.ListenKey != "" || opts.ListenSelfSigned {
 				return cobra.NoArgs(c, args)
 			}
 			return cobra.ExactArgs(1)(c, args)
@@ -140,6 +146,9 @@ and reason, ping payload…) and the RFC 6455 rules it breaks.
 	f.Int64Var(&opts.RecordMaxBytes, "record-max-bytes", trace.DefaultMaxBytes, "size cap of the --record file; 0 = none")
 	f.StringVar(&opts.Listen, "listen", "", "relay: accept WebSocket clients on this address (with --upstream)")
 	f.StringVar(&opts.Upstream, "upstream", "", "relay: the ws:// or wss:// server to forward them to")
+	f.StringVar(&opts.ListenCert, "listen-cert", "", "relay: serve wss:// to clients with this PEM certificate (chain) file, with --listen-key")
+	f.StringVar(&opts.ListenKey, "listen-key", "", "relay: the PEM private key of --listen-cert")
+	f.BoolVar(&opts.ListenSelfSigned, "listen-tls-self-signed", false, "relay: serve wss:// with a self-signed certificate for localhost, 127.0.0.1 and ::1 made in memory")
 	return c
 }
 
@@ -152,7 +161,7 @@ func runInspect(ctx context.Context, o *inspectOptions) error {
 		return err
 	}
 	switch {
-	case o.Listen != "" || o.Upstream != "":
+	case o.Listen != "" || o.Upstream != "" || o.ListenCert != "" || o.ListenKey != "" || o.ListenSelfSigned:
 		return runInspectRelay(ctx, o, ro)
 	case isWSURL(o.File):
 		return runInspectLive(ctx, o, ro)

@@ -30,14 +30,15 @@ const maxHTTPHead = 64 << 10
 
 // relay is a running relay and its connections.
 type relay struct {
-	o        *inspectOptions
-	up       *url.URL
-	upAddr   string
-	tls      *tls.Config // nil for ws://
-	sess     *trace.Session
-	mu       sync.Mutex
-	conns    map[net.Conn]struct{} // open sockets, closed on shutdown
-	shutdown bool
+	o         *inspectOptions
+	up        *url.URL
+	upAddr    string
+	tls       *tls.Config // to the upstream; nil for ws://
+	serverTLS *tls.Config // to the clients; nil for plain TCP
+	sess      *trace.Session
+	mu        sync.Mutex
+	conns     map[net.Conn]struct{} // open sockets, closed on shutdown
+	shutdown  bool
 }
 
 func runInspectRelay(ctx context.Context, o *inspectOptions, ro trace.RenderOptions) (err error) {
@@ -68,11 +69,16 @@ func runInspectRelay(ctx context.Context, o *inspectOptions, ro trace.RenderOpti
 	if o.HandshakeTimeout <= 0 {
 		o.HandshakeTimeout = 10 * time.Second
 	}
+	serverTLS, tlsNote, err := listenTLS(o)
+	if err != nil {
+		return usageError(err)
+	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", o.Listen)
 	if err != nil {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("inspect: listen on %s: %w", o.Listen, err)}
 	}
+	r.serverTLS = serverTLS
 	rec, err := openRecord(o)
 	if err != nil {
 		ln.Close()
@@ -80,7 +86,14 @@ func runInspectRelay(ctx context.Context, o *inspectOptions, ro trace.RenderOpti
 	}
 	defer func() { err = closeRecord(rec, err) }()
 	r.sess = trace.NewSession(o.Stdout, trace.SessionOptions{Render: ro, Record: rec})
-	r.sess.Note(0, "relaying ws://%s to %s", ln.Addr(), o.Upstream)
+	scheme := "ws"
+	if serverTLS != nil {
+		scheme = "wss"
+	}
+	r.sess.Note(0, "relaying %s://%s to %s", scheme, ln.Addr(), o.Upstream)
+	if tlsNote != "" {
+		r.sess.Note(0, "%s", tlsNote)
+	}
 	if o.OnListen != nil {
 		o.OnListen(ln.Addr())
 	}
@@ -180,7 +193,21 @@ func (r *relay) serve(ctx context.Context, id uint64, client net.Conn) {
 		r.sess.Note(id, "c%d "+format, append([]any{id}, args...)...)
 	}
 	note("accepted from %s", client.RemoteAddr())
-	_ = client.SetReadDeadline(time.Now().Add(r.o.HandshakeTimeout))
+	_ = client.SetDeadline(time.Now().Add(r.o.HandshakeTimeout))
+	if r.serverTLS != nil {
+		tc := tls.Server(client, r.serverTLS)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			note("TLS handshake with the client: %v", err)
+			return
+		}
+		st := tc.ConnectionState()
+		sni := "no server name (SNI)"
+		if st.ServerName != "" {
+			sni = "server name " + strconv.Quote(st.ServerName)
+		}
+		note("TLS %s %s, %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), sni)
+		client = tc
+	}
 	cbr := bufio.NewReaderSize(client, 4<<10)
 	head, err := readHTTPHead(cbr)
 	if err != nil {
