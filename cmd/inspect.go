@@ -38,6 +38,7 @@ type inspectOptions struct {
 	ConnectTimeout   time.Duration
 	HandshakeTimeout time.Duration
 	Binary           bool          // stdin lines are hex, sent as binary frames
+	Compression      bool          // offer permessage-deflate
 	CloseWait        time.Duration // how long to wait for the peer's close reply
 	Record           string        // also write a trace file
 	RecordMaxBytes   int64
@@ -141,6 +142,7 @@ and reason, ping payload…) and the RFC 6455 rules it breaks.
 	f.DurationVar(&opts.ConnectTimeout, "connect-timeout", dialer.DefaultConnectTimeout, "TCP (+TLS) connect timeout")
 	f.DurationVar(&opts.HandshakeTimeout, "handshake-timeout", dialer.DefaultHandshakeTimeout, "HTTP upgrade timeout")
 	f.BoolVar(&opts.Binary, "binary", false, "live: stdin lines are hex, sent as binary frames")
+	f.BoolVar(&opts.Compression, "compression", false, "live: offer permessage-deflate (no context takeover); compressed frames are shown inflated")
 	f.DurationVar(&opts.CloseWait, "close-wait", defaultCloseWait, "live: how long to wait for the server's close after ours")
 	f.StringVar(&opts.Record, "record", "", "live/relay: also record the traffic to this trace file")
 	f.Int64Var(&opts.RecordMaxBytes, "record-max-bytes", trace.DefaultMaxBytes, "size cap of the --record file; 0 = none")

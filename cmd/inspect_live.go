@@ -113,6 +113,7 @@ func runInspectLive(ctx context.Context, o *inspectOptions, ro trace.RenderOptio
 		ConnectTimeout:   o.ConnectTimeout,
 		HandshakeTimeout: o.HandshakeTimeout,
 		TLSConfig:        tlsCfg,
+		Compression:      o.Compression,
 		Tap:              sess.Tap(1),
 	})
 	conn, tm, err := d.Dial(ctx, o.File)

@@ -47,8 +47,8 @@ func runInspectRelay(ctx context.Context, o *inspectOptions, ro trace.RenderOpti
 		return usageError(errors.New("inspect: --listen and --upstream go together"))
 	case o.File != "":
 		return usageError(fmt.Errorf("inspect: %s: give a trace file, a ws:// URL or --listen with --upstream, not both", o.File))
-	case len(o.Headers) > 0 || len(o.Subprotocols) > 0 || o.Binary:
-		return usageError(errors.New("inspect: -H, --subprotocol and --binary are for live mode; the relay forwards the client's request"))
+	case len(o.Headers) > 0 || len(o.Subprotocols) > 0 || o.Binary || o.Compression:
+		return usageError(errors.New("inspect: -H, --subprotocol, --binary and --compression are for live mode; the relay forwards the client's request"))
 	}
 	u, err := url.Parse(o.Upstream)
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Hostname() == "" {

@@ -97,7 +97,6 @@ func (s *Session) Handshake(conn uint64, at time.Time, request, response []byte)
 		s.rec.HandshakeAt(conn, at, request, response)
 	}
 	rec := Record{Kind: KindHandshake, Conn: conn, Time: s.since(at), Request: request, Response: response}
-	s.rd.dec.Handshake(conn, response)
 	s.rd.handshake(&rec)
 	s.flushLocked()
 }
@@ -127,6 +126,7 @@ func (s *Session) Data(conn uint64, dir Dir, at time.Time, p []byte) {
 			if s.rec != nil {
 				s.rec.Skip(conn, dir, at, size)
 			}
+			s.rd.dec.Dropped(conn, dir)
 			s.noteLocked(conn, fmt.Sprintf("%s c%d %s @%d frame of %d bytes (header %s) is over the %d-byte live decoding limit: passed over, not decoded", secs(t), conn, dir, off, size, hexBytes(hdr), s.maxFrame))
 		},
 		broken: func(err error) {

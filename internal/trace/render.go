@@ -102,11 +102,11 @@ func (rd *renderer) run(r io.Reader) error {
 		}
 		switch rec.Kind {
 		case KindHandshake:
-			rd.dec.Handshake(rec.Conn, rec.Response)
 			rd.handshake(&rec)
 		case KindFrame:
 			rd.frame(&rec)
 		case KindDropped:
+			rd.dec.Dropped(rec.Conn, rec.Dir)
 			if rd.connOK(rec.Conn) && rd.dirOK(rec.Dir) {
 				if rd.o.JSON {
 					rd.json(jsonRecord{Type: "dropped", T: ns(rec.Time), Conn: rec.Conn, Dir: rec.Dir.String(), Frames: rec.Frames, Bytes: rec.Bytes})
@@ -172,20 +172,48 @@ func secs(d time.Duration) string {
 	return "+" + strconv.FormatFloat(d.Seconds(), 'f', 6, 64) + "s"
 }
 
+// handshake tells the Decoder what the upgrade negotiated and shows it.
 func (rd *renderer) handshake(rec *Record) {
+	pmd, perr := rd.dec.Handshake(rec.Conn, rec.Response)
 	if !rd.connOK(rec.Conn) || len(rd.o.Opcodes) > 0 || rd.o.Grep != nil {
 		return
 	}
+	var vs []Violation
+	if perr != nil {
+		vs = append(vs, Violation{Tag: TagBadDeflate, Detail: perr.Error()})
+		rd.stats.Violations++
+	}
 	if rd.o.JSON {
-		rd.json(jsonRecord{Type: "handshake", T: ns(rec.Time), Conn: rec.Conn, Request: string(rec.Request), Response: string(rec.Response)})
+		rd.json(jsonRecord{Type: "handshake", T: ns(rec.Time), Conn: rec.Conn, Request: string(rec.Request), Response: string(rec.Response), Deflate: pmd, Violations: vs})
 		return
 	}
+	defer func() {
+		if pmd != nil {
+			fmt.Fprintf(rd.w, "   ~  %s\n", deflateSummary(pmd))
+		}
+		for _, v := range vs {
+			fmt.Fprintln(rd.w, rd.paint(ansiRed, "   !    "+v.Tag+": "+v.Detail))
+		}
+	}()
 	fmt.Fprintf(rd.w, "%s %s c%d handshake\n", rd.paint(ansiBold, "=="), secs(rec.Time), rec.Conn)
 	rd.httpLines(">", rec.Request, rd.dirOK(ClientToServer))
 	rd.httpLines("<", rec.Response, rd.dirOK(ServerToClient))
 	if len(rec.Response) == 0 {
 		fmt.Fprintln(rd.w, "   <  (no response)")
 	}
+}
+
+// deflateSummary says what permessage-deflate's parameters mean for the
+// rendering.
+func deflateSummary(p *Deflate) string {
+	ctx := func(no bool) string {
+		if no {
+			return "no context takeover"
+		}
+		return "context takeover"
+	}
+	return fmt.Sprintf("permessage-deflate: client %s, %d-bit window; server %s, %d-bit window; compressed messages are shown inflated",
+		ctx(p.ClientNoContextTakeover), p.ClientMaxWindowBits, ctx(p.ServerNoContextTakeover), p.ServerMaxWindowBits)
 }
 
 // httpLines prints an HTTP head line by line, escaping what is not
@@ -215,7 +243,7 @@ func (rd *renderer) frame(rec *Record) {
 	if len(rd.o.Opcodes) > 0 && (perr != nil || !slices.Contains(rd.o.Opcodes, f.Opcode)) {
 		return
 	}
-	if rd.o.Grep != nil && (perr != nil || !rd.o.Grep.Match(f.Payload)) {
+	if rd.o.Grep != nil && (perr != nil || !rd.o.Grep.Match(f.Payload) && (a.Inflated == nil || !rd.o.Grep.Match(a.Inflated))) {
 		return
 	}
 	rd.stats.Shown++
@@ -257,6 +285,12 @@ func (rd *renderer) frame(rec *Record) {
 	if limit > 0 && len(f.Payload) > limit {
 		fmt.Fprintf(rd.w, "   ...  %d more payload byte(s) not shown (--max-payload 0 shows all)\n", len(f.Payload)-limit)
 	}
+	if a.Inflated != nil {
+		rd.dump("infl", a.Inflated, limit)
+		if limit > 0 && len(a.Inflated) > limit {
+			fmt.Fprintf(rd.w, "   ...  %d more inflated byte(s) not shown (--max-payload 0 shows all)\n", len(a.Inflated)-limit)
+		}
+	}
 	fmt.Fprintf(rd.w, "   =>   %s\n", rd.describe(&f, &a))
 	for _, v := range a.Violations {
 		fmt.Fprintln(rd.w, rd.paint(ansiRed, "   !    "+v.Tag+": "+v.Detail))
@@ -295,7 +329,15 @@ func (rd *renderer) describe(f *Frame, a *Analysis) string {
 			}
 		}
 		if a.Compressed {
-			return fmt.Sprintf("%s compressed (permessage-deflate) %dB", kind, len(f.Payload))
+			switch {
+			case !a.Inflate:
+				return fmt.Sprintf("%s compressed (permessage-deflate) %dB, inflated with the last frame", kind, len(f.Payload))
+			case a.Inflated == nil:
+				return fmt.Sprintf("%s compressed (permessage-deflate) %dB, not inflated", kind, len(f.Payload))
+			case a.MsgOpcode == OpText:
+				return fmt.Sprintf("%s %s (inflated %d→%dB)%s", kind, rd.quote(a.Inflated), a.InflatedFrom, len(a.Inflated), utf())
+			}
+			return fmt.Sprintf("%s (inflated %d→%dB)", kind, a.InflatedFrom, len(a.Inflated))
 		}
 		if a.MsgOpcode == OpText {
 			return fmt.Sprintf("%s %s%s", kind, rd.quote(f.Payload), utf())

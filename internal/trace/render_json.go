@@ -25,8 +25,9 @@ type jsonRecord struct {
 	Offset *int64 `json:"offset,omitempty"`
 	Size   int    `json:"size,omitempty"`
 
-	Request  string `json:"request,omitempty"`
-	Response string `json:"response,omitempty"`
+	Request  string   `json:"request,omitempty"`
+	Response string   `json:"response,omitempty"`
+	Deflate  *Deflate `json:"deflate,omitempty"`
 
 	Fin        *bool       `json:"fin,omitempty"`
 	RSV        string      `json:"rsv,omitempty"`
@@ -39,6 +40,10 @@ type jsonRecord struct {
 	Msg        int         `json:"msg,omitempty"`
 	Frag       int         `json:"frag,omitempty"`
 	Compressed bool        `json:"compressed,omitempty"`
+	Inflated   *string     `json:"inflated,omitempty"`
+	InflOmit   int         `json:"inflated_omitted,omitempty"`
+	InflSize   *int        `json:"inflated_size,omitempty"`
+	CompSize   int         `json:"compressed_size,omitempty"`
 	Header     string      `json:"header,omitempty"`
 	Wire       string      `json:"wire,omitempty"`
 	Payload    string      `json:"payload,omitempty"`
@@ -101,6 +106,23 @@ func (rd *renderer) jsonFrame(n int, rec *Record, f *Frame, size int, perr error
 	if a.MsgOpcode == OpText && !a.Compressed && (f.Opcode == OpText || f.Opcode == OpContinuation) || f.Opcode == OpPing || f.Opcode == OpPong {
 		s := string(payload) // invalid UTF-8 becomes U+FFFD; "payload" has the bytes
 		j.Text = &s
+	}
+	if a.Inflate {
+		j.CompSize = a.InflatedFrom
+	}
+	if a.Inflated != nil {
+		infl := a.Inflated
+		if m := rd.o.MaxPayload; m > 0 && len(infl) > m {
+			j.InflOmit = len(infl) - m
+			infl = infl[:m]
+		}
+		h := hex.EncodeToString(infl)
+		n := len(a.Inflated)
+		j.Inflated, j.InflSize = &h, &n
+		if a.MsgOpcode == OpText {
+			s := string(infl)
+			j.Text = &s
+		}
 	}
 	if a.UTF8Checked {
 		j.UTF8 = "ok"
