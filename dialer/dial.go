@@ -49,6 +49,11 @@ type Options struct {
 	Tap              Tap           // nil = no tracing, zero cost
 	ReadBufferSize   int           // per-connection read buffer; default 1 KiB, at least 256
 	MaxMessageSize   int           // larger incoming messages fail the connection with 1009; default 16 MiB
+	// WrapConn, when set, wraps each connection's socket (after TLS, before
+	// the upgrade request): whatever it returns carries the upgrade and
+	// every frame. `wsbench inspect` uses it to see the server's bytes as
+	// they are read, before this package checks them. nil = no wrapper.
+	WrapConn func(net.Conn) net.Conn
 }
 
 // Timings are the two phases of a dial.
@@ -186,6 +191,9 @@ func (d *Dialer) dial(ctx context.Context, rawURL, host string, hdr ws.Handshake
 		nc = tc
 	}
 	tm.Connect = time.Since(start)
+	if d.o.WrapConn != nil {
+		nc = d.o.WrapConn(nc)
+	}
 
 	hsStart := time.Now()
 	_ = nc.SetDeadline(hsStart.Add(d.o.HandshakeTimeout))

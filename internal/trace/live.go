@@ -30,6 +30,10 @@ type SessionOptions struct {
 	// MaxFrame bounds the frame size buffered for decoding; 0 means
 	// DefaultMaxLiveFrame.
 	MaxFrame int
+	// OnViolations, when set, is told about every frame that breaks a rule,
+	// shown or filtered out, right after it is rendered. It runs under the
+	// Session's lock: it must not call the Session.
+	OnViolations func(conn uint64, dir Dir, vs []Violation)
 }
 
 // Session renders the traffic of live connections frame by frame. It is
@@ -55,7 +59,7 @@ func NewSession(w io.Writer, o SessionOptions) *Session {
 	bw := bufio.NewWriterSize(w, 16<<10)
 	s := &Session{
 		bw:       bw,
-		rd:       &renderer{w: bw, o: o.Render, dec: NewDecoder()},
+		rd:       &renderer{w: bw, o: o.Render, dec: NewDecoder(), onViolations: o.OnViolations},
 		rec:      o.Record,
 		start:    time.Now(),
 		maxFrame: o.MaxFrame,

@@ -66,11 +66,12 @@ func Render(w io.Writer, r io.Reader, o RenderOptions) (RenderStats, error) {
 }
 
 type renderer struct {
-	w     *bufio.Writer
-	o     RenderOptions
-	dec   *Decoder
-	stats RenderStats
-	ended bool
+	w            *bufio.Writer
+	o            RenderOptions
+	dec          *Decoder
+	stats        RenderStats
+	ended        bool
+	onViolations func(conn uint64, dir Dir, vs []Violation) // live sessions
 }
 
 func (rd *renderer) run(r io.Reader) error {
@@ -236,6 +237,9 @@ func (rd *renderer) frame(rec *Record) {
 	var a Analysis
 	if perr == nil {
 		a = rd.dec.Frame(rec.Conn, rec.Dir, &f)
+	}
+	if rd.onViolations != nil && len(a.Violations) > 0 {
+		defer rd.onViolations(rec.Conn, rec.Dir, a.Violations)
 	}
 	if !rd.connOK(rec.Conn) || !rd.dirOK(rec.Dir) {
 		return
