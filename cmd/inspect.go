@@ -47,12 +47,14 @@ type inspectOptions struct {
 	ListenCert       string // relay: serve TLS (wss://) with this PEM certificate…
 	ListenKey        string // …and this PEM key
 	ListenSelfSigned bool   // relay: serve TLS with a certificate generated in memory
+	RenderQueue      int    // relay: bytes queued for rendering before the relay passes them over
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
-	Color          bool              // stdout is a terminal
-	OnListen       func(net.Addr)    // relay: called once listening (tests)
-	OnConnDone     func(conn uint64) // relay: called when a client's relay ends (tests)
+	Color          bool                    // stdout is a terminal
+	OnListen       func(net.Addr)          // relay: called once listening (tests)
+	OnConnDone     func(conn uint64)       // relay: called when a client's relay ends (tests)
+	OnStats        func(trace.RenderStats) // relay: what was rendered, at the end (benchmarks)
 }
 
 func newInspectCmd() *cobra.Command {
@@ -148,6 +150,7 @@ and reason, ping payload…) and the RFC 6455 rules it breaks.
 	f.Int64Var(&opts.RecordMaxBytes, "record-max-bytes", trace.DefaultMaxBytes, "size cap of the --record file; 0 = none")
 	f.StringVar(&opts.Listen, "listen", "", "relay: accept WebSocket clients on this address (with --upstream)")
 	f.StringVar(&opts.Upstream, "upstream", "", "relay: the ws:// or wss:// server to forward them to")
+	f.IntVar(&opts.RenderQueue, "render-queue", trace.DefaultFeedQueue, "relay: bytes held for the renderer; when it falls behind by more, bytes are relayed but not decoded (shown as gaps)")
 	f.StringVar(&opts.ListenCert, "listen-cert", "", "relay: serve wss:// to clients with this PEM certificate (chain) file, with --listen-key")
 	f.StringVar(&opts.ListenKey, "listen-key", "", "relay: the PEM private key of --listen-cert")
 	f.BoolVar(&opts.ListenSelfSigned, "listen-tls-self-signed", false, "relay: serve wss:// with a self-signed certificate for localhost, 127.0.0.1 and ::1 made in memory")

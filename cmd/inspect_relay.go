@@ -36,6 +36,7 @@ type relay struct {
 	tls       *tls.Config // to the upstream; nil for ws://
 	serverTLS *tls.Config // to the clients; nil for plain TCP
 	sess      *trace.Session
+	feed      *trace.Feeder // renders off the copy path
 	mu        sync.Mutex
 	conns     map[net.Conn]struct{} // open sockets, closed on shutdown
 	shutdown  bool
@@ -94,6 +95,7 @@ func runInspectRelay(ctx context.Context, o *inspectOptions, ro trace.RenderOpti
 	if tlsNote != "" {
 		r.sess.Note(0, "%s", tlsNote)
 	}
+	r.feed = trace.NewFeeder(r.sess, o.RenderQueue)
 	if o.OnListen != nil {
 		o.OnListen(ln.Addr())
 	}
@@ -119,7 +121,7 @@ func runInspectRelay(ctx context.Context, o *inspectOptions, ro trace.RenderOpti
 			if !errors.Is(aerr, net.ErrClosed) {
 				// Out of file descriptors and the like: say so, let
 				// connections end, try again.
-				r.sess.Note(0, "accept on %s: %v", ln.Addr(), aerr)
+				r.feed.Note(0, fmt.Sprintf("accept on %s: %v", ln.Addr(), aerr))
 				select {
 				case <-time.After(100 * time.Millisecond):
 				case <-ctx.Done():
@@ -134,7 +136,7 @@ func runInspectRelay(ctx context.Context, o *inspectOptions, ro trace.RenderOpti
 			break
 		}
 		id++
-		r.sess.Open(id)
+		r.feed.Open(id)
 		wg.Add(1)
 		go func(id uint64) {
 			defer wg.Done()
@@ -151,7 +153,14 @@ func runInspectRelay(ctx context.Context, o *inspectOptions, ro trace.RenderOpti
 	}
 	r.mu.Unlock()
 	wg.Wait()
+	r.feed.Close()
+	if fs := r.feed.Stats(); fs.DroppedBytes > 0 {
+		r.sess.Note(0, "the renderer fell behind: %d byte(s) in %d read(s) relayed but not decoded, shown as %d gap(s)", fs.DroppedBytes, fs.DroppedChunks, fs.Gaps)
+	}
 	r.sess.Note(0, "relay stopped after %d connection(s)", id)
+	if o.OnStats != nil {
+		o.OnStats(r.sess.Stats())
+	}
 	if serr := r.sess.Err(); serr != nil && err == nil {
 		err = &ExitError{Code: ExitFailure, Err: serr}
 	}
@@ -190,7 +199,7 @@ func (r *relay) untrack(c net.Conn) {
 func (r *relay) serve(ctx context.Context, id uint64, client net.Conn) {
 	defer r.untrack(client)
 	note := func(format string, args ...any) {
-		r.sess.Note(id, "c%d "+format, append([]any{id}, args...)...)
+		r.feed.Note(id, fmt.Sprintf("c%d "+format, append([]any{id}, args...)...))
 	}
 	note("accepted from %s", client.RemoteAddr())
 	_ = client.SetDeadline(time.Now().Add(r.o.HandshakeTimeout))
@@ -259,13 +268,9 @@ func (r *relay) serve(ctx context.Context, id uint64, client net.Conn) {
 	decode := statusCode(rsp) == 101
 	now := time.Now()
 	if decode {
-		r.sess.Handshake(id, now, req, rsp)
-		if len(earlyC) > 0 {
-			r.sess.Data(id, trace.ClientToServer, now, earlyC)
-		}
-		if len(earlyS) > 0 {
-			r.sess.Data(id, trace.ServerToClient, now, earlyS)
-		}
+		r.feed.Handshake(id, now, req, rsp)
+		r.feed.Data(id, trace.ClientToServer, now, earlyC)
+		r.feed.Data(id, trace.ServerToClient, now, earlyS)
 	} else {
 		note("upstream answered %q: relaying without decoding", firstLine(rsp))
 	}
@@ -296,14 +301,14 @@ func (r *relay) pipe(id uint64, dir trace.Dir, dst, src net.Conn, decode bool) i
 		m, err := src.Read(buf)
 		if m > 0 {
 			if _, werr := dst.Write(buf[:m]); werr != nil {
-				r.sess.Note(id, "c%d %s write: %v", id, dir, werr)
+				r.feed.Note(id, fmt.Sprintf("c%d %s write: %v", id, dir, werr))
 				src.Close()
 				dst.Close()
 				return total
 			}
 			total += int64(m)
 			if decode {
-				r.sess.Data(id, dir, time.Now(), buf[:m])
+				r.feed.Data(id, dir, time.Now(), buf[:m])
 			}
 		}
 		if err != nil {
@@ -312,7 +317,7 @@ func (r *relay) pipe(id uint64, dir trace.Dir, dst, src net.Conn, decode bool) i
 					return total
 				}
 			} else if !errors.Is(err, net.ErrClosed) {
-				r.sess.Note(id, "c%d %s read: %v", id, dir, err)
+				r.feed.Note(id, fmt.Sprintf("c%d %s read: %v", id, dir, err))
 			}
 			src.Close()
 			dst.Close()

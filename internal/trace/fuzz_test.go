@@ -43,6 +43,9 @@ func FuzzParseFrame(f *testing.F) {
 					t.Fatalf("payload byte %d not unmasked", i)
 				}
 			}
+			if q := string(appendQuoted(nil, fr.Payload)); q != strconv.Quote(string(fr.Payload)) {
+				t.Fatalf("appendQuoted %s, strconv.Quote %s", q, strconv.Quote(string(fr.Payload)))
+			}
 			a := d.Frame(1, ClientToServer, &fr)
 			_ = d.Frame(2, ServerToClient, &fr)
 			if a.UTF8Checked && a.UTF8Valid {

@@ -6,7 +6,6 @@ package trace
 
 import (
 	"bufio"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -66,6 +65,10 @@ func Render(w io.Writer, r io.Reader, o RenderOptions) (RenderStats, error) {
 }
 
 type renderer struct {
+	// line and unmasked are reused from frame to frame, so that rendering
+	// a frame allocates nothing in the common case (BenchmarkSessionData).
+	line         []byte
+	unmasked     []byte
 	w            *bufio.Writer
 	o            RenderOptions
 	dec          *Decoder
@@ -233,7 +236,7 @@ func (rd *renderer) httpLines(mark string, b []byte, show bool) {
 func (rd *renderer) frame(rec *Record) {
 	rd.stats.Frames++
 	n := rd.stats.Frames
-	f, size, perr := ParseFrame(rec.Raw)
+	f, size, perr := parseFrame(rec.Raw, &rd.unmasked)
 	var a Analysis
 	if perr == nil {
 		a = rd.dec.Frame(rec.Conn, rec.Dir, &f)
@@ -256,52 +259,7 @@ func (rd *renderer) frame(rec *Record) {
 		rd.jsonFrame(n, rec, &f, size, perr, &a)
 		return
 	}
-	dirCol := ansiCyan
-	if rec.Dir == ServerToClient {
-		dirCol = ansiPurple
-	}
-	head := fmt.Sprintf("%s %s c%d %s @%d %dB", rd.paint(ansiBold, "#"+strconv.Itoa(n)), secs(rec.Time), rec.Conn, rd.paint(dirCol, rec.Dir.String()), rec.StreamOffset, len(rec.Raw))
-	if perr != nil {
-		fmt.Fprintf(rd.w, "%s %s\n", head, rd.paint(ansiRed, "undecodable: "+perr.Error()))
-		rd.dump("raw ", rec.Raw, 0)
-		return
-	}
-	var sb strings.Builder
-	sb.WriteString(head)
-	fmt.Fprintf(&sb, " FIN=%d RSV=%03b OP=0x%x(%s) MASK=%d", b2i(f.Fin), f.Rsv, f.Opcode, OpcodeName(f.Opcode), b2i(f.Masked))
-	if f.Masked {
-		fmt.Fprintf(&sb, " KEY=%x", f.Key)
-	}
-	fmt.Fprintf(&sb, " LEN=%d(%s)", f.Length, f.LenForm)
-	if a.Message > 0 {
-		fmt.Fprintf(&sb, " MSG=%d", a.Message)
-	}
-	if a.Fragment > 0 {
-		fmt.Fprintf(&sb, " FRAG=%d", a.Fragment)
-	}
-	fmt.Fprintln(rd.w, sb.String())
-	fmt.Fprintf(rd.w, "   hdr  %s\n", hexBytes(f.Header))
-	limit := rd.o.MaxPayload
-	if f.Masked {
-		rd.dump("wire", f.Wire, limit)
-	}
-	rd.dump("data", f.Payload, limit)
-	if limit > 0 && len(f.Payload) > limit {
-		fmt.Fprintf(rd.w, "   ...  %d more payload byte(s) not shown (--max-payload 0 shows all)\n", len(f.Payload)-limit)
-	}
-	if a.Inflated != nil {
-		rd.dump("infl", a.Inflated, limit)
-		if limit > 0 && len(a.Inflated) > limit {
-			fmt.Fprintf(rd.w, "   ...  %d more inflated byte(s) not shown (--max-payload 0 shows all)\n", len(a.Inflated)-limit)
-		}
-	}
-	fmt.Fprintf(rd.w, "   =>   %s\n", rd.describe(&f, &a))
-	for _, v := range a.Violations {
-		fmt.Fprintln(rd.w, rd.paint(ansiRed, "   !    "+v.Tag+": "+v.Detail))
-	}
-	if size < len(rec.Raw) {
-		fmt.Fprintln(rd.w, rd.paint(ansiRed, fmt.Sprintf("   !    record holds %d byte(s) after the frame", len(rec.Raw)-size)))
-	}
+	rd.frameText(n, rec, &f, size, perr, &a)
 }
 
 func b2i(b bool) int {
@@ -311,106 +269,5 @@ func b2i(b bool) int {
 	return 0
 }
 
-// describe is the "=>" line: what the frame means.
-func (rd *renderer) describe(f *Frame, a *Analysis) string {
-	utf := func() string {
-		if !a.UTF8Checked {
-			return ""
-		}
-		if a.UTF8Valid {
-			return " utf8=ok"
-		}
-		return " utf8=invalid"
-	}
-	var kind string
-	switch {
-	case f.Opcode == OpText || f.Opcode == OpBinary || (f.Opcode == OpContinuation && a.Message > 0):
-		kind = OpcodeName(a.MsgOpcode)
-		if a.Fragment > 0 {
-			kind += " fragment " + strconv.Itoa(a.Fragment)
-			if f.Fin {
-				kind += " (last)"
-			}
-		}
-		if a.Compressed {
-			switch {
-			case !a.Inflate:
-				return fmt.Sprintf("%s compressed (permessage-deflate) %dB, inflated with the last frame", kind, len(f.Payload))
-			case a.Inflated == nil:
-				return fmt.Sprintf("%s compressed (permessage-deflate) %dB, not inflated", kind, len(f.Payload))
-			case a.MsgOpcode == OpText:
-				return fmt.Sprintf("%s %s (inflated %d→%dB)%s", kind, rd.quote(a.Inflated), a.InflatedFrom, len(a.Inflated), utf())
-			}
-			return fmt.Sprintf("%s (inflated %d→%dB)", kind, a.InflatedFrom, len(a.Inflated))
-		}
-		if a.MsgOpcode == OpText {
-			return fmt.Sprintf("%s %s%s", kind, rd.quote(f.Payload), utf())
-		}
-		return fmt.Sprintf("%s %dB", kind, len(f.Payload))
-	case f.Opcode == OpContinuation:
-		return fmt.Sprintf("continuation without a message %dB", len(f.Payload))
-	case f.Opcode == OpClose:
-		if a.Close == nil {
-			return fmt.Sprintf("close (malformed payload of %dB)", len(f.Payload))
-		}
-		if !a.Close.HasCode {
-			return "close (no code)"
-		}
-		return fmt.Sprintf("close code=%d(%s) reason=%s%s", a.Close.Code, a.Close.Name, rd.quote([]byte(a.Close.Reason)), utf())
-	case f.Opcode == OpPing || f.Opcode == OpPong:
-		return fmt.Sprintf("%s payload=%s", OpcodeName(f.Opcode), rd.quote(f.Payload))
-	}
-	return fmt.Sprintf("reserved opcode 0x%x %dB", f.Opcode, len(f.Payload))
-}
-
-// quote shows payload text as a Go string, cut at MaxPayload bytes.
-func (rd *renderer) quote(p []byte) string {
-	if rd.o.MaxPayload > 0 && len(p) > rd.o.MaxPayload {
-		return strconv.Quote(string(p[:rd.o.MaxPayload])) + "..."
-	}
-	return strconv.Quote(string(p))
-}
-
-// dump writes b as lines of 16 bytes: hex, then ASCII between bars.
-func (rd *renderer) dump(label string, b []byte, limit int) {
-	if len(b) == 0 {
-		return
-	}
-	if limit > 0 && len(b) > limit {
-		b = b[:limit]
-	}
-	for i := 0; i < len(b); i += 16 {
-		chunk := b[i:min(i+16, len(b))]
-		lead := "        "
-		if i == 0 {
-			lead = "   " + label + " "
-		}
-		fmt.Fprintf(rd.w, "%s%-48s|%s|\n", lead, hexBytes(chunk), asciiBytes(chunk))
-	}
-}
-
-// hexBytes is b as space-separated hex pairs.
-func hexBytes(b []byte) string {
-	var sb strings.Builder
-	sb.Grow(len(b) * 3)
-	for i, c := range b {
-		if i > 0 {
-			sb.WriteByte(' ')
-		}
-		sb.WriteString(hex.EncodeToString([]byte{c}))
-	}
-	return sb.String()
-}
-
-// asciiBytes is b with non-printable bytes as dots.
-func asciiBytes(b []byte) string {
-	out := make([]byte, len(b))
-	for i, c := range b {
-		if c >= 0x20 && c < 0x7f {
-			out[i] = c
-		} else {
-			out[i] = '.'
-		}
-	}
-	return string(out)
-}
+// hexBytes is b as space-separated hex pairs (for notes).
+func hexBytes(b []byte) string { return string(appendHex(nil, b)) }
