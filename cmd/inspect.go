@@ -78,8 +78,11 @@ and reason, ping payload…) and the RFC 6455 rules it breaks.
       reassembles the TCP connections of a tcpdump capture and renders the
       WebSocket ones, whatever the port: c1, c2… in the order of their
       first packet, the upgrade as text, then every frame. Other TCP
-      connections get one note line each. Exit status 3 on a malformed
-      capture (shown up to the damage) or one without any WebSocket.
+      connections get one note line each. IP fragments are reassembled;
+      after bytes missing from the capture ("gap of N byte(s) at stream
+      offset X") decoding resumes at the next plausible frame boundary,
+      with a note. Exit status 3 on a malformed capture (shown up to the
+      damage) or one without any WebSocket.
 
   wsbench inspect ws://HOST/PATH   (or wss://)
       connects, shows the handshake, then reads stdin line by line: each
@@ -93,7 +96,10 @@ and reason, ping payload…) and the RFC 6455 rules it breaks.
         /help                   list the commands
       Every frame both ways is dumped as it crosses the wire, until the peer
       closes or stdin ends; at the end of stdin it sends close 1000 and waits
-      (--close-wait) for the server's last frames and its close.
+      (--close-wait) for the server's last frames and its close. A server
+      frame that breaks RFC 6455 is shown first, then the connection is
+      failed with the close code the RFC gives. --compression offers
+      permessage-deflate.
       Exit status 0 after a close handshake (whatever the code), 3 when the
       connection fails or ends without one.
 
@@ -105,10 +111,13 @@ and reason, ping payload…) and the RFC 6455 rules it breaks.
       as they are accepted. Runs until interrupted. Clients may speak TLS
       to the relay (wss://) with --listen-cert FILE --listen-key FILE, or
       --listen-tls-self-signed for local use; the upstream may be ws:// or
-      wss:// (--insecure, --ca-file) either way.
+      wss:// (--insecure, --ca-file) either way. Rendering never slows the
+      relay: when it falls behind by more than --render-queue bytes, the
+      excess is relayed but not decoded, and shown as a gap.
 
 --record FILE writes what live and relay modes show as a trace file, which
-"wsbench inspect FILE" renders the same way.`,
+"wsbench inspect FILE" renders the same way. Compressed messages
+(permessage-deflate, with or without context takeover) are shown inflated.`,
 		Args: func(c *cobra.Command, args []string) error {
 			if opts.Listen != "" || opts.Upstream != "" || opts.ListenCert != "" || opts.ListenKey != "" || opts.ListenSelfSigned {
 				return cobra.NoArgs(c, args)
