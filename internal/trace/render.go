@@ -115,7 +115,7 @@ func (rd *renderer) run(r io.Reader) error {
 				if rd.o.JSON {
 					rd.json(jsonRecord{Type: "dropped", T: ns(rec.Time), Conn: rec.Conn, Dir: rec.Dir.String(), Frames: rec.Frames, Bytes: rec.Bytes})
 				} else {
-					rd.note("%s c%d %s %d frame(s), %d byte(s) not recorded (the trace writer was behind, or a frame too large to decode live)", secs(rec.Time), rec.Conn, rec.Dir, rec.Frames, rec.Bytes)
+					rd.note("%s c%d %s %d frame(s), %d byte(s) not recorded (the trace writer was behind, a frame too large to decode live, or bytes not decoded after a gap)", secs(rec.Time), rec.Conn, rec.Dir, rec.Frames, rec.Bytes)
 				}
 			}
 		case KindLimit:
