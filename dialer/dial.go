@@ -55,6 +55,11 @@ type Options struct {
 	// buffer autotuning: a small one stands for a constrained client, and
 	// makes a client that stops reading push back on the server quickly.
 	RecvBuffer int
+	// WrapConn, when set, wraps each connection's socket (after TLS, before
+	// the upgrade request): whatever it returns carries the upgrade and
+	// every frame. `wsbench inspect` uses it to see the server's bytes as
+	// they are read, before this package checks them. nil = no wrapper.
+	WrapConn func(net.Conn) net.Conn
 }
 
 // setRecvBuffer is a net.Dialer Control hook: it runs on the new socket
@@ -210,6 +215,9 @@ func (d *Dialer) dial(ctx context.Context, rawURL, host string, hdr ws.Handshake
 		nc = tc
 	}
 	tm.Connect = time.Since(start)
+	if d.o.WrapConn != nil {
+		nc = d.o.WrapConn(nc)
+	}
 
 	hsStart := time.Now()
 	_ = nc.SetDeadline(hsStart.Add(d.o.HandshakeTimeout))

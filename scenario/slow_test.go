@@ -19,7 +19,9 @@ func TestStalledMemberIsCutOff(t *testing.T) {
 	cfg := target.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.Loops = 1
-	cfg.OutboundLimit = 64 << 10
+	// 1 MiB of queue gives the reading members slack on a busy machine (the
+	// kernel send buffer is only 64 KiB); the stalled one owes ~4.8 MB.
+	cfg.OutboundLimit = 1 << 20
 	cfg.SlowTimeout = 200 * time.Millisecond
 	srv, err := target.Start(cfg, nil)
 	if err != nil {
