@@ -59,6 +59,7 @@ type sched struct {
 // goroutine.
 type vu struct {
 	s     *scenarioRun
+	m     *metrics // s.r.m
 	vars  *Vars
 	lvars *Vars // listeners' variables; nil without listeners
 	link  *link
@@ -76,7 +77,7 @@ type vu struct {
 }
 
 func newVU(s *scenarioRun, num int) *vu {
-	v := &vu{s: s, vars: NewVars(num, s.sc.Name, s.r.seed, s.r.env)}
+	v := &vu{s: s, m: s.r.m, vars: NewVars(num, s.sc.Name, s.r.seed, s.r.env)}
 	if len(s.listeners) > 0 {
 		v.lvars = NewVars(num, s.sc.Name, s.r.seed^0x9e3779b97f4a7c15, s.r.env)
 	}
@@ -117,7 +118,7 @@ func (v *vu) iterate(ctx context.Context) {
 		}
 		break
 	}
-	m := v.s.r.m
+	m := v.m
 	switch {
 	case err == nil:
 		m.iterations.Inc()
@@ -284,7 +285,7 @@ func (v *vu) repeat(st *cstep, sc sched) error {
 // connect dials with d, closing any previous connection first.
 func (v *vu) connect(d *cdial) error {
 	v.endConn(false)
-	m := v.s.r.m
+	m := v.m
 	c, tm, err := d.dialApart(v.ctx, v.vars)
 	if err != nil {
 		if v.ctx.Err() != nil {
@@ -339,7 +340,7 @@ func (v *vu) reconnect() bool {
 			return false
 		}
 		if err := v.connect(v.lastDial); err == nil {
-			v.s.r.m.reconnects.Inc()
+			v.m.reconnects.Inc()
 			return true
 		}
 		if v.ctx.Err() != nil {
@@ -364,7 +365,7 @@ func backoffDelay(initial, ceiling time.Duration, attempt int, vars *Vars) time.
 func (v *vu) liveLink() (*link, error) {
 	l := v.link
 	if l == nil {
-		v.s.r.m.errNotConnected.Inc()
+		v.m.errNotConnected.Inc()
 		return nil, errIterFailed
 	}
 	if l.dead {
@@ -398,12 +399,11 @@ func (v *vu) send(st *cstep, sc sched) error {
 		err = l.c.WriteText(p)
 	}
 	if err != nil {
-		m := v.s.r.m
-		m.errSend.Inc()
+		v.m.errSend.Inc()
 		v.s.r.log.Debug("send failed", "scenario", v.s.sc.Name, "vu", v.vars.VU, "err", err)
 		return errConnLost
 	}
-	m := v.s.r.m
+	m := v.m
 	m.msgsSent.Inc()
 	m.bytesSent.Add(int64(len(p)))
 	v.lastSend = now
@@ -432,7 +432,7 @@ func appendRandom(dst []byte, n int, v *Vars) []byte {
 func (v *vu) expect(st *cstep) error {
 	l := v.link
 	if l == nil {
-		v.s.r.m.errNotConnected.Inc()
+		v.m.errNotConnected.Inc()
 		return errIterFailed
 	}
 	e := st.Expect
@@ -454,7 +454,7 @@ func (v *vu) expect(st *cstep) error {
 	capErr := l.capErr
 	l.capErr = nil
 
-	m := v.s.r.m
+	m := v.m
 	if ok {
 		if capErr != nil {
 			m.errCapture.Inc()
@@ -493,7 +493,7 @@ func (v *vu) ping(st *cstep) error {
 	}
 	sent := time.Now()
 	if err := l.c.Ping(p.Payload); err != nil {
-		v.s.r.m.errSend.Inc()
+		v.m.errSend.Inc()
 		return errConnLost
 	}
 	l.waitKind = waitPong
@@ -508,7 +508,7 @@ func (v *vu) ping(st *cstep) error {
 	case l.dead:
 		return errConnLost
 	}
-	v.s.r.m.errPingTimeout.Inc()
+	v.m.errPingTimeout.Inc()
 	return errIterFailed
 }
 
@@ -523,9 +523,9 @@ func (v *vu) closeStep(st *cstep) error {
 	}
 	l.closing = true
 	if err := l.c.SendClose(code, st.Close.Reason); err != nil {
-		v.s.r.m.errSend.Inc()
+		v.m.errSend.Inc()
 	} else if l.readUntil(time.Now().Add(closeWait)) != readEnded && v.ctx.Err() == nil {
-		v.s.r.m.errCloseTimeout.Inc()
+		v.m.errCloseTimeout.Inc()
 	}
 	v.dropLink()
 	if v.ctx.Err() != nil {
@@ -587,6 +587,7 @@ const (
 type link struct {
 	c    *dialer.Conn
 	s    *scenarioRun
+	m    *metrics // s.r.m
 	vars *Vars // the VU's variables, for the waiting expect's matcher and captures
 	lis  []listenerState
 
@@ -619,7 +620,7 @@ type backlogMsg struct {
 }
 
 func newLink(v *vu, c *dialer.Conn) *link {
-	l := &link{c: c, s: v.s, vars: v.vars}
+	l := &link{c: c, s: v.s, m: v.m, vars: v.vars}
 	if len(v.s.listeners) > 0 {
 		l.lis = make([]listenerState, len(v.s.listeners))
 		for i := range l.lis {
@@ -633,6 +634,9 @@ func newLink(v *vu, c *dialer.Conn) *link {
 // takeBacklog looks for the oldest kept message that st matches, removes
 // it and returns its arrival time.
 func (l *link) takeBacklog(st *cstep, vars *Vars) (time.Time, bool) {
+	if l.blen == 0 {
+		return time.Time{}, false
+	}
 	for k := 0; k < l.blen; k++ {
 		b := &l.backlog[(l.bstart+k)%backlogLen]
 		if !st.Expect.Match.Match(b.op, b.p, vars) {
@@ -736,7 +740,7 @@ func (l *link) handle(msg dialer.Message, now time.Time) bool {
 
 // observe counts an inbound data message and runs the listeners on it.
 func (l *link) observe(msg dialer.Message, now time.Time) {
-	m := l.s.r.m
+	m := l.m
 	m.msgsRecv.Inc()
 	m.bytesRecv.Add(int64(len(msg.Payload)))
 	for i := range l.lis {
@@ -750,13 +754,13 @@ func (l *link) end(err error) {
 	l.dead = true
 	l.fail(err)
 	_ = l.c.Close()
-	l.s.r.m.connsOpen.Add(-1)
+	l.m.connsOpen.Add(-1)
 }
 
 // fail counts how the connection ended.
 func (l *link) fail(err error) {
 	expected, abandoned := l.closing, l.abandoned.Load()
-	m := l.s.r.m
+	m := l.m
 	var ce *dialer.CloseError
 	var pe *dialer.ProtocolError
 	switch {
