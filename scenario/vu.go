@@ -588,7 +588,7 @@ type link struct {
 	c    *dialer.Conn
 	s    *scenarioRun
 	m    *metrics // s.r.m
-	vars *Vars // the VU's variables, for the waiting expect's matcher and captures
+	vars *Vars    // the VU's variables, for the waiting expect's matcher and captures
 	lis  []listenerState
 
 	stopAbandon func() bool // unregisters the close-on-cancel hook
