@@ -8,7 +8,10 @@ package scenario
 // handle (counters, listeners, the waiting step, the backlog). A round trip
 // thus costs no goroutine switch, channel or lock, and an idle VU one stack.
 // Between iterations no connection stays open (iterate ends it), so a VU
-// never holds an unread connection outside a step.
+// never holds an unread connection outside a step. The one step that does
+// not read is send: a VU that sends a lot without waiting (a flood) starts
+// a helper goroutine that reads meanwhile (readAside), and takes reading
+// back at its next step that waits.
 
 import (
 	"context"
@@ -40,6 +43,12 @@ const (
 	// reconnectFloor is the least delay between failed reconnect attempts,
 	// so a refusing server never makes a VU spin.
 	reconnectFloor = 50 * time.Millisecond
+	// floodSends and floodBytes bound what a VU sends without reading
+	// before a helper goroutine reads for it: an echoing server that blocks
+	// writing to a client that does not read stops reading itself, and the
+	// client's writes would then block for good.
+	floodSends = 16
+	floodBytes = 16 << 10
 )
 
 // Step outcomes other than nil.
@@ -144,6 +153,9 @@ func (v *vu) step(st *cstep, sc sched) error {
 	if v.ctx.Err() != nil {
 		return errCancelled
 	}
+	if l := v.link; l != nil && l.aside != nil && st.Kind != StepSend && st.Kind != StepRepeat && st.Kind != StepGroup {
+		l.own()
+	}
 	switch st.Kind {
 	case StepConnect:
 		if err := v.connect(st.dial); err != nil {
@@ -207,7 +219,7 @@ func (v *vu) sleep(d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
-	if l := v.link; l != nil && !l.dead {
+	if l := v.link; l != nil && !l.dead.Load() {
 		end := time.Now().Add(d)
 		out := l.readUntil(end)
 		if v.ctx.Err() != nil {
@@ -368,7 +380,7 @@ func (v *vu) liveLink() (*link, error) {
 		v.m.errNotConnected.Inc()
 		return nil, errIterFailed
 	}
-	if l.dead {
+	if l.dead.Load() {
 		return nil, errConnLost
 	}
 	return l, nil
@@ -391,6 +403,13 @@ func (v *vu) send(st *cstep, sc sched) error {
 	default:
 		v.buf = s.Body.Append(v.buf[:0], v.vars)
 		p = v.buf
+	}
+	if l.aside == nil {
+		l.unreadSends++
+		l.unreadBytes += len(p)
+		if l.unreadSends > floodSends || l.unreadBytes > floodBytes {
+			l.startAside()
+		}
 	}
 	now := time.Now()
 	if s.Kind == PayloadBinary {
@@ -443,7 +462,7 @@ func (v *vu) expect(st *cstep) error {
 	// Messages kept before the connection ended still count.
 	at, ok := l.takeBacklog(st, v.vars)
 	if !ok {
-		if l.dead {
+		if l.dead.Load() {
 			return errConnLost
 		}
 		l.waitKind, l.want = waitExpect, st
@@ -471,7 +490,7 @@ func (v *vu) expect(st *cstep) error {
 	switch {
 	case v.ctx.Err() != nil:
 		return errCancelled
-	case l.dead:
+	case l.dead.Load():
 		return errConnLost
 	}
 	m.errExpectTimeout.Inc()
@@ -505,7 +524,7 @@ func (v *vu) ping(st *cstep) error {
 		return nil
 	case v.ctx.Err() != nil:
 		return errCancelled
-	case l.dead:
+	case l.dead.Load():
 		return errConnLost
 	}
 	v.m.errPingTimeout.Inc()
@@ -541,7 +560,8 @@ func (v *vu) endConn(graceful bool) {
 	if l == nil {
 		return
 	}
-	if graceful && !l.dead && v.ctx != nil && v.ctx.Err() == nil {
+	l.own()
+	if graceful && !l.dead.Load() && v.ctx != nil && v.ctx.Err() == nil {
 		l.closing = true
 		if l.c.SendClose(1000, "") == nil {
 			l.readUntil(time.Now().Add(endCloseWait))
@@ -560,7 +580,8 @@ func (v *vu) dropLink() {
 	if l.stopAbandon != nil {
 		l.stopAbandon()
 	}
-	if !l.dead {
+	l.own()
+	if !l.dead.Load() {
 		l.abandoned.Store(true)
 		l.end(nil)
 	}
@@ -583,7 +604,9 @@ const (
 )
 
 // link is one open connection of a VU. It belongs to the VU goroutine;
-// only abandon runs elsewhere.
+// only abandon runs elsewhere, and readAside while it runs (then the VU
+// only sends, and touches none of the read side: deadline, listeners,
+// backlog, wait).
 type link struct {
 	c    *dialer.Conn
 	s    *scenarioRun
@@ -606,11 +629,17 @@ type link struct {
 	gotAt    time.Time
 	capErr   error
 
-	dead    bool // the connection ended and was accounted for
-	closing bool // we started the close handshake: the peer's close is expected
-	backlog [backlogLen]backlogMsg
-	bstart  int
-	blen    int
+	dead    atomic.Bool // the connection ended and was accounted for
+	closing bool        // we started the close handshake: the peer's close is expected
+
+	// Sends since the VU last read, and the helper reading meanwhile:
+	// aside is closed when readAside exits; stopAside asks it to.
+	unreadSends, unreadBytes int
+	aside                    chan struct{}
+	stopAside                atomic.Bool
+	backlog                  [backlogLen]backlogMsg
+	bstart                   int
+	blen                     int
 }
 
 type backlogMsg struct {
@@ -684,7 +713,9 @@ const (
 // the message the blocked step waits for arrives, end passes, or the
 // connection ends. Pings are answered by the dialer inside ReadMessage.
 func (l *link) readUntil(end time.Time) int {
-	if l.dead {
+	l.own()
+	l.unreadSends, l.unreadBytes = 0, 0
+	if l.dead.Load() {
 		return readEnded
 	}
 	if l.expired || l.deadline.IsZero() || l.deadline.After(end) {
@@ -714,6 +745,52 @@ func (l *link) readUntil(end time.Time) int {
 func (l *link) setDeadline(t time.Time) {
 	_ = l.c.SetReadDeadline(t)
 	l.deadline, l.expired = t, false
+}
+
+// startAside starts the helper that reads while the VU floods the
+// connection with sends.
+func (l *link) startAside() {
+	if l.dead.Load() {
+		return
+	}
+	l.setDeadline(time.Time{})
+	l.aside = make(chan struct{})
+	go l.readAside(l.aside)
+}
+
+// readAside handles inbound messages until own asks it to stop (with a read
+// deadline in the past, which loses no partly read frame) or the
+// connection ends.
+func (l *link) readAside(done chan<- struct{}) {
+	defer close(done)
+	for {
+		msg, err := l.c.ReadMessage()
+		now := time.Now()
+		switch {
+		case err == nil:
+			l.handle(msg, now)
+		case !errors.Is(err, os.ErrDeadlineExceeded):
+			l.end(err)
+			return
+		case l.stopAside.Load():
+			return
+		}
+	}
+}
+
+// own makes the VU's goroutine the only reader again: it stops the helper
+// started by a flood of sends, if any, and waits for it to exit.
+func (l *link) own() {
+	if l.aside == nil {
+		return
+	}
+	l.stopAside.Store(true)
+	_ = l.c.SetReadDeadline(time.Unix(1, 0))
+	<-l.aside
+	l.aside = nil
+	l.stopAside.Store(false)
+	l.deadline, l.expired = time.Unix(1, 0), true
+	l.unreadSends, l.unreadBytes = 0, 0
 }
 
 // handle takes one inbound message: a pong ends a waiting ping; a data
@@ -751,7 +828,7 @@ func (l *link) observe(msg dialer.Message, now time.Time) {
 // end records how the connection ended (err nil: we dropped it) and closes
 // the socket.
 func (l *link) end(err error) {
-	l.dead = true
+	l.dead.Store(true)
 	l.fail(err)
 	_ = l.c.Close()
 	l.m.connsOpen.Add(-1)
