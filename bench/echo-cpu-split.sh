@@ -11,14 +11,14 @@
 # Every process it starts is stopped on exit; traffic stays on 127.0.0.1.
 #
 # Usage: bench/echo-cpu-split.sh BIN [BIN ...]
-# Env:   SIZES (default "50 1000"), RUNS (default 2), PORT (default 18097)
+# Env:   SIZES (default "50 1000"), RUNS (default 2), PORT (default 18297)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -gt 0 ] || { echo "usage: $0 BIN [BIN ...]" >&2; exit 2; }
 bins=("$@")
 read -r -a sizes <<<"${SIZES:-50 1000}"
 runs=${RUNS:-2}
-port=${PORT:-18097}
+port=${PORT:-18297}
 tmp=$(mktemp -d)
 srv=
 cleanup() {
@@ -34,6 +34,12 @@ for _ in $(seq 50); do
 	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
 	sleep 0.1
 done
+sleep 0.2
+if ! kill -0 "$srv" 2>/dev/null; then # e.g. the port was taken by another process
+	echo "wsbench serve on 127.0.0.1:$port failed:" >&2
+	cat "$tmp/serve.log" >&2
+	exit 1
+fi
 
 printf '%-28s %6s %4s %9s %7s %7s %11s %10s %6s\n' binary VUs run rt/s user_s sys_s user_us/rt sys_us/rt load
 for r in $(seq "$runs"); do

@@ -6,7 +6,8 @@ package scenario
 // the close handshake, think, the pause of a repeat with `every`) it reads
 // with a read deadline at the step's end, handing every inbound message to
 // handle (counters, listeners, the waiting step, the backlog). A round trip
-// thus costs no goroutine switch, channel or lock, and an idle VU one stack.
+// thus costs no hand-off between goroutines, no channel, lock or timer, and
+// an idle VU one goroutine stack.
 // Between iterations no connection stays open (iterate ends it), so a VU
 // never holds an unread connection outside a step. The one step that does
 // not read is send: a VU that sends a lot without waiting (a flood) starts
