@@ -6,9 +6,13 @@ package scenario
 // the close handshake, think, the pause of a repeat with `every`) it reads
 // with a read deadline at the step's end, handing every inbound message to
 // handle (counters, listeners, the waiting step, the backlog). A round trip
-// thus costs no goroutine switch, channel or lock, and an idle VU one stack.
+// thus costs no hand-off between goroutines, no channel, lock or timer, and
+// an idle VU one goroutine stack.
 // Between iterations no connection stays open (iterate ends it), so a VU
-// never holds an unread connection outside a step.
+// never holds an unread connection outside a step. The one step that does
+// not read is send: a VU that sends a lot without waiting (a flood) starts
+// a helper goroutine that reads meanwhile (readAside), and takes reading
+// back at its next step that waits.
 
 import (
 	"context"
@@ -40,6 +44,12 @@ const (
 	// reconnectFloor is the least delay between failed reconnect attempts,
 	// so a refusing server never makes a VU spin.
 	reconnectFloor = 50 * time.Millisecond
+	// floodSends and floodBytes bound what a VU sends without reading
+	// before a helper goroutine reads for it: an echoing server that blocks
+	// writing to a client that does not read stops reading itself, and the
+	// client's writes would then block for good.
+	floodSends = 16
+	floodBytes = 16 << 10
 )
 
 // Step outcomes other than nil.
@@ -59,6 +69,7 @@ type sched struct {
 // goroutine.
 type vu struct {
 	s     *scenarioRun
+	m     *metrics // s.r.m
 	vars  *Vars
 	lvars *Vars // listeners' variables; nil without listeners
 	link  *link
@@ -76,7 +87,7 @@ type vu struct {
 }
 
 func newVU(s *scenarioRun, num int) *vu {
-	v := &vu{s: s, vars: NewVars(num, s.sc.Name, s.r.seed, s.r.env)}
+	v := &vu{s: s, m: s.r.m, vars: NewVars(num, s.sc.Name, s.r.seed, s.r.env)}
 	if len(s.listeners) > 0 {
 		v.lvars = NewVars(num, s.sc.Name, s.r.seed^0x9e3779b97f4a7c15, s.r.env)
 	}
@@ -117,7 +128,7 @@ func (v *vu) iterate(ctx context.Context) {
 		}
 		break
 	}
-	m := v.s.r.m
+	m := v.m
 	switch {
 	case err == nil:
 		m.iterations.Inc()
@@ -142,6 +153,9 @@ func (v *vu) close() {
 func (v *vu) step(st *cstep, sc sched) error {
 	if v.ctx.Err() != nil {
 		return errCancelled
+	}
+	if l := v.link; l != nil && l.aside != nil && st.Kind != StepSend && st.Kind != StepRepeat && st.Kind != StepGroup {
+		l.own()
 	}
 	switch st.Kind {
 	case StepConnect:
@@ -206,7 +220,7 @@ func (v *vu) sleep(d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
-	if l := v.link; l != nil && !l.dead {
+	if l := v.link; l != nil && !l.dead.Load() {
 		end := time.Now().Add(d)
 		out := l.readUntil(end)
 		if v.ctx.Err() != nil {
@@ -284,7 +298,7 @@ func (v *vu) repeat(st *cstep, sc sched) error {
 // connect dials with d, closing any previous connection first.
 func (v *vu) connect(d *cdial) error {
 	v.endConn(false)
-	m := v.s.r.m
+	m := v.m
 	c, tm, err := d.dialApart(v.ctx, v.vars)
 	if err != nil {
 		if v.ctx.Err() != nil {
@@ -339,7 +353,7 @@ func (v *vu) reconnect() bool {
 			return false
 		}
 		if err := v.connect(v.lastDial); err == nil {
-			v.s.r.m.reconnects.Inc()
+			v.m.reconnects.Inc()
 			return true
 		}
 		if v.ctx.Err() != nil {
@@ -364,10 +378,10 @@ func backoffDelay(initial, ceiling time.Duration, attempt int, vars *Vars) time.
 func (v *vu) liveLink() (*link, error) {
 	l := v.link
 	if l == nil {
-		v.s.r.m.errNotConnected.Inc()
+		v.m.errNotConnected.Inc()
 		return nil, errIterFailed
 	}
-	if l.dead {
+	if l.dead.Load() {
 		return nil, errConnLost
 	}
 	return l, nil
@@ -391,6 +405,13 @@ func (v *vu) send(st *cstep, sc sched) error {
 		v.buf = s.Body.Append(v.buf[:0], v.vars)
 		p = v.buf
 	}
+	if l.aside == nil {
+		l.unreadSends++
+		l.unreadBytes += len(p)
+		if l.unreadSends > floodSends || l.unreadBytes > floodBytes {
+			l.startAside()
+		}
+	}
 	now := time.Now()
 	if s.Kind == PayloadBinary {
 		err = l.c.WriteBinary(p)
@@ -398,12 +419,11 @@ func (v *vu) send(st *cstep, sc sched) error {
 		err = l.c.WriteText(p)
 	}
 	if err != nil {
-		m := v.s.r.m
-		m.errSend.Inc()
+		v.m.errSend.Inc()
 		v.s.r.log.Debug("send failed", "scenario", v.s.sc.Name, "vu", v.vars.VU, "err", err)
 		return errConnLost
 	}
-	m := v.s.r.m
+	m := v.m
 	m.msgsSent.Inc()
 	m.bytesSent.Add(int64(len(p)))
 	v.lastSend = now
@@ -432,7 +452,7 @@ func appendRandom(dst []byte, n int, v *Vars) []byte {
 func (v *vu) expect(st *cstep) error {
 	l := v.link
 	if l == nil {
-		v.s.r.m.errNotConnected.Inc()
+		v.m.errNotConnected.Inc()
 		return errIterFailed
 	}
 	e := st.Expect
@@ -443,7 +463,7 @@ func (v *vu) expect(st *cstep) error {
 	// Messages kept before the connection ended still count.
 	at, ok := l.takeBacklog(st, v.vars)
 	if !ok {
-		if l.dead {
+		if l.dead.Load() {
 			return errConnLost
 		}
 		l.waitKind, l.want = waitExpect, st
@@ -454,7 +474,7 @@ func (v *vu) expect(st *cstep) error {
 	capErr := l.capErr
 	l.capErr = nil
 
-	m := v.s.r.m
+	m := v.m
 	if ok {
 		if capErr != nil {
 			m.errCapture.Inc()
@@ -471,7 +491,7 @@ func (v *vu) expect(st *cstep) error {
 	switch {
 	case v.ctx.Err() != nil:
 		return errCancelled
-	case l.dead:
+	case l.dead.Load():
 		return errConnLost
 	}
 	m.errExpectTimeout.Inc()
@@ -493,7 +513,7 @@ func (v *vu) ping(st *cstep) error {
 	}
 	sent := time.Now()
 	if err := l.c.Ping(p.Payload); err != nil {
-		v.s.r.m.errSend.Inc()
+		v.m.errSend.Inc()
 		return errConnLost
 	}
 	l.waitKind = waitPong
@@ -505,10 +525,10 @@ func (v *vu) ping(st *cstep) error {
 		return nil
 	case v.ctx.Err() != nil:
 		return errCancelled
-	case l.dead:
+	case l.dead.Load():
 		return errConnLost
 	}
-	v.s.r.m.errPingTimeout.Inc()
+	v.m.errPingTimeout.Inc()
 	return errIterFailed
 }
 
@@ -523,9 +543,9 @@ func (v *vu) closeStep(st *cstep) error {
 	}
 	l.closing = true
 	if err := l.c.SendClose(code, st.Close.Reason); err != nil {
-		v.s.r.m.errSend.Inc()
+		v.m.errSend.Inc()
 	} else if l.readUntil(time.Now().Add(closeWait)) != readEnded && v.ctx.Err() == nil {
-		v.s.r.m.errCloseTimeout.Inc()
+		v.m.errCloseTimeout.Inc()
 	}
 	v.dropLink()
 	if v.ctx.Err() != nil {
@@ -541,7 +561,8 @@ func (v *vu) endConn(graceful bool) {
 	if l == nil {
 		return
 	}
-	if graceful && !l.dead && v.ctx != nil && v.ctx.Err() == nil {
+	l.own()
+	if graceful && !l.dead.Load() && v.ctx != nil && v.ctx.Err() == nil {
 		l.closing = true
 		if l.c.SendClose(1000, "") == nil {
 			l.readUntil(time.Now().Add(endCloseWait))
@@ -560,7 +581,8 @@ func (v *vu) dropLink() {
 	if l.stopAbandon != nil {
 		l.stopAbandon()
 	}
-	if !l.dead {
+	l.own()
+	if !l.dead.Load() {
 		l.abandoned.Store(true)
 		l.end(nil)
 	}
@@ -583,11 +605,14 @@ const (
 )
 
 // link is one open connection of a VU. It belongs to the VU goroutine;
-// only abandon runs elsewhere.
+// only abandon runs elsewhere, and readAside while it runs (then the VU
+// only sends, and touches none of the read side: deadline, listeners,
+// backlog, wait).
 type link struct {
 	c    *dialer.Conn
 	s    *scenarioRun
-	vars *Vars // the VU's variables, for the waiting expect's matcher and captures
+	m    *metrics // s.r.m
+	vars *Vars    // the VU's variables, for the waiting expect's matcher and captures
 	lis  []listenerState
 
 	stopAbandon func() bool // unregisters the close-on-cancel hook
@@ -605,11 +630,17 @@ type link struct {
 	gotAt    time.Time
 	capErr   error
 
-	dead    bool // the connection ended and was accounted for
-	closing bool // we started the close handshake: the peer's close is expected
-	backlog [backlogLen]backlogMsg
-	bstart  int
-	blen    int
+	dead    atomic.Bool // the connection ended and was accounted for
+	closing bool        // we started the close handshake: the peer's close is expected
+
+	// Sends since the VU last read, and the helper reading meanwhile:
+	// aside is closed when readAside exits; stopAside asks it to.
+	unreadSends, unreadBytes int
+	aside                    chan struct{}
+	stopAside                atomic.Bool
+	backlog                  [backlogLen]backlogMsg
+	bstart                   int
+	blen                     int
 }
 
 type backlogMsg struct {
@@ -619,7 +650,7 @@ type backlogMsg struct {
 }
 
 func newLink(v *vu, c *dialer.Conn) *link {
-	l := &link{c: c, s: v.s, vars: v.vars}
+	l := &link{c: c, s: v.s, m: v.m, vars: v.vars}
 	if len(v.s.listeners) > 0 {
 		l.lis = make([]listenerState, len(v.s.listeners))
 		for i := range l.lis {
@@ -633,6 +664,9 @@ func newLink(v *vu, c *dialer.Conn) *link {
 // takeBacklog looks for the oldest kept message that st matches, removes
 // it and returns its arrival time.
 func (l *link) takeBacklog(st *cstep, vars *Vars) (time.Time, bool) {
+	if l.blen == 0 {
+		return time.Time{}, false
+	}
 	for k := 0; k < l.blen; k++ {
 		b := &l.backlog[(l.bstart+k)%backlogLen]
 		if !st.Expect.Match.Match(b.op, b.p, vars) {
@@ -680,7 +714,9 @@ const (
 // the message the blocked step waits for arrives, end passes, or the
 // connection ends. Pings are answered by the dialer inside ReadMessage.
 func (l *link) readUntil(end time.Time) int {
-	if l.dead {
+	l.own()
+	l.unreadSends, l.unreadBytes = 0, 0
+	if l.dead.Load() {
 		return readEnded
 	}
 	if l.expired || l.deadline.IsZero() || l.deadline.After(end) {
@@ -712,6 +748,52 @@ func (l *link) setDeadline(t time.Time) {
 	l.deadline, l.expired = t, false
 }
 
+// startAside starts the helper that reads while the VU floods the
+// connection with sends.
+func (l *link) startAside() {
+	if l.dead.Load() {
+		return
+	}
+	l.setDeadline(time.Time{})
+	l.aside = make(chan struct{})
+	go l.readAside(l.aside)
+}
+
+// readAside handles inbound messages until own asks it to stop (with a read
+// deadline in the past, which loses no partly read frame) or the
+// connection ends.
+func (l *link) readAside(done chan<- struct{}) {
+	defer close(done)
+	for {
+		msg, err := l.c.ReadMessage()
+		now := time.Now()
+		switch {
+		case err == nil:
+			l.handle(msg, now)
+		case !errors.Is(err, os.ErrDeadlineExceeded):
+			l.end(err)
+			return
+		case l.stopAside.Load():
+			return
+		}
+	}
+}
+
+// own makes the VU's goroutine the only reader again: it stops the helper
+// started by a flood of sends, if any, and waits for it to exit.
+func (l *link) own() {
+	if l.aside == nil {
+		return
+	}
+	l.stopAside.Store(true)
+	_ = l.c.SetReadDeadline(time.Unix(1, 0))
+	<-l.aside
+	l.aside = nil
+	l.stopAside.Store(false)
+	l.deadline, l.expired = time.Unix(1, 0), true
+	l.unreadSends, l.unreadBytes = 0, 0
+}
+
 // handle takes one inbound message: a pong ends a waiting ping; a data
 // message is counted, observed by the listeners, and ends a waiting
 // expect it matches or is kept in the backlog. It reports whether the
@@ -736,7 +818,7 @@ func (l *link) handle(msg dialer.Message, now time.Time) bool {
 
 // observe counts an inbound data message and runs the listeners on it.
 func (l *link) observe(msg dialer.Message, now time.Time) {
-	m := l.s.r.m
+	m := l.m
 	m.msgsRecv.Inc()
 	m.bytesRecv.Add(int64(len(msg.Payload)))
 	for i := range l.lis {
@@ -747,16 +829,16 @@ func (l *link) observe(msg dialer.Message, now time.Time) {
 // end records how the connection ended (err nil: we dropped it) and closes
 // the socket.
 func (l *link) end(err error) {
-	l.dead = true
+	l.dead.Store(true)
 	l.fail(err)
 	_ = l.c.Close()
-	l.s.r.m.connsOpen.Add(-1)
+	l.m.connsOpen.Add(-1)
 }
 
 // fail counts how the connection ended.
 func (l *link) fail(err error) {
 	expected, abandoned := l.closing, l.abandoned.Load()
-	m := l.s.r.m
+	m := l.m
 	var ce *dialer.CloseError
 	var pe *dialer.ProtocolError
 	switch {

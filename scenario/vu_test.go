@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -497,5 +498,29 @@ func TestReadUntilDeadlines(t *testing.T) {
 	}
 	if n := reg.Results(report.Meta{}).CounterPrefix("errors."); n != 0 {
 		t.Errorf("%d errors", n)
+	}
+}
+
+// TestSendFloodKeepsReading: a VU that only sends (no step that waits)
+// must still read, or an echo server that blocks writing to it stops
+// reading, and the VU's writes then block for good. 20 MB each way is far
+// more than the socket buffers hold. Every echo is seen by the listener in
+// order, the expect after the flood finds the last one, and the VU reads
+// its connection itself again for the ping.
+func TestSendFloodKeepsReading(t *testing.T) {
+	base := wsServer(t, echoHandler(0))
+	const n = 5000
+	big := sendStep(`{"n":{{seq}},"pad":"` + strings.Repeat("x", 4000) + `"}`)
+	p := closedPlan(1, 1, connectStep(), repeatStep(n, 0, 0, big),
+		expectStep("last", map[string]any{"n": n}, 5*time.Second, TimeoutFail),
+		Step{Kind: StepPing, Ping: &PingStep{Timeout: 5 * time.Second}})
+	p.Scenarios[0].Listeners = []Listener{{Name: "echo", Match: Matcher{JSON: map[string]any{}}, SeqField: "n"}}
+	r := runPlan(t, p, base, Segment{})
+	wantCounters(t, r, map[string]int64{
+		"msgs.sent": n, "msgs.recv": n, "listener.echo": n, "delivery.lost": 0, "delivery.reordered": 0,
+		"iterations.failed": 0, "errors.expect_timeout": 0, "errors.close_timeout": 0,
+	})
+	if l := latency(t, r, "ping"); l.Count != 1 {
+		t.Errorf("ping %+v, want one sample", l)
 	}
 }
