@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -144,4 +145,49 @@ func FuzzResync(f *testing.F) {
 			t.Fatalf("frames end at %d, past the stream", end)
 		}
 	})
+}
+
+// TestGapRecorded: a recording made through a gap keeps the true stream
+// offsets (what was not decoded becomes dropped records), so it renders the
+// same frames at the same offsets as the live dump.
+func TestGapRecorded(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	stream, _ := randomStream(r, 30, true)
+	var file bytes.Buffer
+	w, err := NewWriter(&file, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live bytes.Buffer
+	s := NewSession(&live, SessionOptions{Render: RenderOptions{MaxPayload: 1}, Record: w})
+	s.Open(1)
+	at := time.Now()
+	s.Handshake(1, at, []byte(testRequest), []byte(testResponse))
+	third := len(stream) / 3
+	s.Data(1, ClientToServer, at, stream[:third])
+	s.Gap(1, ClientToServer, at, 77, "test")
+	s.Data(1, ClientToServer, at, stream[third+77:])
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var again bytes.Buffer
+	if _, err := Render(&again, bytes.NewReader(file.Bytes()), RenderOptions{MaxPayload: 1}); err != nil {
+		t.Fatal(err)
+	}
+	lines := func(s string) []string {
+		var out []string
+		for l := range strings.SplitSeq(s, "\n") {
+			if strings.HasPrefix(l, "#") {
+				out = append(out, l[strings.Index(l, " c1 "):]) // without the frame number and time
+			}
+		}
+		return out
+	}
+	a, b := lines(live.String()), lines(again.String())
+	if len(a) < 10 || strings.Join(a, "\n") != strings.Join(b, "\n") {
+		t.Errorf("live and recorded frames differ:\n--- live\n%s\n--- recording\n%s", live.String(), again.String())
+	}
+	if !strings.Contains(again.String(), "not recorded") {
+		t.Errorf("no dropped record in the recording:\n%s", again.String())
+	}
 }
