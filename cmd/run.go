@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime/pprof"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -178,17 +177,11 @@ func runRun(ctx context.Context, o *runOptions) error {
 		}
 		defer tw.Close()
 	}
-	if o.CPUProfile != "" {
-		pf, err := os.Create(o.CPUProfile)
-		if err != nil {
-			return usageError(fmt.Errorf("--cpuprofile: %w", err))
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("--cpuprofile %s: %w", o.CPUProfile, err)}
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(o.CPUProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	var tap dialer.Tap
 	if tw != nil {
 		tap = tw
