@@ -44,6 +44,8 @@ echo
 echo "wsbench run exit status: $rc"
 echo "client: CPU ≥ ${ccpu}s (sampled every 0.2 s), peak RSS ${chwm} KiB"
 echo "server: CPU $(cpu $srv)s, peak RSS $(hwm $srv) KiB"
-curl -sf http://127.0.0.1:$port/metrics | awk -f bench/delay-quantiles.awk
+curl -sf http://127.0.0.1:$port/metrics > "$tmp/metrics.txt" || true
+awk -f bench/delay-quantiles.awk "$tmp/metrics.txt"
+grep -E '^wsbench_(deliveries_total|drops_total|slow_consumer_disconnects_total) ' "$tmp/metrics.txt" | tr '\n' ' '; echo
 [ -n "${KEEP_RESULTS:-}" ] && cp "$tmp/results.json" "$KEEP_RESULTS"
 kill -TERM $srv; wait $srv || true

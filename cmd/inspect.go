@@ -38,17 +38,23 @@ type inspectOptions struct {
 	ConnectTimeout   time.Duration
 	HandshakeTimeout time.Duration
 	Binary           bool          // stdin lines are hex, sent as binary frames
+	Compression      bool          // offer permessage-deflate
 	CloseWait        time.Duration // how long to wait for the peer's close reply
 	Record           string        // also write a trace file
 	RecordMaxBytes   int64
 	Listen           string // relay: accept clients here
 	Upstream         string // relay: forward them to this ws:// or wss:// URL
+	ListenCert       string // relay: serve TLS (wss://) with this PEM certificate…
+	ListenKey        string // …and this PEM key
+	ListenSelfSigned bool   // relay: serve TLS with a certificate generated in memory
+	RenderQueue      int    // relay: bytes queued for rendering before the relay passes them over
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
-	Color          bool              // stdout is a terminal
-	OnListen       func(net.Addr)    // relay: called once listening (tests)
-	OnConnDone     func(conn uint64) // relay: called when a client's relay ends (tests)
+	Color          bool                    // stdout is a terminal
+	OnListen       func(net.Addr)          // relay: called once listening (tests)
+	OnConnDone     func(conn uint64)       // relay: called when a client's relay ends (tests)
+	OnStats        func(trace.RenderStats) // relay: what was rendered, at the end (benchmarks)
 }
 
 func newInspectCmd() *cobra.Command {
@@ -72,8 +78,11 @@ and reason, ping payload…) and the RFC 6455 rules it breaks.
       reassembles the TCP connections of a tcpdump capture and renders the
       WebSocket ones, whatever the port: c1, c2… in the order of their
       first packet, the upgrade as text, then every frame. Other TCP
-      connections get one note line each. Exit status 3 on a malformed
-      capture (shown up to the damage) or one without any WebSocket.
+      connections get one note line each. IP fragments are reassembled;
+      after bytes missing from the capture ("gap of N byte(s) at stream
+      offset X") decoding resumes at the next plausible frame boundary,
+      with a note. Exit status 3 on a malformed capture (shown up to the
+      damage) or one without any WebSocket.
 
   wsbench inspect ws://HOST/PATH   (or wss://)
       connects, shows the handshake, then reads stdin line by line: each
@@ -87,7 +96,10 @@ and reason, ping payload…) and the RFC 6455 rules it breaks.
         /help                   list the commands
       Every frame both ways is dumped as it crosses the wire, until the peer
       closes or stdin ends; at the end of stdin it sends close 1000 and waits
-      (--close-wait) for the server's last frames and its close.
+      (--close-wait) for the server's last frames and its close. A server
+      frame that breaks RFC 6455 is shown first, then the connection is
+      failed with the close code the RFC gives. --compression offers
+      permessage-deflate.
       Exit status 0 after a close handshake (whatever the code), 3 when the
       connection fails or ends without one.
 
@@ -96,12 +108,18 @@ and reason, ping payload…) and the RFC 6455 rules it breaks.
       byte, never re-framing, while decoding a copy of each direction. Only
       the Host header of the upgrade request is rewritten (and the request
       path, when the upstream URL has one). Connections are numbered c1, c2…
-      as they are accepted. Runs until interrupted.
+      as they are accepted. Runs until interrupted. Clients may speak TLS
+      to the relay (wss://) with --listen-cert FILE --listen-key FILE, or
+      --listen-tls-self-signed for local use; the upstream may be ws:// or
+      wss:// (--insecure, --ca-file) either way. Rendering never slows the
+      relay: when it falls behind by more than --render-queue bytes, the
+      excess is relayed but not decoded, and shown as a gap.
 
 --record FILE writes what live and relay modes show as a trace file, which
-"wsbench inspect FILE" renders the same way.`,
+"wsbench inspect FILE" renders the same way. Compressed messages
+(permessage-deflate, with or without context takeover) are shown inflated.`,
 		Args: func(c *cobra.Command, args []string) error {
-			if opts.Listen != "" || opts.Upstream != "" {
+			if opts.Listen != "" || opts.Upstream != "" || opts.ListenCert != "" || opts.ListenKey != "" || opts.ListenSelfSigned {
 				return cobra.NoArgs(c, args)
 			}
 			return cobra.ExactArgs(1)(c, args)
@@ -135,11 +153,16 @@ and reason, ping payload…) and the RFC 6455 rules it breaks.
 	f.DurationVar(&opts.ConnectTimeout, "connect-timeout", dialer.DefaultConnectTimeout, "TCP (+TLS) connect timeout")
 	f.DurationVar(&opts.HandshakeTimeout, "handshake-timeout", dialer.DefaultHandshakeTimeout, "HTTP upgrade timeout")
 	f.BoolVar(&opts.Binary, "binary", false, "live: stdin lines are hex, sent as binary frames")
+	f.BoolVar(&opts.Compression, "compression", false, "live: offer permessage-deflate (no context takeover); compressed frames are shown inflated")
 	f.DurationVar(&opts.CloseWait, "close-wait", defaultCloseWait, "live: how long to wait for the server's close after ours")
 	f.StringVar(&opts.Record, "record", "", "live/relay: also record the traffic to this trace file")
 	f.Int64Var(&opts.RecordMaxBytes, "record-max-bytes", trace.DefaultMaxBytes, "size cap of the --record file; 0 = none")
 	f.StringVar(&opts.Listen, "listen", "", "relay: accept WebSocket clients on this address (with --upstream)")
 	f.StringVar(&opts.Upstream, "upstream", "", "relay: the ws:// or wss:// server to forward them to")
+	f.IntVar(&opts.RenderQueue, "render-queue", trace.DefaultFeedQueue, "relay: bytes held for the renderer; when it falls behind by more, bytes are relayed but not decoded (shown as gaps)")
+	f.StringVar(&opts.ListenCert, "listen-cert", "", "relay: serve wss:// to clients with this PEM certificate (chain) file, with --listen-key")
+	f.StringVar(&opts.ListenKey, "listen-key", "", "relay: the PEM private key of --listen-cert")
+	f.BoolVar(&opts.ListenSelfSigned, "listen-tls-self-signed", false, "relay: serve wss:// with a self-signed certificate for localhost, 127.0.0.1 and ::1 made in memory")
 	return c
 }
 
@@ -152,7 +175,7 @@ func runInspect(ctx context.Context, o *inspectOptions) error {
 		return err
 	}
 	switch {
-	case o.Listen != "" || o.Upstream != "":
+	case o.Listen != "" || o.Upstream != "" || o.ListenCert != "" || o.ListenKey != "" || o.ListenSelfSigned:
 		return runInspectRelay(ctx, o, ro)
 	case isWSURL(o.File):
 		return runInspectLive(ctx, o, ro)

@@ -5,11 +5,13 @@ package cmd
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/textproto"
 	"strconv"
@@ -105,7 +107,12 @@ func runInspectLive(ctx context.Context, o *inspectOptions, ro trace.RenderOptio
 	}
 	defer func() { err = closeRecord(rec, err) }()
 
-	sess := trace.NewSession(o.Stdout, trace.SessionOptions{Render: ro, Record: rec})
+	// The server's bytes are rendered as the socket delivers them, before
+	// the dialer checks them: a frame that makes the dialer fail the
+	// connection is shown before the close it causes.
+	raw := &serverBytes{}
+	sess := trace.NewSession(o.Stdout, trace.SessionOptions{Render: ro, Record: rec, OnViolations: raw.violations})
+	raw.sess = sess
 	sess.Open(1)
 	d := dialer.NewDialer(dialer.Options{
 		Header:           hdr,
@@ -113,7 +120,9 @@ func runInspectLive(ctx context.Context, o *inspectOptions, ro trace.RenderOptio
 		ConnectTimeout:   o.ConnectTimeout,
 		HandshakeTimeout: o.HandshakeTimeout,
 		TLSConfig:        tlsCfg,
-		Tap:              sess.Tap(1),
+		Compression:      o.Compression,
+		Tap:              liveTap{sess: sess.Tap(1), raw: raw},
+		WrapConn:         raw.wrap,
 	})
 	conn, tm, err := d.Dial(ctx, o.File)
 	if err != nil {
@@ -126,6 +135,7 @@ func runInspectLive(ctx context.Context, o *inspectOptions, ro trace.RenderOptio
 		tm.Connect.Round(time.Microsecond), tm.Handshake.Round(time.Microsecond), conn.Subprotocol(), conn.Compressed())
 
 	l := &liveConn{o: o, conn: conn, sess: sess, stderr: stderr, readDone: make(chan error, 1)}
+	raw.attach(l)
 	go l.readLoop()
 	err = l.drive(ctx, stdin)
 	if serr := sess.Err(); serr != nil && err == nil {
@@ -135,13 +145,141 @@ func runInspectLive(ctx context.Context, o *inspectOptions, ro trace.RenderOptio
 }
 
 // liveConn is one live inspection: stdin drives the writes, a goroutine
-// reads (the Tap shows what it reads), readDone says how reading ended.
+// reads (serverBytes shows what it reads), readDone says how reading ended.
 type liveConn struct {
 	o        *inspectOptions
 	conn     *dialer.Conn
 	sess     *trace.Session
 	stderr   io.Writer
 	readDone chan error
+	// failed is the rule the server broke that the dialer tolerates (a
+	// masked frame), set by the reading goroutine before readDone.
+	failed string
+}
+
+// liveTap passes the dialer's handshake and client frames to the Session;
+// the server's frames come from serverBytes instead.
+type liveTap struct {
+	sess dialer.Tap
+	raw  *serverBytes
+}
+
+func (t liveTap) Handshake(id uint64, request, response []byte) {
+	t.sess.Handshake(id, request, response)
+	t.raw.upgraded(statusCode(response) == 101)
+}
+
+func (t liveTap) Frame(id uint64, dir dialer.Direction, at time.Time, raw []byte) {
+	if dir == dialer.ClientToServer {
+		t.sess.Frame(id, dir, at, raw)
+	}
+}
+
+// serverBytes wraps the socket of a live connection: it hands the bytes
+// the server sent after its upgrade response to the Session as they are
+// read, whatever the dialer then makes of them. Only the dialer's reading
+// goroutine calls Read (and the dial, before it), so its state needs no
+// lock; violations is called from within Read, through the Session.
+type serverBytes struct {
+	net.Conn
+	sess    *trace.Session
+	state   int    // serverHead, serverWait, serverFrames, serverOff
+	head    []byte // the response head so far, to find its end
+	pending []byte // frame bytes read with the head, until it is shown
+	l       *liveConn
+	masked  bool // a masked server frame was just rendered
+	failing bool // the connection is being failed for it
+}
+
+const (
+	serverHead   = iota // reading the upgrade response
+	serverWait          // response complete, not yet shown
+	serverFrames        // frames: shown as read
+	serverOff           // not a WebSocket (no 101): nothing to show
+)
+
+func (r *serverBytes) wrap(nc net.Conn) net.Conn {
+	r.Conn = nc
+	return r
+}
+
+func (r *serverBytes) Read(p []byte) (int, error) {
+	n, err := r.Conn.Read(p)
+	if n > 0 {
+		r.see(p[:n])
+	}
+	return n, err
+}
+
+func (r *serverBytes) see(b []byte) {
+	switch r.state {
+	case serverHead:
+		from := max(0, len(r.head)-3)
+		r.head = append(r.head, b...)
+		if i := bytes.Index(r.head[from:], []byte("\r\n\r\n")); i >= 0 {
+			end := from + i + 4
+			r.pending = append(r.pending, r.head[end:]...)
+			r.head, r.state = nil, serverWait
+		} else if len(r.head) > maxHTTPHead {
+			r.head, r.state = nil, serverOff
+		}
+	case serverWait:
+		r.pending = append(r.pending, b...)
+	case serverFrames:
+		r.frames(b)
+	}
+}
+
+// upgraded is called once the upgrade response has been shown.
+func (r *serverBytes) upgraded(ok bool) {
+	if !ok || r.state != serverWait {
+		r.state = serverOff
+		return
+	}
+	r.state = serverFrames
+	if len(r.pending) > 0 {
+		r.frames(r.pending)
+		r.pending = nil
+	}
+}
+
+// attach gives the live connection, once dialed, the means to fail the
+// connection for a rule the dialer does not enforce.
+func (r *serverBytes) attach(l *liveConn) {
+	r.l = l
+	r.failMasked()
+}
+
+func (r *serverBytes) frames(b []byte) {
+	r.sess.Data(1, trace.ServerToClient, time.Now(), b)
+	r.failMasked()
+}
+
+// violations sees the rules each rendered frame breaks (under the
+// Session's lock: it only takes note).
+func (r *serverBytes) violations(_ uint64, dir trace.Dir, vs []trace.Violation) {
+	if dir != trace.ServerToClient {
+		return
+	}
+	for _, v := range vs {
+		if v.Tag == trace.TagMaskedServer {
+			r.masked = true
+		}
+	}
+}
+
+// failMasked fails the connection with 1002 after a masked server frame
+// (RFC 6455 5.1), which the dialer tolerates: the close goes out after the
+// frame is shown, and the server's answer is awaited for --close-wait.
+func (r *serverBytes) failMasked() {
+	if !r.masked || r.failing || r.l == nil {
+		return
+	}
+	r.failing = true
+	l := r.l
+	l.failed = "masked frame from the server"
+	_ = l.conn.SendClose(1002, l.failed)
+	_ = l.conn.SetReadDeadline(time.Now().Add(l.o.CloseWait))
 }
 
 // readLoop reads until the connection ends; frames are shown by the Tap,
@@ -285,6 +423,16 @@ func (l *liveConn) waitClose() error {
 func (l *liveConn) ended(err error) error {
 	var ce *dialer.CloseError
 	var pe *dialer.ProtocolError
+	if l.failed != "" {
+		l.sess.Note(1, "the server broke the protocol: %s; sent close 1002", l.failed)
+		switch {
+		case errors.As(err, &ce):
+			l.sess.Note(1, "closed: code %d (%s) reason %q", ce.Code, trace.CloseCodeName(ce.Code), ce.Reason)
+		case isTimeoutErr(err):
+			l.sess.Note(1, "no close from the server within %s", l.o.CloseWait)
+		}
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("inspect %s: the server broke the protocol: %s", l.o.File, l.failed)}
+	}
 	switch {
 	case errors.As(err, &ce):
 		l.sess.Note(1, "closed: code %d (%s) reason %q", ce.Code, trace.CloseCodeName(ce.Code), ce.Reason)

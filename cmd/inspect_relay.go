@@ -30,14 +30,16 @@ const maxHTTPHead = 64 << 10
 
 // relay is a running relay and its connections.
 type relay struct {
-	o        *inspectOptions
-	up       *url.URL
-	upAddr   string
-	tls      *tls.Config // nil for ws://
-	sess     *trace.Session
-	mu       sync.Mutex
-	conns    map[net.Conn]struct{} // open sockets, closed on shutdown
-	shutdown bool
+	o         *inspectOptions
+	up        *url.URL
+	upAddr    string
+	tls       *tls.Config // to the upstream; nil for ws://
+	serverTLS *tls.Config // to the clients; nil for plain TCP
+	sess      *trace.Session
+	feed      *trace.Feeder // renders off the copy path
+	mu        sync.Mutex
+	conns     map[net.Conn]struct{} // open sockets, closed on shutdown
+	shutdown  bool
 }
 
 func runInspectRelay(ctx context.Context, o *inspectOptions, ro trace.RenderOptions) (err error) {
@@ -46,8 +48,8 @@ func runInspectRelay(ctx context.Context, o *inspectOptions, ro trace.RenderOpti
 		return usageError(errors.New("inspect: --listen and --upstream go together"))
 	case o.File != "":
 		return usageError(fmt.Errorf("inspect: %s: give a trace file, a ws:// URL or --listen with --upstream, not both", o.File))
-	case len(o.Headers) > 0 || len(o.Subprotocols) > 0 || o.Binary:
-		return usageError(errors.New("inspect: -H, --subprotocol and --binary are for live mode; the relay forwards the client's request"))
+	case len(o.Headers) > 0 || len(o.Subprotocols) > 0 || o.Binary || o.Compression:
+		return usageError(errors.New("inspect: -H, --subprotocol, --binary and --compression are for live mode; the relay forwards the client's request"))
 	}
 	u, err := url.Parse(o.Upstream)
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Hostname() == "" {
@@ -68,11 +70,16 @@ func runInspectRelay(ctx context.Context, o *inspectOptions, ro trace.RenderOpti
 	if o.HandshakeTimeout <= 0 {
 		o.HandshakeTimeout = 10 * time.Second
 	}
+	serverTLS, tlsNote, err := listenTLS(o)
+	if err != nil {
+		return usageError(err)
+	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", o.Listen)
 	if err != nil {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("inspect: listen on %s: %w", o.Listen, err)}
 	}
+	r.serverTLS = serverTLS
 	rec, err := openRecord(o)
 	if err != nil {
 		ln.Close()
@@ -80,7 +87,15 @@ func runInspectRelay(ctx context.Context, o *inspectOptions, ro trace.RenderOpti
 	}
 	defer func() { err = closeRecord(rec, err) }()
 	r.sess = trace.NewSession(o.Stdout, trace.SessionOptions{Render: ro, Record: rec})
-	r.sess.Note(0, "relaying ws://%s to %s", ln.Addr(), o.Upstream)
+	scheme := "ws"
+	if serverTLS != nil {
+		scheme = "wss"
+	}
+	r.sess.Note(0, "relaying %s://%s to %s", scheme, ln.Addr(), o.Upstream)
+	if tlsNote != "" {
+		r.sess.Note(0, "%s", tlsNote)
+	}
+	r.feed = trace.NewFeeder(r.sess, o.RenderQueue)
 	if o.OnListen != nil {
 		o.OnListen(ln.Addr())
 	}
@@ -106,7 +121,7 @@ func runInspectRelay(ctx context.Context, o *inspectOptions, ro trace.RenderOpti
 			if !errors.Is(aerr, net.ErrClosed) {
 				// Out of file descriptors and the like: say so, let
 				// connections end, try again.
-				r.sess.Note(0, "accept on %s: %v", ln.Addr(), aerr)
+				r.feed.Note(0, fmt.Sprintf("accept on %s: %v", ln.Addr(), aerr))
 				select {
 				case <-time.After(100 * time.Millisecond):
 				case <-ctx.Done():
@@ -121,7 +136,7 @@ func runInspectRelay(ctx context.Context, o *inspectOptions, ro trace.RenderOpti
 			break
 		}
 		id++
-		r.sess.Open(id)
+		r.feed.Open(id)
 		wg.Add(1)
 		go func(id uint64) {
 			defer wg.Done()
@@ -138,7 +153,14 @@ func runInspectRelay(ctx context.Context, o *inspectOptions, ro trace.RenderOpti
 	}
 	r.mu.Unlock()
 	wg.Wait()
+	r.feed.Close()
+	if fs := r.feed.Stats(); fs.DroppedBytes > 0 {
+		r.sess.Note(0, "the renderer fell behind: %d byte(s) in %d read(s) relayed but not decoded, shown as %d gap(s)", fs.DroppedBytes, fs.DroppedChunks, fs.Gaps)
+	}
 	r.sess.Note(0, "relay stopped after %d connection(s)", id)
+	if o.OnStats != nil {
+		o.OnStats(r.sess.Stats())
+	}
 	if serr := r.sess.Err(); serr != nil && err == nil {
 		err = &ExitError{Code: ExitFailure, Err: serr}
 	}
@@ -177,10 +199,24 @@ func (r *relay) untrack(c net.Conn) {
 func (r *relay) serve(ctx context.Context, id uint64, client net.Conn) {
 	defer r.untrack(client)
 	note := func(format string, args ...any) {
-		r.sess.Note(id, "c%d "+format, append([]any{id}, args...)...)
+		r.feed.Note(id, fmt.Sprintf("c%d "+format, append([]any{id}, args...)...))
 	}
 	note("accepted from %s", client.RemoteAddr())
-	_ = client.SetReadDeadline(time.Now().Add(r.o.HandshakeTimeout))
+	_ = client.SetDeadline(time.Now().Add(r.o.HandshakeTimeout))
+	if r.serverTLS != nil {
+		tc := tls.Server(client, r.serverTLS)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			note("TLS handshake with the client: %v", err)
+			return
+		}
+		st := tc.ConnectionState()
+		sni := "no server name (SNI)"
+		if st.ServerName != "" {
+			sni = "server name " + strconv.Quote(st.ServerName)
+		}
+		note("TLS %s %s, %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), sni)
+		client = tc
+	}
 	cbr := bufio.NewReaderSize(client, 4<<10)
 	head, err := readHTTPHead(cbr)
 	if err != nil {
@@ -232,13 +268,9 @@ func (r *relay) serve(ctx context.Context, id uint64, client net.Conn) {
 	decode := statusCode(rsp) == 101
 	now := time.Now()
 	if decode {
-		r.sess.Handshake(id, now, req, rsp)
-		if len(earlyC) > 0 {
-			r.sess.Data(id, trace.ClientToServer, now, earlyC)
-		}
-		if len(earlyS) > 0 {
-			r.sess.Data(id, trace.ServerToClient, now, earlyS)
-		}
+		r.feed.Handshake(id, now, req, rsp)
+		r.feed.Data(id, trace.ClientToServer, now, earlyC)
+		r.feed.Data(id, trace.ServerToClient, now, earlyS)
 	} else {
 		note("upstream answered %q: relaying without decoding", firstLine(rsp))
 	}
@@ -269,14 +301,14 @@ func (r *relay) pipe(id uint64, dir trace.Dir, dst, src net.Conn, decode bool) i
 		m, err := src.Read(buf)
 		if m > 0 {
 			if _, werr := dst.Write(buf[:m]); werr != nil {
-				r.sess.Note(id, "c%d %s write: %v", id, dir, werr)
+				r.feed.Note(id, fmt.Sprintf("c%d %s write: %v", id, dir, werr))
 				src.Close()
 				dst.Close()
 				return total
 			}
 			total += int64(m)
 			if decode {
-				r.sess.Data(id, dir, time.Now(), buf[:m])
+				r.feed.Data(id, dir, time.Now(), buf[:m])
 			}
 		}
 		if err != nil {
@@ -285,7 +317,7 @@ func (r *relay) pipe(id uint64, dir trace.Dir, dst, src net.Conn, decode bool) i
 					return total
 				}
 			} else if !errors.Is(err, net.ErrClosed) {
-				r.sess.Note(id, "c%d %s read: %v", id, dir, err)
+				r.feed.Note(id, fmt.Sprintf("c%d %s read: %v", id, dir, err))
 			}
 			src.Close()
 			dst.Close()

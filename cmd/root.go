@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -111,4 +112,25 @@ func run(args []string) int {
 	fmt.Fprintln(os.Stderr, "wsbench:", err)
 	// Cobra's own errors (unknown command, bad args) are usage errors.
 	return ExitUsage
+}
+
+// startCPUProfile starts a Go CPU profile into path (the hidden --cpuprofile
+// flag of run and serve) and returns the function that stops it and closes
+// the file. An empty path profiles nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, usageError(fmt.Errorf("--cpuprofile: %w", err))
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("--cpuprofile %s: %w", path, err)}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

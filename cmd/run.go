@@ -47,6 +47,8 @@ type runOptions struct {
 
 	workerStream *report.StreamWriter
 
+	CPUProfile string // write a Go CPU profile of the run to this file (hidden flag)
+
 	Stdout, Stderr io.Writer
 	StderrTTY      bool                // progress updates one line in place
 	Env            func(string) string // nil = os.Getenv
@@ -99,6 +101,8 @@ scenario errors, 3 when the run could not be carried out.`,
 	f.StringVar(&opts.Trace, "trace", "", "record the frames of some connections to this file (see `wsbench inspect`)")
 	f.IntVar(&opts.TraceConns, "trace-conns", trace.DefaultConns, "connections to trace with --trace; 0 traces all")
 	f.Int64Var(&opts.TraceMaxBytes, "trace-max-bytes", trace.DefaultMaxBytes, "size cap of the --trace file; recording stops there")
+	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (for `go tool pprof`)")
+	_ = f.MarkHidden("cpuprofile")
 	return c
 }
 
@@ -173,6 +177,11 @@ func runRun(ctx context.Context, o *runOptions) error {
 		}
 		defer tw.Close()
 	}
+	stopProfile, err := startCPUProfile(o.CPUProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	var tap dialer.Tap
 	if tw != nil {
 		tap = tw

@@ -15,8 +15,9 @@ import (
 
 // serveOptions are the flags of `wsbench serve`.
 type serveOptions struct {
-	cfg      target.Config
-	logLevel string
+	cfg        target.Config
+	logLevel   string
+	cpuProfile string
 }
 
 func newServeCmd() *cobra.Command {
@@ -44,12 +45,16 @@ func newServeCmd() *cobra.Command {
 	f.IntVar(&c.MaxMessage, "max-message", c.MaxMessage, "largest data message in bytes (close 1009 past it)")
 	f.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "most connections held at once (default: just under the open-file limit)")
 	f.IntVar(&c.OutboundLimit, "outbound-limit", c.OutboundLimit, "per-connection outbound queue in bytes; room chatter past it is dropped")
+	f.IntVar(&c.PresenceLimit, "presence-limit", c.PresenceLimit, "rooms above this many members do not announce joins and leaves (0 = every room does)")
+	f.IntVar(&c.SendBuffer, "send-buffer", c.SendBuffer, "kernel send buffer per connection in bytes (0 = kernel autotuning, up to megabytes per slow reader)")
 	f.DurationVar(&c.SlowTimeout, "slow-timeout", c.SlowTimeout, "close with 1008 a connection over --outbound-limit this long")
 	f.Float64Var(&c.RateLimit, "rate-limit", 0, "chat messages per second per connection, burst 2x (0 = off)")
 	f.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate (PEM); serve wss:// with --tls-key")
 	f.StringVar(&c.TLSKey, "tls-key", "", "TLS private key (PEM)")
 	f.StringVar(&o.logLevel, "log-level", o.logLevel, "log level: debug, info, warn, error")
 	f.IntVar(&c.Loops, "loops", c.Loops, "event loops")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the server to this file until it stops (for `go tool pprof`)")
+	_ = f.MarkHidden("cpuprofile")
 	return cmd
 }
 
@@ -65,6 +70,10 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 		return usageError(errors.New("--max-conns must be positive"))
 	case o.cfg.OutboundLimit <= 0:
 		return usageError(errors.New("--outbound-limit must be positive"))
+	case o.cfg.PresenceLimit < 0:
+		return usageError(errors.New("--presence-limit must not be negative"))
+	case o.cfg.SendBuffer < 0:
+		return usageError(errors.New("--send-buffer must not be negative"))
 	case o.cfg.SlowTimeout <= 0:
 		return usageError(errors.New("--slow-timeout must be positive"))
 	case o.cfg.HistorySize < 0:
@@ -77,6 +86,11 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 		return usageError(errors.New("--tls-cert and --tls-key go together"))
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	stopProfile, err := startCPUProfile(o.cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	srv, err := target.Start(o.cfg, logger)
 	if err != nil {
 		return &ExitError{Code: ExitFailure, Err: err}

@@ -313,8 +313,8 @@ func (c *Conn) fail(err error) error {
 }
 
 // readError is a failed read on connection id from addr, formatted only
-// when printed: read timeouts are routine (the runner sets one whenever a
-// virtual user takes over reading from its reader goroutine), and
+// when printed: read timeouts are routine (a virtual user reads with a
+// deadline at the end of the step it waits in), and
 // formatting the address eagerly costs a dozen allocations each time.
 type readError struct {
 	addr net.Addr

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -458,5 +459,41 @@ func TestConcurrentWritersAndPings(t *testing.T) {
 	case <-pongs:
 	case <-time.After(5 * time.Second):
 		t.Fatal("no pong reached the server")
+	}
+}
+
+// TestRecvBuffer: Options.RecvBuffer reaches the socket before connect
+// (Linux reports twice the value set, for its bookkeeping); without it the
+// kernel's default (tcp_rmem, far larger) applies.
+func TestRecvBuffer(t *testing.T) {
+	srv := gorillaServer(t, websocket.Upgrader{}, echo)
+	rcvbuf := func(c *Conn) int {
+		t.Helper()
+		sc, err := c.nc.(*net.TCPConn).SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v int
+		var gerr error
+		if err := sc.Control(func(fd uintptr) {
+			v, gerr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF)
+		}); err != nil || gerr != nil {
+			t.Fatal(err, gerr)
+		}
+		return v
+	}
+	small := dial(t, Options{RecvBuffer: 8192}, wsURL(srv))
+	if got := rcvbuf(small); got < 8192 || got > 2*8192 {
+		t.Errorf("SO_RCVBUF with RecvBuffer 8192 = %d, want 8192..16384", got)
+	}
+	if err := small.WriteText([]byte("still works")); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := small.ReadMessage(); err != nil || string(m.Payload) != "still works" {
+		t.Fatalf("echo over a small buffer: %q, %v", m.Payload, err)
+	}
+	def := dial(t, Options{}, wsURL(srv))
+	if got := rcvbuf(def); got <= 2*8192 {
+		t.Errorf("SO_RCVBUF without RecvBuffer = %d: the option leaked", got)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/httphead"
@@ -50,6 +51,31 @@ type Options struct {
 	Tap              Tap           // nil = no tracing, zero cost
 	ReadBufferSize   int           // per-connection read buffer; default 1 KiB, at least 256
 	MaxMessageSize   int           // larger incoming messages fail the connection with 1009; default 16 MiB
+	// RecvBuffer, when positive, sets the socket's receive buffer (SO_RCVBUF,
+	// bytes) before connecting, which also turns off the kernel's receive
+	// buffer autotuning: a small one stands for a constrained client, and
+	// makes a client that stops reading push back on the server quickly.
+	RecvBuffer int
+	// WrapConn, when set, wraps each connection's socket (after TLS, before
+	// the upgrade request): whatever it returns carries the upgrade and
+	// every frame. `wsbench inspect` uses it to see the server's bytes as
+	// they are read, before this package checks them. nil = no wrapper.
+	WrapConn func(net.Conn) net.Conn
+}
+
+// setRecvBuffer is a net.Dialer Control hook: it runs on the new socket
+// before connect, so the window the kernel advertises follows the buffer.
+func (d *Dialer) setRecvBuffer(_, _ string, rc syscall.RawConn) error {
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, d.o.RecvBuffer)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("set receive buffer to %d bytes: %w", d.o.RecvBuffer, serr)
+	}
+	return nil
 }
 
 // Timings are the two phases of a dial.
@@ -170,6 +196,9 @@ func (d *Dialer) dial(ctx context.Context, rawURL, host string, hdr ws.Handshake
 
 	start := time.Now()
 	nd := net.Dialer{Deadline: start.Add(d.o.ConnectTimeout), LocalAddr: d.o.Sources.local()}
+	if d.o.RecvBuffer > 0 {
+		nd.Control = d.setRecvBuffer
+	}
 	nc, err := nd.DialContext(ctx, "tcp", t.addr)
 	if err != nil {
 		tm.Connect = time.Since(start)
@@ -187,6 +216,9 @@ func (d *Dialer) dial(ctx context.Context, rawURL, host string, hdr ws.Handshake
 		nc = tc
 	}
 	tm.Connect = time.Since(start)
+	if d.o.WrapConn != nil {
+		nc = d.o.WrapConn(nc)
+	}
 
 	hsStart := time.Now()
 	_ = nc.SetDeadline(hsStart.Add(d.o.HandshakeTimeout))

@@ -54,9 +54,9 @@
 //
 // WriteText, WriteBinary, Ping and SendClose build the frame (header, random
 // masking key, masked copy of the payload) in a per-connection write buffer
-// and hand it to the kernel in one write call, under a mutex, so a virtual
-// user can send while its reader goroutine answers pings. The caller's slice
-// is never modified.
+// and hand it to the kernel in one write call, under a mutex, so one
+// goroutine can send while another reads and answers pings. The caller's
+// slice is never modified.
 //
 // With permessage-deflate negotiated (Options.Compression; both sides without
 // context takeover; github.com/gobwas/ws/wsflate parses the negotiation),

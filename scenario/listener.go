@@ -21,7 +21,7 @@ type clistener struct {
 }
 
 // listenerState is one listener's state on one connection. It belongs to
-// the connection's reader goroutine.
+// the VU goroutine, which reads the connection.
 type listenerState struct {
 	l    *clistener
 	vars *Vars

@@ -11,7 +11,7 @@ var (
 	sendFields     = []string{"name", "json", "text", "binary_hex", "binary_base64", "random_bytes"}
 	sendPayloads   = []string{"json", "text", "binary_hex", "binary_base64", "random_bytes"}
 	expectFields   = []string{"name", "event", "json", "regex", "binary", "timeout", "on_timeout", "capture"}
-	thinkFields    = []string{"fixed", "uniform", "exponential"}
+	thinkFields    = []string{"fixed", "uniform", "exponential", "read"}
 	repeatFields   = []string{"count", "duration", "every", "steps"}
 	pingFields     = []string{"name", "timeout", "payload"}
 	closeFields    = []string{"code", "reason"}
@@ -246,12 +246,26 @@ func (d *decoder) think(v *ynode, f string) *ThinkStep {
 	if !d.needMap(v, f, thinkFields, false) {
 		return t
 	}
-	if len(v.keys) != 1 {
+	dist := -1
+	for i, k := range v.keys {
+		val, kf := v.vals[i], join(f, k.str)
+		if k.str == "read" {
+			read, _ := d.bool(val, kf)
+			t.NoRead = !read
+			continue
+		}
+		if dist >= 0 {
+			d.fail(val, kf, "expected exactly one of fixed, uniform or exponential, found `%s` and `%s`", v.keys[dist].str, k.str)
+			return t
+		}
+		dist = i
+	}
+	if dist < 0 {
 		d.fail(v, f, "expected exactly one of fixed, uniform or exponential")
 		return t
 	}
-	val, kf := v.vals[0], join(f, v.keys[0].str)
-	switch v.keys[0].str {
+	val, kf := v.vals[dist], join(f, v.keys[dist].str)
+	switch v.keys[dist].str {
 	case "fixed":
 		t.Fixed, _ = d.positiveDur(val, kf)
 	case "uniform":

@@ -376,7 +376,7 @@ func TestParseEverything(t *testing.T) {
 	}
 	if c.Path != "/chat?user=u{{vu}}" || c.Headers["X-Version"] != "2" || len(c.Subprotocols) != 1 || c.Subprotocols[0] != "chat.v1" ||
 		c.ConnectTimeout != 3*time.Second || c.HandshakeTimeout != 4*time.Second || !c.Compression || !c.Insecure ||
-		c.CAFile != "/etc/ssl/extra.pem" || c.Source != "127.0.0.0/30" {
+		c.CAFile != "/etc/ssl/extra.pem" || c.Source != "127.0.0.0/30" || c.RecvBuffer != 8192 {
 		t.Errorf("connect: %+v", c)
 	}
 	v := NewVars(4, "arrivals", 1, func(string) string { return "t" })
@@ -424,8 +424,11 @@ func TestParseEverything(t *testing.T) {
 	if three, _ := v.Get("three"); !strings.Contains(string(body), `"three":`+three) {
 		t.Errorf("captured three=%q from %s", three, body)
 	}
-	if th := st[5].Think; th.Dist != ThinkFixed || th.Fixed != 10*time.Millisecond {
+	if th := st[5].Think; th.Dist != ThinkFixed || th.Fixed != 10*time.Millisecond || th.NoRead {
 		t.Errorf("fixed think: %+v", th)
+	}
+	if th := st[6].Think; th.Dist != ThinkExponential || th.Mean != 5*time.Millisecond || !th.NoRead {
+		t.Errorf("think without reading: %+v", th)
 	}
 	if pg := st[7].Ping; pg.Name != "rtt" || string(pg.Payload) != "hi" {
 		t.Errorf("ping: %+v", pg)

@@ -62,6 +62,7 @@ type ConnectOptions struct {
 	Insecure         bool   // skip TLS verification
 	CAFile           string // extra CA for wss://
 	Source           string // source address or range, e.g. "127.0.0.1-127.0.0.32"
+	RecvBuffer       int    // socket receive buffer in bytes (SO_RCVBUF); 0 = the kernel's autotuned default
 	// Socket.IO (see socketio_plan.go): Protocol ProtoSocketIO speaks
 	// Engine.IO over the WebSocket and connects Namespace with Auth.
 	Protocol  Protocol
@@ -270,6 +271,10 @@ type ThinkStep struct {
 	Fixed,
 	Min, Max, // uniform
 	Mean time.Duration // exponential
+	// NoRead (`read: false`) pauses without reading the connection: the
+	// server's messages pile up in the socket buffers as with a stalled
+	// client, and are read (and timed) only when the VU next reads.
+	NoRead bool
 }
 
 // RepeatStep runs Steps Count times or for Duration, optionally paced.

@@ -40,7 +40,7 @@ type runner struct {
 	log  *slog.Logger
 	seed uint64
 	env  func(string) string
-	wg   sync.WaitGroup // VU goroutines and connection readers
+	wg   sync.WaitGroup // VU goroutines
 	sio  *sioMetrics    // Socket.IO metrics, when a scenario uses it
 }
 
@@ -66,7 +66,7 @@ type cstep struct {
 // process's Segment of it), runs for its length (capped by p.Duration),
 // then its VUs get p.GracefulStop to finish their iteration before they
 // are cancelled and their connections closed. Run returns once every VU
-// and reader goroutine has exited; when ctx is cancelled (Ctrl-C) it stops
+// goroutine has exited; when ctx is cancelled (Ctrl-C) it stops
 // every VU at once and returns soon, with nil: what was measured is in the
 // registry. Errors are setup problems found before any load starts.
 func Run(ctx context.Context, p *Plan, o RunOptions) error {
@@ -263,8 +263,8 @@ func (s *scenarioRun) prepareDial(opts ConnectOptions, tap dialer.Tap, dialers m
 		}
 	}
 	// One dialer per distinct option set, shared by every VU that uses it.
-	key := fmt.Sprintf("%q|%v|%v|%v|%v|%v|%q|%q", opts.Subprotocols, opts.ConnectTimeout, opts.HandshakeTimeout,
-		opts.Compression, opts.Insecure, static, opts.CAFile, opts.Source)
+	key := fmt.Sprintf("%q|%v|%v|%v|%v|%v|%q|%q|%d", opts.Subprotocols, opts.ConnectTimeout, opts.HandshakeTimeout,
+		opts.Compression, opts.Insecure, static, opts.CAFile, opts.Source, opts.RecvBuffer)
 	if dd, ok := dialers[key]; ok {
 		d.d = dd
 		return d, nil
@@ -274,6 +274,7 @@ func (s *scenarioRun) prepareDial(opts ConnectOptions, tap dialer.Tap, dialers m
 		ConnectTimeout:   opts.ConnectTimeout,
 		HandshakeTimeout: opts.HandshakeTimeout,
 		Compression:      opts.Compression,
+		RecvBuffer:       opts.RecvBuffer,
 		Tap:              tap,
 	}
 	if len(static) > 0 {

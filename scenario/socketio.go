@@ -79,8 +79,9 @@ func newSIOMetrics(reg *report.Registry) *sioMetrics {
 	}
 }
 
-// sioConn is one Socket.IO connection's state. The reader side (inbound)
-// and the VU side (emit) share the ack fields under the link's mu.
+// sioConn is one Socket.IO connection's state. Like its link, it belongs
+// to the goroutine that reads the connection (the VU's, or readAside
+// while the VU floods, when no emit waits for an ack).
 type sioConn struct {
 	d    *sioDial
 	open socketio.Open
@@ -97,12 +98,11 @@ type sioConn struct {
 	nextID int64
 	abuf   []byte // random attachment bytes
 
-	// Under link.mu: the ack an emit waits for and what came back.
+	// The ack an emit waits for (link.waitKind waitAck) and what came back.
 	want    int64
 	wantM   *Matcher
 	wantV   *Vars
-	got     bool
-	gotAt   time.Time
+	got     bool // the awaited ack arrived; takeAck reports and clears it
 	matched bool
 }
 
@@ -264,7 +264,7 @@ func (v *vu) sioFailed(d *cdial, err error) bool {
 func (sc *sioConn) inbound(l *link, msg dialer.Message, now time.Time) (dialer.Message, bool) {
 	out, ok := sc.decode(l, msg, now)
 	if !ok {
-		l.s.r.m.bytesRecv.Add(int64(len(msg.Payload)))
+		l.m.bytesRecv.Add(int64(len(msg.Payload)))
 	}
 	return out, ok
 }
@@ -342,19 +342,24 @@ func (sc *sioConn) attachment(l *link, msg dialer.Message, now time.Time) (diale
 
 // ack hands an acknowledgement to the emit waiting for it.
 func (sc *sioConn) ack(l *link, id int64, data []byte, now time.Time) {
-	l.s.r.m.msgsRecv.Inc()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if id != sc.want || sc.want == socketio.NoID {
+	l.m.msgsRecv.Inc()
+	if l.waitKind != waitAck || id != sc.want {
 		return
 	}
-	sc.got, sc.gotAt, sc.want = true, now, socketio.NoID
-	sc.matched = true
+	l.gotAt, l.waitKind = now, waitNone
+	sc.got, sc.want, sc.matched = true, socketio.NoID, true
 	if m := sc.wantM; m != nil {
 		arg, _ := socketio.Arg(data, 0)
 		sc.matched = m.Match(ws.OpText, arg, sc.wantV)
 	}
-	l.signal()
+}
+
+// takeAck reports whether the awaited ack arrived with the frame just
+// handled, and clears it.
+func (sc *sioConn) takeAck() bool {
+	got := sc.got
+	sc.got = false
+	return got
 }
 
 // serverBye handles the server ending the session (Socket.IO DISCONNECT of
@@ -373,7 +378,8 @@ func (l *link) goodbye() {
 	}
 }
 
-// emit sends a Socket.IO event and, with ack, waits for its acknowledgement.
+// emit sends a Socket.IO event and, with ack, reads the connection until
+// its acknowledgement comes.
 func (v *vu) emit(st *cstep, sc sched) error {
 	l, err := v.liveLink()
 	if err != nil {
@@ -381,7 +387,7 @@ func (v *vu) emit(st *cstep, sc sched) error {
 	}
 	sio := l.sio
 	if sio == nil { // the parser rejects emits on raw connections; a hand-built plan may not
-		v.s.r.m.errNotConnected.Inc()
+		v.m.errNotConnected.Inc()
 		return errIterFailed
 	}
 	e := st.Emit
@@ -404,21 +410,30 @@ func (v *vu) emit(st *cstep, sc sched) error {
 	v.buf = socketio.Append(v.buf[:0], pk)
 	v.buf = e.body.Append(v.buf, v.vars)
 	if e.Ack {
-		l.mu.Lock()
-		sio.want, sio.got, sio.wantV = id, false, v.vars
-		sio.wantM = nil
+		// Only this goroutine reads from here on, so the ack cannot be
+		// handled before the wait is set up.
+		l.own()
+		l.waitKind = waitAck
+		sio.want, sio.got, sio.wantV, sio.wantM = id, false, v.vars, nil
 		if e.AckMatch.JSON != nil || e.AckMatch.Regex != nil {
 			sio.wantM = &e.AckMatch
 		}
-		l.mu.Unlock()
+	} else if l.aside == nil {
+		// Like send: a flood of emits gets a helper reading meanwhile.
+		l.unreadSends++
+		l.unreadBytes += len(v.buf) + len(att)
+		if l.unreadSends > floodSends || l.unreadBytes > floodBytes {
+			l.startAside()
+		}
 	}
-	m := v.s.r.m
+	m := v.m
 	now := time.Now()
 	err = l.c.WriteText(v.buf)
 	if err == nil && att != nil {
 		err = l.c.WriteBinary(att)
 	}
 	if err != nil {
+		l.waitKind, sio.want = waitNone, socketio.NoID
 		m.errSend.Inc()
 		v.s.r.log.Debug("emit failed", "scenario", v.s.sc.Name, "vu", v.vars.VU, "err", err)
 		return errConnLost
@@ -438,20 +453,14 @@ func (v *vu) emit(st *cstep, sc sched) error {
 	if timeout <= 0 {
 		timeout = DefaultAckTimeout
 	}
-	v.wait(timeout, l.wake)
-	l.mu.Lock()
-	ok, at, matched, dead := sio.got, sio.gotAt, sio.matched, l.dead
-	sio.want, sio.got, sio.wantM = socketio.NoID, false, nil
-	select { // a wake sent after the timer fired
-	case <-l.wake:
-	default:
-	}
-	l.mu.Unlock()
+	got := l.readUntil(now.Add(timeout)) == readGot
+	l.waitKind, sio.want, sio.wantM = waitNone, socketio.NoID, nil
 	switch {
-	case ok && !matched:
+	case got && !sio.matched:
 		sio.d.m.ackMismatch.Inc()
 		return errIterFailed
-	case ok:
+	case got:
+		at := l.gotAt
 		if v.lastPlan.IsZero() {
 			st.lat.Record(at.Sub(v.lastSend))
 		} else {
@@ -461,7 +470,7 @@ func (v *vu) emit(st *cstep, sc sched) error {
 		return nil
 	case v.ctx.Err() != nil:
 		return errCancelled
-	case dead:
+	case l.dead.Load():
 		return errConnLost
 	}
 	sio.d.m.ackTimeout.Inc()

@@ -16,7 +16,7 @@ func sioTestLink() *link {
 	r := &runner{m: newMetrics(report.NewRegistry())}
 	r.sio = newSIOMetrics(r.m.reg)
 	s := &scenarioRun{r: r, sc: &Scenario{Name: "s"}}
-	l := &link{s: s, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	l := &link{s: s, m: r.m}
 	l.sio = &sioConn{d: &sioDial{m: r.sio}, ns: []byte("/chat"), want: socketio.NoID}
 	return l
 }

@@ -130,6 +130,9 @@ func mergeConnect(base, over ConnectOptions) ConnectOptions {
 	if over.Source != "" {
 		out.Source = over.Source
 	}
+	if over.RecvBuffer != 0 {
+		out.RecvBuffer = over.RecvBuffer
+	}
 	mergeSocketIO(&out, over)
 	return out
 }

@@ -1,11 +1,18 @@
 package scenario
 
 // vu.go is the step interpreter: one virtual user running a scenario's
-// steps over one dialer.Conn at a time, with a reader goroutine per open
-// connection (link) that counts, runs listeners and hands matching
-// messages to a waiting expect. While the VU sleeps (think, pacing) for
-// handoverMin or longer, the reader exits and the VU's own goroutine reads
-// in its place, so an idle VU costs one goroutine stack, not two.
+// steps over one dialer.Conn at a time (a link). The VU's own goroutine is
+// the only reader of its connection: whenever a step blocks (expect, ping,
+// the close handshake, think, the pause of a repeat with `every`) it reads
+// with a read deadline at the step's end, handing every inbound message to
+// handle (counters, listeners, the waiting step, the backlog). A round trip
+// thus costs no hand-off between goroutines, no channel, lock or timer, and
+// an idle VU one goroutine stack.
+// Between iterations no connection stays open (iterate ends it), so a VU
+// never holds an unread connection outside a step. The one step that does
+// not read is send: a VU that sends a lot without waiting (a flood) starts
+// a helper goroutine that reads meanwhile (readAside), and takes reading
+// back at its next step that waits.
 
 import (
 	"context"
@@ -14,7 +21,6 @@ import (
 	"math"
 	"os"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,12 +44,12 @@ const (
 	// reconnectFloor is the least delay between failed reconnect attempts,
 	// so a refusing server never makes a VU spin.
 	reconnectFloor = 50 * time.Millisecond
-	// handoverMin is the shortest sleep, and the time an expect waits,
-	// before the VU takes over reading from the link's reader goroutine
-	// (which then exits, freeing its stack). A hand-over and back costs
-	// about 4.5 µs of CPU (BenchmarkReadInlineHandover), so short pacing
-	// sleeps and quick replies keep the reader.
-	handoverMin = 500 * time.Millisecond
+	// floodSends and floodBytes bound what a VU sends without reading
+	// before a helper goroutine reads for it: an echoing server that blocks
+	// writing to a client that does not read stops reading itself, and the
+	// client's writes would then block for good.
+	floodSends = 16
+	floodBytes = 16 << 10
 )
 
 // Step outcomes other than nil.
@@ -59,12 +65,13 @@ type sched struct {
 	at, actual time.Time
 }
 
-// vu is one virtual user. Its fields belong to the VU goroutine, except the
-// link which it shares with the link's reader under link.mu.
+// vu is one virtual user. Its fields, and its link's, belong to the VU
+// goroutine.
 type vu struct {
 	s     *scenarioRun
+	m     *metrics // s.r.m
 	vars  *Vars
-	lvars *Vars // listeners' variables (reader goroutine); nil without listeners
+	lvars *Vars // listeners' variables; nil without listeners
 	link  *link
 	ctx   context.Context
 	timer *time.Timer
@@ -80,7 +87,7 @@ type vu struct {
 }
 
 func newVU(s *scenarioRun, num int) *vu {
-	v := &vu{s: s, vars: NewVars(num, s.sc.Name, s.r.seed, s.r.env)}
+	v := &vu{s: s, m: s.r.m, vars: NewVars(num, s.sc.Name, s.r.seed, s.r.env)}
 	if len(s.listeners) > 0 {
 		v.lvars = NewVars(num, s.sc.Name, s.r.seed^0x9e3779b97f4a7c15, s.r.env)
 	}
@@ -121,7 +128,7 @@ func (v *vu) iterate(ctx context.Context) {
 		}
 		break
 	}
-	m := v.s.r.m
+	m := v.m
 	switch {
 	case err == nil:
 		m.iterations.Inc()
@@ -147,6 +154,9 @@ func (v *vu) step(st *cstep, sc sched) error {
 	if v.ctx.Err() != nil {
 		return errCancelled
 	}
+	if l := v.link; l != nil && l.aside != nil && st.Kind != StepSend && st.Kind != StepRepeat && st.Kind != StepGroup {
+		l.own()
+	}
 	switch st.Kind {
 	case StepConnect:
 		if err := v.connect(st.dial); err != nil {
@@ -163,6 +173,9 @@ func (v *vu) step(st *cstep, sc sched) error {
 	case StepExpect:
 		return v.expect(st)
 	case StepThink:
+		if st.Think.NoRead {
+			return v.pause(thinkTime(st.Think, v.vars))
+		}
 		return v.sleep(thinkTime(st.Think, v.vars))
 	case StepRepeat:
 		return v.repeat(st, sc)
@@ -203,108 +216,46 @@ func thinkTime(t *ThinkStep, v *Vars) time.Duration {
 	return t.Fixed
 }
 
-// sleep waits d or until the VU is cancelled. With a connection open and
-// d of at least handoverMin, the VU reads it while it sleeps.
+// sleep waits d or until the VU is cancelled, reading the open connection
+// meanwhile. If the connection ends, it sleeps out the rest without one.
 func (v *vu) sleep(d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
-	if l := v.link; l != nil && d >= handoverMin {
+	if l := v.link; l != nil && !l.dead.Load() {
 		end := time.Now().Add(d)
-		switch v.readInline(l, end, false) {
-		case inlineDeadline:
-			if v.ctx.Err() != nil {
-				return errCancelled
-			}
+		out := l.readUntil(end)
+		if v.ctx.Err() != nil {
+			return errCancelled
+		}
+		if out == readTimeout {
 			return nil
-		case inlineEnded: // sleep out the rest without a connection
-			if v.ctx.Err() != nil {
-				return errCancelled
-			}
-			d = time.Until(end)
-			if d <= 0 {
-				return nil
-			}
+		}
+		if d = time.Until(end); d <= 0 {
+			return nil
 		}
 	}
-	if !v.wait(d, nil) {
-		return errCancelled
-	}
-	return nil
+	return v.pause(d)
 }
 
-// Outcomes of readInline.
-const (
-	inlineGone     = iota // the connection ended before the hand-over: nothing was read
-	inlineReady           // the waiting step got its message
-	inlineDeadline        // end passed (or the socket was closed by a cancel)
-	inlineEnded           // the connection ended while the VU read it
-)
-
-// readInline reads l on the VU's goroutine in place of the link's reader,
-// which exits for the time (its stack is freed) and is started again
-// before readInline returns, unless the connection ended. It reads until
-// end, until the waiting expect or ping got its message (untilGot), or
-// until the connection ends; messages are handled as the reader would.
-func (v *vu) readInline(l *link, end time.Time, untilGot bool) int {
-	l.handover.Store(true)
-	// A deadline in the past makes the reader's blocked read return at
-	// once, without losing a partly read frame.
-	_ = l.c.SetReadDeadline(time.Unix(1, 0))
-	select {
-	case <-l.parked:
-	case <-l.done:
-		l.handover.Store(false)
-		return inlineGone
+// pause waits d or until the VU is cancelled without reading: inbound
+// messages stay in the socket (think with `read: false`, a stalled client).
+// It reuses one timer per VU.
+func (v *vu) pause(d time.Duration) error {
+	if d <= 0 {
+		return nil
 	}
-	_ = l.c.SetReadDeadline(end)
-	out := inlineDeadline
-	for {
-		if untilGot {
-			l.mu.Lock()
-			got := l.got
-			l.mu.Unlock()
-			if got {
-				out = inlineReady
-				break
-			}
-		}
-		msg, err := l.c.ReadMessage()
-		now := time.Now()
-		if err == nil {
-			l.handle(msg, now)
-			continue
-		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			break
-		}
-		l.end(err)
-		return inlineEnded
-	}
-	_ = l.c.SetReadDeadline(time.Time{})
-	l.handover.Store(false)
-	v.s.r.wg.Add(1)
-	go l.read()
-	return out
-}
-
-// wait blocks until ch is ready (true), d passes (true when ch is nil,
-// false otherwise) or the VU is cancelled (false). It reuses one timer per VU.
-func (v *vu) wait(d time.Duration, ch <-chan struct{}) bool {
 	if v.timer == nil {
 		v.timer = time.NewTimer(d)
 	} else {
 		v.timer.Reset(d)
 	}
 	select {
-	case <-ch:
-		v.timer.Stop()
-		return true
 	case <-v.timer.C:
-		return ch == nil
+		return nil
 	case <-v.ctx.Done():
 		v.timer.Stop()
-		return false
+		return errCancelled
 	}
 }
 
@@ -349,7 +300,7 @@ func (v *vu) repeat(st *cstep, sc sched) error {
 // connect dials with d, closing any previous connection first.
 func (v *vu) connect(d *cdial) error {
 	v.endConn(false)
-	m := v.s.r.m
+	m := v.m
 	c, tm, err := d.dialApart(v.ctx, v.vars)
 	var sio *sioConn
 	if err == nil && d.sio != nil {
@@ -380,12 +331,10 @@ func (v *vu) connect(d *cdial) error {
 	v.lastSend, v.lastPlan = time.Now(), time.Time{}
 	l := newLink(v, c)
 	l.sio = sio
-	// A cancelled VU may be blocked in a write to a server that stopped
-	// reading: closing the socket is what unblocks it.
+	// A cancelled VU may be blocked in a read or in a write to a server
+	// that stopped reading: closing the socket is what unblocks it.
 	l.stopAbandon = context.AfterFunc(v.ctx, l.abandon)
 	v.link = l
-	v.s.r.wg.Add(1)
-	go l.read()
 	return nil
 }
 
@@ -414,7 +363,7 @@ func (v *vu) reconnect() bool {
 			return false
 		}
 		if err := v.connect(v.lastDial); err == nil {
-			v.s.r.m.reconnects.Inc()
+			v.m.reconnects.Inc()
 			return true
 		}
 		if v.ctx.Err() != nil {
@@ -439,13 +388,10 @@ func backoffDelay(initial, ceiling time.Duration, attempt int, vars *Vars) time.
 func (v *vu) liveLink() (*link, error) {
 	l := v.link
 	if l == nil {
-		v.s.r.m.errNotConnected.Inc()
+		v.m.errNotConnected.Inc()
 		return nil, errIterFailed
 	}
-	l.mu.Lock()
-	dead := l.dead
-	l.mu.Unlock()
-	if dead {
+	if l.dead.Load() {
 		return nil, errConnLost
 	}
 	return l, nil
@@ -469,6 +415,13 @@ func (v *vu) send(st *cstep, sc sched) error {
 		v.buf = s.Body.Append(v.buf[:0], v.vars)
 		p = v.buf
 	}
+	if l.aside == nil {
+		l.unreadSends++
+		l.unreadBytes += len(p)
+		if l.unreadSends > floodSends || l.unreadBytes > floodBytes {
+			l.startAside()
+		}
+	}
 	now := time.Now()
 	if s.Kind == PayloadBinary {
 		err = l.c.WriteBinary(p)
@@ -476,12 +429,11 @@ func (v *vu) send(st *cstep, sc sched) error {
 		err = l.c.WriteText(p)
 	}
 	if err != nil {
-		m := v.s.r.m
-		m.errSend.Inc()
+		v.m.errSend.Inc()
 		v.s.r.log.Debug("send failed", "scenario", v.s.sc.Name, "vu", v.vars.VU, "err", err)
 		return errConnLost
 	}
-	m := v.s.r.m
+	m := v.m
 	m.msgsSent.Inc()
 	m.bytesSent.Add(int64(len(p)))
 	v.lastSend = now
@@ -510,7 +462,7 @@ func appendRandom(dst []byte, n int, v *Vars) []byte {
 func (v *vu) expect(st *cstep) error {
 	l := v.link
 	if l == nil {
-		v.s.r.m.errNotConnected.Inc()
+		v.m.errNotConnected.Inc()
 		return errIterFailed
 	}
 	e := st.Expect
@@ -518,36 +470,21 @@ func (v *vu) expect(st *cstep) error {
 	if timeout <= 0 {
 		timeout = DefaultExpectTimeout
 	}
-	l.mu.Lock()
 	// Messages kept before the connection ended still count.
 	at, ok := l.takeBacklog(st, v.vars)
-	if !ok && l.dead {
-		l.mu.Unlock()
-		return errConnLost
-	}
 	if !ok {
-		l.want, l.waitKind, l.got = st, waitExpect, false
-		l.mu.Unlock()
-		// A long wait hands reading over to the VU's goroutine after
-		// handoverMin, so a VU idle in an expect costs one stack.
-		start := time.Now()
-		if !v.wait(min(timeout, handoverMin), l.wake) && timeout > handoverMin && v.ctx.Err() == nil {
-			v.readInline(l, start.Add(timeout), true)
+		if l.dead.Load() {
+			return errConnLost
 		}
-		l.mu.Lock()
-		ok, at = l.got, l.gotAt
-		l.want, l.waitKind, l.got = nil, waitNone, false
-		select { // a wake sent after the timer fired
-		case <-l.wake:
-		default:
-		}
+		l.waitKind, l.want = waitExpect, st
+		ok = l.readUntil(time.Now().Add(timeout)) == readGot
+		at = l.gotAt
+		l.waitKind, l.want = waitNone, nil
 	}
 	capErr := l.capErr
 	l.capErr = nil
-	dead := l.dead
-	l.mu.Unlock()
 
-	m := v.s.r.m
+	m := v.m
 	if ok {
 		if capErr != nil {
 			m.errCapture.Inc()
@@ -564,7 +501,7 @@ func (v *vu) expect(st *cstep) error {
 	switch {
 	case v.ctx.Err() != nil:
 		return errCancelled
-	case dead:
+	case l.dead.Load():
 		return errConnLost
 	}
 	m.errExpectTimeout.Inc()
@@ -584,36 +521,24 @@ func (v *vu) ping(st *cstep) error {
 	if timeout <= 0 {
 		timeout = DefaultPingTimeout
 	}
-	l.mu.Lock()
-	l.waitKind, l.got = waitPong, false
-	l.mu.Unlock()
 	sent := time.Now()
 	if err := l.c.Ping(p.Payload); err != nil {
-		l.mu.Lock()
-		l.waitKind = waitNone
-		l.mu.Unlock()
-		v.s.r.m.errSend.Inc()
+		v.m.errSend.Inc()
 		return errConnLost
 	}
-	v.wait(timeout, l.wake)
-	l.mu.Lock()
-	ok, at, dead := l.got, l.gotAt, l.dead
-	l.waitKind, l.got = waitNone, false
-	select {
-	case <-l.wake:
-	default:
-	}
-	l.mu.Unlock()
+	l.waitKind = waitPong
+	ok := l.readUntil(sent.Add(timeout)) == readGot
+	l.waitKind = waitNone
 	switch {
 	case ok:
-		st.lat.Record(at.Sub(sent))
+		st.lat.Record(l.gotAt.Sub(sent))
 		return nil
 	case v.ctx.Err() != nil:
 		return errCancelled
-	case dead:
+	case l.dead.Load():
 		return errConnLost
 	}
-	v.s.r.m.errPingTimeout.Inc()
+	v.m.errPingTimeout.Inc()
 	return errIterFailed
 }
 
@@ -626,14 +551,12 @@ func (v *vu) closeStep(st *cstep) error {
 	if code == 0 {
 		code = 1000
 	}
-	l.mu.Lock()
 	l.closing = true
-	l.mu.Unlock()
 	l.goodbye()
 	if err := l.c.SendClose(code, st.Close.Reason); err != nil {
-		v.s.r.m.errSend.Inc()
-	} else if !v.wait(closeWait, l.done) && v.ctx.Err() == nil {
-		v.s.r.m.errCloseTimeout.Inc()
+		v.m.errSend.Inc()
+	} else if l.readUntil(time.Now().Add(closeWait)) != readEnded && v.ctx.Err() == nil {
+		v.m.errCloseTimeout.Inc()
 	}
 	v.dropLink()
 	if v.ctx.Err() != nil {
@@ -649,22 +572,19 @@ func (v *vu) endConn(graceful bool) {
 	if l == nil {
 		return
 	}
-	if graceful && v.ctx != nil && v.ctx.Err() == nil {
-		l.mu.Lock()
-		dead := l.dead
+	l.own()
+	if graceful && !l.dead.Load() && v.ctx != nil && v.ctx.Err() == nil {
 		l.closing = true
-		l.mu.Unlock()
-		if !dead {
-			l.goodbye()
-		}
-		if !dead && l.c.SendClose(1000, "") == nil {
-			v.wait(endCloseWait, l.done)
+		l.goodbye()
+		if l.c.SendClose(1000, "") == nil {
+			l.readUntil(time.Now().Add(endCloseWait))
 		}
 	}
 	v.dropLink()
 }
 
-// dropLink closes the socket and waits for the reader to exit.
+// dropLink closes the socket (if the connection is still open, without
+// counting an error) and forgets the link.
 func (v *vu) dropLink() {
 	l := v.link
 	if l == nil {
@@ -673,16 +593,19 @@ func (v *vu) dropLink() {
 	if l.stopAbandon != nil {
 		l.stopAbandon()
 	}
-	l.abandon()
-	<-l.done
+	l.own()
+	if !l.dead.Load() {
+		l.abandoned.Store(true)
+		l.end(nil)
+	}
 	v.link = nil
 }
 
-// abandon closes the socket; the reader then exits without counting an error.
+// abandon closes the socket: the close-on-cancel hook, run on another
+// goroutine. A read or write of the VU in progress returns, and the read
+// error is not counted.
 func (l *link) abandon() {
-	l.mu.Lock()
-	l.abandoned = true
-	l.mu.Unlock()
+	l.abandoned.Store(true)
 	_ = l.c.Close()
 }
 
@@ -691,37 +614,47 @@ const (
 	waitNone uint8 = iota
 	waitExpect
 	waitPong
+	waitAck // a Socket.IO acknowledgement (socketio.go)
 )
 
-// link is one open connection of a VU and the state its reader goroutine
-// shares with the VU goroutine (under mu).
+// link is one open connection of a VU. It belongs to the VU goroutine;
+// only abandon runs elsewhere, and readAside while it runs (then the VU
+// only sends, and touches none of the read side: deadline, listeners,
+// backlog, wait).
 type link struct {
-	c      *dialer.Conn
-	s      *scenarioRun
-	vars   *Vars // the VU's variables: used by the reader only while the VU waits in an expect
-	lis    []listenerState
-	wake   chan struct{} // capacity 1: the reader wakes a waiting step
-	done   chan struct{} // closed once the connection has ended and been accounted for
-	parked chan struct{} // capacity 1: the reader exited to hand reading over to the VU
-
-	handover atomic.Bool // the VU asks the reader to exit at its next read timeout
+	c    *dialer.Conn
+	s    *scenarioRun
+	m    *metrics // s.r.m
+	vars *Vars    // the VU's variables, for the waiting expect's matcher and captures
+	lis  []listenerState
 
 	stopAbandon func() bool // unregisters the close-on-cancel hook
+	sio         *sioConn    // Socket.IO state (socketio.go); nil on raw WebSocket connections
+	abandoned   atomic.Bool // we closed the socket: read errors are expected
 
-	sio *sioConn // Socket.IO state (socketio.go); nil on raw WebSocket connections
+	// The read deadline set on c (zero: none) and whether it has passed.
+	// A deadline ahead of the one a wait needs is moved back; one before it
+	// is kept until it fires, so a run of short waits (round trips) sets
+	// the deadline about once per timeout, not once per message.
+	deadline time.Time
+	expired  bool
 
-	mu        sync.Mutex
-	waitKind  uint8
-	want      *cstep
-	got       bool
-	gotAt     time.Time
-	capErr    error
-	dead      bool // the reader saw the connection end
-	closing   bool // we started the close handshake: the peer's close is expected
-	abandoned bool // we closed the socket: read errors are expected
-	backlog   [backlogLen]backlogMsg
-	bstart    int
-	blen      int
+	waitKind uint8  // what the blocked step waits for
+	want     *cstep // the waiting expect
+	gotAt    time.Time
+	capErr   error
+
+	dead    atomic.Bool // the connection ended and was accounted for
+	closing bool        // we started the close handshake: the peer's close is expected
+
+	// Sends since the VU last read, and the helper reading meanwhile:
+	// aside is closed when readAside exits; stopAside asks it to.
+	unreadSends, unreadBytes int
+	aside                    chan struct{}
+	stopAside                atomic.Bool
+	backlog                  [backlogLen]backlogMsg
+	bstart                   int
+	blen                     int
 }
 
 type backlogMsg struct {
@@ -731,7 +664,7 @@ type backlogMsg struct {
 }
 
 func newLink(v *vu, c *dialer.Conn) *link {
-	l := &link{c: c, s: v.s, vars: v.vars, wake: make(chan struct{}, 1), done: make(chan struct{}), parked: make(chan struct{}, 1)}
+	l := &link{c: c, s: v.s, m: v.m, vars: v.vars}
 	if len(v.s.listeners) > 0 {
 		l.lis = make([]listenerState, len(v.s.listeners))
 		for i := range l.lis {
@@ -743,8 +676,11 @@ func newLink(v *vu, c *dialer.Conn) *link {
 }
 
 // takeBacklog looks for the oldest kept message that st matches, removes
-// it and returns its arrival time. Called with mu held.
+// it and returns its arrival time.
 func (l *link) takeBacklog(st *cstep, vars *Vars) (time.Time, bool) {
+	if l.blen == 0 {
+		return time.Time{}, false
+	}
 	for k := 0; k < l.blen; k++ {
 		b := &l.backlog[(l.bstart+k)%backlogLen]
 		if !st.Expect.Match.Match(b.op, b.p, vars) {
@@ -765,7 +701,7 @@ func (l *link) takeBacklog(st *cstep, vars *Vars) (time.Time, bool) {
 }
 
 // keep stores an unmatched message in the backlog, dropping the oldest
-// when full. Called with mu held.
+// when full.
 func (l *link) keep(op ws.OpCode, p []byte, at time.Time) {
 	if len(p) > backlogMaxMsg {
 		return
@@ -781,89 +717,148 @@ func (l *link) keep(op ws.OpCode, p []byte, at time.Time) {
 	b.op, b.at, b.p = op, at, append(b.p[:0], p...)
 }
 
-// read is the link's reader goroutine: it handles inbound messages until
-// the connection ends, or until the VU takes over reading for a sleep
-// (handover set, read deadline in the past). Pings are answered by the
-// dialer inside ReadMessage.
-func (l *link) read() {
-	defer l.s.r.wg.Done()
+// Outcomes of readUntil.
+const (
+	readGot     = iota // the awaited message (waitKind) arrived
+	readTimeout        // end passed
+	readEnded          // the connection ended, or was closed by a cancel
+)
+
+// readUntil reads the connection, handling every inbound message, until
+// the message the blocked step waits for arrives, end passes, or the
+// connection ends. Pings are answered by the dialer inside ReadMessage.
+func (l *link) readUntil(end time.Time) int {
+	l.own()
+	l.unreadSends, l.unreadBytes = 0, 0
+	if l.dead.Load() {
+		return readEnded
+	}
+	if l.expired || l.deadline.IsZero() || l.deadline.After(end) {
+		l.setDeadline(end)
+	}
 	for {
 		msg, err := l.c.ReadMessage()
 		now := time.Now()
 		if err == nil {
-			l.handle(msg, now)
+			if l.handle(msg, now) {
+				return readGot
+			}
 			continue
 		}
-		if l.handover.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
-			l.parked <- struct{}{}
-			return
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			l.end(err)
+			return readEnded
 		}
-		l.end(err)
-		return
+		if !now.Before(end) {
+			l.expired = true
+			return readTimeout
+		}
+		l.setDeadline(end) // an earlier wait's deadline fired
 	}
 }
 
-// handle counts an inbound message, runs the listeners, and hands it to a
-// waiting expect or keeps it in the backlog; a pong goes to a waiting ping.
-// It is called by whichever goroutine reads the connection.
-func (l *link) handle(msg dialer.Message, now time.Time) {
-	if l.sio != nil {
-		var ok bool
-		if msg, ok = l.sio.inbound(l, msg, now); !ok {
+func (l *link) setDeadline(t time.Time) {
+	_ = l.c.SetReadDeadline(t)
+	l.deadline, l.expired = t, false
+}
+
+// startAside starts the helper that reads while the VU floods the
+// connection with sends.
+func (l *link) startAside() {
+	if l.dead.Load() {
+		return
+	}
+	l.setDeadline(time.Time{})
+	l.aside = make(chan struct{})
+	go l.readAside(l.aside)
+}
+
+// readAside handles inbound messages until own asks it to stop (with a read
+// deadline in the past, which loses no partly read frame) or the
+// connection ends.
+func (l *link) readAside(done chan<- struct{}) {
+	defer close(done)
+	for {
+		msg, err := l.c.ReadMessage()
+		now := time.Now()
+		switch {
+		case err == nil:
+			l.handle(msg, now)
+		case !errors.Is(err, os.ErrDeadlineExceeded):
+			l.end(err)
+			return
+		case l.stopAside.Load():
 			return
 		}
 	}
-	if msg.Op == ws.OpPong {
-		l.mu.Lock()
-		if l.waitKind == waitPong {
-			l.got, l.gotAt, l.waitKind = true, now, waitNone
-			l.signal()
-		}
-		l.mu.Unlock()
+}
+
+// own makes the VU's goroutine the only reader again: it stops the helper
+// started by a flood of sends, if any, and waits for it to exit.
+func (l *link) own() {
+	if l.aside == nil {
 		return
 	}
-	m := l.s.r.m
+	l.stopAside.Store(true)
+	_ = l.c.SetReadDeadline(time.Unix(1, 0))
+	<-l.aside
+	l.aside = nil
+	l.stopAside.Store(false)
+	l.deadline, l.expired = time.Unix(1, 0), true
+	l.unreadSends, l.unreadBytes = 0, 0
+}
+
+// handle takes one inbound message: a pong ends a waiting ping; a data
+// message is counted, observed by the listeners, and ends a waiting
+// expect it matches or is kept in the backlog. It reports whether the
+// blocked step got what it waits for.
+func (l *link) handle(msg dialer.Message, now time.Time) bool {
+	if l.sio != nil {
+		var ok bool
+		if msg, ok = l.sio.inbound(l, msg, now); !ok {
+			return l.sio.takeAck()
+		}
+	}
+	if msg.Op == ws.OpPong {
+		if l.waitKind != waitPong {
+			return false
+		}
+		l.gotAt, l.waitKind = now, waitNone
+		return true
+	}
+	l.observe(msg, now)
+	if l.waitKind == waitExpect && l.want.Expect.Match.Match(msg.Op, msg.Payload, l.vars) {
+		l.capErr = l.want.Expect.CaptureInto(msg.Payload, l.vars)
+		l.gotAt, l.waitKind = now, waitNone
+		return true
+	}
+	l.keep(msg.Op, msg.Payload, now)
+	return false
+}
+
+// observe counts an inbound data message and runs the listeners on it.
+func (l *link) observe(msg dialer.Message, now time.Time) {
+	m := l.m
 	m.msgsRecv.Inc()
 	m.bytesRecv.Add(int64(len(msg.Payload)))
 	for i := range l.lis {
 		l.lis[i].observe(msg.Op, msg.Payload, now, m)
 	}
-	l.mu.Lock()
-	if l.waitKind == waitExpect && l.want.Expect.Match.Match(msg.Op, msg.Payload, l.vars) {
-		l.capErr = l.want.Expect.CaptureInto(msg.Payload, l.vars)
-		l.got, l.gotAt, l.waitKind = true, now, waitNone
-		l.signal()
-	} else {
-		l.keep(msg.Op, msg.Payload, now)
-	}
-	l.mu.Unlock()
 }
 
-// end records how the connection ended, closes the socket and marks the
-// link done.
+// end records how the connection ended (err nil: we dropped it) and closes
+// the socket.
 func (l *link) end(err error) {
+	l.dead.Store(true)
 	l.fail(err)
 	_ = l.c.Close()
-	l.s.r.m.connsOpen.Add(-1)
-	close(l.done)
+	l.m.connsOpen.Add(-1)
 }
 
-// signal wakes the VU goroutine without blocking. Called with mu held.
-func (l *link) signal() {
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
-}
-
-// fail records how the connection ended and wakes a waiting step.
+// fail counts how the connection ended.
 func (l *link) fail(err error) {
-	l.mu.Lock()
-	expected, abandoned := l.closing, l.abandoned
-	l.dead = true
-	l.signal()
-	l.mu.Unlock()
-	m := l.s.r.m
+	expected, abandoned := l.closing, l.abandoned.Load()
+	m := l.m
 	var ce *dialer.CloseError
 	var pe *dialer.ProtocolError
 	switch {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -148,9 +149,8 @@ func rawEcho(b *testing.B) string {
 
 // BenchmarkVURoundTrip measures one VU's send + expect round trip against a
 // local echo server that does not allocate: template rendering, the write,
-// the reader goroutine's read and match and the hand-off to the waiting
-// expect, and the latency record. The steady state allocates nothing
-// (0 allocs/op).
+// the VU's own read and match, and the latency record. The steady state
+// allocates nothing (0 allocs/op).
 func BenchmarkVURoundTrip(b *testing.B) {
 	base := rawEcho(b)
 	reg := report.NewRegistry()
@@ -186,14 +186,13 @@ func BenchmarkVURoundTrip(b *testing.B) {
 	}
 	b.StopTimer()
 	v.close()
-	r.wg.Wait()
 }
 
 // BenchmarkVUMemory reports the Go memory (heap + stacks in use, and the
 // stacks alone) one idle connected VU costs, 2,000 of them against a local
 // echo server: "think" is a VU in a long think, "expect" a VU waiting in a
-// long expect; past handoverMin either VU's goroutine reads the connection
-// itself and the reader goroutine is gone. The server runs in this process, so
+// long expect; either way the VU's goroutine blocks reading its connection.
+// The server runs in this process, so
 // its share per connection is measured first with 2,000 bare connections
 // (a goroutine, a bufio.Reader and a socket each) and subtracted. Kernel
 // socket buffers are not included; bench/vu-memory.sh measures the RSS of
@@ -240,7 +239,7 @@ func benchVUMemory(b *testing.B, idle Step) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		time.Sleep(handoverMin + 300*time.Millisecond)
+		time.Sleep(300 * time.Millisecond)
 		m2, s2 := inUse()
 		cancel()
 		if err := <-done; err != nil {
@@ -256,12 +255,11 @@ func benchVUMemory(b *testing.B, idle Step) {
 	}
 }
 
-// TestLongThinkReadsConnection covers a think long enough for the VU to take
-// over reading from the reader goroutine: messages that arrive during it
-// are counted, seen by listeners and kept for a later expect, a ping from
-// the server is answered, and afterwards the reader is back (the echo is
-// matched).
-func TestLongThinkReadsConnection(t *testing.T) {
+// TestThinkReadsConnection: while a VU thinks it reads its connection:
+// messages that arrive are counted, seen by listeners and kept for a later
+// expect, a ping from the server is answered, and the echo afterwards is
+// matched.
+func TestThinkReadsConnection(t *testing.T) {
 	var pongs atomic.Int64
 	base := wsServer(t, func(_ int, c *websocket.Conn) {
 		c.SetPongHandler(func(string) error { pongs.Add(1); return nil })
@@ -271,7 +269,7 @@ func TestLongThinkReadsConnection(t *testing.T) {
 		sent := make(chan struct{})
 		go func() { // the pong arrives through the read loop below
 			defer close(sent)
-			time.Sleep(handoverMin / 4)
+			time.Sleep(50 * time.Millisecond)
 			for i := 1; i <= 4; i++ {
 				_ = c.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf(`{"op":"said","seq":%d}`, i)))
 			}
@@ -289,7 +287,7 @@ func TestLongThinkReadsConnection(t *testing.T) {
 		}
 	})
 	p := closedPlan(1, 1, connectStep(), sendStep(`{"op":"go"}`),
-		thinkStep(handoverMin+handoverMin/2),
+		thinkStep(300*time.Millisecond),
 		expectStep("last", map[string]any{"op": "said", "seq": 4}, 2*time.Second, TimeoutFail),
 		sendStep(`{"op":"echo"}`),
 		expectStep("echo", map[string]any{"op": "echo"}, 2*time.Second, TimeoutFail))
@@ -302,22 +300,54 @@ func TestLongThinkReadsConnection(t *testing.T) {
 	if n := pongs.Load(); n != 1 {
 		t.Errorf("server got %d pongs, want 1", n)
 	}
+	// The messages were read as they came, during the think: "last" was
+	// kept with its arrival time, well before the think ended.
+	if l := latency(t, r, "last"); l.Count != 1 || l.Max >= 250*time.Millisecond {
+		t.Errorf("last %+v, want one sample of about 50ms (arrival during the think)", l)
+	}
 	if g := r.Gauges["conns.open"]; g.Max != 1 || g.Last != 0 {
 		t.Errorf("conns.open %+v, want max 1, last 0", g)
 	}
 }
 
-// TestPeerCloseDuringLongThink: the peer closes while the VU reads during a
+// TestThinkWithoutReading: a think with `read: false` leaves the server's
+// messages in the socket; they are read (and timed) only afterwards.
+func TestThinkWithoutReading(t *testing.T) {
+	base := wsServer(t, func(_ int, c *websocket.Conn) {
+		if _, _, err := c.ReadMessage(); err != nil { // "go"
+			return
+		}
+		for i := 1; i <= 3; i++ {
+			_ = c.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf(`{"op":"said","seq":%d}`, i)))
+		}
+		_, _, _ = c.ReadMessage()
+	})
+	stall := Step{Kind: StepThink, Think: &ThinkStep{Dist: ThinkFixed, Fixed: 300 * time.Millisecond, NoRead: true}}
+	p := closedPlan(1, 1, connectStep(), sendStep(`{"op":"go"}`), stall,
+		expectStep("last", map[string]any{"op": "said", "seq": 3}, 2*time.Second, TimeoutFail))
+	p.Scenarios[0].Listeners = []Listener{{Name: "said", Match: Matcher{JSON: map[string]any{"op": "said"}}, SeqField: "seq"}}
+	r := runPlan(t, p, base, Segment{})
+	wantCounters(t, r, map[string]int64{"listener.said": 3, "msgs.recv": 3, "iterations.failed": 0})
+	if l := latency(t, r, "last"); l.Count != 1 || l.Min < 290*time.Millisecond { // 3 significant digits
+		t.Errorf("last %+v, want one sample of at least the 300ms pause", l)
+	}
+}
+
+// TestPeerCloseDuringThink: the peer closes while the VU reads during a
 // think; the close is counted once, the think still ends, and the next
 // step finds the connection gone.
-func TestPeerCloseDuringLongThink(t *testing.T) {
+func TestPeerCloseDuringThink(t *testing.T) {
 	base := wsServer(t, func(_ int, c *websocket.Conn) {
-		time.Sleep(handoverMin / 4)
+		time.Sleep(50 * time.Millisecond)
 		_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1001, "bye"), time.Now().Add(time.Second))
 		_, _, _ = c.ReadMessage() // the client's answer
 	})
-	p := closedPlan(1, 1, connectStep(), thinkStep(handoverMin+handoverMin/2), sendStep(`{"op":"after"}`))
+	p := closedPlan(1, 1, connectStep(), thinkStep(300*time.Millisecond), sendStep(`{"op":"after"}`))
+	start := time.Now()
 	r := runPlan(t, p, base, Segment{})
+	if el := time.Since(start); el < 300*time.Millisecond {
+		t.Errorf("run took %v: the think did not sleep out its rest", el)
+	}
 	wantCounters(t, r, map[string]int64{
 		"conn.closed.1001": 1, "errors.closed_by_peer": 1, "iterations": 1, "iterations.failed": 1, "msgs.sent": 0,
 	})
@@ -326,100 +356,171 @@ func TestPeerCloseDuringLongThink(t *testing.T) {
 	}
 }
 
-// TestCancelDuringLongThink: cancelling the run while VUs read during a
-// think stops them at once and closes their connections.
-func TestCancelDuringLongThink(t *testing.T) {
-	base := wsServer(t, echoHandler(0))
-	p := closedPlan(3, 0, connectStep(), thinkStep(time.Hour))
-	p.Scenarios[0].Load.Duration = time.Hour
-	p.GracefulStop = time.Hour
-	reg := report.NewRegistry()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		for reg.Gauge("conns.open").Value() < 3 && ctx.Err() == nil {
-			time.Sleep(10 * time.Millisecond)
-		}
-		time.Sleep(50 * time.Millisecond) // the VUs are in their think
-		cancel()
-	}()
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, p, RunOptions{BaseURL: base, Registry: reg, Seed: 1}) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
-	r := reg.Results(report.Meta{})
-	if g := r.Gauges["conns.open"]; g.Max != 3 || g.Last != 0 {
-		t.Errorf("conns.open %+v, want max 3, last 0", g)
-	}
-	if n := r.CounterPrefix("errors."); n != 0 {
-		t.Errorf("%d errors counted for a cancel", n)
+// TestCancelDuringThink: cancelling the run while VUs read during a think
+// (or pause without reading) stops them at once and closes their
+// connections, without counting errors.
+func TestCancelDuringThink(t *testing.T) {
+	for _, noRead := range []bool{false, true} {
+		t.Run(fmt.Sprintf("noread=%v", noRead), func(t *testing.T) {
+			base := wsServer(t, echoHandler(0))
+			think := Step{Kind: StepThink, Think: &ThinkStep{Dist: ThinkFixed, Fixed: time.Hour, NoRead: noRead}}
+			p := closedPlan(3, 0, connectStep(), think)
+			p.Scenarios[0].Load.Duration = time.Hour
+			p.GracefulStop = time.Hour
+			reg := report.NewRegistry()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go func() {
+				for reg.Gauge("conns.open").Value() < 3 && ctx.Err() == nil {
+					time.Sleep(10 * time.Millisecond)
+				}
+				time.Sleep(50 * time.Millisecond) // the VUs are in their think
+				cancel()
+			}()
+			done := make(chan error, 1)
+			go func() { done <- Run(ctx, p, RunOptions{BaseURL: base, Registry: reg, Seed: 1}) }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("Run did not return after cancel")
+			}
+			r := reg.Results(report.Meta{})
+			if g := r.Gauges["conns.open"]; g.Max != 3 || g.Last != 0 {
+				t.Errorf("conns.open %+v, want max 3, last 0", g)
+			}
+			if n := r.CounterPrefix("errors."); n != 0 {
+				t.Errorf("%d errors counted for a cancel", n)
+			}
+		})
 	}
 }
 
-// TestLongExpectReadsConnection covers expects that wait longer than
-// handoverMin, so the VU reads the connection itself: one matched by a
-// message that comes late (after others), one that times out and continues;
-// the reader is back afterwards (the echo is matched).
-func TestLongExpectReadsConnection(t *testing.T) {
+// TestExpectReadsConnection covers expects that wait long: one matched by
+// a message that comes late (after others), one that times out and
+// continues, then a quick echo and an expect with a short timeout after a
+// long one (the read deadline must move back for it to time out on time).
+func TestExpectReadsConnection(t *testing.T) {
 	base := wsServer(t, func(_ int, c *websocket.Conn) {
 		if _, _, err := c.ReadMessage(); err != nil { // "go"
 			return
 		}
-		time.Sleep(handoverMin + handoverMin/2)
+		time.Sleep(300 * time.Millisecond)
 		_ = c.WriteMessage(websocket.TextMessage, []byte(`{"op":"noise"}`))
 		_ = c.WriteMessage(websocket.TextMessage, []byte(`{"op":"late"}`))
 		echoHandler(0)(0, c)
 	})
 	p := closedPlan(1, 1, connectStep(), sendStep(`{"op":"go"}`),
-		expectStep("late", map[string]any{"op": "late"}, 4*handoverMin, TimeoutFail),
-		expectStep("never", map[string]any{"op": "never"}, handoverMin+handoverMin/4, TimeoutContinue),
+		expectStep("late", map[string]any{"op": "late"}, 5*time.Second, TimeoutFail),
+		expectStep("never", map[string]any{"op": "never"}, 200*time.Millisecond, TimeoutContinue),
 		sendStep(`{"op":"echo"}`),
-		expectStep("echo", map[string]any{"op": "echo"}, 2*time.Second, TimeoutFail))
+		expectStep("echo", map[string]any{"op": "echo"}, time.Hour, TimeoutFail),
+		expectStep("short", map[string]any{"op": "never"}, 100*time.Millisecond, TimeoutContinue))
+	start := time.Now()
 	r := runPlan(t, p, base, Segment{})
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("run took %v: a short expect waited for a long one's deadline", el)
+	}
 	wantCounters(t, r, map[string]int64{
-		"msgs.recv": 3, "errors.expect_timeout": 1, "iterations": 1, "iterations.failed": 0,
+		"msgs.recv": 3, "errors.expect_timeout": 2, "iterations": 1, "iterations.failed": 0,
 	})
-	if l := latency(t, r, "late"); l.Count != 1 || l.Min < handoverMin {
-		t.Errorf("late %+v, want one sample over %v", l, handoverMin)
+	if l := latency(t, r, "late"); l.Count != 1 || l.Min < 290*time.Millisecond { // 3 significant digits
+		t.Errorf("late %+v, want one sample over 300ms", l)
 	}
 	if l := latency(t, r, "echo"); l.Count != 1 {
 		t.Errorf("echo %+v, want one sample", l)
 	}
 }
 
-// BenchmarkReadInlineHandover measures one hand-over of reading from the
-// link's reader goroutine to the VU and back (what a sleep or a long expect
-// of at least handoverMin costs on top of the wait itself), with a deadline
-// already passed so nothing is waited for.
-func BenchmarkReadInlineHandover(b *testing.B) {
-	base := rawEcho(b)
+// TestReadUntilDeadlines drives one VU's waits directly: a short wait
+// after a long one times out on time (the deadline moves back), a wait
+// after a short one outlives the short one's kept, earlier deadline and
+// still gets its message, and a wait whose end has passed returns at once.
+func TestReadUntilDeadlines(t *testing.T) {
+	base := wsServer(t, func(_ int, c *websocket.Conn) {
+		for {
+			op, p, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if string(p) == "slow" {
+				time.Sleep(150 * time.Millisecond)
+			}
+			if err := c.WriteMessage(op, p); err != nil {
+				return
+			}
+		}
+	})
 	reg := report.NewRegistry()
-	p := closedPlan(1, 1, connectStep())
+	p := closedPlan(1, 1, connectStep(),
+		sendStep("fast"), expectStep("long", nil, time.Hour, TimeoutFail),
+		sendStep("slow"), expectStep("slow", nil, 2*time.Second, TimeoutFail),
+		sendStep("fast"), expectStep("short", nil, 100*time.Millisecond, TimeoutFail))
 	r := &runner{plan: p, base: base, m: newMetrics(reg), seed: 1, log: slog.New(slog.DiscardHandler)}
 	s := &scenarioRun{r: r, sc: p.Scenarios[0]}
 	var err error
 	if s.steps, err = s.compile(p.Scenarios[0].Steps, false, nil, map[string]*dialer.Dialer{}); err != nil {
-		b.Fatal(err)
+		t.Fatal(err)
 	}
 	v := newVU(s, 1)
 	v.ctx = context.Background()
-	if err := v.step(&s.steps[0], sched{}); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		if out := v.readInline(v.link, time.Now(), false); out != inlineDeadline {
-			b.Fatalf("readInline: outcome %d", out)
+	defer v.close()
+	run := func(i int) {
+		t.Helper()
+		if err := v.step(&s.steps[i], sched{}); err != nil {
+			t.Fatalf("step %d: %v", i, err)
 		}
 	}
-	b.StopTimer()
-	v.close()
-	r.wg.Wait()
+	run(0)
+	run(1)
+	run(2) // deadline an hour ahead
+	start := time.Now()
+	if out := v.link.readUntil(start.Add(50 * time.Millisecond)); out != readTimeout {
+		t.Fatalf("short wait: outcome %d, want a timeout", out)
+	}
+	if el := time.Since(start); el < 50*time.Millisecond || el > 5*time.Second {
+		t.Errorf("a 50ms wait after an hour-long one took %v", el)
+	}
+	run(3)
+	run(4) // deadline passed: set again
+	run(5)
+	run(6) // deadline 100ms ahead, kept for the next wait
+	run(3)
+	run(4) // the kept deadline fires before the reply
+	start = time.Now()
+	if out := v.link.readUntil(start.Add(-time.Second)); out != readTimeout {
+		t.Fatalf("past end: outcome %d, want a timeout", out)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("a wait whose end had passed took %v", el)
+	}
+	if n := reg.Results(report.Meta{}).CounterPrefix("errors."); n != 0 {
+		t.Errorf("%d errors", n)
+	}
+}
+
+// TestSendFloodKeepsReading: a VU that only sends (no step that waits)
+// must still read, or an echo server that blocks writing to it stops
+// reading, and the VU's writes then block for good. 20 MB each way is far
+// more than the socket buffers hold. Every echo is seen by the listener in
+// order, the expect after the flood finds the last one, and the VU reads
+// its connection itself again for the ping.
+func TestSendFloodKeepsReading(t *testing.T) {
+	base := wsServer(t, echoHandler(0))
+	const n = 5000
+	big := sendStep(`{"n":{{seq}},"pad":"` + strings.Repeat("x", 4000) + `"}`)
+	p := closedPlan(1, 1, connectStep(), repeatStep(n, 0, 0, big),
+		expectStep("last", map[string]any{"n": n}, 5*time.Second, TimeoutFail),
+		Step{Kind: StepPing, Ping: &PingStep{Timeout: 5 * time.Second}})
+	p.Scenarios[0].Listeners = []Listener{{Name: "echo", Match: Matcher{JSON: map[string]any{}}, SeqField: "n"}}
+	r := runPlan(t, p, base, Segment{})
+	wantCounters(t, r, map[string]int64{
+		"msgs.sent": n, "msgs.recv": n, "listener.echo": n, "delivery.lost": 0, "delivery.reordered": 0,
+		"iterations.failed": 0, "errors.expect_timeout": 0, "errors.close_timeout": 0,
+	})
+	if l := latency(t, r, "ping"); l.Count != 1 {
+		t.Errorf("ping %+v, want one sample", l)
+	}
 }

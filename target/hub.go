@@ -42,7 +42,7 @@ func (a hubAdapter) Stats() HubStats {
 
 // newHub builds the chat hub for cfg, opening the history store if asked.
 func newHub(cfg Config, s *Server, logger *slog.Logger) (chatHub, error) {
-	hc := chat.Config{HistorySize: cfg.HistorySize, RateLimit: cfg.RateLimit, Logger: logger}
+	hc := chat.Config{HistorySize: cfg.HistorySize, RateLimit: cfg.RateLimit, PresenceLimit: cfg.PresenceLimit, Logger: logger}
 	if cfg.HistorySize == 0 {
 		hc.HistorySize = -1 // --history 0 keeps none
 	}

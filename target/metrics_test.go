@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -60,6 +61,10 @@ func TestDeliveryDelayOnMetrics(t *testing.T) {
 			}
 		}
 	}
+	// The sample is taken once writev returns, which may be just after the
+	// client has read the frame.
+	waitFor(t, "2 delivery delay samples", func() bool { return delayCount(t, s)-before >= 2 })
+	time.Sleep(50 * time.Millisecond)
 	if got := delayCount(t, s) - before; got != 2 {
 		t.Errorf("delivery delay samples for one say to a room of 2 = %d, want 2", got)
 	}

@@ -35,8 +35,10 @@ type Config struct {
 	MaxMessage       int           // largest data message in bytes (close 1009 past it)
 	MaxConns         int           // connections beyond this get 503
 	OutboundLimit    int           // per-connection outbound queue in bytes
+	SendBuffer       int           // kernel send buffer per connection (SO_SNDBUF) in bytes; 0 = the kernel's autotuning
 	SlowTimeout      time.Duration // over the outbound limit this long: close 1008
 	RateLimit        float64       // chat messages/s per connection (0 = off)
+	PresenceLimit    int           // rooms above this many members do not announce joins and leaves (0 = all do)
 	TLSCert, TLSKey  string        // serve wss:// (crypto/tls path) when both are set
 	Loops            int           // event loops (default: number of CPUs)
 	HandshakeTimeout time.Duration // the HTTP upgrade must complete within it
@@ -53,6 +55,8 @@ func DefaultConfig() Config {
 		MaxMessage:       1 << 20,
 		MaxConns:         DefaultMaxConns(),
 		OutboundLimit:    256 << 10,
+		SendBuffer:       64 << 10,
+		PresenceLimit:    1000,
 		SlowTimeout:      5 * time.Second,
 		Loops:            runtime.NumCPU(),
 		HandshakeTimeout: 5 * time.Second,
@@ -178,6 +182,7 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 			gnet.WithReuseAddr(true),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 			gnet.WithLogger(gnetLogger{logger}),
+			gnet.WithSocketSendBuffer(cfg.SendBuffer), // accepted sockets inherit it; 0 leaves autotuning on
 		)
 		select {
 		case booted <- fmt.Errorf("listen on %s: %w", cfg.Addr, errOr(err)):

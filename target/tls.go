@@ -54,6 +54,9 @@ func (ts *tlsServer) accept() {
 			_ = nc.Close()
 			continue
 		}
+		if tcp, ok := nc.(*net.TCPConn); ok && s.cfg.SendBuffer > 0 {
+			_ = tcp.SetWriteBuffer(s.cfg.SendBuffer)
+		}
 		tc := &tlsConn{ts: ts, nc: nc, wake: make(chan struct{}, 1), done: make(chan struct{})}
 		now := s.now()
 		tc.c = wsConn{srv: s, own: tc, out: tc, openedAt: now, lastRead: now, loopIdx: -1}

@@ -7,9 +7,15 @@
 // is only the echo server, and with -addr ADDR only the client, so the two
 // sides can run in separate processes as wsbench run and wsbench serve do.
 //
+// With -conns N (> 1) it measures throughput instead: N connections each
+// exchanging back to back for -duration, printing round trips per second —
+// the ceiling a plain Go TCP echo reaches on this machine, beside wsbench's
+// /echo figures.
+//
 //	go run ./bench/pingpong -n 100000
 //	go run ./bench/pingpong -n 1000 -every 10ms
 //	pingpong -serve 127.0.0.1:9500 & pingpong -addr 127.0.0.1:9500 -n 1000 -every 10ms
+//	pingpong -serve 127.0.0.1:9500 & pingpong -addr 127.0.0.1:9500 -conns 50 -duration 10s
 package main
 
 import (
@@ -29,11 +35,16 @@ func main() {
 	every := flag.Duration("every", 0, "pace: start a round trip every this long (0 = back to back)")
 	serveAddr := flag.String("serve", "", "only run the echo server, on this address (until killed)")
 	addr := flag.String("addr", "", "only run the client, against the echo server on this address")
+	conns := flag.Int("conns", 1, "throughput mode when > 1: this many connections exchanging back to back")
+	dur := flag.Duration("duration", 10*time.Second, "throughput mode: how long to run")
 	flag.Parse()
 	var err error
-	if *serveAddr != "" {
+	switch {
+	case *serveAddr != "":
 		err = serveOnly(*serveAddr, *size)
-	} else {
+	case *conns > 1:
+		err = throughput(*addr, *conns, *size, *dur)
+	default:
 		err = run(*addr, *n, *size, *warm, *every)
 	}
 	if err != nil {
@@ -53,8 +64,88 @@ func serveOnly(addr string, size int) error {
 	}
 	defer ln.Close()
 	for {
-		if err := serve(ln, size); err != nil {
+		c, err := ln.Accept()
+		if err != nil {
+			return fmt.Errorf("accept on %s: %w", ln.Addr(), err)
+		}
+		go echo(c, size)
+	}
+}
+
+// throughput runs conns connections, each exchanging size-byte messages back
+// to back for d, and prints the round trips per second of all of them.
+func throughput(addr string, conns, size int, d time.Duration) error {
+	if size < 1 || d <= 0 {
+		return fmt.Errorf("need -size ≥ 1 and -duration > 0 (got %d, %v)", size, d)
+	}
+	if addr == "" {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("listen on 127.0.0.1: %w", err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go echo(c, size)
+			}
+		}()
+		addr = ln.Addr().String()
+	}
+	counts := make([]int64, conns)
+	errs := make(chan error, conns)
+	start := time.Now()
+	end := start.Add(d)
+	for k := range conns {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			return fmt.Errorf("dial %s: %w", addr, err)
+		}
+		go func() {
+			defer c.Close()
+			msg, buf := make([]byte, size), make([]byte, size)
+			for time.Now().Before(end) {
+				if _, err := c.Write(msg); err != nil {
+					errs <- fmt.Errorf("write to %s: %w", addr, err)
+					return
+				}
+				if _, err := io.ReadFull(c, buf); err != nil {
+					errs <- fmt.Errorf("read from %s: %w", addr, err)
+					return
+				}
+				counts[k]++
+			}
+			errs <- nil
+		}()
+	}
+	var total int64
+	for range conns {
+		if err := <-errs; err != nil {
 			return err
+		}
+	}
+	for _, n := range counts {
+		total += n
+	}
+	el := time.Since(start)
+	fmt.Printf("pingpong: %d connections, %d-byte messages back to back for %v: %d round trips, %.0f round trips/s\n",
+		conns, size, el.Round(time.Millisecond), total, float64(total)/el.Seconds())
+	return nil
+}
+
+// echo sends each size-byte message of c back unchanged until c goes away.
+func echo(c net.Conn, size int) {
+	defer c.Close()
+	buf := make([]byte, size)
+	for {
+		if _, err := io.ReadFull(c, buf); err != nil {
+			return
+		}
+		if _, err := c.Write(buf); err != nil {
+			return
 		}
 	}
 }

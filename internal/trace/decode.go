@@ -5,7 +5,6 @@ package trace
 // frame breaks, as violation tags.
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"unicode/utf8"
@@ -23,6 +22,7 @@ const (
 	TagInvalidUTF8       = "invalid-utf8"          // 8.1: text and close reasons are UTF-8
 	TagInvalidCloseCode  = "invalid-close-code"    // 7.4: codes a peer may not send
 	TagBadContinuation   = "bad-continuation"      // 5.4: continuation without a message, or a new message inside one
+	TagBadDeflate        = "invalid-deflate"       // RFC 7692: compressed data that does not inflate, or a bad extension answer
 )
 
 // Violation is one broken rule.
@@ -51,8 +51,17 @@ type Analysis struct {
 	// (text or binary), also for continuations.
 	MsgOpcode uint8
 	// Compressed: the message is permessage-deflate compressed (RSV1 on its
-	// first frame, extension negotiated), so its payload is not shown as text.
+	// first frame, extension negotiated): its frames' payloads are deflate
+	// data, never checked as text.
 	Compressed bool
+	// On the last frame of a compressed message: the message inflated
+	// (valid until the next frame; nil when it could not be inflated),
+	// and how many compressed bytes it came from (all its frames).
+	Inflated     []byte
+	InflatedFrom int
+	// Inflate is true on the last frame of a compressed message, whether
+	// or not inflating worked.
+	Inflate bool
 	// UTF8Checked: the payload is text (or a close reason) and was checked.
 	UTF8Checked bool
 	// UTF8Valid is the result of the check.
@@ -80,37 +89,51 @@ type stream struct {
 	npend   int
 	msgOff  int
 	bad     bool
+	// permessage-deflate: the compressed bytes of the current message and
+	// the inflater with its window.
+	comp     []byte
+	compOver bool // the message's compressed bytes passed maxInflated
+	z        inflater
 }
 
 // Decoder analyses the frames of a trace in order. It keeps per
 // connection direction state; the zero value is not ready: use NewDecoder.
 type Decoder struct {
 	streams map[streamKey]*stream
-	deflate map[uint64]bool // permessage-deflate negotiated
+	deflate map[uint64]*Deflate // permessage-deflate negotiated
 }
 
 // NewDecoder returns a Decoder with no connections seen.
 func NewDecoder() *Decoder {
-	return &Decoder{streams: make(map[streamKey]*stream), deflate: make(map[uint64]bool)}
+	return &Decoder{streams: make(map[streamKey]*stream), deflate: make(map[uint64]*Deflate)}
 }
 
-// Handshake notes what the upgrade negotiated: with permessage-deflate,
-// RSV1 on the first frame of a data message is allowed.
-func (d *Decoder) Handshake(conn uint64, response []byte) {
-	d.deflate[conn] = negotiatedDeflate(response)
-}
-
-// negotiatedDeflate reports whether an upgrade response accepted
-// permessage-deflate.
-func negotiatedDeflate(rsp []byte) bool {
-	for line := range bytes.SplitSeq(rsp, []byte("\r\n")) {
-		name, val, ok := bytes.Cut(line, []byte(":"))
-		if ok && bytes.EqualFold(bytes.TrimSpace(name), []byte("Sec-WebSocket-Extensions")) &&
-			bytes.Contains(bytes.ToLower(val), []byte("permessage-deflate")) {
-			return true
-		}
+// Handshake notes what the upgrade of conn negotiated: with
+// permessage-deflate, RSV1 on the first frame of a data message marks it
+// compressed, and such messages are inflated. It returns the extension's
+// parameters (nil without it) and the error of a malformed extension
+// answer, whose readable parameters are used anyway.
+func (d *Decoder) Handshake(conn uint64, response []byte) (*Deflate, error) {
+	p, err := ParseDeflate(response)
+	if p == nil {
+		delete(d.deflate, conn)
+	} else {
+		d.deflate[conn] = p
 	}
-	return false
+	// A new connection under a reused number starts afresh.
+	delete(d.streams, streamKey{conn, ClientToServer})
+	delete(d.streams, streamKey{conn, ServerToClient})
+	return p, err
+}
+
+// Dropped notes that frames of conn in direction dir are missing: the
+// message in progress is abandoned, and the compression window may be
+// wrong from here on (said if inflating fails).
+func (d *Decoder) Dropped(conn uint64, dir Dir) {
+	if s := d.streams[streamKey{conn, dir}]; s != nil {
+		s.inMsg = false
+		s.z.lost = true
+	}
 }
 
 // Frame analyses f, the next frame of conn in direction dir.
@@ -142,12 +165,13 @@ func (d *Decoder) Frame(conn uint64, dir Dir, f *Frame) Analysis {
 	if op != OpContinuation && op != OpText && op != OpBinary && op != OpClose && op != OpPing && op != OpPong {
 		add(TagReservedOpcode, "opcode 0x%x is reserved", op)
 	}
+	pmd := d.deflate[conn]
 	rsvOK := uint8(0)
-	if d.deflate[conn] && (op == OpText || op == OpBinary) {
+	if pmd != nil && (op == OpText || op == OpBinary) {
 		rsvOK = 4 // RSV1 marks a compressed message
 	}
 	if bad := f.Rsv &^ rsvOK; bad != 0 {
-		if bad&4 != 0 && d.deflate[conn] {
+		if bad&4 != 0 && pmd != nil {
 			add(TagRSVWithoutExt, "RSV1 on a %s frame: permessage-deflate allows it only on the first frame of a message", OpcodeName(op))
 		} else {
 			add(TagRSVWithoutExt, "RSV=%03b with no extension negotiated for it", bad)
@@ -176,7 +200,10 @@ func (d *Decoder) Frame(conn uint64, dir Dir, f *Frame) Analysis {
 		}
 		a.Message, a.Fragment, a.MsgOpcode = s.messages, s.frag, op
 		a.Compressed = s.compressed
-		if op == OpText && !s.compressed {
+		if s.compressed {
+			s.comp, s.compOver = s.comp[:0], false
+			d.compressed(s, pmd, dir, f, &a, add)
+		} else if op == OpText {
 			d.checkText(s, f.Payload, f.Fin, &a, add)
 		}
 	case op == OpContinuation:
@@ -186,7 +213,9 @@ func (d *Decoder) Frame(conn uint64, dir Dir, f *Frame) Analysis {
 		}
 		s.frag++
 		a.Message, a.Fragment, a.MsgOpcode, a.Compressed = s.messages, s.frag, s.msgOp, s.compressed
-		if s.msgOp == OpText && !s.compressed {
+		if s.compressed {
+			d.compressed(s, pmd, dir, f, &a, add)
+		} else if s.msgOp == OpText {
 			d.checkText(s, f.Payload, f.Fin, &a, add)
 		}
 		if f.Fin {
@@ -196,6 +225,67 @@ func (d *Decoder) Frame(conn uint64, dir Dir, f *Frame) Analysis {
 		a.Close = closeInfo(f.Payload, &a, add)
 	}
 	return a
+}
+
+// compressed gathers a frame of a compressed message and, on its last
+// frame, inflates the message and checks inflated text as UTF-8.
+func (d *Decoder) compressed(s *stream, p *Deflate, dir Dir, f *Frame, a *Analysis, add func(string, string, ...any)) {
+	if !s.compOver {
+		if len(s.comp)+len(f.Payload) > maxInflated {
+			s.compOver = true
+			s.comp = s.comp[:0]
+		} else {
+			s.comp = append(s.comp, f.Payload...)
+		}
+	}
+	if !f.Fin {
+		return
+	}
+	a.Inflate = true
+	if s.compOver {
+		add(TagBadDeflate, "compressed message over %d bytes: not inflated", maxInflated)
+		s.z.window = s.z.window[:0]
+		return
+	}
+	a.InflatedFrom = len(s.comp)
+	out, err := s.z.inflate(s.comp, !p.NoContextTakeover(dir), p.WindowBits(dir))
+	if len(s.comp) > retainSplit {
+		s.comp = nil
+	}
+	if err != nil {
+		why := ""
+		if s.z.lost {
+			why = " (frames of this direction were dropped from the trace, so the compression context may be missing)"
+		}
+		add(TagBadDeflate, "message %d does not inflate: %v%s", s.messages, err, why)
+		return
+	}
+	a.Inflated = out
+	if a.MsgOpcode == OpText {
+		a.UTF8Checked = true
+		a.UTF8Valid = true
+		if off := invalidUTF8At(out); off >= 0 {
+			a.UTF8Valid = false
+			add(TagInvalidUTF8, "invalid UTF-8 at byte %d of the inflated message", off)
+		}
+	}
+}
+
+// invalidUTF8At is the offset of the first invalid UTF-8 sequence in p, or
+// -1 when p is valid.
+func invalidUTF8At(p []byte) int {
+	if utf8.Valid(p) {
+		return -1
+	}
+	off := 0
+	for off < len(p) {
+		r, size := utf8.DecodeRune(p[off:])
+		if r == utf8.RuneError && size == 1 {
+			return off
+		}
+		off += size
+	}
+	return off
 }
 
 // checkText validates one fragment of a text message, carrying an
@@ -248,16 +338,9 @@ func closeInfo(p []byte, a *Analysis, add func(string, string, ...any)) *Close {
 		add(TagInvalidCloseCode, "close code %d (%s) may not be sent", c.Code, c.Name)
 	}
 	a.UTF8Checked = true
-	a.UTF8Valid = utf8.Valid(p[2:])
+	off := invalidUTF8At(p[2:])
+	a.UTF8Valid = off < 0
 	if !a.UTF8Valid {
-		off := 0
-		for off < len(p)-2 {
-			r, size := utf8.DecodeRune(p[2+off:])
-			if r == utf8.RuneError && size == 1 {
-				break
-			}
-			off += size
-		}
 		add(TagInvalidUTF8, "invalid UTF-8 at byte %d of the close reason", off)
 	}
 	return c

@@ -44,7 +44,7 @@ type Kind uint8
 const (
 	KindHandshake Kind = 1 // HTTP upgrade request and response of a connection
 	KindFrame     Kind = 2 // one frame's raw bytes as on the wire
-	KindDropped   Kind = 3 // frames not recorded: the writer was behind, or too large to decode live
+	KindDropped   Kind = 3 // frames not recorded: the writer was behind, too large to decode live, or passed over after a gap
 	KindLimit     Kind = 4 // the size cap was reached; nothing follows but KindEnd
 	KindEnd       Kind = 5 // totals, written when the recording is closed
 )

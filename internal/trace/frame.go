@@ -95,7 +95,11 @@ func (e *FrameError) Error() string {
 // length on the wire. A frame cut short gives a *FrameError naming what
 // was missing. The header's fields are reported as sent, however invalid:
 // judging them is the Decoder's job.
-func ParseFrame(b []byte) (Frame, int, error) {
+func ParseFrame(b []byte) (Frame, int, error) { return parseFrame(b, nil) }
+
+// parseFrame is ParseFrame; with buf, a masked frame's payload is unmasked
+// into *buf (grown as needed) instead of a new slice.
+func parseFrame(b []byte, buf *[]byte) (Frame, int, error) {
 	var f Frame
 	if len(b) < 2 {
 		return f, 0, &FrameError{Offset: 0, Expected: "a 2-byte frame header", Have: len(b)}
@@ -141,7 +145,12 @@ func ParseFrame(b []byte) (Frame, int, error) {
 	f.Wire = b[hl:n]
 	f.Payload = f.Wire
 	if f.Masked {
-		f.Payload = make([]byte, len(f.Wire))
+		if buf != nil {
+			*buf = append((*buf)[:0], f.Wire...)
+			f.Payload = *buf
+		} else {
+			f.Payload = make([]byte, len(f.Wire))
+		}
 		for i, c := range f.Wire {
 			f.Payload[i] = c ^ f.Key[i&3]
 		}

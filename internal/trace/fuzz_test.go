@@ -1,7 +1,9 @@
 package trace
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -43,7 +46,11 @@ func FuzzParseFrame(f *testing.F) {
 					t.Fatalf("payload byte %d not unmasked", i)
 				}
 			}
+			if q := string(appendQuoted(nil, fr.Payload)); q != strconv.Quote(string(fr.Payload)) {
+				t.Fatalf("appendQuoted %s, strconv.Quote %s", q, strconv.Quote(string(fr.Payload)))
+			}
 			a := d.Frame(1, ClientToServer, &fr)
+			checkJSONFast(t, &fr, &a, rest[:n])
 			_ = d.Frame(2, ServerToClient, &fr)
 			if a.UTF8Checked && a.UTF8Valid {
 				for _, v := range a.Violations {
@@ -135,6 +142,43 @@ func TestFuzzCorpus(t *testing.T) {
 		files, err := filepath.Glob(filepath.Join(dir, "seed-*"))
 		if err != nil || len(files) != len(seeds) {
 			t.Errorf("%s: %d seed files, want %d (run with -update)", dir, len(files), len(seeds))
+		}
+	}
+}
+
+// checkJSONFast: the JSON fast path writes what encoding/json writes.
+func checkJSONFast(t *testing.T, fr *Frame, a *Analysis, raw []byte) {
+	t.Helper()
+	if len(a.Violations) > 0 || a.Close != nil || a.Compressed {
+		return
+	}
+	for _, max := range []int{0, 3} {
+		var fast, slow bytes.Buffer
+		rec := Record{Kind: KindFrame, Conn: 7, Dir: ServerToClient, Time: 1234, StreamOffset: 99, Raw: raw}
+		rd := &renderer{w: bufio.NewWriter(&fast), o: RenderOptions{MaxPayload: max, JSON: true}}
+		rd.jsonFrameFast(5, &rec, fr, a)
+		_ = rd.w.Flush()
+		rd = &renderer{w: bufio.NewWriter(&slow), o: RenderOptions{MaxPayload: max, JSON: true}}
+		rd.jsonFrameRecord(5, &rec, fr, len(raw), nil, a)
+		_ = rd.w.Flush()
+		if fast.String() != slow.String() {
+			t.Fatalf("JSON fast path:\n%s\nencoding/json:\n%s", fast.String(), slow.String())
+		}
+	}
+}
+
+// TestJSONString: appendJSONString agrees with encoding/json on awkward
+// strings.
+func TestJSONString(t *testing.T) {
+	for _, s := range []string{"", "plain", "quote\" back\\slash", "\x00\x01\x1f\x7f", "\b\f\n\r\t", "<&>", "caf\xc3\x28", "\xff\xfe", "\u2028\u2029", "ünïcödé 日本 🎉", "\xed\xa0\x80"} {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := string(appendJSONString(nil, []byte(s))), strings.TrimSuffix(buf.String(), "\n"); got != want {
+			t.Errorf("%q: got %s, encoding/json %s", s, got, want)
 		}
 	}
 }

@@ -57,7 +57,7 @@ const (
 // *CaptureError. A capture without any WebSocket connection returns
 // ErrNoWebSocket.
 func RenderCapture(w io.Writer, r io.Reader, o RenderOptions) (CaptureStats, error) {
-	cp := &capture{s: NewSession(w, SessionOptions{Render: o, MaxFrame: DefaultMaxLiveFrame}), completed: map[connKey]bool{}}
+	cp := &capture{s: NewSession(w, SessionOptions{Render: o, MaxFrame: DefaultMaxLiveFrame}), completed: map[connKey]bool{}, frag: newDefragmenter()}
 	err := cp.run(r)
 	cp.s.mu.Lock()
 	if err != nil {
@@ -96,7 +96,8 @@ type capture struct {
 	completed  map[connKey]bool // connections already over, to ignore their last ACKs
 	nonTCP     int
 	undecoded  int
-	fragments  int
+	frag       *defragmenter
+	fragErrs   int
 	// deferred holds what the final flush produces, to replay it in
 	// connection order (the reassembler flushes in map order).
 	flushing bool
@@ -157,8 +158,11 @@ func (cp *capture) run(r io.Reader) error {
 		}
 	}
 	cp.flush(func() { asm.FlushAll() })
-	if cp.nonTCP > 0 || cp.undecoded > 0 || cp.fragments > 0 {
-		cp.s.Note(0, "%d packet(s) not TCP over IP, %d not decodable, %d IP fragment(s) (not reassembled): skipped", cp.nonTCP, cp.undecoded, cp.fragments)
+	if f := cp.frag; f.fragments > 0 {
+		cp.s.Note(0, "%d IP fragment(s) reassembled into %d packet(s); %d fragment(s) left over (incomplete or malformed datagrams)", f.fragments, f.datagrams, f.incomplete())
+	}
+	if cp.nonTCP > 0 || cp.undecoded > 0 {
+		cp.s.Note(0, "%d packet(s) not TCP over IP, %d not decodable: skipped", cp.nonTCP, cp.undecoded)
 	}
 	return readErr
 }
@@ -195,8 +199,30 @@ func (cp *capture) packet(asm *reassembly.Assembler, p capturePacket) {
 		cp.nonTCP++
 		return
 	}
+	ci := gopacket.CaptureInfo{Timestamp: p.Time, CaptureLength: len(p.Data), Length: len(p.Data)}
 	if ip, ok := nl.(*layers.IPv4); ok && (ip.Flags&layers.IPv4MoreFragments != 0 || ip.FragOffset != 0) {
-		cp.fragments++
+		whole, err := cp.frag.ipv4(ip, p.Time)
+		if err != nil {
+			cp.fragError(err)
+		}
+		if whole != nil {
+			cp.reassembled(asm, whole.NetworkFlow(), whole.Protocol, whole.Payload, ci)
+		}
+		return
+	}
+	if fh, ok := pkt.Layer(layers.LayerTypeIPv6Fragment).(*layers.IPv6Fragment); ok {
+		ip6, _ := nl.(*layers.IPv6)
+		if ip6 == nil {
+			cp.undecoded++
+			return
+		}
+		payload, proto, flow, err := cp.frag.ipv6(ip6, fh, p.Time)
+		if err != nil {
+			cp.fragError(err)
+		}
+		if payload != nil {
+			cp.reassembled(asm, flow, proto, payload, ci)
+		}
 		return
 	}
 	tcp, ok := pkt.TransportLayer().(*layers.TCP)
@@ -204,8 +230,33 @@ func (cp *capture) packet(asm *reassembly.Assembler, p capturePacket) {
 		cp.nonTCP++
 		return
 	}
-	ci := gopacket.CaptureInfo{Timestamp: p.Time, CaptureLength: len(p.Data), Length: len(p.Data)}
 	asm.AssembleWithContext(nl.NetworkFlow(), tcp, &captureContext{ci})
+}
+
+// reassembled passes a datagram put back together from fragments on to
+// TCP reassembly.
+func (cp *capture) reassembled(asm *reassembly.Assembler, flow gopacket.Flow, proto layers.IPProtocol, payload []byte, ci gopacket.CaptureInfo) {
+	if proto != layers.IPProtocolTCP {
+		cp.nonTCP++
+		return
+	}
+	tcp := &layers.TCP{}
+	if err := tcp.DecodeFromBytes(payload, gopacket.NilDecodeFeedback); err != nil {
+		cp.undecoded++
+		return
+	}
+	asm.AssembleWithContext(flow, tcp, &captureContext{ci})
+}
+
+// maxFragNotes bounds the notes about broken fragments; the final count
+// covers the rest.
+const maxFragNotes = 5
+
+func (cp *capture) fragError(err error) {
+	cp.fragErrs++
+	if cp.fragErrs <= maxFragNotes {
+		cp.s.Note(0, "%v", err)
+	}
 }
 
 // New is the reassembly.StreamFactory: a connection's first packet.
@@ -257,8 +308,7 @@ type captureHalf struct {
 	head  int    // length of the HTTP head in buf, 0 while incomplete
 	scan  int    // buf is searched for the end of the head from here
 	total uint64 // payload bytes reassembled
-	fed   uint64 // bytes given to the Session
-	dead  bool   // a gap stopped the decoding
+	fed   uint64 // stream bytes given to the Session, or lost in gaps
 }
 
 type captureConn struct {
@@ -272,6 +322,7 @@ type captureConn struct {
 	half     [2]captureHalf
 	sawData  bool
 	complete bool
+	lastAt   time.Time // capture time of the last data, for gap notes
 }
 
 func halfIndex(d reassembly.TCPFlowDirection) int {
@@ -320,11 +371,15 @@ func (c *captureConn) dirOf(h int) Dir {
 func (c *captureConn) data(h int, at time.Time, skip int, p []byte) {
 	hf := &c.half[h]
 	if skip > 0 {
-		c.gap(h, skip)
+		if at.IsZero() {
+			at = c.lastAt
+		}
+		c.gap(h, at, skip)
 	}
 	if len(p) == 0 {
 		return
 	}
+	c.lastAt = at
 	hf.total += uint64(len(p))
 	c.sawData = true
 	switch c.state {
@@ -340,31 +395,19 @@ func (c *captureConn) data(h int, at time.Time, skip int, p []byte) {
 }
 
 // gap handles skip missing bytes in direction h.
-func (c *captureConn) gap(h, skip int) {
+func (c *captureConn) gap(h int, at time.Time, skip int) {
 	hf := &c.half[h]
 	switch c.state {
 	case connSniffing:
 		c.other(fmt.Sprintf("%d byte(s) missing from the capture before the upgrade completed", skip))
 	case connWebSocket:
-		if hf.dead {
-			return
-		}
-		hf.dead = true
-		d := c.dirOf(h)
-		partial := c.cp.s.pendingFrame(c.id, d)
-		msg := fmt.Sprintf("c%d %s gap: %d byte(s) missing from the capture after stream byte %d; the rest of this direction is not decoded", c.id, d, skip, hf.fed)
-		if partial > 0 {
-			msg += fmt.Sprintf(" (the %d byte(s) of an incomplete frame before the gap are not shown)", partial)
-		}
-		c.cp.s.Note(c.id, "%s", msg)
+		hf.fed += uint64(skip)
+		c.cp.s.Gap(c.id, c.dirOf(h), at, uint64(skip), "missing from the capture")
 	}
 }
 
 func (c *captureConn) feed(h int, at time.Time, p []byte) {
 	hf := &c.half[h]
-	if hf.dead {
-		return
-	}
 	hf.fed += uint64(len(p))
 	c.cp.s.Data(c.id, c.dirOf(h), at, p)
 }
@@ -513,7 +556,11 @@ func (c *captureConn) finish() {
 	case connWebSocket:
 		for h := range c.half {
 			d := c.dirOf(h)
-			if n := c.cp.s.pendingFrame(c.id, d); n > 0 && !c.half[h].dead {
+			n, resync := c.cp.s.pendingFrame(c.id, d)
+			switch {
+			case n > 0 && resync:
+				c.cp.s.Note(c.id, "c%d %s stream ends before a frame boundary was found after the gap: %d byte(s) up to stream byte %d not decoded", c.id, d, n, c.half[h].fed)
+			case n > 0:
 				c.cp.s.Note(c.id, "c%d %s stream ends inside a frame: %d byte(s) of an incomplete frame at stream byte %d not shown", c.id, d, n, c.half[h].fed-uint64(n))
 			}
 		}
@@ -528,13 +575,14 @@ func (c *captureConn) finish() {
 	}
 }
 
-// pendingFrame is how many bytes of an incomplete frame the Session holds
-// for conn in direction d.
-func (s *Session) pendingFrame(conn uint64, d Dir) int {
+// pendingFrame is how many bytes the Session holds undecoded for conn in
+// direction d: of an incomplete frame, or after a gap while no frame
+// boundary was found (resync).
+func (s *Session) pendingFrame(conn uint64, d Dir) (n int, resync bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sp := s.streams[streamKey{conn, d}]; sp != nil && !sp.broken {
-		return len(sp.buf)
+		return len(sp.buf), sp.resync
 	}
-	return 0
+	return 0, false
 }

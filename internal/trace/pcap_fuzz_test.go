@@ -12,11 +12,17 @@ import (
 )
 
 // pcapSeeds are captures good and bad: the golden one, as pcapng, cut
-// short, plain HTTP only, with a gap.
+// short, plain HTTP only, with a gap, IPv4 and IPv6 fragmented.
 func pcapSeeds(t testing.TB) [][]byte {
 	good := goldenCapture(t)
 	gap := newConv(t, captureStart, "10.0.0.1", "10.0.0.2", 51000, 9999)
 	conversation(t, gap, scriptedEvents(), 3, true)
+	frag4 := newConv(t, captureStart, "10.0.0.1", "10.0.0.2", 51000, 9999)
+	frag4.fragMTU = 64
+	conversation(t, frag4, scriptedEvents()[:4], -1, false)
+	frag6 := newConv(t, captureStart, "fd00::1", "fd00::2", 51000, 9999)
+	frag6.fragMTU = 64
+	conversation(t, frag6, scriptedEvents()[:4], -1, false)
 	return [][]byte{
 		good,
 		writePcapng(t, interleave(httpConv(t, captureStart), newConvWith(t, scriptedEvents()))),
@@ -24,6 +30,8 @@ func pcapSeeds(t testing.TB) [][]byte {
 		writePcap(t, httpConv(t, captureStart).pkts),
 		writePcap(t, gap.pkts),
 		good[:24],
+		writePcap(t, frag4.pkts),
+		writePcap(t, frag6.pkts),
 	}
 }
 

@@ -25,6 +25,8 @@ type tcpConv struct {
 	cSeq, sSeq   uint32 // next sequence number each way
 	at           time.Time
 	pkts         []capPkt
+	fragMTU      int    // > 0: IP payloads over this many bytes are fragmented (a multiple of 8)
+	ipID         uint16 // identification of the last fragmented datagram
 }
 
 type capPkt struct {
@@ -33,32 +35,84 @@ type capPkt struct {
 }
 
 func newConv(t testing.TB, at time.Time, client, server string, cPort, sPort uint16) *tcpConv {
-	return &tcpConv{t: t, cIP: net.ParseIP(client).To4(), sIP: net.ParseIP(server).To4(), cPort: cPort, sPort: sPort, cSeq: 1000, sSeq: 5000000, at: at}
+	ip := func(s string) net.IP {
+		if v4 := net.ParseIP(s).To4(); v4 != nil {
+			return v4
+		}
+		return net.ParseIP(s)
+	}
+	return &tcpConv{t: t, cIP: ip(client), sIP: ip(server), cPort: cPort, sPort: sPort, cSeq: 1000, sSeq: 5000000, at: at}
 }
 
-// packet builds one segment; seq is absolute.
+// packet builds one segment; seq is absolute. With fragMTU set, an IP
+// payload (TCP header and data) longer than it goes out as IP fragments of
+// fragMTU bytes, the last one first.
 func (c *tcpConv) packet(fromClient bool, seq uint32, payload []byte, syn, fin bool) {
 	c.at = c.at.Add(100 * time.Microsecond)
 	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
-	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: c.cIP, DstIP: c.sIP}
+	src, dst := c.cIP, c.sIP
 	tcp := &layers.TCP{SrcPort: layers.TCPPort(c.cPort), DstPort: layers.TCPPort(c.sPort), Seq: seq, Ack: c.sSeq, SYN: syn, FIN: fin, ACK: true, PSH: len(payload) > 0, Window: 65535}
 	if !fromClient {
 		eth.SrcMAC, eth.DstMAC = eth.DstMAC, eth.SrcMAC
-		ip.SrcIP, ip.DstIP = c.sIP, c.cIP
+		src, dst = c.sIP, c.cIP
 		tcp.SrcPort, tcp.DstPort, tcp.Ack = layers.TCPPort(c.sPort), layers.TCPPort(c.cPort), c.cSeq
 	}
 	if syn && fromClient {
 		tcp.ACK, tcp.Ack = false, 0
 	}
-	if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
+	v6 := src.To4() == nil
+	var ipl gopacket.NetworkLayer
+	if v6 {
+		eth.EthernetType = layers.EthernetTypeIPv6
+		ipl = &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP, SrcIP: src, DstIP: dst}
+	} else {
+		ipl = &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src, DstIP: dst}
+	}
+	if err := tcp.SetNetworkLayerForChecksum(ipl); err != nil {
 		c.t.Fatal(err)
 	}
-	buf := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, tcp, gopacket.Payload(payload)); err != nil {
+	opts := gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}
+	seg := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(seg, opts, tcp, gopacket.Payload(payload)); err != nil {
 		c.t.Fatal(err)
 	}
-	data := bytes.Clone(buf.Bytes())
-	c.pkts = append(c.pkts, capPkt{gopacket.CaptureInfo{Timestamp: c.at, CaptureLength: len(data), Length: len(data)}, data})
+	ipPayload := seg.Bytes()
+	emit := func(ls ...gopacket.SerializableLayer) {
+		buf := gopacket.NewSerializeBuffer()
+		if err := gopacket.SerializeLayers(buf, opts, append([]gopacket.SerializableLayer{eth}, ls...)...); err != nil {
+			c.t.Fatal(err)
+		}
+		data := bytes.Clone(buf.Bytes())
+		c.pkts = append(c.pkts, capPkt{gopacket.CaptureInfo{Timestamp: c.at, CaptureLength: len(data), Length: len(data)}, data})
+	}
+	if c.fragMTU <= 0 || len(ipPayload) <= c.fragMTU {
+		emit(ipl.(gopacket.SerializableLayer), gopacket.Payload(ipPayload))
+		return
+	}
+	c.ipID++
+	var frags [][]gopacket.SerializableLayer
+	for off := 0; off < len(ipPayload); off += c.fragMTU {
+		chunk := ipPayload[off:min(off+c.fragMTU, len(ipPayload))]
+		more := off+c.fragMTU < len(ipPayload)
+		if v6 {
+			ip := *ipl.(*layers.IPv6)
+			ip.NextHeader = layers.IPProtocolIPv6Fragment
+			fh := &layers.IPv6Fragment{NextHeader: layers.IPProtocolTCP, FragmentOffset: uint16(off / 8), MoreFragments: more, Identification: uint32(c.ipID)}
+			frags = append(frags, []gopacket.SerializableLayer{&ip, fh, gopacket.Payload(chunk)})
+			continue
+		}
+		ip := *ipl.(*layers.IPv4)
+		ip.Id, ip.FragOffset = c.ipID, uint16(off/8)
+		if more {
+			ip.Flags = layers.IPv4MoreFragments
+		}
+		frags = append(frags, []gopacket.SerializableLayer{&ip, gopacket.Payload(chunk)})
+	}
+	// The last fragment first: reassembly must not depend on order.
+	frags = append(frags[len(frags)-1:], frags[:len(frags)-1]...)
+	for _, f := range frags {
+		emit(f...)
+	}
 }
 
 func (c *tcpConv) open() {

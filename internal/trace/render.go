@@ -6,7 +6,6 @@ package trace
 
 import (
 	"bufio"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -66,11 +65,16 @@ func Render(w io.Writer, r io.Reader, o RenderOptions) (RenderStats, error) {
 }
 
 type renderer struct {
-	w     *bufio.Writer
-	o     RenderOptions
-	dec   *Decoder
-	stats RenderStats
-	ended bool
+	// line and unmasked are reused from frame to frame, so that rendering
+	// a frame allocates nothing in the common case (BenchmarkSessionData).
+	line         []byte
+	unmasked     []byte
+	w            *bufio.Writer
+	o            RenderOptions
+	dec          *Decoder
+	stats        RenderStats
+	ended        bool
+	onViolations func(conn uint64, dir Dir, vs []Violation) // live sessions
 }
 
 func (rd *renderer) run(r io.Reader) error {
@@ -102,16 +106,16 @@ func (rd *renderer) run(r io.Reader) error {
 		}
 		switch rec.Kind {
 		case KindHandshake:
-			rd.dec.Handshake(rec.Conn, rec.Response)
 			rd.handshake(&rec)
 		case KindFrame:
 			rd.frame(&rec)
 		case KindDropped:
+			rd.dec.Dropped(rec.Conn, rec.Dir)
 			if rd.connOK(rec.Conn) && rd.dirOK(rec.Dir) {
 				if rd.o.JSON {
 					rd.json(jsonRecord{Type: "dropped", T: ns(rec.Time), Conn: rec.Conn, Dir: rec.Dir.String(), Frames: rec.Frames, Bytes: rec.Bytes})
 				} else {
-					rd.note("%s c%d %s %d frame(s), %d byte(s) not recorded (the trace writer was behind, or a frame too large to decode live)", secs(rec.Time), rec.Conn, rec.Dir, rec.Frames, rec.Bytes)
+					rd.note("%s c%d %s %d frame(s), %d byte(s) not recorded (the trace writer was behind, a frame too large to decode live, or bytes not decoded after a gap)", secs(rec.Time), rec.Conn, rec.Dir, rec.Frames, rec.Bytes)
 				}
 			}
 		case KindLimit:
@@ -172,20 +176,48 @@ func secs(d time.Duration) string {
 	return "+" + strconv.FormatFloat(d.Seconds(), 'f', 6, 64) + "s"
 }
 
+// handshake tells the Decoder what the upgrade negotiated and shows it.
 func (rd *renderer) handshake(rec *Record) {
+	pmd, perr := rd.dec.Handshake(rec.Conn, rec.Response)
 	if !rd.connOK(rec.Conn) || len(rd.o.Opcodes) > 0 || rd.o.Grep != nil {
 		return
 	}
+	var vs []Violation
+	if perr != nil {
+		vs = append(vs, Violation{Tag: TagBadDeflate, Detail: perr.Error()})
+		rd.stats.Violations++
+	}
 	if rd.o.JSON {
-		rd.json(jsonRecord{Type: "handshake", T: ns(rec.Time), Conn: rec.Conn, Request: string(rec.Request), Response: string(rec.Response)})
+		rd.json(jsonRecord{Type: "handshake", T: ns(rec.Time), Conn: rec.Conn, Request: string(rec.Request), Response: string(rec.Response), Deflate: pmd, Violations: vs})
 		return
 	}
+	defer func() {
+		if pmd != nil {
+			fmt.Fprintf(rd.w, "   ~  %s\n", deflateSummary(pmd))
+		}
+		for _, v := range vs {
+			fmt.Fprintln(rd.w, rd.paint(ansiRed, "   !    "+v.Tag+": "+v.Detail))
+		}
+	}()
 	fmt.Fprintf(rd.w, "%s %s c%d handshake\n", rd.paint(ansiBold, "=="), secs(rec.Time), rec.Conn)
 	rd.httpLines(">", rec.Request, rd.dirOK(ClientToServer))
 	rd.httpLines("<", rec.Response, rd.dirOK(ServerToClient))
 	if len(rec.Response) == 0 {
 		fmt.Fprintln(rd.w, "   <  (no response)")
 	}
+}
+
+// deflateSummary says what permessage-deflate's parameters mean for the
+// rendering.
+func deflateSummary(p *Deflate) string {
+	ctx := func(no bool) string {
+		if no {
+			return "no context takeover"
+		}
+		return "context takeover"
+	}
+	return fmt.Sprintf("permessage-deflate: client %s, %d-bit window; server %s, %d-bit window; compressed messages are shown inflated",
+		ctx(p.ClientNoContextTakeover), p.ClientMaxWindowBits, ctx(p.ServerNoContextTakeover), p.ServerMaxWindowBits)
 }
 
 // httpLines prints an HTTP head line by line, escaping what is not
@@ -204,10 +236,13 @@ func (rd *renderer) httpLines(mark string, b []byte, show bool) {
 func (rd *renderer) frame(rec *Record) {
 	rd.stats.Frames++
 	n := rd.stats.Frames
-	f, size, perr := ParseFrame(rec.Raw)
+	f, size, perr := parseFrame(rec.Raw, &rd.unmasked)
 	var a Analysis
 	if perr == nil {
 		a = rd.dec.Frame(rec.Conn, rec.Dir, &f)
+	}
+	if rd.onViolations != nil && len(a.Violations) > 0 {
+		defer rd.onViolations(rec.Conn, rec.Dir, a.Violations)
 	}
 	if !rd.connOK(rec.Conn) || !rd.dirOK(rec.Dir) {
 		return
@@ -215,7 +250,7 @@ func (rd *renderer) frame(rec *Record) {
 	if len(rd.o.Opcodes) > 0 && (perr != nil || !slices.Contains(rd.o.Opcodes, f.Opcode)) {
 		return
 	}
-	if rd.o.Grep != nil && (perr != nil || !rd.o.Grep.Match(f.Payload)) {
+	if rd.o.Grep != nil && (perr != nil || !rd.o.Grep.Match(f.Payload) && (a.Inflated == nil || !rd.o.Grep.Match(a.Inflated))) {
 		return
 	}
 	rd.stats.Shown++
@@ -224,46 +259,7 @@ func (rd *renderer) frame(rec *Record) {
 		rd.jsonFrame(n, rec, &f, size, perr, &a)
 		return
 	}
-	dirCol := ansiCyan
-	if rec.Dir == ServerToClient {
-		dirCol = ansiPurple
-	}
-	head := fmt.Sprintf("%s %s c%d %s @%d %dB", rd.paint(ansiBold, "#"+strconv.Itoa(n)), secs(rec.Time), rec.Conn, rd.paint(dirCol, rec.Dir.String()), rec.StreamOffset, len(rec.Raw))
-	if perr != nil {
-		fmt.Fprintf(rd.w, "%s %s\n", head, rd.paint(ansiRed, "undecodable: "+perr.Error()))
-		rd.dump("raw ", rec.Raw, 0)
-		return
-	}
-	var sb strings.Builder
-	sb.WriteString(head)
-	fmt.Fprintf(&sb, " FIN=%d RSV=%03b OP=0x%x(%s) MASK=%d", b2i(f.Fin), f.Rsv, f.Opcode, OpcodeName(f.Opcode), b2i(f.Masked))
-	if f.Masked {
-		fmt.Fprintf(&sb, " KEY=%x", f.Key)
-	}
-	fmt.Fprintf(&sb, " LEN=%d(%s)", f.Length, f.LenForm)
-	if a.Message > 0 {
-		fmt.Fprintf(&sb, " MSG=%d", a.Message)
-	}
-	if a.Fragment > 0 {
-		fmt.Fprintf(&sb, " FRAG=%d", a.Fragment)
-	}
-	fmt.Fprintln(rd.w, sb.String())
-	fmt.Fprintf(rd.w, "   hdr  %s\n", hexBytes(f.Header))
-	limit := rd.o.MaxPayload
-	if f.Masked {
-		rd.dump("wire", f.Wire, limit)
-	}
-	rd.dump("data", f.Payload, limit)
-	if limit > 0 && len(f.Payload) > limit {
-		fmt.Fprintf(rd.w, "   ...  %d more payload byte(s) not shown (--max-payload 0 shows all)\n", len(f.Payload)-limit)
-	}
-	fmt.Fprintf(rd.w, "   =>   %s\n", rd.describe(&f, &a))
-	for _, v := range a.Violations {
-		fmt.Fprintln(rd.w, rd.paint(ansiRed, "   !    "+v.Tag+": "+v.Detail))
-	}
-	if size < len(rec.Raw) {
-		fmt.Fprintln(rd.w, rd.paint(ansiRed, fmt.Sprintf("   !    record holds %d byte(s) after the frame", len(rec.Raw)-size)))
-	}
+	rd.frameText(n, rec, &f, size, perr, &a)
 }
 
 func b2i(b bool) int {
@@ -273,98 +269,5 @@ func b2i(b bool) int {
 	return 0
 }
 
-// describe is the "=>" line: what the frame means.
-func (rd *renderer) describe(f *Frame, a *Analysis) string {
-	utf := func() string {
-		if !a.UTF8Checked {
-			return ""
-		}
-		if a.UTF8Valid {
-			return " utf8=ok"
-		}
-		return " utf8=invalid"
-	}
-	var kind string
-	switch {
-	case f.Opcode == OpText || f.Opcode == OpBinary || (f.Opcode == OpContinuation && a.Message > 0):
-		kind = OpcodeName(a.MsgOpcode)
-		if a.Fragment > 0 {
-			kind += " fragment " + strconv.Itoa(a.Fragment)
-			if f.Fin {
-				kind += " (last)"
-			}
-		}
-		if a.Compressed {
-			return fmt.Sprintf("%s compressed (permessage-deflate) %dB", kind, len(f.Payload))
-		}
-		if a.MsgOpcode == OpText {
-			return fmt.Sprintf("%s %s%s", kind, rd.quote(f.Payload), utf())
-		}
-		return fmt.Sprintf("%s %dB", kind, len(f.Payload))
-	case f.Opcode == OpContinuation:
-		return fmt.Sprintf("continuation without a message %dB", len(f.Payload))
-	case f.Opcode == OpClose:
-		if a.Close == nil {
-			return fmt.Sprintf("close (malformed payload of %dB)", len(f.Payload))
-		}
-		if !a.Close.HasCode {
-			return "close (no code)"
-		}
-		return fmt.Sprintf("close code=%d(%s) reason=%s%s", a.Close.Code, a.Close.Name, rd.quote([]byte(a.Close.Reason)), utf())
-	case f.Opcode == OpPing || f.Opcode == OpPong:
-		return fmt.Sprintf("%s payload=%s", OpcodeName(f.Opcode), rd.quote(f.Payload))
-	}
-	return fmt.Sprintf("reserved opcode 0x%x %dB", f.Opcode, len(f.Payload))
-}
-
-// quote shows payload text as a Go string, cut at MaxPayload bytes.
-func (rd *renderer) quote(p []byte) string {
-	if rd.o.MaxPayload > 0 && len(p) > rd.o.MaxPayload {
-		return strconv.Quote(string(p[:rd.o.MaxPayload])) + "..."
-	}
-	return strconv.Quote(string(p))
-}
-
-// dump writes b as lines of 16 bytes: hex, then ASCII between bars.
-func (rd *renderer) dump(label string, b []byte, limit int) {
-	if len(b) == 0 {
-		return
-	}
-	if limit > 0 && len(b) > limit {
-		b = b[:limit]
-	}
-	for i := 0; i < len(b); i += 16 {
-		chunk := b[i:min(i+16, len(b))]
-		lead := "        "
-		if i == 0 {
-			lead = "   " + label + " "
-		}
-		fmt.Fprintf(rd.w, "%s%-48s|%s|\n", lead, hexBytes(chunk), asciiBytes(chunk))
-	}
-}
-
-// hexBytes is b as space-separated hex pairs.
-func hexBytes(b []byte) string {
-	var sb strings.Builder
-	sb.Grow(len(b) * 3)
-	for i, c := range b {
-		if i > 0 {
-			sb.WriteByte(' ')
-		}
-		sb.WriteString(hex.EncodeToString([]byte{c}))
-	}
-	return sb.String()
-}
-
-// asciiBytes is b with non-printable bytes as dots.
-func asciiBytes(b []byte) string {
-	out := make([]byte, len(b))
-	for i, c := range b {
-		if c >= 0x20 && c < 0x7f {
-			out[i] = c
-		} else {
-			out[i] = '.'
-		}
-	}
-	return string(out)
-}
+// hexBytes is b as space-separated hex pairs (for notes).
+func hexBytes(b []byte) string { return string(appendHex(nil, b)) }

@@ -2,6 +2,7 @@ package trace
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -33,7 +34,12 @@ func renderCases() []struct {
 		bin[i] = byte(i * 13)
 	}
 	std := func() *builder { return newBuilder().handshake(1, 0, testRequest, testResponse) }
-	deflateRsp := strings.Replace(testResponse, "\r\n\r\n", "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n", 1)
+	withExt := func(ext string) string {
+		return strings.Replace(testResponse, "\r\n\r\n", "\r\nSec-WebSocket-Extensions: "+ext+"\r\n\r\n", 1)
+	}
+	deflateRsp := withExt("permessage-deflate; client_max_window_bits=15")
+	deflateNoCtxRsp := withExt("permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10")
+	deflateBadRsp := withExt("x-other, permessage-deflate; server_max_window_bits=20; bogus")
 	C, S := ClientToServer, ServerToClient
 	type tc = struct {
 		name  string
@@ -66,11 +72,29 @@ func renderCases() []struct {
 			frame(1, C, 1*ms, mkFrame(true, 0, OpClose, testKey, closePayload(1000, "bye now"), -1)).
 			frame(1, S, 2*ms, mkFrame(true, 0, OpClose, nil, closePayload(1001, ""), -1)).
 			end(3*ms, 1), RenderOptions{}},
-		{"compressed", newBuilder().handshake(1, 0, testRequest, deflateRsp).
-			frame(1, C, 1*ms, mkFrame(true, 4, OpText, testKey, []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}, -1)).
+		{"deflate-context-takeover", newBuilder().handshake(1, 0, testRequest, deflateRsp).
+			frame(1, C, 1*ms, mkFrame(true, 4, OpText, testKey, unhex(deflateMsg1), -1)).
+			frame(1, S, 2*ms, mkFrame(true, 4, OpText, nil, unhex(deflateMsg1), -1)).
+			frame(1, C, 3*ms, mkFrame(false, 4, OpText, testKey, unhex(deflateMsg2Ctx)[:6], -1)).
+			frame(1, C, 4*ms, mkFrame(true, 0, OpPing, testKey, []byte("mid-message"), -1)).
+			frame(1, C, 5*ms, mkFrame(true, 0, OpContinuation, testKey, unhex(deflateMsg2Ctx)[6:], -1)).
+			frame(1, S, 6*ms, mkFrame(true, 4, OpBinary, nil, unhex(deflateBinCtx), -1)).
+			frame(1, S, 7*ms, mkFrame(true, 0, OpText, nil, []byte("plain"), -1)).
+			end(8*ms, 1), RenderOptions{MaxPayload: 32}},
+		{"deflate-no-context-takeover", newBuilder().handshake(1, 0, testRequest, deflateNoCtxRsp).
+			frame(1, C, 1*ms, mkFrame(true, 4, OpText, testKey, unhex(deflateMsg1), -1)).
+			frame(1, C, 2*ms, mkFrame(true, 4, OpText, testKey, unhex(deflateMsg2NoCtx), -1)).
+			frame(1, S, 3*ms, mkFrame(true, 4, OpText, nil, unhex(deflateMsg1), -1)).
+			// Compressed against the previous message: without context
+			// takeover it cannot inflate.
+			frame(1, S, 4*ms, mkFrame(true, 4, OpText, nil, unhex(deflateMsg2Ctx), -1)).
+			end(5*ms, 1), RenderOptions{}},
+		{"deflate-errors", newBuilder().handshake(1, 0, testRequest, deflateBadRsp).
+			frame(1, C, 1*ms, mkFrame(true, 4, OpText, testKey, unhex(deflateBadUTF8), -1)).
 			frame(1, S, 2*ms, mkFrame(false, 4, OpBinary, nil, []byte{1, 2}, -1)).
 			frame(1, S, 3*ms, mkFrame(true, 4, OpContinuation, nil, []byte{3}, -1)).
-			end(4*ms, 1), RenderOptions{}},
+			frame(1, C, 4*ms, mkFrame(true, 4, OpPing, testKey, []byte("z"), -1)).
+			end(5*ms, 1), RenderOptions{}},
 		{"notes-and-undecodable", std().
 			frame(1, C, 1*ms, mkFrame(true, 0, OpText, testKey, []byte("a"), -1)).
 			frame(1, C, 2*ms, []byte{0x81, 0x85, 0x37}).
@@ -118,6 +142,31 @@ func renderCases() []struct {
 			frame(1, C, 2*ms, mkFrame(false, 0, OpText, testKey, []byte("first"), -1)).
 			frame(1, C, 3*ms, mkFrame(true, 0, OpBinary, testKey, []byte("second"), -1)).end(4*ms, 1), RenderOptions{}},
 	}
+}
+
+// Messages compressed by compress/flate (sync flush, the 4-byte tail
+// removed), kept as bytes so the golden files do not depend on the
+// compressor's version.
+const (
+	// "Hello, permessage-deflate! Hello, permessage-deflate! Hello again."
+	deflateMsg1 = "f248cdc9c9d75128482dca4d2d2e4e4c4fd54d494dcb492c4955542024a590989e9899a70700"
+	// "Hello, permessage-deflate! Hello again, and again." compressed
+	// after deflateMsg1 (context takeover): it refers back to it.
+	deflateMsg2Ctx = "224e998e42625e0a540700"
+	// The same compressed alone (no context takeover).
+	deflateMsg2NoCtx = "f248cdc9c9d75128482dca4d2d2e4e4c4fd54d494dcb492c495554004b2924a62766e6e92824e6a540987a0000"
+	// 00 01 02 03 four times, then "binary", after deflateMsg1 from the same sender.
+	deflateBinCtx = "6260646246c64999798945950000"
+	// "caf\xc3\x28 au lait": invalid UTF-8 once inflated.
+	deflateBadUTF8 = "4a4e4c3baca19058aa909398590200"
+)
+
+func unhex(s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 func (t *builder) raw(rec []byte) *builder {

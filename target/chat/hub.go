@@ -30,8 +30,13 @@ type Config struct {
 	MaxRoomLen      int           // default 64
 	MaxTextLen      int           // bytes of the raw JSON `text` value; default 16 KiB
 	RateLimit       float64       // messages/s per connection (burst = 2×), 0 = off
-	Now             func() time.Time
-	Logger          *slog.Logger
+	// PresenceLimit is the largest room whose joins and leaves are announced
+	// to the other members (0 = every room). Announcing every join costs
+	// O(members) deliveries, so filling a room of N costs O(N²): 190 million
+	// presence messages for 19,500 members.
+	PresenceLimit int
+	Now           func() time.Time
+	Logger        *slog.Logger
 }
 
 // Defaults for Config's zero values.

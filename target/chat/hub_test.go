@@ -183,6 +183,28 @@ func TestNameValidation(t *testing.T) {
 	expect(t, o, 1, `{"op":"joined","room":"#go-1.x_","members":1}`)
 }
 
+// TestPresenceLimit: rooms larger than PresenceLimit members announce no
+// joins or leaves; smaller ones still do.
+func TestPresenceLimit(t *testing.T) {
+	h, o := newHub(t, Config{PresenceLimit: 2})
+	login(t, h, o, 1, 2, 3)
+	send(h, 1, `{"op":"join","room":"r"}`)
+	send(h, 2, `{"op":"join","room":"r"}`)
+	o.take(1)
+	o.take(2)
+	send(h, 3, `{"op":"join","room":"r"}`) // the room grows to 3 > 2: silent
+	expect(t, o, 3, `{"op":"joined","room":"r","members":3}`)
+	expect(t, o, 1)
+	expect(t, o, 2)
+	send(h, 3, `{"op":"leave","room":"r"}`) // 3 members before the leave: silent
+	expect(t, o, 3, `{"op":"left","room":"r","members":2}`)
+	expect(t, o, 1)
+	expect(t, o, 2)
+	send(h, 2, `{"op":"leave","room":"r"}`) // 2 members: announced
+	expect(t, o, 2, `{"op":"left","room":"r","members":1}`)
+	expect(t, o, 1, `{"op":"presence","room":"r","name":"u2","event":"leave","members":1}`)
+}
+
 func TestJoinLeavePresence(t *testing.T) {
 	h, o := newHub(t, Config{})
 	login(t, h, o, 1, 2, 3)

@@ -135,7 +135,7 @@ func (h *Hub) opJoin(sc *scratch, c *conn, id []byte) {
 	for k := 0; k < r.ring.Len(); k++ {
 		h.deliver(c.one[:], r.ring.At(k), Reply)
 	}
-	if n > 1 {
+	if n > 1 && h.announces(n) {
 		start = len(sc.buf)
 		sc.buf = appendPresence(sc.buf, r.name, c.name, "join", n)
 		h.stats.broadcasts.Add(1)
@@ -193,10 +193,12 @@ func (h *Hub) removeMember(sc *scratch, c *conn, r *room, reply bool) {
 		h.deliver(c.one[:], sc.buf[start:], Reply)
 	}
 	if n > 0 {
-		start := len(sc.buf)
-		sc.buf = appendPresence(sc.buf, r.name, c.name, "leave", n)
-		h.stats.broadcasts.Add(1)
-		h.deliver(r.members, sc.buf[start:], Chatter)
+		if h.announces(n + 1) { // the room's size before the leave
+			start := len(sc.buf)
+			sc.buf = appendPresence(sc.buf, r.name, c.name, "leave", n)
+			h.stats.broadcasts.Add(1)
+			h.deliver(r.members, sc.buf[start:], Chatter)
+		}
 		return
 	}
 	h.stats.rooms.Add(-1)
@@ -207,6 +209,11 @@ func (h *Hub) removeMember(sc *scratch, c *conn, r *room, reply bool) {
 		h.roomsMu.Unlock()
 		h.stats.held.Add(-1)
 	}
+}
+
+// announces reports whether a room of size members announces joins and leaves.
+func (h *Hub) announces(members int) bool {
+	return h.cfg.PresenceLimit <= 0 || members <= h.cfg.PresenceLimit
 }
 
 // others returns members without self, in sc's reusable id slice.
