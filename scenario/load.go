@@ -284,6 +284,23 @@ func (s *arrivalSchedule) at(i int64, piece *int) (time.Duration, bool) {
 	return 0, false
 }
 
+// countMissed counts as dropped the arrivals from i on (owned by this
+// segment) that were due before elapsed.
+func countMissed(sched *arrivalSchedule, i int64, piece int, elapsed time.Duration, e loadEnv) {
+	if e.dropped == nil {
+		return
+	}
+	for ; ; i++ {
+		off, ok := sched.at(i, &piece)
+		if !ok || off >= sched.length || off >= elapsed {
+			return
+		}
+		if e.seg.OwnsArrival(i) {
+			e.dropped.Inc()
+		}
+	}
+}
+
 // openVU is one pooled VU of the open model.
 type openVU struct {
 	work   chan struct{}
@@ -349,8 +366,9 @@ func runOpen(loadCtx, hardCtx context.Context, e loadEnv) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	piece := 0
+	var i int64
 loop:
-	for i := int64(0); ; i++ {
+	for ; ; i++ {
 		off, ok := sched.at(i, &piece)
 		if !ok || off >= sched.length {
 			break
@@ -366,6 +384,10 @@ loop:
 				break loop
 			}
 		} else if loadCtx.Err() != nil {
+			// The load ended while this executor was behind: the
+			// arrivals already due were never started. They count as
+			// dropped, so a saturated generator cannot hide them.
+			countMissed(&sched, i, piece, time.Since(start), e)
 			break
 		}
 		select {

@@ -216,3 +216,31 @@ func TestClosedModelRampDownFinishesIterations(t *testing.T) {
 		t.Errorf("vus max %d last %d", g.Max(), g.Value())
 	}
 }
+
+// TestOpenModelCountsArrivalsMissedWhenBehind: when the load ends while the
+// executor is behind its schedule (here the first VU takes 300 ms to make,
+// past the load's 200 ms end), the arrivals that were already due count as
+// dropped instead of vanishing.
+func TestOpenModelCountsArrivalsMissedWhenBehind(t *testing.T) {
+	var f fakeLoad
+	l := Load{Model: Open, Rate: 100, Duration: time.Second, MaxVUs: 100}
+	env := f.env(l, Segment{}, time.Millisecond)
+	slow := env.factory
+	made := 0
+	env.factory = func(num int) vuRunner {
+		if made++; made == 1 {
+			time.Sleep(300 * time.Millisecond)
+		}
+		return slow(num)
+	}
+	loadCtx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	runOpen(loadCtx, context.Background(), env)
+	f.wg.Wait()
+	it, dr := f.iters.Load(), f.reg.Counter("arrivals.dropped").Value()
+	// Arrivals 1… due before the executor woke (10 ms apart, ≥ 19 of them
+	// before the load's end) are counted; arrival 0 ran.
+	if it != 1 || dr < 19 || dr > 40 {
+		t.Errorf("iterations %d, dropped %d: want 1 iteration and the ≈29 arrivals due while the executor was stuck counted as dropped", it, dr)
+	}
+}
