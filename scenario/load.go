@@ -342,7 +342,13 @@ func runOpen(loadCtx, hardCtx context.Context, e loadEnv) {
 				select {
 				case <-ov.work:
 				case <-vuCtx.Done():
-					return
+					// An arrival handed over just before the load ended
+					// still runs (select picks at random among ready cases).
+					select {
+					case <-ov.work:
+					default:
+						return
+					}
 				}
 				// The open model's vus gauge counts VUs running an
 				// iteration, not idle pooled ones.
