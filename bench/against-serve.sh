@@ -33,9 +33,9 @@ treehwm() {
 }
 ccpu=0; chwm=0
 while kill -0 $cli 2>/dev/null; do
-  c=$(treecpu $cli); h=$(treehwm $cli)
+  c=$(treecpu $cli || true); h=$(treehwm $cli || true)
   awk -v a="$c" -v b="$ccpu" 'BEGIN {exit !(a>b)}' && ccpu=$c
-  [ "${h:-0}" -gt "$chwm" ] && chwm=$h
+  [ "${h:-0}" -gt "$chwm" ] && chwm=$h || true
   sleep 0.2
 done
 wait $cli && rc=0 || rc=$?
