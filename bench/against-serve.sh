@@ -12,7 +12,7 @@ scenario=$1; shift
 port=${PORT:-9313}
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
-go build -o "$tmp/wsbench" .
+if [ -n "${WSBENCH:-}" ]; then cp "$WSBENCH" "$tmp/wsbench"; else go build -o "$tmp/wsbench" .; fi
 "$tmp/wsbench" serve --addr 127.0.0.1:$port --log-level warn ${SERVE_FLAGS:-} &
 srv=$!
 for _ in $(seq 50); do curl -sf http://127.0.0.1:$port/healthz >/dev/null 2>&1 && break; sleep 0.1; done

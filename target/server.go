@@ -451,7 +451,10 @@ func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
 		c.setBacklog(true)
 		l.backlog = append(l.backlog, c)
 	}
-	l.flushDirty()
+	// Other connections' deliveries are flushed by the loop's flush task,
+	// which gnet runs after the whole batch of ready sockets: a burst of
+	// messages from several senders then reaches each recipient in one
+	// writev instead of one write per message.
 	l.current = nil
 	if closeNow || l.currentClose {
 		l.currentClose = false
