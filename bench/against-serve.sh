@@ -13,13 +13,16 @@ port=${PORT:-9313}
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 if [ -n "${WSBENCH:-}" ]; then cp "$WSBENCH" "$tmp/wsbench"; else go build -o "$tmp/wsbench" .; fi
-"$tmp/wsbench" serve --addr 127.0.0.1:$port --log-level warn ${SERVE_FLAGS:-} &
+# SERVE_CPUS / RUN_CPUS (e.g. 0 and 1) pin each side to its own cores with
+# taskset, so neither preempts the other.
+pin() { if [ -n "$1" ]; then echo taskset -c "$1"; fi; }
+$(pin "${SERVE_CPUS:-}") "$tmp/wsbench" serve --addr 127.0.0.1:$port --log-level warn ${SERVE_FLAGS:-} &
 srv=$!
 for _ in $(seq 50); do curl -sf http://127.0.0.1:$port/healthz >/dev/null 2>&1 && break; sleep 0.1; done
 
 cpu() { awk '{printf "%.2f", ($14+$15)/100}' /proc/$1/stat; }
 hwm() { awk '/^VmHWM/ {print $2}' /proc/$1/status; }
-"$tmp/wsbench" run "$scenario" --target ws://127.0.0.1:$port --quiet --out "$tmp/results.json" "$@" > "$tmp/summary.txt" &
+$(pin "${RUN_CPUS:-}") "$tmp/wsbench" run "$scenario" --target ws://127.0.0.1:$port --quiet --out "$tmp/results.json" "$@" > "$tmp/summary.txt" &
 cli=$!
 # Sample the client while it runs (its /proc entry vanishes at exit).
 # The parent's cutime/cstime hold its workers' CPU once it has waited for them.
@@ -31,8 +34,13 @@ treecpu() {
 treehwm() {
   for p in $1 $(pgrep -P $1); do awk '/^VmHWM/ {print $2}' /proc/$p/status; done 2>/dev/null | awk '{s+=$1} END {print s+0}'
 }
-ccpu=0; chwm=0
+ccpu=0; chwm=0; started=$(date +%s)
 while kill -0 $cli 2>/dev/null; do
+  # DELAY_FROM=S: the server's delivery-delay quantiles cover only what
+  # happens after S seconds (e.g. the speaking phase, not the joins).
+  if [ -n "${DELAY_FROM:-}" ] && [ ! -e "$tmp/metrics0.txt" ] && [ $(( $(date +%s) - started )) -ge "$DELAY_FROM" ]; then
+    curl -sf http://127.0.0.1:$port/metrics > "$tmp/metrics0.txt" || true
+  fi
   c=$(treecpu $cli || true); h=$(treehwm $cli || true)
   awk -v a="$c" -v b="$ccpu" 'BEGIN {exit !(a>b)}' && ccpu=$c
   [ "${h:-0}" -gt "$chwm" ] && chwm=$h || true
@@ -45,7 +53,12 @@ echo "wsbench run exit status: $rc"
 echo "client: CPU ≥ ${ccpu}s (sampled every 0.2 s), peak RSS ${chwm} KiB"
 echo "server: CPU $(cpu $srv)s, peak RSS $(hwm $srv) KiB"
 curl -sf http://127.0.0.1:$port/metrics > "$tmp/metrics.txt" || true
-awk -f bench/delay-quantiles.awk "$tmp/metrics.txt"
+if [ -s "$tmp/metrics0.txt" ]; then
+  echo "(server delivery delay from ${DELAY_FROM}s on)"
+  awk -f bench/delay-quantiles.awk "$tmp/metrics0.txt" "$tmp/metrics.txt"
+else
+  awk -f bench/delay-quantiles.awk "$tmp/metrics.txt"
+fi
 grep -E '^wsbench_(deliveries_total|drops_total|slow_consumer_disconnects_total) ' "$tmp/metrics.txt" | tr '\n' ' '; echo
 [ -n "${KEEP_RESULTS:-}" ] && cp "$tmp/results.json" "$KEEP_RESULTS"
 kill -TERM $srv; wait $srv || true

@@ -1,10 +1,17 @@
 # delay-quantiles.awk — reads a /metrics page of `wsbench serve` and prints
 # p50, p90, p99 and p99.9 of wsbench_delivery_delay_seconds, interpolated
 # linearly inside a bucket the way Prometheus's histogram_quantile does.
+# With two pages (before.txt after.txt), the quantiles are of the samples
+# taken between the two.
 # Usage: curl -s http://127.0.0.1:9313/metrics | awk -f bench/delay-quantiles.awk
+#        awk -f bench/delay-quantiles.awk before.txt after.txt
+FNR == 1 { file++ }
 /^wsbench_delivery_delay_seconds_bucket/ {
   match($0, /le="[^"]+"/); le = substr($0, RSTART + 4, RLENGTH - 5)
-  n++; bound[n] = (le == "+Inf") ? -1 : le + 0; cum[n] = $2 + 0
+  key = le
+  if (!(key in idx)) { n++; idx[key] = n; bound[n] = (le == "+Inf") ? -1 : le + 0 }
+  i = idx[key]
+  if (file == 1 && ARGC > 2) base[i] = $2 + 0; else cum[i] = $2 + 0 - base[i]
 }
 END {
   total = cum[n]

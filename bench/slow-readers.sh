@@ -12,6 +12,6 @@ sed 's/read: false/read: true/' bench/slow-readers.yaml > "$tmp/baseline.yaml"
 for run in baseline stalled; do
   file=bench/slow-readers.yaml; [ $run = baseline ] && file=$tmp/baseline.yaml
   echo "== $run ($file)"
-  PORT=${PORT:-9313} bash bench/against-serve.sh "$file" "$@" 2>&1 |
-    grep -E '│ delivery |│ wsbench.sched|delivery.lost|conn.closed|errors \(all\)|^client:|^server|^wsbench_'
+  PORT=${PORT:-9313} DELAY_FROM=${DELAY_FROM:-7} bash bench/against-serve.sh "$file" "$@" 2>&1 |
+    grep -E '│ delivery |│ wsbench.sched|delivery.lost|conn.closed|errors \(all\)|^client:|^server|^wsbench_|^\('
 done
