@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/wsbench/wsbench/internal/jsonscan"
 )
 
 // This file is a small JSON scanner that finds values in a message by dot
@@ -17,7 +19,7 @@ import (
 // segment of digits also indexes an array. The empty path is the whole
 // message. It does not allocate.
 func Lookup(msg []byte, path string) ([]byte, bool) {
-	i := skipWS(msg, 0)
+	i := jsonscan.SkipWS(msg, 0)
 	if path != "" {
 		for {
 			seg, rest, more := strings.Cut(path, ".")
@@ -31,7 +33,7 @@ func Lookup(msg []byte, path string) ([]byte, bool) {
 			path = rest
 		}
 	}
-	end, ok := skipValue(msg, i)
+	end, ok := jsonscan.SkipValue(msg, i)
 	if !ok {
 		return nil, false
 	}
@@ -86,27 +88,27 @@ func descend(msg []byte, i int, seg string) (int, bool) {
 func findKey(msg []byte, i int, key string) (int, bool) {
 	i++ // '{'
 	for {
-		i = skipWS(msg, i)
+		i = jsonscan.SkipWS(msg, i)
 		if i >= len(msg) || msg[i] != '"' {
 			return 0, false // '}' (not found) or malformed
 		}
-		end, esc, ok := skipString(msg, i)
+		end, esc, ok := jsonscan.SkipString(msg, i)
 		if !ok {
 			return 0, false
 		}
 		k := msg[i+1 : end-1]
-		i = skipWS(msg, end)
+		i = jsonscan.SkipWS(msg, end)
 		if i >= len(msg) || msg[i] != ':' {
 			return 0, false
 		}
-		i = skipWS(msg, i+1)
+		i = jsonscan.SkipWS(msg, i+1)
 		if equalJSONString(k, esc, key) {
 			return i, i < len(msg)
 		}
-		if i, ok = skipValue(msg, i); !ok {
+		if i, ok = jsonscan.SkipValue(msg, i); !ok {
 			return 0, false
 		}
-		i = skipWS(msg, i)
+		i = jsonscan.SkipWS(msg, i)
 		if i >= len(msg) || msg[i] != ',' {
 			return 0, false
 		}
@@ -116,7 +118,7 @@ func findKey(msg []byte, i int, key string) (int, bool) {
 
 // findIndex returns the start of element n of the array at msg[i].
 func findIndex(msg []byte, i, n int) (int, bool) {
-	i = skipWS(msg, i+1)
+	i = jsonscan.SkipWS(msg, i+1)
 	if i < len(msg) && msg[i] == ']' {
 		return 0, false
 	}
@@ -128,80 +130,15 @@ func findIndex(msg []byte, i, n int) (int, bool) {
 			return i, true
 		}
 		var ok bool
-		if i, ok = skipValue(msg, i); !ok {
+		if i, ok = jsonscan.SkipValue(msg, i); !ok {
 			return 0, false
 		}
-		i = skipWS(msg, i)
+		i = jsonscan.SkipWS(msg, i)
 		if i >= len(msg) || msg[i] != ',' {
 			return 0, false
 		}
-		i = skipWS(msg, i+1)
+		i = jsonscan.SkipWS(msg, i+1)
 	}
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index after the string starting at b[i] == '"'
-// and whether it contains escapes.
-func skipString(b []byte, i int) (end int, esc, ok bool) {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '"':
-			return i + 1, esc, true
-		case '\\':
-			esc = true
-			i++
-		}
-	}
-	return 0, false, false
-}
-
-// skipValue returns the index after the value starting at b[i]. Containers
-// are skipped by bracket depth without validating their contents.
-func skipValue(b []byte, i int) (int, bool) {
-	if i >= len(b) {
-		return 0, false
-	}
-	switch b[i] {
-	case '"':
-		end, _, ok := skipString(b, i)
-		return end, ok
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				end, _, ok := skipString(b, i)
-				if !ok {
-					return 0, false
-				}
-				i = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1, true
-				}
-			}
-		}
-		return 0, false
-	}
-	// number, true, false, null
-	start := i
-	for i < len(b) && isScalarByte(b[i]) {
-		i++
-	}
-	return i, i > start
-}
-
-func isScalarByte(c byte) bool {
-	return c == '-' || c == '+' || c == '.' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }
 
 func hasBackslash(b []byte) bool {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gobwas/ws"
+	"github.com/wsbench/wsbench/internal/jsonscan"
 )
 
 // matchKind is the kind of an expected JSON value.
@@ -279,7 +280,7 @@ func (m *Matcher) Match(op ws.OpCode, msg []byte, v *Vars) bool {
 		}
 		c = &compiledMatcher{root: root}
 	}
-	i := skipWS(msg, 0)
+	i := jsonscan.SkipWS(msg, 0)
 	return matchValue(msg, i, &c.root, v)
 }
 
@@ -310,26 +311,26 @@ func matchValue(msg []byte, i int, want *matchNode, v *Vars) bool {
 		if msg[i] != '[' {
 			return false
 		}
-		i = skipWS(msg, i+1)
+		i = jsonscan.SkipWS(msg, i+1)
 		for k := range want.kids {
 			if k > 0 {
 				if i >= len(msg) || msg[i] != ',' {
 					return false
 				}
-				i = skipWS(msg, i+1)
+				i = jsonscan.SkipWS(msg, i+1)
 			}
 			if !matchValue(msg, i, &want.kids[k], v) {
 				return false
 			}
-			end, ok := skipValue(msg, i)
+			end, ok := jsonscan.SkipValue(msg, i)
 			if !ok {
 				return false
 			}
-			i = skipWS(msg, end)
+			i = jsonscan.SkipWS(msg, end)
 		}
 		return i < len(msg) && msg[i] == ']'
 	}
-	end, ok := skipValue(msg, i)
+	end, ok := jsonscan.SkipValue(msg, i)
 	if !ok {
 		return false
 	}

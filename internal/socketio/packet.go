@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/wsbench/wsbench/internal/jsonscan"
 )
 
 // Engine.IO packet types: the first byte of every text frame.
@@ -127,7 +129,7 @@ func Decode(p []byte) (Packet, error) {
 	case Event, BinaryEvent, Ack, BinaryAck:
 		// One scan of the payload: a whole array, and for events one that
 		// starts with the event name.
-		if end, ok := skipValue(pk.Data, 0); !ok || pk.Data[0] != '[' || skipWS(pk.Data, end) != len(pk.Data) {
+		if end, ok := jsonscan.SkipValue(pk.Data, 0); !ok || pk.Data[0] != '[' || jsonscan.SkipWS(pk.Data, end) != len(pk.Data) {
 			return pk, fmt.Errorf("%w: %v payload is not a JSON array", ErrMalformed, pk.Type)
 		}
 		if _, _, ok := EventName(pk.Data); !ok && (pk.Type == Event || pk.Type == BinaryEvent) {

@@ -3,6 +3,8 @@ package socketio
 import (
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/wsbench/wsbench/internal/jsonscan"
 )
 
 // scan.go is a small JSON scanner over packet payloads: it finds array
@@ -14,12 +16,12 @@ import (
 // whether they contain escapes (compare with NameEqual then). It does not
 // allocate.
 func EventName(data []byte) (name []byte, escaped bool, ok bool) {
-	i := skipWS(data, 0)
+	i := jsonscan.SkipWS(data, 0)
 	if i >= len(data) || data[i] != '[' {
 		return nil, false, false
 	}
-	i = skipWS(data, i+1)
-	end, esc, ok := skipString(data, i)
+	i = jsonscan.SkipWS(data, i+1)
+	end, esc, ok := jsonscan.SkipString(data, i)
 	if !ok {
 		return nil, false, false
 	}
@@ -40,27 +42,27 @@ func NameEqual(raw []byte, escaped bool, want string) bool {
 // payload element 0 is the name and 1 the first argument; for an ack
 // payload element 0 is the first argument). It does not allocate.
 func Arg(data []byte, n int) ([]byte, bool) {
-	i := skipWS(data, 0)
+	i := jsonscan.SkipWS(data, 0)
 	if i >= len(data) || data[i] != '[' {
 		return nil, false
 	}
-	i = skipWS(data, i+1)
+	i = jsonscan.SkipWS(data, i+1)
 	if i < len(data) && data[i] == ']' {
 		return nil, false
 	}
 	for k := 0; ; k++ {
-		end, ok := skipValue(data, i)
+		end, ok := jsonscan.SkipValue(data, i)
 		if !ok {
 			return nil, false
 		}
 		if k == n {
 			return data[i:end], true
 		}
-		i = skipWS(data, end)
+		i = jsonscan.SkipWS(data, end)
 		if i >= len(data) || data[i] != ',' {
 			return nil, false
 		}
-		i = skipWS(data, i+1)
+		i = jsonscan.SkipWS(data, i+1)
 	}
 }
 
@@ -84,44 +86,44 @@ func Placeholder(raw []byte) (int, bool) {
 
 // member returns the raw value of key in the JSON object obj.
 func member(obj []byte, key string) ([]byte, bool) {
-	i := skipWS(obj, 0)
+	i := jsonscan.SkipWS(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
 		return nil, false
 	}
-	i = skipWS(obj, i+1)
+	i = jsonscan.SkipWS(obj, i+1)
 	if i < len(obj) && obj[i] == '}' {
 		return nil, false
 	}
 	for {
-		kend, esc, ok := skipString(obj, i)
+		kend, esc, ok := jsonscan.SkipString(obj, i)
 		if !ok {
 			return nil, false
 		}
 		match := !esc && string(obj[i+1:kend-1]) == key
-		i = skipWS(obj, kend)
+		i = jsonscan.SkipWS(obj, kend)
 		if i >= len(obj) || obj[i] != ':' {
 			return nil, false
 		}
-		i = skipWS(obj, i+1)
-		vend, ok := skipValue(obj, i)
+		i = jsonscan.SkipWS(obj, i+1)
+		vend, ok := jsonscan.SkipValue(obj, i)
 		if !ok {
 			return nil, false
 		}
 		if match {
 			return obj[i:vend], true
 		}
-		i = skipWS(obj, vend)
+		i = jsonscan.SkipWS(obj, vend)
 		if i >= len(obj) || obj[i] != ',' {
 			return nil, false
 		}
-		i = skipWS(obj, i+1)
+		i = jsonscan.SkipWS(obj, i+1)
 	}
 }
 
 // unquote returns the contents of the JSON string raw (with quotes),
 // aliasing raw when it has no escapes.
 func unquote(raw []byte) ([]byte, bool) {
-	end, esc, ok := skipString(raw, 0)
+	end, esc, ok := jsonscan.SkipString(raw, 0)
 	if !ok || end != len(raw) {
 		return nil, false
 	}
@@ -160,89 +162,4 @@ func unquote(raw []byte) ([]byte, bool) {
 		}
 	}
 	return out, true
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index after the JSON string starting at b[i].
-func skipString(b []byte, i int) (end int, esc, ok bool) {
-	if i >= len(b) || b[i] != '"' {
-		return 0, false, false
-	}
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			esc = true
-			if j+1 >= len(b) {
-				return 0, false, false
-			}
-			if b[j+1] == 'u' {
-				if j+5 >= len(b) {
-					return 0, false, false
-				}
-				for _, h := range b[j+2 : j+6] {
-					if !isHex(h) {
-						return 0, false, false
-					}
-				}
-				j += 5
-				continue
-			}
-			j++
-		case '"':
-			return j + 1, esc, true
-		}
-	}
-	return 0, false, false
-}
-
-func isHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
-
-// skipValue returns the index after the JSON value starting at b[i]. It
-// checks nesting and strings, not the spelling of scalars.
-func skipValue(b []byte, i int) (int, bool) {
-	if i >= len(b) {
-		return 0, false
-	}
-	switch b[i] {
-	case '"':
-		end, _, ok := skipString(b, i)
-		return end, ok
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				end, _, ok := skipString(b, j)
-				if !ok {
-					return 0, false
-				}
-				j = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1, true
-				}
-			}
-		}
-		return 0, false
-	}
-	j := i
-	for j < len(b) && isScalar(b[j]) {
-		j++
-	}
-	return j, j > i
-}
-
-func isScalar(c byte) bool {
-	return c == '-' || c == '+' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
