@@ -92,6 +92,19 @@ func (d *decoder) step(n *ynode, field string, conn ConnectOptions) (Step, bool)
 
 // needMap reports whether a step's value is a mapping with allowed keys; a
 // null value (bare step word) is reported as needing options when required.
+// onTimeout reads an on_timeout value: fail or continue.
+func (d *decoder) onTimeout(v *ynode, field string) OnTimeout {
+	s, _ := d.str(v, field)
+	switch s {
+	case "fail":
+		return TimeoutFail
+	case "continue":
+		return TimeoutContinue
+	}
+	d.failHint(v, field, closest(s, onTimeoutNames), "expected fail or continue, got %q", s)
+	return TimeoutFail
+}
+
 func (d *decoder) needMap(v *ynode, field string, allowed []string, optional bool) bool {
 	if v.kind == yNull {
 		if !optional {
@@ -186,15 +199,7 @@ func (d *decoder) expect(v *ynode, f string) *ExpectStep {
 		case "timeout":
 			e.Timeout, _ = d.positiveDur(val, kf)
 		case "on_timeout":
-			s, _ := d.str(val, kf)
-			switch s {
-			case "fail":
-				e.OnTimeout = TimeoutFail
-			case "continue":
-				e.OnTimeout = TimeoutContinue
-			default:
-				d.failHint(val, kf, closest(s, onTimeoutNames), "expected fail or continue, got %q", s)
-			}
+			e.OnTimeout = d.onTimeout(val, kf)
 		case "capture":
 			e.Capture = d.capture(val, kf, e.Match)
 		}

@@ -110,15 +110,7 @@ func (d *decoder) emit(v *ynode, f string) *EmitStep {
 		case "timeout":
 			e.Timeout, _ = d.positiveDur(val, kf)
 		case "on_timeout":
-			s, _ := d.str(val, kf)
-			switch s {
-			case "fail":
-				e.OnTimeout = TimeoutFail
-			case "continue":
-				e.OnTimeout = TimeoutContinue
-			default:
-				d.failHint(val, kf, closest(s, onTimeoutNames), "expected fail or continue, got %q", s)
-			}
+			e.OnTimeout = d.onTimeout(val, kf)
 		case "binary_hex":
 			bins = append(bins, k.str)
 			if str, ok := d.str(val, kf); ok {
