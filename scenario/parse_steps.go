@@ -92,6 +92,32 @@ func (d *decoder) step(n *ynode, field string, conn ConnectOptions) (Step, bool)
 
 // needMap reports whether a step's value is a mapping with allowed keys; a
 // null value (bare step word) is reported as needing options when required.
+// binary decodes a binary_hex (spaces, newlines, tabs and colons allowed) or
+// binary_base64 (padded or not) payload; nil after reporting an error.
+func (d *decoder) binary(v *ynode, field, kind string) []byte {
+	str, ok := d.str(v, field)
+	if !ok {
+		return nil
+	}
+	if kind == "binary_hex" {
+		raw, err := hex.DecodeString(strings.NewReplacer(" ", "", "\n", "", "\t", "", ":", "").Replace(str))
+		if err != nil {
+			d.fail(v, field, "invalid hex: %v", err)
+			return nil
+		}
+		return raw
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(str))
+	if err != nil {
+		raw, err = base64.RawStdEncoding.DecodeString(strings.TrimSpace(str))
+	}
+	if err != nil {
+		d.fail(v, field, "invalid base64: %v", err)
+		return nil
+	}
+	return raw
+}
+
 // onTimeout reads an on_timeout value: fail or continue.
 func (d *decoder) onTimeout(v *ynode, field string) OnTimeout {
 	s, _ := d.str(v, field)
@@ -152,28 +178,9 @@ func (d *decoder) send(v *ynode, f string) *SendStep {
 			s.Body = t
 		case "text":
 			s.Kind, s.Body = PayloadText, d.template(val, kf)
-		case "binary_hex":
+		case "binary_hex", "binary_base64":
 			s.Kind = PayloadBinary
-			if str, ok := d.str(val, kf); ok {
-				clean := strings.NewReplacer(" ", "", "\n", "", "\t", "", ":", "").Replace(str)
-				raw, err := hex.DecodeString(clean)
-				if err != nil {
-					d.fail(val, kf, "invalid hex: %v", err)
-				}
-				s.Raw = raw
-			}
-		case "binary_base64":
-			s.Kind = PayloadBinary
-			if str, ok := d.str(val, kf); ok {
-				raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(str))
-				if err != nil {
-					raw, err = base64.RawStdEncoding.DecodeString(strings.TrimSpace(str))
-				}
-				if err != nil {
-					d.fail(val, kf, "invalid base64: %v", err)
-				}
-				s.Raw = raw
-			}
+			s.Raw = d.binary(val, kf, k.str)
 		case "random_bytes":
 			s.Kind = PayloadBinary
 			s.RandomBytes, _ = d.int(val, kf, 1, 16<<20)

@@ -6,8 +6,6 @@ package scenario
 // Socket.IO connection.
 
 import (
-	"encoding/base64"
-	"encoding/hex"
 	"strings"
 )
 
@@ -111,26 +109,10 @@ func (d *decoder) emit(v *ynode, f string) *EmitStep {
 			e.Timeout, _ = d.positiveDur(val, kf)
 		case "on_timeout":
 			e.OnTimeout = d.onTimeout(val, kf)
-		case "binary_hex":
+		case "binary_hex", "binary_base64":
 			bins = append(bins, k.str)
-			if str, ok := d.str(val, kf); ok {
-				raw, err := hex.DecodeString(strings.NewReplacer(" ", "", "\n", "", "\t", "", ":", "").Replace(str))
-				if err != nil {
-					d.fail(val, kf, "invalid hex: %v", err)
-				}
-				e.Attachment = append([]byte{}, raw...)
-			}
-		case "binary_base64":
-			bins = append(bins, k.str)
-			if str, ok := d.str(val, kf); ok {
-				raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(str))
-				if err != nil {
-					raw, err = base64.RawStdEncoding.DecodeString(strings.TrimSpace(str))
-				}
-				if err != nil {
-					d.fail(val, kf, "invalid base64: %v", err)
-				}
-				e.Attachment = append([]byte{}, raw...)
+			if raw := d.binary(val, kf, k.str); raw != nil {
+				e.Attachment = raw
 			}
 		case "random_bytes":
 			bins = append(bins, k.str)
