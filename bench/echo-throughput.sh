@@ -32,7 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$bin" serve --addr "127.0.0.1:$port" --log-level warn 2>"$tmp/serve.log" &
+"$bin" serve --addr "127.0.0.1:$port" --log-level warn ${SERVE_FLAGS:-} 2>"$tmp/serve.log" &
 srv=$!
 for _ in $(seq 50); do
 	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
