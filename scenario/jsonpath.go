@@ -3,8 +3,6 @@ package scenario
 import (
 	"strconv"
 	"strings"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/wsbench/wsbench/internal/jsonscan"
 )
@@ -63,7 +61,7 @@ func LookupString(msg []byte, path string) ([]byte, bool) {
 	if !hasBackslash(inner) {
 		return inner, true
 	}
-	return appendUnescaped(nil, inner), true
+	return jsonscan.AppendUnescaped(nil, inner), true
 }
 
 // descend moves from the value starting at i to its member seg.
@@ -102,7 +100,7 @@ func findKey(msg []byte, i int, key string) (int, bool) {
 			return 0, false
 		}
 		i = jsonscan.SkipWS(msg, i+1)
-		if equalJSONString(k, esc, key) {
+		if jsonscan.EqualString(k, esc, key) {
 			return i, i < len(msg)
 		}
 		if i, ok = jsonscan.SkipValue(msg, i); !ok {
@@ -198,116 +196,4 @@ func parseJSONFloat(raw []byte) (float64, bool) {
 	}
 	f, err := strconv.ParseFloat(string(raw), 64)
 	return f, err == nil
-}
-
-// jsonStringReader walks the decoded bytes of a JSON string body one rune
-// (or raw byte) at a time without allocating.
-type jsonStringReader struct {
-	s   []byte
-	buf [utf8.UTFMax]byte
-}
-
-// next returns the next decoded chunk, or nil at the end.
-func (r *jsonStringReader) next() []byte {
-	if len(r.s) == 0 {
-		return nil
-	}
-	if r.s[0] != '\\' {
-		i := 1
-		for i < len(r.s) && r.s[i] != '\\' {
-			i++
-		}
-		chunk := r.s[:i]
-		r.s = r.s[i:]
-		return chunk
-	}
-	if len(r.s) < 2 {
-		r.s = nil
-		return r.buf[:0]
-	}
-	c := r.s[1]
-	r.s = r.s[2:]
-	switch c {
-	case 'n':
-		c = '\n'
-	case 't':
-		c = '\t'
-	case 'r':
-		c = '\r'
-	case 'b':
-		c = '\b'
-	case 'f':
-		c = '\f'
-	case 'u':
-		ru := r.hex4()
-		if utf16.IsSurrogate(ru) {
-			if len(r.s) >= 6 && r.s[0] == '\\' && r.s[1] == 'u' {
-				save := r.s
-				r.s = r.s[2:]
-				if dec := utf16.DecodeRune(ru, r.hex4()); dec != utf8.RuneError {
-					ru = dec
-				} else {
-					r.s = save
-					ru = utf8.RuneError
-				}
-			} else {
-				ru = utf8.RuneError
-			}
-		}
-		n := utf8.EncodeRune(r.buf[:], ru)
-		return r.buf[:n]
-	}
-	r.buf[0] = c // '"', '\\', '/' and anything unknown stand for themselves
-	return r.buf[:1]
-}
-
-func (r *jsonStringReader) hex4() rune {
-	if len(r.s) < 4 {
-		r.s = nil
-		return utf8.RuneError
-	}
-	var v rune
-	for _, c := range r.s[:4] {
-		switch {
-		case '0' <= c && c <= '9':
-			v = v<<4 | rune(c-'0')
-		case 'a' <= c && c <= 'f':
-			v = v<<4 | rune(c-'a'+10)
-		case 'A' <= c && c <= 'F':
-			v = v<<4 | rune(c-'A'+10)
-		default:
-			r.s = r.s[4:]
-			return utf8.RuneError
-		}
-	}
-	r.s = r.s[4:]
-	return v
-}
-
-// equalJSONString reports whether the JSON string body s (escaped when esc)
-// decodes to want.
-func equalJSONString[S ~string | ~[]byte](s []byte, esc bool, want S) bool {
-	if !esc {
-		return string(s) == string(want)
-	}
-	r := jsonStringReader{s: s}
-	for {
-		chunk := r.next()
-		if chunk == nil {
-			return len(want) == 0
-		}
-		if len(chunk) > len(want) || string(chunk) != string(want[:len(chunk)]) {
-			return false
-		}
-		want = want[len(chunk):]
-	}
-}
-
-// appendUnescaped appends the decoded JSON string body s to dst.
-func appendUnescaped(dst, s []byte) []byte {
-	r := jsonStringReader{s: s}
-	for chunk := r.next(); chunk != nil; chunk = r.next() {
-		dst = append(dst, chunk...)
-	}
-	return dst
 }

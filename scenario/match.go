@@ -338,14 +338,14 @@ func matchValue(msg []byte, i int, want *matchNode, v *Vars) bool {
 	switch want.kind {
 	case matchString:
 		return raw[0] == '"' && len(raw) >= 2 &&
-			equalJSONString(raw[1:len(raw)-1], hasBackslash(raw), want.str)
+			jsonscan.EqualString(raw[1:len(raw)-1], hasBackslash(raw), want.str)
 	case matchTemplate:
 		if v == nil {
 			v = &Vars{}
 		}
 		v.scratch = want.tmpl.Append(v.scratch[:0], v)
 		if raw[0] == '"' && len(raw) >= 2 {
-			return equalJSONString(raw[1:len(raw)-1], hasBackslash(raw), v.scratch)
+			return jsonscan.EqualString(raw[1:len(raw)-1], hasBackslash(raw), v.scratch)
 		}
 		// A numeric expression such as "{{seq}}" also matches the number.
 		if n, ok := parseJSONInt(raw); ok && isIntText(raw) {
@@ -434,7 +434,7 @@ func (e *ExpectStep) CaptureInto(msg []byte, v *Vars) error {
 		if raw[0] == '"' && len(raw) >= 2 {
 			inner := raw[1 : len(raw)-1]
 			if hasBackslash(inner) {
-				v.scratch = appendUnescaped(v.scratch[:0], inner)
+				v.scratch = jsonscan.AppendUnescaped(v.scratch[:0], inner)
 				inner = v.scratch
 			}
 			v.setBytes(name, inner)

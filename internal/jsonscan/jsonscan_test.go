@@ -56,3 +56,23 @@ func FuzzSkipValue(f *testing.F) {
 		}
 	})
 }
+
+func TestStrings(t *testing.T) {
+	for _, c := range []struct{ body, want string }{
+		{`plain`, "plain"},
+		{`a\"b\\c\/d\n\t`, "a\"b\\c/d\n\t"},
+		{`caf\u00e9`, "café"},
+		{`\ud83d\ude00!`, "😀!"}, // a surrogate pair
+		{`\ud83dx`, "\uFFFDx"},  // a lone high surrogate
+	} {
+		if got := string(AppendUnescaped(nil, []byte(c.body))); got != c.want {
+			t.Errorf("AppendUnescaped(%q) = %q, want %q", c.body, got, c.want)
+		}
+		if !EqualString([]byte(c.body), true, c.want) {
+			t.Errorf("EqualString(%q, %q) = false", c.body, c.want)
+		}
+		if EqualString([]byte(c.body), true, c.want+"x") {
+			t.Errorf("EqualString(%q, %q+x) = true", c.body, c.want)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package socketio
 
 import (
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/wsbench/wsbench/internal/jsonscan"
 )
@@ -29,13 +28,12 @@ func EventName(data []byte) (name []byte, escaped bool, ok bool) {
 }
 
 // NameEqual reports whether a raw JSON string content (as returned by
-// EventName) equals want. It allocates only when raw has escapes.
+// EventName) equals want. It does not allocate.
 func NameEqual(raw []byte, escaped bool, want string) bool {
 	if !escaped {
 		return string(raw) == want
 	}
-	s, ok := unquote(append(append([]byte{'"'}, raw...), '"'))
-	return ok && string(s) == want
+	return jsonscan.EqualString(raw, true, want)
 }
 
 // Arg returns the raw JSON of element n of the array data (for an event
@@ -131,35 +129,5 @@ func unquote(raw []byte) ([]byte, bool) {
 	if !esc {
 		return in, true
 	}
-	out := make([]byte, 0, len(in))
-	for i := 0; i < len(in); i++ {
-		c := in[i]
-		if c != '\\' {
-			out = append(out, c)
-			continue
-		}
-		i++
-		switch in[i] {
-		case 'n':
-			out = append(out, '\n')
-		case 't':
-			out = append(out, '\t')
-		case 'r':
-			out = append(out, '\r')
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'u':
-			r, err := strconv.ParseUint(string(in[i+1:i+5]), 16, 32)
-			if err != nil {
-				return nil, false
-			}
-			out = utf8.AppendRune(out, rune(r))
-			i += 4
-		default:
-			out = append(out, in[i])
-		}
-	}
-	return out, true
+	return jsonscan.AppendUnescaped(make([]byte, 0, len(in)), in), true
 }
