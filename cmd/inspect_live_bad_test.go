@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -40,18 +38,10 @@ func badServer(t *testing.T, bad []byte, withHead bool) (addr string, closeCode 
 		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 		br := bufio.NewReader(c)
-		head, err := readHTTPHead(br)
+		rsp, err := upgradeResponse(br)
 		if err != nil {
 			return
 		}
-		var key string
-		for l := range strings.SplitSeq(string(head), "\r\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(k, "Sec-WebSocket-Key") {
-				key = strings.TrimSpace(v)
-			}
-		}
-		sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-		rsp := []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n")
 		if withHead {
 			rsp = append(rsp, bad...)
 		}

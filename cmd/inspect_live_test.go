@@ -32,6 +32,13 @@ func startEcho(t *testing.T) *target.Server {
 	cfg := target.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.Loops = 1
+	return startServer(t, cfg)
+}
+
+// startServer starts the reference server with cfg and shuts it down when
+// the test ends.
+func startServer(t *testing.T, cfg target.Config) *target.Server {
+	t.Helper()
 	srv, err := target.Start(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -249,21 +256,32 @@ func muteServer(t *testing.T) string {
 		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 		br := bufio.NewReader(c)
-		head, err := readHTTPHead(br)
+		rsp, err := upgradeResponse(br)
 		if err != nil {
 			return
 		}
-		var key string
-		for l := range strings.SplitSeq(string(head), "\r\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(k, "Sec-WebSocket-Key") {
-				key = strings.TrimSpace(v)
-			}
-		}
-		sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-		_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "+base64.StdEncoding.EncodeToString(sum[:])+"\r\n\r\n")
+		_, _ = c.Write(rsp)
 		_, _ = io.Copy(io.Discard, br)
 	}()
 	return ln.Addr().String()
+}
+
+// upgradeResponse reads a client's upgrade request from br and returns the
+// 101 response that accepts it, for test servers that then misbehave.
+func upgradeResponse(br *bufio.Reader) ([]byte, error) {
+	head, err := readHTTPHead(br)
+	if err != nil {
+		return nil, err
+	}
+	var key string
+	for l := range strings.SplitSeq(string(head), "\r\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(k, "Sec-WebSocket-Key") {
+			key = strings.TrimSpace(v)
+		}
+	}
+	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	return []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+		base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n"), nil
 }
 
 // selfSignedCert writes a certificate for 127.0.0.1 and its key.
@@ -304,21 +322,13 @@ func TestInspectTLS(t *testing.T) {
 	certFile, keyFile := selfSignedCert(t)
 	cfg := target.DefaultConfig()
 	cfg.Addr, cfg.Loops, cfg.TLSCert, cfg.TLSKey = "127.0.0.1:0", 1, certFile, keyFile
-	srv, err := target.Start(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
+	srv := startServer(t, cfg)
 	url := srv.URL("/echo")
 	if !strings.HasPrefix(url, "wss://") {
 		t.Fatalf("TLS server URL %s", url)
 	}
 
-	_, _, err = live(t, inspectOptions{File: url}, "x\n")
+	_, _, err := live(t, inspectOptions{File: url}, "x\n")
 	var ee *ExitError
 	if !errors.As(err, &ee) || ee.Code != ExitFailure || !strings.Contains(err.Error(), "tls") {
 		t.Errorf("untrusted certificate: %v, want exit %d naming tls", err, ExitFailure)

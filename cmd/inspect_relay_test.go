@@ -97,6 +97,30 @@ func splitHead(t *testing.T, b []byte) (head, rest []byte) {
 	return b[:i+4], b[i+4:]
 }
 
+// checkRelayedBytes checks what the relay passed between cli and the first
+// connection srvLn accepted: every byte from server to client, and every
+// frame byte from client to server (the upgrade request may be rewritten).
+// It returns the request as sent and as received, the client's frames and
+// the server's frames.
+func checkRelayedBytes(t *testing.T, srvLn *tapListener, cli *tapConn) (cHead, sHead, cFrames, sFrames []byte) {
+	t.Helper()
+	srvLn.mu.Lock()
+	srv := srvLn.conns[0]
+	srvLn.mu.Unlock()
+	srvRead, srvWrote := srv.streams()
+	cliRead, cliWrote := cli.streams()
+	if !bytes.Equal(srvWrote, cliRead) {
+		t.Errorf("server to client: the server wrote %d bytes, the client read %d different ones", len(srvWrote), len(cliRead))
+	}
+	cHead, cFrames = splitHead(t, cliWrote)
+	sHead, got := splitHead(t, srvRead)
+	if !bytes.Equal(cFrames, got) || len(cFrames) == 0 {
+		t.Errorf("client to server: the client sent %d bytes of frames, the server got %d different ones", len(cFrames), len(got))
+	}
+	_, sFrames = splitHead(t, srvWrote)
+	return cHead, sHead, cFrames, sFrames
+}
+
 // countFrames parses a frame stream to its end.
 func countFrames(t *testing.T, b []byte) int {
 	t.Helper()
@@ -275,19 +299,7 @@ func TestInspectRelayGorilla(t *testing.T) {
 	}
 
 	// Bytes in == bytes out, both ways, except the rewritten Host and path.
-	srvLn.mu.Lock()
-	srv := srvLn.conns[0]
-	srvLn.mu.Unlock()
-	srvRead, srvWrote := srv.streams()
-	cliRead, cliWrote := cli.streams()
-	if !bytes.Equal(srvWrote, cliRead) {
-		t.Errorf("server to client: the server wrote %d bytes, the client read %d different ones", len(srvWrote), len(cliRead))
-	}
-	cHead, cFrames := splitHead(t, cliWrote)
-	sHead, sFrames := splitHead(t, srvRead)
-	if !bytes.Equal(cFrames, sFrames) {
-		t.Errorf("client to server: the client sent %d bytes of frames, the server got %d different ones", len(cFrames), len(sFrames))
-	}
+	cHead, sHead, cFrames, rspFrames := checkRelayedBytes(t, srvLn, cli)
 	upURL, _ := url.Parse("ws://" + raw.Addr().String() + "/ws")
 	if want := rewriteRequest(cHead, upURL); !bytes.Equal(sHead, want) {
 		t.Errorf("upgrade request as received:\n%s\nwant:\n%s", sHead, want)
@@ -296,7 +308,6 @@ func TestInspectRelayGorilla(t *testing.T) {
 		!bytes.Contains(sHead, []byte("\r\nOrigin: http://example.test\r\n")) {
 		t.Errorf("rewritten request:\n%s", sHead)
 	}
-	_, rspFrames := splitHead(t, srvWrote)
 	nC, nS := countFrames(t, cFrames), countFrames(t, rspFrames)
 	if nC < 8 {
 		t.Errorf("%d client frames: the long messages were not fragmented", nC)

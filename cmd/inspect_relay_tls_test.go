@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -155,24 +154,11 @@ func TestInspectRelayTLS(t *testing.T) {
 		t.Fatalf("relay: %v", err)
 	}
 
-	srvLn.mu.Lock()
-	srv := srvLn.conns[0]
-	srvLn.mu.Unlock()
-	srvRead, srvWrote := srv.streams()
-	cliRead, cliWrote := cli.streams()
-	if !bytes.Equal(srvWrote, cliRead) {
-		t.Errorf("server to client: %d plaintext bytes written, %d different ones read", len(srvWrote), len(cliRead))
-	}
-	_, cFrames := splitHead(t, cliWrote)
-	_, sFrames := splitHead(t, srvRead)
-	if !bytes.Equal(cFrames, sFrames) || len(cFrames) == 0 {
-		t.Errorf("client to server: %d bytes of frames sent, %d different ones received", len(cFrames), len(sFrames))
-	}
+	_, _, cFrames, rspFrames := checkRelayedBytes(t, srvLn, cli)
 	s := out.String()
 	wantAll(t, s, "-- relaying wss://127.0.0.1:", "-- TLS with certificate "+certFile+" for [127.0.0.1]",
 		"-- c1 TLS TLS 1.3 ", "no server name (SNI)", " c1 handshake", `=>   text "hello" utf8=ok`,
 		"text fragment 1", `=>   close code=1000(Normal Closure) reason="tls done"`)
-	_, rspFrames := splitHead(t, srvWrote)
 	if got, want := frameLines(s, " c1 C>S "), countFrames(t, cFrames); got != want {
 		t.Errorf("%d client frames shown, %d on the wire:\n%s", got, want, s)
 	}
