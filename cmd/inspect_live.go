@@ -20,6 +20,7 @@ import (
 
 	"github.com/wsbench/wsbench/dialer"
 	"github.com/wsbench/wsbench/internal/trace"
+	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
 // liveHelp is what /help prints.
@@ -427,7 +428,7 @@ func (l *liveConn) ended(err error) error {
 		l.sess.Note(1, "the server broke the protocol: %s; sent close 1002", l.failed)
 		switch {
 		case errors.As(err, &ce):
-			l.sess.Note(1, "closed: code %d (%s) reason %q", ce.Code, trace.CloseCodeName(ce.Code), ce.Reason)
+			l.sess.Note(1, "closed: code %d (%s) reason %q", ce.Code, wsproto.CloseCodeName(ce.Code), ce.Reason)
 		case isTimeoutErr(err):
 			l.sess.Note(1, "no close from the server within %s", l.o.CloseWait)
 		}
@@ -435,7 +436,7 @@ func (l *liveConn) ended(err error) error {
 	}
 	switch {
 	case errors.As(err, &ce):
-		l.sess.Note(1, "closed: code %d (%s) reason %q", ce.Code, trace.CloseCodeName(ce.Code), ce.Reason)
+		l.sess.Note(1, "closed: code %d (%s) reason %q", ce.Code, wsproto.CloseCodeName(ce.Code), ce.Reason)
 		return nil
 	case errors.As(err, &pe):
 		l.sess.Note(1, "the server broke the protocol: %s; sent close %d", pe.Reason, pe.Code)

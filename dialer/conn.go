@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
+	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
 // retainLimit is the largest message or write buffer a connection keeps
@@ -276,7 +277,7 @@ func (c *Conn) peerClose(p []byte) error {
 		return c.violation(1002, "close frame with a 1-byte payload")
 	case len(p) >= 2:
 		ce.Code = uint16(p[0])<<8 | uint16(p[1])
-		if !validCloseCode(ce.Code) {
+		if !wsproto.ValidCloseCode(ce.Code) {
 			return c.violation(1002, fmt.Sprintf("invalid close code %d", ce.Code))
 		}
 		if !utf8.Valid(p[2:]) {

@@ -88,20 +88,6 @@ func putHeader(b []byte, fin bool, rsv byte, op ws.OpCode, n int, mask uint32) i
 	return i + 4
 }
 
-// validCloseCode reports whether a peer may send code in a close frame
-// (RFC 6455 section 7.4, and the IANA registry for 1012-1014).
-func validCloseCode(code uint16) bool {
-	switch {
-	case code >= 1000 && code <= 1003:
-		return true
-	case code >= 1007 && code <= 1014:
-		return true
-	case code >= 3000 && code <= 4999:
-		return true
-	}
-	return false
-}
-
 // closeBody writes a close frame body into b (at least 125 bytes): the code
 // and as much of reason as fits, cut at a UTF-8 boundary. Code 0 or 1005
 // gives an empty body.

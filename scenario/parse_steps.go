@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
 var (
@@ -349,19 +351,6 @@ func (d *decoder) ping(v *ynode, f string) *PingStep {
 	return p
 }
 
-// validCloseCode reports whether code may be sent in a close frame
-// (RFC 6455 section 7.4: 1000-4999 except the reserved 1004, 1005, 1006,
-// 1015 and the unassigned 1016-2999 range is allowed for registered codes).
-func validCloseCode(code int) bool {
-	switch {
-	case code < 1000 || code > 4999:
-		return false
-	case code == 1004 || code == 1005 || code == 1006 || code == 1015:
-		return false
-	}
-	return true
-}
-
 func (d *decoder) close(v *ynode, f string) *CloseStep {
 	c := &CloseStep{Code: 1000}
 	if !d.needMap(v, f, closeFields, true) {
@@ -372,8 +361,8 @@ func (d *decoder) close(v *ynode, f string) *CloseStep {
 		switch k.str {
 		case "code":
 			if code, ok := d.int(val, kf, 0, 65535); ok {
-				if !validCloseCode(code) {
-					d.fail(val, kf, "%d is not a close code a client may send (1000-4999 except 1004, 1005, 1006, 1015)", code)
+				if code < 0 || code > 0xffff || !wsproto.ValidCloseCode(uint16(code)) {
+					d.fail(val, kf, "%d is not a close code an endpoint may send (1000-1003, 1007-1014, 3000-4999)", code)
 				}
 				c.Code = uint16(code)
 			}

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
+	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
 // maxHeaderSize is the longest frame header: 2 bytes, 8 bytes of extended
@@ -142,24 +143,13 @@ func checkClosePayload(p []byte) (ws.StatusCode, *frameError) {
 		return 0, errCloseLen1
 	}
 	code := ws.StatusCode(binary.BigEndian.Uint16(p))
-	if !validCloseCode(code) {
+	if !wsproto.ValidCloseCode(uint16(code)) {
 		return 0, errCloseCode
 	}
 	if !utf8.Valid(p[2:]) {
 		return 0, errCloseUTF8
 	}
 	return code, nil
-}
-
-// validCloseCode reports whether a peer may send code in a close frame.
-func validCloseCode(code ws.StatusCode) bool {
-	switch {
-	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1011:
-		return true
-	case code >= 3000 && code <= 4999:
-		return true
-	}
-	return false
 }
 
 // frame is one encoded server frame (header + payload) whose bytes may be

@@ -182,6 +182,8 @@ func TestCloseCodes(t *testing.T) {
 		{"close code 1005", [][]byte{clientFrame(true, ws.OpClose, closeBody(1005, ""))}, 1002},
 		{"close code 1004", [][]byte{clientFrame(true, ws.OpClose, closeBody(1004, ""))}, 1002},
 		{"close code 5000", [][]byte{clientFrame(true, ws.OpClose, closeBody(5000, ""))}, 1002},
+		{"close code 2000", [][]byte{clientFrame(true, ws.OpClose, closeBody(2000, ""))}, 1002},
+		{"close 1012 echoed", [][]byte{clientFrame(true, ws.OpClose, closeBody(1012, "restart"))}, 1012},
 		{"close bad utf8 reason", [][]byte{clientFrame(true, ws.OpClose, closeBody(1000, "\xff"))}, 1002},
 		{"close 1000 echoed", [][]byte{clientFrame(true, ws.OpClose, closeBody(1000, "bye"))}, 1000},
 		{"close 4001 echoed", [][]byte{clientFrame(true, ws.OpClose, closeBody(4001, ""))}, 4001},

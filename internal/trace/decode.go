@@ -8,6 +8,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
 // Violation tags: the RFC 6455 rules a frame can break.
@@ -333,8 +335,8 @@ func closeInfo(p []byte, a *Analysis, add func(string, string, ...any)) *Close {
 		return nil
 	}
 	c := &Close{HasCode: true, Code: binary.BigEndian.Uint16(p), Reason: string(p[2:])}
-	c.Name = CloseCodeName(c.Code)
-	if !validCloseCode(c.Code) {
+	c.Name = wsproto.CloseCodeName(c.Code)
+	if !wsproto.ValidCloseCode(c.Code) {
 		add(TagInvalidCloseCode, "close code %d (%s) may not be sent", c.Code, c.Name)
 	}
 	a.UTF8Checked = true
@@ -344,65 +346,4 @@ func closeInfo(p []byte, a *Analysis, add func(string, string, ...any)) *Close {
 		add(TagInvalidUTF8, "invalid UTF-8 at byte %d of the close reason", off)
 	}
 	return c
-}
-
-// validCloseCode reports whether an endpoint may send code in a close frame
-// (RFC 6455 7.4 and the IANA registry).
-func validCloseCode(c uint16) bool {
-	switch {
-	case c >= 1000 && c <= 1003, c >= 1007 && c <= 1014:
-		return true
-	case c >= 3000 && c <= 4999:
-		return true
-	}
-	return false
-}
-
-// CloseCodeName names a close status code.
-func CloseCodeName(c uint16) string {
-	switch c {
-	case 1000:
-		return "Normal Closure"
-	case 1001:
-		return "Going Away"
-	case 1002:
-		return "Protocol Error"
-	case 1003:
-		return "Unsupported Data"
-	case 1004:
-		return "Reserved"
-	case 1005:
-		return "No Status Rcvd"
-	case 1006:
-		return "Abnormal Closure"
-	case 1007:
-		return "Invalid Payload Data"
-	case 1008:
-		return "Policy Violation"
-	case 1009:
-		return "Message Too Big"
-	case 1010:
-		return "Mandatory Extension"
-	case 1011:
-		return "Internal Error"
-	case 1012:
-		return "Service Restart"
-	case 1013:
-		return "Try Again Later"
-	case 1014:
-		return "Bad Gateway"
-	case 1015:
-		return "TLS Handshake"
-	}
-	switch {
-	case c < 1000:
-		return "Unused"
-	case c < 3000:
-		return "Unassigned"
-	case c < 4000:
-		return "Registered"
-	case c < 5000:
-		return "Private Use"
-	}
-	return "Out of Range"
 }

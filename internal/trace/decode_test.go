@@ -97,21 +97,3 @@ func TestDecoderUTF8Fragments(t *testing.T) {
 		}
 	}
 }
-
-func TestCloseCodes(t *testing.T) {
-	valid := []uint16{1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999}
-	invalid := []uint16{0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535}
-	for _, c := range valid {
-		if !validCloseCode(c) {
-			t.Errorf("%d: want valid", c)
-		}
-	}
-	for _, c := range invalid {
-		if validCloseCode(c) {
-			t.Errorf("%d: want invalid", c)
-		}
-	}
-	if CloseCodeName(1001) != "Going Away" || CloseCodeName(4123) != "Private Use" {
-		t.Error("close code names")
-	}
-}
