@@ -34,12 +34,20 @@ treecpu() {
 treehwm() {
   for p in $1 $(pgrep -P $1); do awk '/^VmHWM/ {print $2}' /proc/$p/status; done 2>/dev/null | awk '{s+=$1} END {print s+0}'
 }
-ccpu=0; chwm=0; started=$(date +%s)
+ccpu=0; chwm=0; started=$(date +%s); steady_from=${STEADY_FROM:-${DELAY_FROM:-}}
 while kill -0 $cli 2>/dev/null; do
-  # DELAY_FROM=S: the server's delivery-delay quantiles cover only what
-  # happens after S seconds (e.g. the speaking phase, not the joins).
-  if [ -n "${DELAY_FROM:-}" ] && [ ! -e "$tmp/metrics0.txt" ] && [ $(( $(date +%s) - started )) -ge "$DELAY_FROM" ]; then
+  # STEADY_FROM=S (or DELAY_FROM=S) and STEADY_TO=E: the server's delivery
+  # delay quantiles and its delivery/drop counters cover only seconds S to E
+  # of the client's run (e.g. the speaking phase, not the joins and not the
+  # goodbyes). Without STEADY_TO the window runs to the end.
+  el=$(( $(date +%s) - started ))
+  if [ -n "$steady_from" ] && [ ! -e "$tmp/metrics0.txt" ] && [ $el -ge "$steady_from" ]; then
     curl -sf http://127.0.0.1:$port/metrics > "$tmp/metrics0.txt" || true
+    date +%s.%N > "$tmp/t0"
+  fi
+  if [ -n "${STEADY_TO:-}" ] && [ ! -e "$tmp/metrics1.txt" ] && [ $el -ge "$STEADY_TO" ]; then
+    curl -sf http://127.0.0.1:$port/metrics > "$tmp/metrics1.txt" || true
+    date +%s.%N > "$tmp/t1"
   fi
   c=$(treecpu $cli || true); h=$(treehwm $cli || true)
   awk -v a="$c" -v b="$ccpu" 'BEGIN {exit !(a>b)}' && ccpu=$c
@@ -53,12 +61,20 @@ echo "wsbench run exit status: $rc"
 echo "client: CPU ≥ ${ccpu}s (sampled every 0.2 s), peak RSS ${chwm} KiB"
 echo "server: CPU $(cpu $srv)s, peak RSS $(hwm $srv) KiB"
 curl -sf http://127.0.0.1:$port/metrics > "$tmp/metrics.txt" || true
+grep -E '^wsbench_(deliveries_total|drops_total|slow_consumer_disconnects_total|upgrades_total) ' "$tmp/metrics.txt" | tr '\n' ' '; echo
 if [ -s "$tmp/metrics0.txt" ]; then
-  echo "(server delivery delay from ${DELAY_FROM}s on)"
-  awk -f bench/delay-quantiles.awk "$tmp/metrics0.txt" "$tmp/metrics.txt"
+  end=$tmp/metrics.txt; [ -s "$tmp/metrics1.txt" ] && end=$tmp/metrics1.txt
+  t1=$(cat "$tmp/t1" 2>/dev/null || date +%s.%N)
+  echo "(steady window: ${steady_from}s to ${STEADY_TO:-end} of the run)"
+  awk -f bench/delay-quantiles.awk "$tmp/metrics0.txt" "$end"
+  # Counter deltas over the window only, as totals and per second.
+  awk -v t0="$(cat "$tmp/t0")" -v t1="$t1" '
+    FNR == 1 { f++ }
+    /^wsbench_(deliveries_total|drops_total|upgrades_total|slow_consumer_disconnects_total) / { v[f, $1] = $2; names[$1] = 1 }
+    END { printf "steady:"; for (n in names) printf " %s %d (%.0f/s)", n, v[2, n] - v[1, n], (v[2, n] - v[1, n]) / (t1 - t0); print "" }
+  ' "$tmp/metrics0.txt" "$end"
 else
   awk -f bench/delay-quantiles.awk "$tmp/metrics.txt"
 fi
-grep -E '^wsbench_(deliveries_total|drops_total|slow_consumer_disconnects_total) ' "$tmp/metrics.txt" | tr '\n' ' '; echo
 [ -n "${KEEP_RESULTS:-}" ] && cp "$tmp/results.json" "$KEEP_RESULTS"
 kill -TERM $srv; wait $srv || true
