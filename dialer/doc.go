@@ -2,7 +2,7 @@
 // connections that the virtual users of package scenario drive (and that
 // `wsbench inspect` uses), reads and writes frames without steady-state
 // allocation, and reports every frame to an optional Tap for traces. In the
-// data flow of DESIGN.md it sits under the virtual user:
+// data flow of ARCHITECTURE.md it sits under the virtual user:
 // scenario step → dialer.Conn → socket, and dialer.Conn ── Tap ──▶ frame trace.
 //
 // # Dialing
