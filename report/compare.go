@@ -75,8 +75,8 @@ var gatedLatencyStats = map[string]bool{"p50": true, "p90": true, "p99": true, "
 // failure counter when its rate per second grows by more than tolerance or
 // appears where base had none; a message or byte rate when it drops by more
 // than tolerance. Max, wsbench.sched and other counters and gauges are
-// shown but never regress. Metrics in only one of the files are compared
-// against zero.
+// shown but never regress; counters that are zero in both are left out.
+// Metrics in only one of the files are compared against zero.
 func Compare(base, new *Results, tolerance float64) *Comparison {
 	cmp := &Comparison{Base: base, New: new, Tolerance: tolerance}
 	var names []string
@@ -117,6 +117,9 @@ func Compare(base, new *Results, tolerance float64) *Comparison {
 		return float64(v) / secs
 	}
 	for _, k := range sortedKeys(counters) {
+		if base.Counters[k] == 0 && new.Counters[k] == 0 {
+			continue // an error kind that never happened
+		}
 		unit := unitCount
 		if strings.HasPrefix(k, "bytes.") {
 			unit = unitBytes
@@ -192,13 +195,14 @@ func formatRatio(c Change) string {
 	return fmt.Sprintf("%+.1f%%", 100*r)
 }
 
-func (c Change) verdict() (text, class string) {
+// verdict names a regression, or an improvement beyond the tolerance.
+func (c Change) verdict(tolerance float64) (text, class string) {
 	switch {
 	case c.Regression:
 		return "✗ REGRESSION", "regression"
-	case c.Direction == HigherIsWorse && c.New < c.Base:
+	case c.Direction == HigherIsWorse && c.New < c.Base*(1-tolerance):
 		return "better", "better"
-	case c.Direction == LowerIsWorse && c.New > c.Base:
+	case c.Direction == LowerIsWorse && c.New > c.Base*(1+tolerance):
 		return "better", "better"
 	}
 	return "", ""
@@ -211,7 +215,7 @@ func WriteComparison(w io.Writer, c *Comparison) error {
 	R, L := tw.AlignRight, tw.AlignLeft
 	t := newTable(ew, []string{"metric", "stat", "base", "new", "change", "verdict"}, []tw.Align{L, L, R, R, R, L})
 	for _, ch := range c.Changes {
-		v, _ := ch.verdict()
+		v, _ := ch.verdict(c.Tolerance)
 		if err := t.Append([]string{ch.Metric, ch.Stat, formatChangeValue(ch.Unit, ch.Stat, ch.Base), formatChangeValue(ch.Unit, ch.Stat, ch.New), formatRatio(ch), v}); err != nil {
 			return fmt.Errorf("render comparison table: %w", err)
 		}
@@ -263,7 +267,7 @@ func WriteComparisonHTML(w io.Writer, c *Comparison) error {
 	page.Runs = []htmlRun{{Label: "Base", Meta: htmlMeta(c.Base)}, {Label: "New", Meta: htmlMeta(c.New)}}
 	hc := &htmlCompare{Tolerance: formatPercent(100 * c.Tolerance), Regressions: c.Regressions()}
 	for _, ch := range c.Changes {
-		v, cls := ch.verdict()
+		v, cls := ch.verdict(c.Tolerance)
 		hc.Rows = append(hc.Rows, htmlCompareRow{ch.Metric, ch.Stat, formatChangeValue(ch.Unit, ch.Stat, ch.Base),
 			formatChangeValue(ch.Unit, ch.Stat, ch.New), formatRatio(ch), v, cls})
 	}
