@@ -49,7 +49,7 @@ func TestCompareFlagsSlowerLatency(t *testing.T) {
 func TestCompareCounters(t *testing.T) {
 	base := htmlFixture(t)
 	worse := htmlFixture(t)
-	worse.Counters["errors.dial"] = 5                           // appears
+	worse.Counters["errors.dial"] = 5                            // appears
 	worse.Counters["msgs.recv"] = base.Counters["msgs.recv"] / 2 // rate halves
 	worse.Counters["reconnects"] = 1000                          // neutral
 	got := map[string]bool{}
