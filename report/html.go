@@ -208,7 +208,12 @@ func schedWarnings(r *Results) (warnings, notes []string) {
 func htmlSections(r *Results) []htmlSection {
 	var secs []htmlSection
 	var msgCharts, setupCharts []template.HTML
+	var brief []string
 	for _, l := range r.Latencies {
+		if l.Count > 0 && l.Name != SchedLatency && secondsWith(r, l.Name) < minChartSeconds {
+			brief = append(brief, l.Name)
+			continue
+		}
 		switch l.Name {
 		case SchedLatency:
 		case "connect", "handshake":
@@ -217,10 +222,12 @@ func htmlSections(r *Results) []htmlSection {
 			msgCharts = append(msgCharts, latencyOverTime(r, l.Name))
 		}
 	}
-	if len(msgCharts) > 0 {
-		secs = append(secs, htmlSection{Title: "Latency over time",
-			Intro:  "Percentiles of each second's samples. A metric ending in .raw is measured from the actual send; the one without, from the scheduled send (corrected for coordinated omission).",
-			Charts: msgCharts})
+	if len(msgCharts) > 0 || len(brief) > 0 {
+		intro := "Percentiles of each second's samples. A metric ending in .raw is measured from the actual send; the one without, from the scheduled send (corrected for coordinated omission)."
+		if len(brief) > 0 {
+			intro += fmt.Sprintf(" Not charted over time, as their samples fall within fewer than %d seconds: %s (see the table and the spectrum).", minChartSeconds, strings.Join(brief, ", "))
+		}
+		secs = append(secs, htmlSection{Title: "Latency over time", Intro: intro, Charts: msgCharts})
 	}
 	if spec := spectrumChart(r); spec != "" {
 		secs = append(secs, htmlSection{Title: "Percentile spectrum",
@@ -250,6 +257,23 @@ func htmlSections(r *Results) []htmlSection {
 			Charts: []template.HTML{latencyOverTime(r, SchedLatency)}})
 	}
 	return secs
+}
+
+// minChartSeconds is the number of seconds with samples a latency metric
+// needs for a chart over time; a handful of points (a join at the start)
+// says more in the table and the spectrum.
+const minChartSeconds = 3
+
+// secondsWith counts the seconds of the series in which metric name has
+// samples.
+func secondsWith(r *Results, name string) int {
+	n := 0
+	for _, p := range r.Series {
+		if p.Latencies[name].Count > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 func appendChart(cs []template.HTML, c template.HTML) []template.HTML {
@@ -332,7 +356,7 @@ func latencyOverTime(r *Results, name string) template.HTML {
 
 // spectrumChart draws every latency metric's percentile spectrum.
 func spectrumChart(r *Results) template.HTML {
-	c := &chart{Title: "Latency by percentile", XUnit: unitSpectrum, YUnit: unitNanos, LogY: true}
+	c := &chart{Title: "Latency by percentile", XUnit: unitSpectrum, YUnit: unitNanos, LogY: true, Wide: true}
 	var count int64
 	for _, l := range r.Latencies {
 		count = max(count, l.Count)
@@ -342,6 +366,9 @@ func spectrumChart(r *Results) template.HTML {
 		h := r.Histogram(l.Name)
 		if h == nil || l.Count == 0 {
 			continue
+		}
+		if floor := float64(l.P50) / 4; c.YFloor == 0 || floor < c.YFloor {
+			c.YFloor = floor
 		}
 		line := spectrumLine(l.Name, i, h, xmax)
 		line.Dash = l.Name == SchedLatency

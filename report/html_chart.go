@@ -30,7 +30,8 @@ const (
 // Chart geometry in SVG user units; the SVG scales to the page width.
 const (
 	chartW, chartH = 760, 240
-	padL, padR     = 70, 14
+	wideW          = 1180 // Wide charts: the same text size across the page
+	padL, padR     = 70, 24
 	padT, padB     = 10, 26
 
 	// maxChartPoints caps the points of one line; longer series are
@@ -53,7 +54,12 @@ type chart struct {
 	XUnit chartUnit
 	YUnit chartUnit
 	LogY  bool
-	Lines []chartLine
+	// YFloor, when set on a log axis, is the lowest value shown; smaller
+	// values are drawn on the bottom edge, so that one metric's tiny
+	// minimum does not squash every other line into the top of the chart.
+	YFloor float64
+	Wide   bool // spans the page width
+	Lines  []chartLine
 }
 
 // HTML renders the chart as a <figure> holding the SVG and its legend.
@@ -63,13 +69,17 @@ func (c *chart) HTML() template.HTML {
 	})
 	var b strings.Builder
 	xmin, xmax, ymin, ymax, any := c.bounds()
-	fmt.Fprintf(&b, `<figure class="chart"><figcaption>%s</figcaption>`, html.EscapeString(c.Title))
+	cls := "chart"
+	if c.Wide {
+		cls += " wide"
+	}
+	fmt.Fprintf(&b, `<figure class="%s"><figcaption>%s</figcaption>`, cls, html.EscapeString(c.Title))
 	if !any {
 		b.WriteString(`<p class="empty">no data</p></figure>`)
 		return template.HTML(b.String())
 	}
 	if c.LogY {
-		ymin = math.Pow(10, math.Floor(math.Log10(math.Max(ymin, 1))))
+		ymin = math.Pow(10, math.Floor(math.Log10(math.Max(ymin, math.Max(c.YFloor, 1)))))
 		ymax = math.Pow(10, math.Ceil(math.Log10(math.Max(ymax, ymin*10))))
 	} else {
 		ymin = 0
@@ -78,8 +88,12 @@ func (c *chart) HTML() template.HTML {
 	if xmax <= xmin {
 		xmax = xmin + 1
 	}
+	chartW := chartW
+	if c.Wide {
+		chartW = wideW
+	}
 	fmt.Fprintf(&b, `<svg viewBox="0 0 %d %d" role="img" aria-label="%s">`, chartW, chartH, html.EscapeString(c.Title))
-	px := func(x float64) float64 { return padL + (x-xmin)/(xmax-xmin)*(chartW-padL-padR) }
+	px := func(x float64) float64 { return padL + (x-xmin)/(xmax-xmin)*float64(chartW-padL-padR) }
 	py := func(y float64) float64 {
 		f := 0.0
 		if c.LogY {
