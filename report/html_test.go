@@ -343,3 +343,32 @@ func TestHTMLOldSeries(t *testing.T) {
 		t.Error("old series: want p99 lines and no p90 line")
 	}
 }
+
+// TestHTMLEdgeCases: empty results render, and names from the scenario are
+// escaped, never markup.
+func TestHTMLEdgeCases(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, &Results{}); err != nil {
+		t.Fatalf("empty results: %v", err)
+	}
+	if !strings.Contains(buf.String(), "No errors") {
+		t.Error("empty results: no errors line missing")
+	}
+	r := NewRegistry()
+	r.StartAt(t0)
+	for s := 0; s < 4; s++ {
+		r.Latency(`<script>x</script>`).Record(time.Millisecond)
+		r.Counter(`errors.<img src=x>`).Inc()
+		r.Tick(t0.Add(time.Duration(s+1) * time.Second))
+	}
+	res := r.Results(Meta{Scenario: `a"><b>.yaml`, Start: t0, End: t0.Add(4 * time.Second)})
+	buf.Reset()
+	if err := WriteHTML(&buf, res); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"<script>", "<img src=x>", `"><b>`} {
+		if strings.Contains(buf.String(), bad) {
+			t.Errorf("page contains unescaped %q", bad)
+		}
+	}
+}
