@@ -372,3 +372,25 @@ func TestHTMLEdgeCases(t *testing.T) {
 		}
 	}
 }
+
+// TestHTMLMerged: merged results render from their own histograms and
+// series, with the sources and segments in the header.
+func TestHTMLMerged(t *testing.T) {
+	a, b := htmlFixture(t), htmlFixture(t)
+	b.Meta.Segment = "1:2/2"
+	m, err := Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, m); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := m.Latency("delivery")
+	page := buf.String()
+	for _, want := range []string{">2 results<", ">0:1/2,1:2/2<", fmt.Sprintf(`<td data-stat="count">%d</td>`, d.Count), "delivery — latency per second"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("merged page lacks %q", want)
+		}
+	}
+}
