@@ -40,6 +40,10 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&c.Addr, "addr", c.Addr, "listen address (port 0 picks a free port)")
 	f.IntVar(&c.HistorySize, "history", c.HistorySize, "messages kept per room and sent to joiners")
 	f.StringVar(&c.HistoryDB, "history-db", "", "persist room history in this bbolt file")
+	f.IntVar(&c.HistoryRoomBytes, "history-room-bytes", c.HistoryRoomBytes, "history bytes kept per room, in memory and in --history-db (oldest dropped first)")
+	f.Int64Var(&c.HistoryTotal, "history-total-bytes", c.HistoryTotal, "history bytes held in memory over all rooms; past it rooms without members are dropped from memory (reloaded from --history-db on the next join)")
+	f.IntVar(&c.MaxChatMessage, "max-chat-message", c.MaxChatMessage, "largest /chat message in bytes, pass-through fields included (answered with error too_long)")
+	f.IntVar(&c.RoomCreates, "room-creates", c.RoomCreates, "rooms one connection may create per minute (error too_many_room_creates past it)")
 	f.DurationVar(&c.PingInterval, "ping-interval", c.PingInterval, "ping connections silent this long (0 = never)")
 	f.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close connections silent this long (0 = never)")
 	f.IntVar(&c.MaxMessage, "max-message", c.MaxMessage, "largest data message in bytes (close 1009 past it)")
@@ -78,6 +82,16 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 		return usageError(errors.New("--slow-timeout must be positive"))
 	case o.cfg.HistorySize < 0:
 		return usageError(errors.New("--history must not be negative"))
+	case o.cfg.HistoryRoomBytes <= 0:
+		return usageError(errors.New("--history-room-bytes must be positive"))
+	case o.cfg.HistoryTotal < int64(o.cfg.HistoryRoomBytes):
+		return usageError(fmt.Errorf("--history-total-bytes (%d) must be at least --history-room-bytes (%d)", o.cfg.HistoryTotal, o.cfg.HistoryRoomBytes))
+	case o.cfg.MaxChatMessage <= 0:
+		return usageError(errors.New("--max-chat-message must be positive"))
+	case o.cfg.MaxChatMessage > o.cfg.MaxMessage:
+		return usageError(fmt.Errorf("--max-chat-message (%d) must not exceed --max-message (%d): larger frames are closed with 1009 first", o.cfg.MaxChatMessage, o.cfg.MaxMessage))
+	case o.cfg.RoomCreates <= 0:
+		return usageError(errors.New("--room-creates must be positive"))
 	case o.cfg.RateLimit < 0:
 		return usageError(errors.New("--rate-limit must not be negative"))
 	case o.cfg.Loops <= 0:

@@ -24,6 +24,8 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
+
+	"github.com/wsbench/wsbench/target/chat"
 )
 
 // Config holds every `wsbench serve` setting.
@@ -31,6 +33,10 @@ type Config struct {
 	Addr             string        // listen address, default 127.0.0.1:8080; port 0 picks a free port
 	HistorySize      int           // messages kept per room
 	HistoryDB        string        // bbolt file for persistent history ("" = memory only)
+	HistoryRoomBytes int           // history bytes kept per room (memory and --history-db)
+	HistoryTotal     int64         // history bytes held in memory over all rooms
+	MaxChatMessage   int           // largest /chat message in bytes, pass-through fields included (too_long past it)
+	RoomCreates      int           // rooms one connection may create per minute
 	PingInterval     time.Duration // ping connections silent this long (0 = never)
 	IdleTimeout      time.Duration // close connections silent this long (0 = never)
 	MaxMessage       int           // largest data message in bytes (close 1009 past it)
@@ -51,6 +57,10 @@ func DefaultConfig() Config {
 	return Config{
 		Addr:             "127.0.0.1:8080",
 		HistorySize:      50,
+		HistoryRoomBytes: chat.DefaultHistoryRoom,
+		HistoryTotal:     chat.DefaultHistoryTotal,
+		MaxChatMessage:   chat.DefaultMaxMessageLen,
+		RoomCreates:      chat.DefaultRoomCreates,
 		PingInterval:     30 * time.Second,
 		IdleTimeout:      90 * time.Second,
 		MaxMessage:       1 << 20,
