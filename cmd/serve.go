@@ -15,19 +15,22 @@ import (
 
 // serveOptions are the flags of `wsbench serve`.
 type serveOptions struct {
-	cfg        target.Config
-	logLevel   string
-	cpuProfile string
+	cfg          target.Config
+	logLevel     string
+	cpuProfile   string
+	flushTimeout time.Duration // bound on the history flush at shutdown
 }
 
 func newServeCmd() *cobra.Command {
-	o := &serveOptions{cfg: target.DefaultConfig(), logLevel: "info"}
+	o := &serveOptions{cfg: target.DefaultConfig(), logLevel: "info", flushTimeout: 10 * time.Second}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the reference WebSocket chat server",
 		Long: "serve runs wsbench's reference server: /chat (the chat protocol, see docs/protocol.md),\n" +
 			"/echo (every data message echoed), /metrics (Prometheus text) and /healthz.\n" +
-			"SIGINT or SIGTERM shut it down gracefully (close 1001 to every client, history flushed).",
+			"SIGINT or SIGTERM shut it down gracefully: stop accepting, stop reading, commit the history\n" +
+			"store and send its pending acks, then close 1001 to every client and wait for their replies.\n" +
+			"Exit status 3 if the history flush fails or takes longer than --flush-timeout.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := interruptContext(cmd.Context())
@@ -55,6 +58,7 @@ func newServeCmd() *cobra.Command {
 	f.Float64Var(&c.RateLimit, "rate-limit", 0, "chat messages per second per connection, burst 2x (0 = off)")
 	f.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate (PEM); serve wss:// with --tls-key")
 	f.StringVar(&c.TLSKey, "tls-key", "", "TLS private key (PEM)")
+	f.DurationVar(&o.flushTimeout, "flush-timeout", o.flushTimeout, "at shutdown, how long to wait for the history store to commit pending messages (exit 3 past it)")
 	f.StringVar(&o.logLevel, "log-level", o.logLevel, "log level: debug, info, warn, error")
 	f.IntVar(&c.Loops, "loops", c.Loops, "event loops")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the server to this file until it stops (for `go tool pprof`)")
@@ -94,6 +98,8 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 		return usageError(errors.New("--room-creates must be positive"))
 	case o.cfg.RateLimit < 0:
 		return usageError(errors.New("--rate-limit must not be negative"))
+	case o.flushTimeout <= 0:
+		return usageError(errors.New("--flush-timeout must be positive"))
 	case o.cfg.Loops <= 0:
 		return usageError(errors.New("--loops must be positive"))
 	case (o.cfg.TLSCert == "") != (o.cfg.TLSKey == ""):
@@ -111,7 +117,7 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 	}
 	logger.Info("wsbench serve ready", "url", srv.URL("/chat"))
 	<-ctx.Done()
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutCtx, cancel := context.WithTimeout(context.Background(), o.flushTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("shutdown: %w", err)}
