@@ -94,8 +94,8 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 		return usageError(errors.New("--max-chat-message must be positive"))
 	case o.cfg.MaxChatMessage > o.cfg.MaxMessage:
 		return usageError(fmt.Errorf("--max-chat-message (%d) must not exceed --max-message (%d): larger frames are closed with 1009 first", o.cfg.MaxChatMessage, o.cfg.MaxMessage))
-	case o.cfg.RoomCreates <= 0:
-		return usageError(errors.New("--room-creates must be positive"))
+	case o.cfg.RoomCreates <= 0 || o.cfg.RoomCreates > 65535:
+		return usageError(fmt.Errorf("--room-creates %d: want 1..65535 rooms per minute", o.cfg.RoomCreates))
 	case o.cfg.RateLimit < 0:
 		return usageError(errors.New("--rate-limit must not be negative"))
 	case o.flushTimeout <= 0:

@@ -68,8 +68,12 @@ const (
 	DefaultRoomCreates     = 60
 )
 
-// roomCreateWindow is the window RoomCreates counts in.
-const roomCreateWindow = int64(time.Minute)
+// roomCreateWindow is the window RoomCreates counts in, in seconds.
+const roomCreateWindow = 60
+
+// maxRoomCreates is the largest RoomCreates (the per-connection count is a
+// uint16 to keep the connection state small).
+const maxRoomCreates = 1<<16 - 1
 
 // Abuse: a connection sending more than abuseFactor × RateLimit messages in
 // each of abuseStrikes consecutive seconds is closed with 1008.
@@ -158,10 +162,10 @@ type conn struct {
 	namedIdx int
 	rooms    []*room
 	closed   bool
-
-	// rooms created in the current window (RoomCreates)
-	createWin int64
-	creates   int32
+	// rooms created in the window starting at createWin (Unix seconds);
+	// both fit in closed's padding, so the struct does not grow.
+	creates   uint16
+	createWin uint32
 
 	// rate limiting (token bucket) and abuse detection
 	tokens   float64
@@ -233,6 +237,7 @@ func NewHub(cfg Config, out Outbox) (*Hub, error) {
 	if cfg.RoomCreates <= 0 {
 		cfg.RoomCreates = DefaultRoomCreates
 	}
+	cfg.RoomCreates = min(cfg.RoomCreates, maxRoomCreates)
 	if cfg.RateLimit < 0 {
 		return nil, fmt.Errorf("chat hub: negative rate limit %v", cfg.RateLimit)
 	}

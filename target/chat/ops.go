@@ -2,6 +2,7 @@ package chat
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/wsbench/wsbench/target/history"
 )
@@ -119,8 +120,9 @@ func (h *Hub) newRoom(name string) *room {
 // mayCreate counts a room creation against c's RoomCreates per minute and
 // reports whether it is allowed. c.mu is held.
 func (h *Hub) mayCreate(c *conn, now int64) bool {
-	if now-c.createWin >= roomCreateWindow || now < c.createWin {
-		c.createWin, c.creates = now, 0
+	sec := uint32(now / int64(time.Second))
+	if sec-c.createWin >= roomCreateWindow {
+		c.createWin, c.creates = sec, 0
 	}
 	if int(c.creates) >= h.cfg.RoomCreates {
 		return false
