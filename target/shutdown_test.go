@@ -1,7 +1,10 @@
 package target
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,15 +25,39 @@ import (
 // frame, every ack must be for a stored message, and nothing may follow the
 // close frame on the wire.
 func TestShutdownAcksStoredSaysBeforeClose(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "history.db")
+	t.Run("event loop", func(t *testing.T) { testShutdownAcks(t, false) })
+	t.Run("TLS", func(t *testing.T) { testShutdownAcks(t, true) })
+}
+
+func testShutdownAcks(t *testing.T, useTLS bool) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "history.db")
 	cfg := DefaultConfig()
 	cfg.Addr, cfg.Loops, cfg.HistoryDB, cfg.HistorySize = "127.0.0.1:0", 2, db, 5000
 	cfg.CloseTimeout = 5 * time.Second
+	var pool *x509.CertPool
+	if useTLS {
+		cfg.TLSCert, cfg.TLSKey, pool = selfSigned(t, dir)
+	}
 	s, err := Start(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc := upgradeRaw(t, s, "/chat")
+	var rc *rawConn
+	if useTLS {
+		nc, err := tls.Dial("tcp", s.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		rc = &rawConn{t: t, nc: nc, br: bufio.NewReader(nc)}
+		rc.write([]byte(upgradeRequest("/chat")))
+		if resp := rc.response(); resp.StatusCode != 101 {
+			t.Fatalf("upgrade: %d", resp.StatusCode)
+		}
+	} else {
+		rc = upgradeRaw(t, s, "/chat")
+	}
 	send := func(msg string) { rc.write(clientFrame(true, ws.OpText, []byte(msg))) }
 	send(`{"op":"nick","name":"alice"}`)
 	send(`{"op":"join","room":"r","id":"joined"}`)
