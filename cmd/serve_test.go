@@ -58,7 +58,7 @@ func TestServeSIGTERMAcksEverythingStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := filepath.Join(t.TempDir(), "history.db")
-	proc := exec.Command(exe, "serve", "--addr", "127.0.0.1:0", "--history-db", db, "--history", "5000", "--loops", "2")
+	proc := exec.Command(exe, "serve", "--addr", "127.0.0.1:0", "--history-db", db, "--history", "20000", "--history-room-bytes", "16777216", "--history-total-bytes", "16777216", "--loops", "2")
 	stderr, err := proc.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +103,7 @@ func TestServeSIGTERMAcksEverythingStored(t *testing.T) {
 			break
 		}
 	}
-	const says = 2000
+	const says = 10000
 	go func() {
 		for i := 0; i < says; i++ {
 			if c.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `{"op":"say","room":"r","text":"m","seq":%d,"id":%d}`, i, i)) != nil {
@@ -111,10 +111,6 @@ func TestServeSIGTERMAcksEverythingStored(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(5 * time.Millisecond)
-	if err := proc.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
 	acked := map[int]bool{}
 	for {
 		var m struct {
@@ -129,18 +125,24 @@ func TestServeSIGTERMAcksEverythingStored(t *testing.T) {
 			break
 		}
 		if m.Op == "ack" && m.ID != nil {
+			if len(acked) == 0 {
+				// The first say is stored: the rest are in flight.
+				if err := proc.Process.Signal(syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+			}
 			acked[*m.ID] = true
 		}
 	}
 	if err := proc.Wait(); err != nil {
 		t.Fatalf("serve after SIGTERM: %v, want exit status 0", err)
 	}
-	st, err := history.OpenBolt(db, history.BoltOptions{Retain: 5000})
+	st, err := history.OpenBolt(db, history.BoltOptions{Retain: 20000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	stored, err := st.Load("r", 5000)
+	stored, err := st.Load("r", 20000)
 	if err != nil {
 		t.Fatal(err)
 	}
