@@ -53,6 +53,9 @@ type entry struct {
 
 var roomsBucket = []byte("rooms")
 
+// keepArena is the largest batch buffer kept for reuse between commits.
+const keepArena = 1 << 20
+
 // OpenBolt opens (creating if needed) the bbolt file at path and starts the
 // writer goroutine.
 func OpenBolt(path string, o BoltOptions) (*Bolt, error) {
@@ -135,6 +138,11 @@ func (s *Bolt) writer() {
 		}
 		clear(b.ents) // drop done callbacks for the GC
 		b.ents, b.arena = b.ents[:0], b.arena[:0]
+		if cap(b.arena) > keepArena {
+			// A burst grew the batch; do not hold its memory (up to
+			// MaxPending per batch, two batches) once it is committed.
+			b.arena, b.ents, b.keys = nil, nil, nil
+		}
 
 		s.mu.Lock()
 		s.spare = b
