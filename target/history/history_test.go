@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestRing(t *testing.T) {
@@ -236,5 +237,35 @@ func TestBoltRetainBytes(t *testing.T) {
 	<-done
 	if got, _ := s.Load("big", 5); len(got) != 1 {
 		t.Fatalf("oversized newest message: kept %d", len(got))
+	}
+}
+
+func TestBoltReleasesBurstBuffer(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "h.db"), BoltOptions{NoSync: true})
+	defer s.Close()
+	done := make(chan error, 1)
+	s.Append("r", make([]byte, 4*keepArena), func(err error) { done <- err })
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	waitSpare := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		sp := s.spare
+		held := 0
+		if sp != nil {
+			held = cap(sp.arena)
+		}
+		s.mu.Unlock()
+		if sp != nil {
+			if held > keepArena {
+				t.Fatalf("the committed batch still holds %d bytes", held)
+			}
+			return
+		}
+		if time.Now().After(waitSpare) {
+			t.Fatal("the writer never handed its batch back")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
