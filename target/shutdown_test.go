@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -219,5 +220,52 @@ func TestNothingQueuedAfterCloseFrame(t *testing.T) {
 	rc.write(clientFrame(true, ws.OpClose, []byte{0x03, 0xe9}))
 	if h, p, err := rc.readFrame(); err == nil {
 		t.Fatalf("frame after the close frame: %v %q", h.OpCode, p)
+	}
+}
+
+// TestShutdownFlushOutOfTime: when the history flush has no time left
+// (ctx already done), Shutdown reports it, so `wsbench serve` exits 3, and
+// still closes every connection with 1001 and writes nothing after it, even
+// though acks of messages the flush commits later are still coming.
+func TestShutdownFlushOutOfTime(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "history.db")
+	cfg := DefaultConfig()
+	cfg.Addr, cfg.Loops, cfg.HistoryDB = "127.0.0.1:0", 2, db
+	cfg.CloseTimeout = 5 * time.Second
+	s, err := Start(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := upgradeRaw(t, s, "/chat")
+	send := func(msg string) { rc.write(clientFrame(true, ws.OpText, []byte(msg))) }
+	send(`{"op":"nick","name":"alice"}`)
+	send(`{"op":"join","room":"r","id":"joined"}`)
+	for i := 0; i < 500; i++ {
+		send(fmt.Sprintf(`{"op":"say","room":"r","text":"m","id":%d}`, i))
+	}
+	send(`{"op":"echo","id":"last"}`) // answered once every say before it was handled
+	for {
+		_, p, err := rc.readFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(p) == `{"op":"ack","id":"last"}` {
+			break
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Shutdown(ctx) }()
+	if code := rc.expectClose(); code != 1001 {
+		t.Fatalf("close code %d, want 1001", code)
+	}
+	rc.write(clientFrame(true, ws.OpClose, []byte{0x03, 0xe8}))
+	if h, p, err := rc.readFrame(); err == nil {
+		t.Fatalf("frame after the close frame: %v %q", h.OpCode, p)
+	}
+	err = <-done
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "flush chat history") {
+		t.Fatalf("Shutdown = %v, want the history flush's context.Canceled", err)
 	}
 }

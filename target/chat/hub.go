@@ -343,14 +343,17 @@ func (h *Hub) Stats() Stats {
 }
 
 // Shutdown flushes and closes the history store (pending appends are
-// committed and acked). It returns ctx's error if that takes too long; the
-// flush then goes on in the background.
+// committed and acked). It returns ctx's error if that takes too long, or
+// at once if ctx is already done; the flush then goes on in the background.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	if h.shutdown.Swap(true) || h.cfg.Store == nil {
 		return nil
 	}
 	done := make(chan error, 1)
 	go func() { done <- h.cfg.Store.Close() }()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("chat hub shutdown: history flush: %w", err)
+	}
 	select {
 	case err := <-done:
 		if err != nil {
