@@ -88,7 +88,17 @@ func freeAddr(t *testing.T) string {
 // promQuery runs an instant query and returns each result's labels and value.
 func promQuery(t *testing.T, base, q string) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(q))
+	return promQueryAt(t, base, q, time.Time{})
+}
+
+// promQueryAt runs an instant query at time at (zero: now).
+func promQueryAt(t *testing.T, base, q string, at time.Time) map[string]float64 {
+	t.Helper()
+	u := base + "/api/v1/query?query=" + url.QueryEscape(q)
+	if !at.IsZero() {
+		u += "&time=" + strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)
+	}
+	resp, err := http.Get(u)
 	if err != nil {
 		t.Fatalf("query %s: %v", q, err)
 	}
@@ -224,6 +234,21 @@ func TestPushPrometheus(t *testing.T) {
 	}
 	if len(vus) != 1 {
 		t.Errorf("vus peak: %v", vus)
+	}
+
+	// Every query of the Grafana dashboard is valid PromQL, and the
+	// load-generator panels show this run.
+	for _, q := range dashboardQueries(t) {
+		if strings.HasPrefix(q.where, "variable") {
+			continue // label_values() is Grafana's, not PromQL
+		}
+		expr := dashboardExpr(q.expr, opts.PushRunID)
+		got := promQueryAt(t, base, expr, res.Meta.End)
+		if strings.Contains(q.expr, "wsbench_run_latency_seconds") || strings.Contains(q.expr, "msgs_sent_total") {
+			if len(got) == 0 {
+				t.Errorf("%s: %s returns nothing for the run", q.where, expr)
+			}
+		}
 	}
 }
 
