@@ -121,3 +121,52 @@ func TestProgressOutputs(t *testing.T) {
 		t.Fatalf("quiet progress wrote %q", quiet.String())
 	}
 }
+
+// TestGaugePeaksAcrossWorkers: the peaks of each worker's intervals travel
+// through the stream, and the parent's combined interval adds the sources'
+// peaks (the highest of each since the last Tick; a source with nothing
+// new counts with its latest value).
+func TestGaugePeaksAcrossWorkers(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewStreamWriter(&buf)
+	var sources [2]*Registry
+	for i := range sources {
+		r := NewRegistry()
+		r.StartAt(t0)
+		g := r.Gauge("vus")
+		g.Add(int64(5 * (i + 1)))
+		g.Add(-int64(5 * (i + 1)))
+		if err := w.WriteInterval(r.Tick(t0.Add(time.Second))); err != nil {
+			t.Fatal(err)
+		}
+		g.Add(2)
+		if i == 0 {
+			if err := w.WriteInterval(r.Tick(t0.Add(2 * time.Second))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sources[i] = r
+	}
+	rd := NewStreamReader(&buf)
+	var got []*Interval
+	for {
+		iv, _, err := rd.Next()
+		if err != nil {
+			break
+		}
+		got = append(got, iv)
+	}
+	if len(got) != 3 || got[0].Peaks["vus"] != 5 || got[1].Peaks["vus"] != 2 || got[2].Peaks["vus"] != 10 {
+		t.Fatalf("peaks through the stream: %d intervals", len(got))
+	}
+	c := NewCombiner(2, t0)
+	c.Add(0, got[0])
+	c.Add(1, got[2])
+	if iv := c.Tick(t0.Add(time.Second)); iv.Peaks["vus"] != 15 || iv.Gauges["vus"] != 0 {
+		t.Fatalf("combined peak %d (gauge %d), want 5+10 (0)", iv.Peaks["vus"], iv.Gauges["vus"])
+	}
+	c.Add(0, got[1])
+	if iv := c.Tick(t0.Add(2 * time.Second)); iv.Peaks["vus"] != 2 {
+		t.Fatalf("combined peak %d, want 2 from source 0 and source 1's latest 0", iv.Peaks["vus"])
+	}
+}
