@@ -302,3 +302,23 @@ func TestPushDeadEndpoint(t *testing.T) {
 		})
 	}
 }
+
+func TestPushUsage(t *testing.T) {
+	for _, c := range []struct {
+		push []string
+		want string
+	}{
+		{[]string{"foo=http://x/"}, `--push "foo=http://x/": want prometheus-rw=URL`},
+		{[]string{"http://127.0.0.1:9090/api/v1/write"}, "want prometheus-rw=URL"},
+		{[]string{"prometheus-rw=127.0.0.1:9090"}, "want http:// or https://"},
+		{[]string{"prometheus-rw=http://a/", "prometheus-rw=http://b/"}, "one output per run (got 2)"},
+	} {
+		opts, _, _ := pushRunOpts(t, "")
+		opts.Push = c.push
+		err := runRun(context.Background(), opts)
+		var ee *ExitError
+		if !errors.As(err, &ee) || ee.Code != ExitUsage || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("--push %q: err = %v, want usage error containing %q", c.push, err, c.want)
+		}
+	}
+}
