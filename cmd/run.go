@@ -49,6 +49,7 @@ type runOptions struct {
 	WorkerExe    string // the executable started for each worker; "" = this one
 
 	workerStream *report.StreamWriter
+	pushOptions  // --push, --push-run-id (live.go)
 
 	CPUProfile string // write a Go CPU profile of the run to this file (hidden flag)
 
@@ -105,6 +106,7 @@ scenario errors, 3 when the run could not be carried out.`,
 	f.StringVar(&opts.Trace, "trace", "", "record the frames of some connections to this file (see `wsbench inspect`)")
 	f.IntVar(&opts.TraceConns, "trace-conns", trace.DefaultConns, "connections to trace with --trace; 0 traces all")
 	f.Int64Var(&opts.TraceMaxBytes, "trace-max-bytes", trace.DefaultMaxBytes, "size cap of the --trace file; recording stops there")
+	addPushFlags(c, &opts.pushOptions)
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (for `go tool pprof`)")
 	_ = f.MarkHidden("cpuprofile")
 	return c
@@ -184,6 +186,10 @@ func runRun(ctx context.Context, o *runOptions) error {
 		}
 		defer tw.Close()
 	}
+	if err := o.startPush(); err != nil {
+		return usageError(err)
+	}
+	defer o.finishPush(io.Discard) // an early return still stops the sender
 	stopProfile, err := startCPUProfile(o.CPUProfile)
 	if err != nil {
 		return err
@@ -235,8 +241,10 @@ func runRun(ctx context.Context, o *runOptions) error {
 	}
 	if o.Format == "json" {
 		outErr = report.WriteJSON(o.Stdout, res)
+		o.finishPush(o.Stderr)
 	} else {
 		outErr = report.WriteSummary(o.Stdout, res)
+		o.finishPush(o.Stdout)
 	}
 	if outFile != nil {
 		if err := report.WriteJSON(outFile, res); err != nil {
@@ -278,7 +286,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 // results at the end.
 func runLocal(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL string, segment scenario.Segment, hlog *report.HLogWriter, tap dialer.Tap, start time.Time) (*report.Results, error, error) {
 	reg := report.NewRegistry()
-	progress := &report.Progress{W: o.Stderr, TTY: o.StderrTTY, Quiet: o.Quiet || o.workerStream != nil, Main: mainLatencies(plan)}
+	progress := &report.Progress{W: o.Stderr, TTY: o.StderrTTY, Quiet: o.Quiet || o.workerStream != nil, Main: mainLatencies(plan), Total: plannedLength(plan)}
 	reg.StartAt(start)
 	sched := report.NewSchedSampler(reg)
 
@@ -294,6 +302,7 @@ func runLocal(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL s
 			}
 			return
 		}
+		o.pusher.Push(iv)
 		if iv.End.Sub(iv.Start) >= o.Interval/2 {
 			// A sliver of an interval at the end would show inflated rates.
 			progress.Update(iv)

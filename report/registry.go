@@ -164,11 +164,13 @@ func (c *Counter) Inc() { c.v.Add(1) }
 func (c *Counter) Value() int64 { return c.v.Load() }
 
 // Gauge is a value that goes up and down (VUs, open connections); it also
-// remembers the highest value it has held. Add and Set do not allocate.
+// remembers the highest value it has held, over the run and since the last
+// Tick. Add and Set do not allocate.
 type Gauge struct {
-	v   atomic.Int64
-	max atomic.Int64
-	_   [cacheLine - 16]byte
+	v    atomic.Int64
+	max  atomic.Int64
+	peak atomic.Int64 // highest value since the last Tick
+	_    [cacheLine - 24]byte
 }
 
 // Add adds n (which may be negative) to the gauge.
@@ -187,12 +189,24 @@ func (g *Gauge) Value() int64 { return g.v.Load() }
 func (g *Gauge) Max() int64 { return g.max.Load() }
 
 func (g *Gauge) observe(v int64) {
+	raise(&g.peak, v)
+	raise(&g.max, v)
+}
+
+// raise sets m to v if v is higher.
+func raise(m *atomic.Int64, v int64) {
 	for {
-		m := g.max.Load()
-		if v <= m || g.max.CompareAndSwap(m, v) {
+		old := m.Load()
+		if v <= old || m.CompareAndSwap(old, v) {
 			return
 		}
 	}
+}
+
+// takePeak returns the highest value since the previous call and starts
+// the next interval's peak at the current value.
+func (g *Gauge) takePeak() int64 {
+	return g.peak.Swap(g.v.Load()) // every change raised peak, so it is ≥ the current value
 }
 
 // Latency is one latency metric: a set of histogram shards, each behind its
@@ -317,6 +331,10 @@ type Interval struct {
 	Counters   map[string]int64 // counter deltas during the interval
 	Totals     map[string]int64 // counter values at End
 	Gauges     map[string]int64 // gauge values at End
+	// Peaks holds the highest value of each gauge during the interval: an
+	// open-model session shorter than the interval is seen here even when
+	// Gauges, read at End, is 0.
+	Peaks map[string]int64
 	// Latencies holds, for every latency metric registered so far, the
 	// samples recorded during the interval (nanoseconds, package geometry;
 	// empty when none). The Interval owns them.
@@ -371,6 +389,7 @@ func (r *Registry) Tick(now time.Time) *Interval {
 		Counters:  make(map[string]int64, len(ctrs)),
 		Totals:    make(map[string]int64, len(ctrs)),
 		Gauges:    make(map[string]int64, len(gauges)),
+		Peaks:     make(map[string]int64, len(gauges)),
 		Latencies: make(map[string]*hdr.Histogram, len(lats)),
 	}
 	for name, c := range ctrs {
@@ -381,6 +400,7 @@ func (r *Registry) Tick(now time.Time) *Interval {
 	}
 	for name, g := range gauges {
 		iv.Gauges[name] = g.Value()
+		iv.Peaks[name] = g.takePeak()
 	}
 	for name, l := range lats {
 		h := newHist()
