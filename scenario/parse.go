@@ -250,7 +250,7 @@ func (d *decoder) useVars(n *ynode, field string, names []string) {
 // The fields of each level.
 var (
 	fileOnlyFields     = []string{"target", "connect", "duration", "graceful_stop", "thresholds", "scenarios", "description"}
-	scenarioOnlyFields = []string{"weight", "vus", "arrival_rate", "max_vus", "stages", "iterations", "reconnect", "listeners", "steps"}
+	scenarioOnlyFields = []string{"weight", "vus", "vus_multiple_of", "arrival_rate", "max_vus", "stages", "iterations", "reconnect", "listeners", "steps"}
 	scenarioFields     = append([]string{"description", "duration", "connect"}, scenarioOnlyFields...)
 	connectFields      = []string{"path", "headers", "subprotocols", "connect_timeout", "handshake_timeout", "compression", "insecure", "ca_file", "source", "recv_buffer", "protocol", "namespace", "auth", "engineio"}
 	stepKinds          = stepKindNames[:]
@@ -470,8 +470,12 @@ func (d *decoder) scenario(name string, nameNode, n *ynode, field string, p *Pla
 	}
 	if w := n.get("weight"); w != nil {
 		s.Weight, _ = d.int(w, join(field, "weight"), 1, 1_000_000)
+		s.WeightSet = true
 	}
 	s.Load = d.load(n, field, p)
+	if k := n.get("vus_multiple_of"); k != nil {
+		s.VUsMultipleOf = d.vusMultipleOf(k, join(field, "vus_multiple_of"), s.Load)
+	}
 	if r := n.get("reconnect"); r != nil {
 		s.Reconnect = d.reconnect(r, join(field, "reconnect"))
 	}
@@ -574,6 +578,28 @@ func (d *decoder) load(n *ynode, field string, p *Plan) Load {
 		}
 	}
 	return l
+}
+
+// vusMultipleOf decodes `vus_multiple_of`: a closed-model option whose
+// value must divide the file's own VU counts.
+func (d *decoder) vusMultipleOf(n *ynode, field string, l Load) int {
+	k, ok := d.int(n, field, 1, 1_000_000)
+	if !ok {
+		return 0
+	}
+	if l.Model == Open {
+		d.fail(n, field, "applies to the closed model (`vus`)")
+		return 0
+	}
+	if l.VUs%k != 0 {
+		d.fail(n, field, "vus %d is not a multiple of %d", l.VUs, k)
+	}
+	for i, st := range l.Stages {
+		if int(st.Target)%k != 0 {
+			d.fail(n, field, "stages[%d].target %v is not a multiple of %d", i, st.Target, k)
+		}
+	}
+	return k
 }
 
 func (d *decoder) stages(n *ynode, field string, model LoadModel) []Stage {
