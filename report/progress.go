@@ -59,9 +59,9 @@ func ProgressLine(iv *Interval, main []string) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "[%6s] vus %d  conns %d  out %s/s  in %s/s  errors %d (+%d)",
-		formatElapsed(iv.Elapsed), iv.Gauges["vus"], iv.Gauges["conns.open"],
-		perSec(iv.Delta("msgs.sent")), perSec(iv.Delta("msgs.recv")),
-		iv.TotalPrefix("errors."), iv.DeltaPrefix("errors."))
+		formatElapsed(iv.Elapsed), iv.Gauges[GaugeVUs], iv.Gauges[GaugeConnsOpen],
+		perSec(iv.Delta(CounterMsgsSent)), perSec(iv.Delta(CounterMsgsRecv)),
+		iv.TotalPrefix(PrefixErrors), iv.DeltaPrefix(PrefixErrors))
 	if name := mainLatency(iv, main); name != "" {
 		h := iv.Latencies[name]
 		p99 := "-"
@@ -79,8 +79,8 @@ func mainLatency(iv *Interval, main []string) string {
 			return n
 		}
 	}
-	if _, ok := iv.Latencies["handshake"]; ok {
-		return "handshake"
+	if _, ok := iv.Latencies[LatencyHandshake]; ok {
+		return LatencyHandshake
 	}
 	return ""
 }

@@ -96,9 +96,10 @@ func TestEvaluate(t *testing.T) {
 		{"delivery count == 5000", true, "5000", ""},
 		{"delivery rate > 999", true, "1000.0/s", ""},
 		{"delivery mean < 1s", true, "5.99ms", ""},
-		{"errors count == 3", true, "3", ""},
-		{"errors rate < 0.1%", true, "0.0571%", ""},   // 3 / (5000 + 255)
-		{"errors rate < 0.05%", false, "0.0571%", ""}, // same value, stricter
+		{"errors count == 4", true, "4", ""},          // 2 expect timeouts, 1 closed by peer, 1 clamped sample
+		{"errors rate < 0.1%", true, "0.0761%", ""},   // 4 / (5000 + 255)
+		{"errors rate < 0.05%", false, "0.0761%", ""}, // same value, stricter
+		{"errors.clamped_sample count == 1", true, "1", ""},
 		{"errors.closed_by_peer count < 1", false, "1", ""},
 		{"connect_failed count == 0", false, "5", ""},
 		{"connect_failed count < 2%", true, "1.96%", ""},  // 5 / 255

@@ -310,7 +310,7 @@ func (s *scenarioRun) compileListeners() error {
 		}
 		c := &s.listeners[i]
 		c.Listener = l
-		c.count = reg.Counter("listener." + l.Name)
+		c.count = reg.Counter(report.PrefixListener + l.Name)
 		if l.LatencyField != "" {
 			c.lat = reg.Latency(l.Name)
 			c.unit = int64(l.LatencyUnit)
