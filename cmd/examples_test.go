@@ -30,7 +30,7 @@ var exampleChecks = map[string]struct {
 	"dm.yaml":               {vus: 10, latencies: []string{"nick", "dm_ack", "dm_delivery"}},
 	"ramp.yaml":             {vus: 20, latencies: []string{"handshake", "rtt"}},
 	"arrival-rate.yaml":     {rate: 20, latencies: []string{"nick", "echo"}},
-	"reconnect-storm.yaml":  {vus: 20, latencies: []string{"rejoin", "nick", "join"}},
+	"reconnect-storm.yaml":  {vus: 20, latencies: []string{"rejoin", "nick", "join"}, counters: []string{"reconnects", "conn.closed.1003"}},
 	"socketio-chat.yaml":    {vus: 20, socketio: true, latencies: []string{"join", "say", "delivery", "socketio.connect"}, counters: []string{"listener.delivery"}},
 }
 
