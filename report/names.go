@@ -5,7 +5,10 @@ package report
 // report (which sums, renders and judges them). Metrics named by the
 // scenario file (expect, ping and group names, listeners) are not here.
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Latency metrics of fixed name.
 const (
@@ -98,4 +101,42 @@ var knownPrefixes = map[string]string{
 	strings.TrimSuffix(PrefixConnFailed, "."): PrefixConnFailed,
 	strings.TrimSuffix(PrefixConnClosed, "."): PrefixConnClosed,
 	strings.TrimSuffix(PrefixListener, "."):   PrefixListener,
+}
+
+// MetricAliases lists the names a threshold may use besides recorded
+// metric names: the aliases and the counter families summed as a whole
+// ("conn.closed", "listener"…), sorted.
+func MetricAliases() []string {
+	names := make([]string, 0, len(knownPrefixes))
+	for n := range knownPrefixes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Recordable reports whether a threshold on metric can ever see data in a
+// run that records the names in recorded (for a scenario plan,
+// scenario.Plan.MetricNames): a recorded name, an alias or counter family
+// (MetricAliases), a member of a family named at run time
+// (conn.failed.<kind>, conn.closed.<code>), or the common prefix of
+// recorded names ("delivery" sums delivery.*), as Evaluate reads them.
+func Recordable(metric string, recorded []string) bool {
+	if slices.Contains(recorded, metric) {
+		return true
+	}
+	if _, ok := knownPrefixes[metric]; ok {
+		return true
+	}
+	for _, p := range openFamilies {
+		if strings.HasPrefix(metric, p) && len(metric) > len(p) {
+			return true
+		}
+	}
+	for _, n := range recorded {
+		if strings.HasPrefix(n, metric+".") {
+			return true
+		}
+	}
+	return false
 }

@@ -168,3 +168,20 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestRecordable(t *testing.T) {
+	recorded := append(RecordedMetrics(), "rtt", "listener.said")
+	for _, c := range []struct {
+		metric string
+		want   bool
+	}{
+		{"rtt", true}, {"handshake", true}, {AliasErrors, true}, {AliasConnectFailed, true},
+		{"conn.closed", true}, {"conn.closed.4000", true}, {"conn.failed.refused", true},
+		{"listener", true}, {"listener.said", true}, {"delivery", true}, {ErrClampedSample, true},
+		{"rttt", false}, {"listener.typo", false}, {"errors.dail", false}, {"conn.closed.", false}, {"", false},
+	} {
+		if got := Recordable(c.metric, recorded); got != c.want {
+			t.Errorf("Recordable(%q) = %v, want %v", c.metric, got, c.want)
+		}
+	}
+}

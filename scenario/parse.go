@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/wsbench/wsbench/report"
 )
 
 // Defaults the parser fills in when a file leaves them out.
@@ -319,7 +321,32 @@ func (d *decoder) plan(root *ynode) *Plan {
 		}
 	}
 	d.checkUses(d.fileUses, all)
+	if n := root.get("thresholds"); n != nil && n.kind == ySeq {
+		d.checkThresholdMetrics(n, p)
+	}
 	return p
+}
+
+// checkThresholdMetrics rejects thresholds on metrics no run of p can
+// record (a typo such as "rttt p99 < 50ms" would otherwise only fail after
+// the run, for lack of data), suggesting the nearest name.
+func (d *decoder) checkThresholdMetrics(n *ynode, p *Plan) {
+	recorded := p.MetricNames()
+	var candidates []string
+	for i, it := range n.items {
+		if it.kind != yString {
+			continue
+		}
+		th, err := report.ParseThreshold(it.str)
+		if err != nil || report.Recordable(th.Metric, recorded) {
+			continue
+		}
+		if candidates == nil {
+			candidates = append(report.MetricAliases(), recorded...)
+		}
+		d.failHint(it, index("thresholds", i), closest(th.Metric, candidates),
+			"metric %q is never recorded by this scenario (no step or listener names it, and no run records it by itself; see Thresholds in docs/scenarios.md)", th.Metric)
+	}
 }
 
 func (d *decoder) target(n *ynode) string {

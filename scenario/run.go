@@ -185,7 +185,7 @@ func (s *scenarioRun) compile(steps []Step, paced bool, tap dialer.Tap, dialers 
 			name := nameOr(st.Expect.Name, "expect")
 			c.lat = reg.Latency(name)
 			if paced {
-				c.raw = reg.Latency(name + ".raw")
+				c.raw = reg.Latency(name + report.RawSuffix)
 			}
 		case StepThink:
 			if st.Think == nil {
