@@ -196,8 +196,11 @@ func groupCounters(r *Results) (groups []string, rows map[string][]counterRow) {
 				}
 			default:
 				if v, ok := r.Counters[item]; ok && !placed[item] {
-					list = append(list, counterRow{item, v})
 					placed[item] = true
+					if v == 0 && item == CounterExpectStale {
+						continue // only news when it happened
+					}
+					list = append(list, counterRow{item, v})
 				}
 			}
 		}
