@@ -54,3 +54,49 @@ scenarios:
 		t.Errorf("MetricNames not sorted: %v", got)
 	}
 }
+
+// TestMetricNamesCoverWhatARunRecords runs a plan over a real socket and
+// checks that every metric it recorded is one MetricNames promised: a
+// metric added to the runner but not to report/names.go (or to
+// MetricNames) would make --check reject thresholds on it.
+func TestMetricNamesCoverWhatARunRecords(t *testing.T) {
+	base := wsServer(t, echoHandler(0))
+	p := mustParse(t, `
+duration: 1s
+scenarios:
+  a:
+    iterations: 1
+    listeners:
+      - {name: back, match: {json: {op: x}}, latency_from: ts, sequence: {sender: from, field: seq}}
+    steps:
+      - connect
+      - send: {json: {op: x, ts: "{{now_ns}}", from: "{{vu}}", seq: "{{seq}}"}}
+      - expect: {name: first}
+      - ping: {name: pong}
+      - group:
+          name: g
+          steps:
+            - repeat: {count: 3, every: 5ms, steps: [{send: {json: {op: x, ts: "{{now_ns}}", from: "{{vu}}", seq: "{{seq}}"}}}, {expect: {name: paced}}]}
+      - close
+`)
+	res := runPlan(t, p, base, Segment{})
+	names := p.MetricNames()
+	var recorded []string
+	for _, l := range res.Latencies {
+		recorded = append(recorded, l.Name)
+	}
+	for name := range res.Counters {
+		recorded = append(recorded, name)
+	}
+	for name := range res.Gauges {
+		recorded = append(recorded, name)
+	}
+	for _, name := range recorded {
+		if !report.Recordable(name, names) {
+			t.Errorf("the run recorded %q, which MetricNames does not list: %v", name, names)
+		}
+	}
+	if len(recorded) < 20 {
+		t.Fatalf("only %d metrics recorded: %v", len(recorded), recorded)
+	}
+}
