@@ -428,11 +428,16 @@ func (r *Registry) handles() (map[string]*Latency, map[string]*Counter, map[stri
 }
 
 // mainSeriesCounters are the counters whose per-second deltas go into the
-// series, besides the aggregates "errors" and "connect_failed".
+// series, besides the aggregates "errors" and "connect_failed" and the
+// non-zero deltas of the seriesFamilies.
 var mainSeriesCounters = [...]string{
 	CounterConnOpened, CounterMsgsSent, CounterMsgsRecv, CounterBytesSent, CounterBytesRecv,
-	CounterDeliveryLost, CounterIterations, CounterReconnects,
+	CounterDeliveryLost, CounterDeliveryDuplicate, CounterDeliveryReordered, CounterIterations, CounterReconnects,
 }
+
+// seriesFamilies are the counter families (errors by reason) whose non-zero
+// per-second deltas go into the series, so reports can chart them over time.
+var seriesFamilies = [...]string{PrefixErrors, PrefixConnFailed}
 
 func seriesPoint(iv *Interval, start time.Time) SeriesPoint {
 	p := SeriesPoint{
@@ -447,6 +452,13 @@ func seriesPoint(iv *Interval, start time.Time) SeriesPoint {
 	for _, name := range mainSeriesCounters {
 		if v, ok := iv.Counters[name]; ok {
 			p.Counters[name] = v
+		}
+	}
+	for name, v := range iv.Counters {
+		for _, fam := range seriesFamilies {
+			if v != 0 && strings.HasPrefix(name, fam) {
+				p.Counters[name] = v
+			}
 		}
 	}
 	if v := iv.DeltaPrefix(PrefixErrors); v != 0 {
@@ -465,7 +477,9 @@ func seriesPoint(iv *Interval, start time.Time) SeriesPoint {
 		p.Latencies[name] = SeriesLatency{
 			Count: h.TotalCount(),
 			P50:   time.Duration(h.ValueAtQuantile(50)),
+			P90:   time.Duration(h.ValueAtQuantile(90)),
 			P99:   time.Duration(h.ValueAtQuantile(99)),
+			Max:   time.Duration(h.Max()),
 		}
 	}
 	return p
