@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -338,14 +339,23 @@ func (d *decoder) checkThresholdMetrics(n *ynode, p *Plan) {
 			continue
 		}
 		th, err := report.ParseThreshold(it.str)
-		if err != nil || report.Recordable(th.Metric, recorded) {
+		if err != nil {
 			continue
 		}
 		if candidates == nil {
 			candidates = append(report.MetricAliases(), recorded...)
 		}
-		d.failHint(it, index("thresholds", i), closest(th.Metric, candidates),
-			"metric %q is never recorded by this scenario (no step or listener names it, and no run records it by itself; see Thresholds in docs/scenarios.md)", th.Metric)
+		field := index("thresholds", i)
+		switch {
+		case !report.Recordable(th.Metric, recorded):
+			d.failHint(it, field, closest(th.Metric, candidates),
+				"metric %q is never recorded by this scenario (no step or listener names it, and no run records it by itself; see Thresholds in docs/scenarios.md)", th.Metric)
+		case th.Stat != "count" && th.Stat != "rate" && !slices.Contains(recorded, th.Metric):
+			// p99, min, max, mean read one latency (or gauge): a counter
+			// family of that name ("delivery" for delivery.*) has none.
+			d.fail(it, field,
+				"%s needs a latency metric, and this scenario records none named %q (only counters under %q)", th.Stat, th.Metric, th.Metric+".")
+		}
 	}
 }
 
