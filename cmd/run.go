@@ -143,6 +143,10 @@ func runRun(ctx context.Context, o *runOptions) error {
 	}); err != nil {
 		return usageError(err)
 	}
+	if line := scenario.FormatScaling(plan.Scaling); line != "" && o.workerStream == nil {
+		// What --vus / --rate made of the file's mix, before anything runs.
+		fmt.Fprintf(o.Stderr, "wsbench: %s\n", line)
+	}
 	segment, err := scenario.ParseSegment(o.Segment)
 	if err != nil {
 		return usageError(err)

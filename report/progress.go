@@ -84,20 +84,20 @@ type progressFigures struct {
 func figures(iv *Interval, main []string, total time.Duration) progressFigures {
 	f := progressFigures{
 		elapsed: iv.Elapsed, total: total, pct: -1,
-		vus: iv.Gauges["vus"], conns: iv.Gauges["conns.open"],
-		errors: iv.TotalPrefix("errors."), errorsNew: iv.DeltaPrefix("errors."),
+		vus: iv.Gauges[GaugeVUs], conns: iv.Gauges[GaugeConnsOpen],
+		errors: iv.TotalPrefix(PrefixErrors), errorsNew: iv.DeltaPrefix(PrefixErrors),
 		outRate: -1, inRate: -1,
 	}
 	// Short open-model sessions come and go between two ticks: the value
 	// at the end of the interval is often 0, the peak shows they ran.
-	f.vusPeak = max(f.vus, iv.Peaks["vus"])
-	f.connsPeak = max(f.conns, iv.Peaks["conns.open"])
+	f.vusPeak = max(f.vus, iv.Peaks[GaugeVUs])
+	f.connsPeak = max(f.conns, iv.Peaks[GaugeConnsOpen])
 	if total > 0 {
 		f.pct = int(min(100, 100*iv.Elapsed/total))
 	}
 	if secs := iv.End.Sub(iv.Start).Seconds(); secs > 0 {
-		f.outRate = float64(iv.Delta("msgs.sent")) / secs
-		f.inRate = float64(iv.Delta("msgs.recv")) / secs
+		f.outRate = float64(iv.Delta(CounterMsgsSent)) / secs
+		f.inRate = float64(iv.Delta(CounterMsgsRecv)) / secs
 	}
 	if f.main = mainLatency(iv, main); f.main != "" {
 		if h := iv.Latencies[f.main]; h.TotalCount() > 0 {
@@ -172,8 +172,8 @@ func mainLatency(iv *Interval, main []string) string {
 			return n
 		}
 	}
-	if _, ok := iv.Latencies["handshake"]; ok {
-		return "handshake"
+	if _, ok := iv.Latencies[LatencyHandshake]; ok {
+		return LatencyHandshake
 	}
 	return ""
 }

@@ -107,7 +107,7 @@ func (r *Registry) Latency(name string) *Latency {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if l = r.latencies[name]; l == nil {
-		l = newLatency(name, r.nshards)
+		l = newLatency(r, name, r.nshards)
 		r.latencies[name] = l
 	}
 	return l
@@ -213,6 +213,7 @@ func (g *Gauge) takePeak() int64 {
 // own mutex, that Tick drains into the interval and total histograms.
 type Latency struct {
 	name    string
+	reg     *Registry // counts clamped samples in ErrClampedSample
 	mask    uint32
 	shards  []latencyShard
 	clamped atomic.Int64
@@ -228,8 +229,8 @@ type latencyShard struct {
 	_  [cacheLine - 24]byte
 }
 
-func newLatency(name string, nshards int) *Latency {
-	l := &Latency{name: name, mask: uint32(nshards - 1), shards: make([]latencyShard, nshards), total: newHist()}
+func newLatency(reg *Registry, name string, nshards int) *Latency {
+	l := &Latency{name: name, reg: reg, mask: uint32(nshards - 1), shards: make([]latencyShard, nshards), total: newHist()}
 	for i := range l.shards {
 		l.shards[i].h = newHist()
 	}
@@ -240,7 +241,9 @@ func newLatency(name string, nshards int) *Latency {
 func (l *Latency) Name() string { return l.name }
 
 // Record adds one sample. Negative durations are recorded as 0 and values
-// above HistHighest as HistHighest; both are counted as clamped.
+// above HistHighest as HistHighest; both are counted as clamped, in the
+// metric and in the error counter ErrClampedSample, so that a measurement
+// the tool got wrong shows in the summary and fails `errors` thresholds.
 //
 // Record does not allocate (0 allocs/op, see BenchmarkLatencyRecord) and
 // scales to many thousands of goroutines: it picks a shard at random (the
@@ -250,10 +253,10 @@ func (l *Latency) Record(d time.Duration) {
 	v := int64(d)
 	if v < 0 {
 		v = 0
-		l.clamped.Add(1)
+		l.clamp(1)
 	} else if v > HistHighest {
 		v = HistHighest
-		l.clamped.Add(1)
+		l.clamp(1)
 	}
 	i := rand.Uint32()
 	for try := 0; try < tryShards; try++ {
@@ -279,16 +282,25 @@ func (l *Latency) RecordN(d time.Duration, n int64) {
 	v := int64(d)
 	if v < 0 {
 		v = 0
-		l.clamped.Add(n)
+		l.clamp(n)
 	} else if v > HistHighest {
 		v = HistHighest
-		l.clamped.Add(n)
+		l.clamp(n)
 	}
 	s := &l.shards[rand.Uint32()&l.mask]
 	s.mu.Lock()
 	_ = s.h.RecordValues(v, n)
 	s.n += n
 	s.mu.Unlock()
+}
+
+// clamp counts n clamped samples. It is off the hot path: the error
+// counter is looked up (and created) only when a sample is clamped.
+func (l *Latency) clamp(n int64) {
+	l.clamped.Add(n)
+	if l.reg != nil {
+		l.reg.Counter(ErrClampedSample).Add(n)
+	}
 }
 
 func (s *latencyShard) record(v int64) {
@@ -439,13 +451,13 @@ func (r *Registry) handles() (map[string]*Latency, map[string]*Counter, map[stri
 // series, besides the aggregates "errors" and "connect_failed" and the
 // non-zero deltas of the seriesFamilies.
 var mainSeriesCounters = [...]string{
-	"conn.opened", "msgs.sent", "msgs.recv", "bytes.sent", "bytes.recv",
-	"delivery.lost", "delivery.duplicate", "delivery.reordered", "iterations", "reconnects",
+	CounterConnOpened, CounterMsgsSent, CounterMsgsRecv, CounterBytesSent, CounterBytesRecv,
+	CounterDeliveryLost, CounterDeliveryDuplicate, CounterDeliveryReordered, CounterIterations, CounterReconnects,
 }
 
 // seriesFamilies are the counter families (errors by reason) whose non-zero
 // per-second deltas go into the series, so reports can chart them over time.
-var seriesFamilies = [...]string{"errors.", "conn.failed."}
+var seriesFamilies = [...]string{PrefixErrors, PrefixConnFailed}
 
 func seriesPoint(iv *Interval, start time.Time) SeriesPoint {
 	p := SeriesPoint{
@@ -469,10 +481,10 @@ func seriesPoint(iv *Interval, start time.Time) SeriesPoint {
 			}
 		}
 	}
-	if v := iv.DeltaPrefix("errors."); v != 0 {
+	if v := iv.DeltaPrefix(PrefixErrors); v != 0 {
 		p.Counters[AliasErrors] = v
 	}
-	if v := iv.DeltaPrefix("conn.failed."); v != 0 {
+	if v := iv.DeltaPrefix(PrefixConnFailed); v != 0 {
 		p.Counters[AliasConnectFailed] = v
 	}
 	for name, v := range iv.Gauges {
@@ -498,9 +510,9 @@ func seriesPoint(iv *Interval, start time.Time) SeriesPoint {
 func sortLatencyNames(names []string) {
 	rank := func(n string) int {
 		switch n {
-		case "connect":
+		case LatencyConnect:
 			return 0
-		case "handshake":
+		case LatencyHandshake:
 			return 1
 		case SchedLatency:
 			return 3
@@ -508,8 +520,8 @@ func sortLatencyNames(names []string) {
 		return 2
 	}
 	base := func(n string) (string, bool) {
-		if len(n) > 4 && n[len(n)-4:] == ".raw" {
-			return n[:len(n)-4], true
+		if len(n) > len(RawSuffix) && strings.HasSuffix(n, RawSuffix) {
+			return n[:len(n)-len(RawSuffix)], true
 		}
 		return n, false
 	}

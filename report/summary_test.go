@@ -116,3 +116,20 @@ func TestSummaryHidesZeroErrorKinds(t *testing.T) {
 		}
 	}
 }
+
+func TestSummaryShowsStaleRepliesOnlyWhenSeen(t *testing.T) {
+	for _, n := range []int64{0, 2} {
+		reg := NewRegistry()
+		start := time.Unix(1700000000, 0)
+		reg.StartAt(start)
+		reg.Counter(CounterMsgsSent).Add(5)
+		reg.Counter(CounterExpectStale).Add(n)
+		var buf bytes.Buffer
+		if err := WriteSummary(&buf, reg.Results(Meta{Start: start, End: start.Add(time.Second)})); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(buf.String(), CounterExpectStale); got != (n > 0) {
+			t.Errorf("%s = %d: shown %v, want %v:\n%s", CounterExpectStale, n, got, n > 0, buf.String())
+		}
+	}
+}
