@@ -89,10 +89,7 @@ func runReport(o *reportOptions) error {
 	if outErr != nil {
 		return &ExitError{Code: ExitFailure, Err: outErr}
 	}
-	if err := thresholdError(res.Thresholds); err != nil {
-		return err
-	}
-	return nil
+	return verdictError(res)
 }
 
 func readResults(path string) (*report.Results, error) {

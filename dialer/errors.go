@@ -19,14 +19,15 @@ type ErrorKind string
 
 // Error kinds returned by Kind.
 const (
-	KindRefused   ErrorKind = "refused"   // TCP connection refused
-	KindTimeout   ErrorKind = "timeout"   // connect, handshake, read or write deadline
-	KindDNS       ErrorKind = "dns"       // name resolution failed
-	KindTLS       ErrorKind = "tls"       // TLS handshake or certificate failure
-	KindHandshake ErrorKind = "handshake" // HTTP upgrade refused or malformed (*HandshakeError)
-	KindReset     ErrorKind = "reset"     // connection reset or broken pipe
-	KindClosed    ErrorKind = "closed"    // peer closed (*CloseError, EOF) or we closed the connection
-	KindProtocol  ErrorKind = "protocol"  // the peer broke RFC 6455 (*ProtocolError)
+	KindRefused   ErrorKind = "refused"          // TCP connection refused
+	KindAddr      ErrorKind = "addr_unavailable" // no local address/port to connect from (bad source address, ephemeral ports used up)
+	KindTimeout   ErrorKind = "timeout"          // connect, handshake, read or write deadline
+	KindDNS       ErrorKind = "dns"              // name resolution failed
+	KindTLS       ErrorKind = "tls"              // TLS handshake or certificate failure
+	KindHandshake ErrorKind = "handshake"        // HTTP upgrade refused or malformed (*HandshakeError)
+	KindReset     ErrorKind = "reset"            // connection reset or broken pipe
+	KindClosed    ErrorKind = "closed"           // peer closed (*CloseError, EOF) or we closed the connection
+	KindProtocol  ErrorKind = "protocol"         // the peer broke RFC 6455 (*ProtocolError)
 	KindOther     ErrorKind = "other"
 )
 
@@ -110,6 +111,8 @@ func Kind(err error) ErrorKind {
 		return KindTLS
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return KindRefused
+	case errors.Is(err, syscall.EADDRNOTAVAIL), errors.Is(err, syscall.EADDRINUSE):
+		return KindAddr
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
 		return KindReset
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), isTimeout(err):

@@ -79,10 +79,12 @@ type vu struct {
 
 	iter     int
 	lastDial *cdial
-	lastSend time.Time // actual time of the previous send (or of the connect)
-	lastPlan time.Time // its scheduled time under `every`, zero otherwise
-	top      int       // top-level step being run
-	resume   int       // top-level step to resume at after a reconnect
+	backoff  dialBackoff     // failed dials in a row, for the wait before the next
+	loadDone <-chan struct{} // closed when the load ends (not when the VU is cancelled); nil = never
+	lastSend time.Time       // actual time of the previous send (or of the connect)
+	lastPlan time.Time       // its scheduled time under `every`, zero otherwise
+	top      int             // top-level step being run
+	resume   int             // top-level step to resume at after a reconnect
 	depth    int
 }
 
@@ -159,6 +161,10 @@ func (v *vu) step(st *cstep, sc sched) error {
 	}
 	switch st.Kind {
 	case StepConnect:
+		// After failed dials, wait before the next (backoff.go).
+		if err := v.backoffWait(st.dial.backoff); err != nil {
+			return err
+		}
 		if err := v.connect(st.dial); err != nil {
 			return err
 		}
@@ -311,11 +317,12 @@ func (v *vu) connect(d *cdial) error {
 			return errCancelled
 		}
 		if v.sioFailed(d, err) {
+			v.backoff.failed()
 			return fmt.Errorf("connect: %w", errIterFailed)
 		}
-		kind := dialer.Kind(err)
-		m.counter("conn.failed." + string(kind)).Inc()
-		if kind == dialer.KindHandshake {
+		v.backoff.failed()
+		m.countDialFailure(connFailReason(err), err)
+		if dialer.Kind(err) == dialer.KindHandshake {
 			m.errHandshake.Inc()
 		} else {
 			m.errDial.Inc()
@@ -323,6 +330,7 @@ func (v *vu) connect(d *cdial) error {
 		v.s.r.log.Debug("connect failed", "scenario", v.s.sc.Name, "vu", v.vars.VU, "err", err)
 		return fmt.Errorf("connect: %w", errIterFailed)
 	}
+	v.backoff.succeeded()
 	m.connect.Record(tm.Connect)
 	m.handshake.Record(tm.Handshake)
 	m.opened.Inc()
@@ -895,7 +903,8 @@ type cdial struct {
 	url     string    // static URL, or "" when path is a template
 	path    *Template // templated path
 	base    string
-	headers []cheader // templated headers rendered per connection
+	headers []cheader   // templated headers rendered per connection
+	backoff DialBackoff // wait after failed dials
 }
 
 type cheader struct {
