@@ -153,12 +153,12 @@ var counterGroups = []struct {
 	name  string
 	items []string
 }{
-	{"connections", []string{"conn.opened", AliasConnectFailed, "conn.failed.", "conn.closed.", "reconnects"}},
+	{"connections", []string{"conn.opened", AliasConnectFailed, "conn.failed.", "conn.closed.", CounterConnInterrupted, "reconnects"}},
 	{"messages", []string{"msgs.sent", "msgs.recv", "bytes.sent", "bytes.recv"}},
 	{"listeners", []string{"listener."}},
 	{"deliveries", []string{"delivery.lost", "delivery.duplicate", "delivery.reordered"}},
 	{"errors", []string{AliasErrors, "errors."}},
-	{"iterations", []string{"iterations", "iterations.failed", "arrivals.dropped"}},
+	{"iterations", []string{"iterations", "iterations.failed", CounterIterInterrupted, "arrivals.dropped"}},
 }
 
 type counterRow struct {

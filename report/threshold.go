@@ -178,6 +178,7 @@ var knownCounters = map[string]bool{
 	"conn.opened": true, "msgs.sent": true, "msgs.recv": true, "bytes.sent": true, "bytes.recv": true,
 	"delivery.lost": true, "delivery.duplicate": true, "delivery.reordered": true,
 	"iterations": true, "iterations.failed": true, "arrivals.dropped": true, "reconnects": true,
+	CounterConnInterrupted: true, CounterIterInterrupted: true,
 }
 
 // knownPrefixes are counter families summed when named without a suffix.

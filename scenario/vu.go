@@ -136,7 +136,8 @@ func (v *vu) iterate(ctx context.Context) {
 		m.iterations.Inc()
 		v.endConn(true)
 	case errors.Is(err, errCancelled):
-		v.endConn(false) // interrupted: no verdict
+		m.iterInterrupted.Inc() // cut by the end of the run, the graceful stop or Ctrl-C: no verdict
+		v.endConn(false)
 	default:
 		m.iterations.Inc()
 		m.iterFailed.Inc()
@@ -339,6 +340,7 @@ func (v *vu) connect(d *cdial) error {
 	v.lastSend, v.lastPlan = time.Now(), time.Time{}
 	l := newLink(v, c)
 	l.sio = sio
+	l.ctx, l.abandonDone = v.ctx, make(chan struct{})
 	// A cancelled VU may be blocked in a read or in a write to a server
 	// that stopped reading: closing the socket is what unblocks it.
 	l.stopAbandon = context.AfterFunc(v.ctx, l.abandon)
@@ -437,7 +439,9 @@ func (v *vu) send(st *cstep, sc sched) error {
 		err = l.c.WriteText(p)
 	}
 	if err != nil {
-		v.m.errSend.Inc()
+		if v.ctx.Err() == nil { // not a write cut by an interrupt
+			v.m.errSend.Inc()
+		}
 		v.s.r.log.Debug("send failed", "scenario", v.s.sc.Name, "vu", v.vars.VU, "err", err)
 		return errConnLost
 	}
@@ -598,11 +602,14 @@ func (v *vu) dropLink() {
 	if l == nil {
 		return
 	}
-	if l.stopAbandon != nil {
-		l.stopAbandon()
+	if l.stopAbandon != nil && !l.stopAbandon() {
+		<-l.abandonDone // the hook runs: let it finish sending its close frame
 	}
 	l.own()
 	if !l.dead.Load() {
+		if l.ctx != nil && l.ctx.Err() != nil {
+			l.goAway() // interrupted while the hook was not needed
+		}
 		l.abandoned.Store(true)
 		l.end(nil)
 	}
@@ -613,7 +620,9 @@ func (v *vu) dropLink() {
 // goroutine. A read or write of the VU in progress returns, and the read
 // error is not counted.
 func (l *link) abandon() {
+	defer close(l.abandonDone)
 	l.abandoned.Store(true)
+	l.goAway()
 	_ = l.c.Close()
 }
 
@@ -636,9 +645,11 @@ type link struct {
 	vars *Vars    // the VU's variables, for the waiting expect's matcher and captures
 	lis  []listenerState
 
-	stopAbandon func() bool // unregisters the close-on-cancel hook
-	sio         *sioConn    // Socket.IO state (socketio.go); nil on raw WebSocket connections
-	abandoned   atomic.Bool // we closed the socket: read errors are expected
+	stopAbandon func() bool     // unregisters the close-on-cancel hook
+	abandonDone chan struct{}   // closed when that hook has run
+	ctx         context.Context // the VU's: done when the connection is interrupted (interrupt.go)
+	sio         *sioConn        // Socket.IO state (socketio.go); nil on raw WebSocket connections
+	abandoned   atomic.Bool     // we closed the socket: read errors are expected
 
 	// The read deadline set on c (zero: none) and whether it has passed.
 	// A deadline ahead of the one a wait needs is moved back; one before it
@@ -870,13 +881,15 @@ func (l *link) fail(err error) {
 	var ce *dialer.CloseError
 	var pe *dialer.ProtocolError
 	switch {
+	case l.ctx != nil && l.ctx.Err() != nil:
+		m.connInterrupted.Inc() // cut by the end of the run or Ctrl-C, after a 1001 (interrupt.go)
 	case errors.As(err, &ce):
 		m.closed(ce.Code).Inc()
 		if !expected && !abandoned {
 			m.errClosedByPeer.Inc()
 		}
 	case abandoned:
-		// We closed the socket ourselves.
+		m.closed(1006).Inc() // we dropped it without a close handshake (or the peer never answered ours)
 	case errors.As(err, &pe):
 		m.closed(pe.Code).Inc()
 		m.errProtocol.Inc()
@@ -954,6 +967,7 @@ type metrics struct {
 	opened, msgsSent, msgsRecv, bytesSent       *report.Counter
 	bytesRecv, iterations, iterFailed, dropped  *report.Counter
 	reconnects                                  *report.Counter
+	iterInterrupted, connInterrupted            *report.Counter
 	errDial, errHandshake, errSend, errProtocol *report.Counter
 	errExpectTimeout, errClosedByPeer           *report.Counter
 	errNotConnected, errCapture, errPingTimeout *report.Counter
@@ -976,6 +990,8 @@ func newMetrics(reg *report.Registry) *metrics {
 		iterFailed:       reg.Counter("iterations.failed"),
 		dropped:          reg.Counter("arrivals.dropped"),
 		reconnects:       reg.Counter("reconnects"),
+		iterInterrupted:  reg.Counter(report.CounterIterInterrupted),
+		connInterrupted:  reg.Counter(report.CounterConnInterrupted),
 		errDial:          reg.Counter("errors.dial"),
 		errHandshake:     reg.Counter("errors.handshake"),
 		errSend:          reg.Counter("errors.send"),
