@@ -16,8 +16,9 @@ type reportOptions struct {
 	Files  []string
 	Out    string // write the (merged) results JSON here
 	Format string // table or json on stdout
+	Force  bool   // merge (or render) what checkMerge refuses, with a warning
 
-	Stdout io.Writer
+	Stdout, Stderr io.Writer
 }
 
 func newReportCmd() *cobra.Command {
@@ -32,9 +33,18 @@ percentiles are those of all samples together; counters and gauges add; the
 per-second series are aligned on wall-clock time; thresholds found in any
 file are evaluated again on the merged results.
 
-Exit status: 0 when every threshold passes (or there are none), 1 when one
-fails, 2 for unreadable or invalid files and bad flags, 3 when the output
-cannot be written.`,
+Report refuses (exit 2) files that are no results of "wsbench run --out"
+(such as {}), files whose segments overlap (a file given twice, two runs
+of the same segment, a merged file with one of its parts: that load would
+count twice) and files of different scenarios (meta.scenario_hash);
+--force merges them anyway, with a warning.
+
+Exit status: the verdict of the (merged) results, as "wsbench run" gives
+it: 0 when every threshold passes (or there are none), 1 when one fails, 3
+when the run was not carried out (no connection succeeded, or most
+attempts failed), 105 when it was interrupted; 2 for unreadable, invalid
+or unmergeable files and bad flags; 3 also when the output cannot be
+written.`,
 		Example: `  wsbench report results.json
   wsbench report seg1.json seg2.json seg3.json --out merged.json
   wsbench report results.json --format json`,
@@ -42,12 +52,14 @@ cannot be written.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Files = args
 			opts.Stdout = c.OutOrStdout()
+			opts.Stderr = c.ErrOrStderr()
 			return runReport(opts)
 		},
 	}
 	f := c.Flags()
 	f.StringVarP(&opts.Out, "out", "o", "", "write the (merged) results as JSON to this file")
 	f.StringVar(&opts.Format, "format", "table", "output on stdout: table or json")
+	f.BoolVar(&opts.Force, "force", false, "merge files with overlapping segments, of different scenarios, or that are not results of wsbench run, with a warning")
 	return c
 }
 
@@ -65,6 +77,16 @@ func runReport(o *reportOptions) error {
 			return usageError(err)
 		}
 		all = append(all, r)
+	}
+	if errs := checkMerge(o.Files, all); len(errs) > 0 {
+		if !o.Force {
+			return usageError(fmt.Errorf("%w (--force to merge anyway)", errors.Join(errs...)))
+		}
+		if o.Stderr != nil {
+			for _, err := range errs {
+				fmt.Fprintf(o.Stderr, "wsbench: warning (--force): %v\n", err)
+			}
+		}
 	}
 	res := all[0]
 	if len(all) > 1 {
