@@ -79,13 +79,15 @@ type vu struct {
 
 	iter     int
 	lastDial *cdial
+	lastSend time.Time // actual time of the previous send (or of the connect)
+	lastPlan time.Time // its scheduled time under `every`, zero otherwise
+	top      int       // top-level step being run
+	resume   int       // top-level step to resume at after a reconnect
+	depth    int
+
+	// Dial backoff (backoff.go).
 	backoff  dialBackoff     // failed dials in a row, for the wait before the next
 	loadDone <-chan struct{} // closed when the load ends (not when the VU is cancelled); nil = never
-	lastSend time.Time       // actual time of the previous send (or of the connect)
-	lastPlan time.Time       // its scheduled time under `every`, zero otherwise
-	top      int             // top-level step being run
-	resume   int             // top-level step to resume at after a reconnect
-	depth    int
 }
 
 func newVU(s *scenarioRun, num int) *vu {
@@ -616,9 +618,9 @@ func (v *vu) dropLink() {
 	v.link = nil
 }
 
-// abandon closes the socket: the close-on-cancel hook, run on another
-// goroutine. A read or write of the VU in progress returns, and the read
-// error is not counted.
+// abandon sends 1001 (interrupt.go) and closes the socket: the
+// close-on-cancel hook, run on another goroutine. A read or write of the
+// VU in progress returns, and the read error is not counted as an error.
 func (l *link) abandon() {
 	defer close(l.abandonDone)
 	l.abandoned.Store(true)
@@ -645,11 +647,13 @@ type link struct {
 	vars *Vars    // the VU's variables, for the waiting expect's matcher and captures
 	lis  []listenerState
 
-	stopAbandon func() bool     // unregisters the close-on-cancel hook
-	abandonDone chan struct{}   // closed when that hook has run
-	ctx         context.Context // the VU's: done when the connection is interrupted (interrupt.go)
-	sio         *sioConn        // Socket.IO state (socketio.go); nil on raw WebSocket connections
-	abandoned   atomic.Bool     // we closed the socket: read errors are expected
+	stopAbandon func() bool // unregisters the close-on-cancel hook
+	sio         *sioConn    // Socket.IO state (socketio.go); nil on raw WebSocket connections
+	abandoned   atomic.Bool // we closed the socket: read errors are expected
+
+	// Interruption (interrupt.go).
+	ctx         context.Context // the VU's: done when the connection is interrupted
+	abandonDone chan struct{}   // closed when the close-on-cancel hook has run
 
 	// The read deadline set on c (zero: none) and whether it has passed.
 	// A deadline ahead of the one a wait needs is moved back; one before it
@@ -916,8 +920,9 @@ type cdial struct {
 	url     string    // static URL, or "" when path is a template
 	path    *Template // templated path
 	base    string
-	headers []cheader   // templated headers rendered per connection
-	backoff DialBackoff // wait after failed dials
+	headers []cheader // templated headers rendered per connection
+
+	backoff DialBackoff // wait after failed dials (backoff.go)
 }
 
 type cheader struct {
