@@ -145,3 +145,31 @@ func TestConnBalanceMixed(t *testing.T) {
 		}
 	}
 }
+
+// The open model's iterations still running at the end are cut the same
+// way: every arrival that opened a connection ends in conn.interrupted.
+func TestOpenModelInterruptsWith1001(t *testing.T) {
+	opened, codes := make(chan struct{}, 100), make(chan int, 100)
+	base := wsServer(t, closeRecorder(opened, codes))
+	p := closedPlan(1, 0, connectStep(), thinkStep(time.Hour))
+	p.Scenarios[0].Load = Load{Model: Open, Rate: 20, Duration: 200 * time.Millisecond, MaxVUs: 20}
+	p.GracefulStop = 50 * time.Millisecond
+	r := runPlan(t, p, base, Segment{})
+	n := r.Counters["conn.opened"]
+	// An arrival still dialing at the cut is an interrupted iteration
+	// without a connection.
+	if n == 0 || r.Counters["conn.interrupted"] != n || r.Counters["iterations.interrupted"] < n || r.Counters["iterations"] != 0 {
+		t.Fatalf("counters %v", r.Counters)
+	}
+	checkConnBalance(t, r)
+	for i := int64(0); i < n; i++ {
+		select {
+		case code := <-codes:
+			if code != websocket.CloseGoingAway {
+				t.Errorf("server got close code %d, want 1001", code)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("server saw %d of %d connections end", i, n)
+		}
+	}
+}
