@@ -64,7 +64,7 @@ func TestGracefulStopInterruptsWith1001(t *testing.T) {
 			opened, codes := make(chan struct{}, vus), make(chan int, vus)
 			base := wsServer(t, closeRecorder(opened, codes))
 			p := closedPlan(vus, 0, connectStep(), tc.think)
-			p.Scenarios[0].Load.Duration = 200 * time.Millisecond
+			p.Scenarios[0].Load.Duration = 500 * time.Millisecond // every VU has connected by then
 			p.GracefulStop = 50 * time.Millisecond
 			r := runPlan(t, p, base, Segment{})
 			for i := 0; i < vus; i++ {
