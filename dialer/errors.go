@@ -19,16 +19,19 @@ type ErrorKind string
 
 // Error kinds returned by Kind.
 const (
-	KindRefused   ErrorKind = "refused"          // TCP connection refused
-	KindAddr      ErrorKind = "addr_unavailable" // no local address/port to connect from (bad source address, ephemeral ports used up)
-	KindTimeout   ErrorKind = "timeout"          // connect, handshake, read or write deadline
-	KindDNS       ErrorKind = "dns"              // name resolution failed
-	KindTLS       ErrorKind = "tls"              // TLS handshake or certificate failure
-	KindHandshake ErrorKind = "handshake"        // HTTP upgrade refused or malformed (*HandshakeError)
-	KindReset     ErrorKind = "reset"            // connection reset or broken pipe
-	KindClosed    ErrorKind = "closed"           // peer closed (*CloseError, EOF) or we closed the connection
-	KindProtocol  ErrorKind = "protocol"         // the peer broke RFC 6455 (*ProtocolError)
+	KindRefused   ErrorKind = "refused"   // TCP connection refused
+	KindTimeout   ErrorKind = "timeout"   // connect, handshake, read or write deadline
+	KindDNS       ErrorKind = "dns"       // name resolution failed
+	KindTLS       ErrorKind = "tls"       // TLS handshake or certificate failure
+	KindHandshake ErrorKind = "handshake" // HTTP upgrade refused or malformed (*HandshakeError)
+	KindReset     ErrorKind = "reset"     // connection reset or broken pipe
+	KindClosed    ErrorKind = "closed"    // peer closed (*CloseError, EOF) or we closed the connection
+	KindProtocol  ErrorKind = "protocol"  // the peer broke RFC 6455 (*ProtocolError)
 	KindOther     ErrorKind = "other"
+
+	// KindAddr: no local address or port to connect from (a source
+	// address this machine does not have, ephemeral ports used up).
+	KindAddr ErrorKind = "addr_unavailable"
 )
 
 // ErrCloseSent is returned by writes after SendClose (or the answer to the
