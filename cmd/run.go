@@ -99,7 +99,7 @@ connection succeeded, or more than half of the connection attempts failed),
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress line")
 	f.BoolVar(&opts.Check, "check", false, "validate the scenario file and exit")
 	f.StringVar(&opts.LogLevel, "log-level", "warn", "log level of the embedded server: debug, info, warn, error")
-	f.StringVar(&opts.RunID, "run-id", "", "name the run in the results file's meta.run_id (default: random); segments of one run run on several machines may share it")
+	f.StringVar(&opts.RunID, "run-id", "", "name the run in the results file's meta.run_id (default: random); the processes of one run spread with --segment may share it")
 	f.IntVar(&opts.Workers, "workers", 1, "spread the load over this many wsbench processes on this machine (each holds its own ~19,900 sockets)")
 	f.BoolVar(&opts.WorkerStream, "worker-stream", false, "run as a worker of --workers: stream intervals and results as JSON lines on stdout")
 	_ = f.MarkHidden("worker-stream")
