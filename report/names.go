@@ -37,6 +37,8 @@ const (
 	CounterDeliveryLost      = "delivery.lost"
 	CounterDeliveryDuplicate = "delivery.duplicate"
 	CounterDeliveryReordered = "delivery.reordered"
+	CounterConnInterrupted   = "conn.interrupted"       // opened connections cut by the end of the run, the graceful stop or Ctrl-C (closed with 1001)
+	CounterIterInterrupted   = "iterations.interrupted" // iterations cut the same way (no verdict)
 )
 
 // Error counters (the errors.* family, summed by AliasErrors).
@@ -85,6 +87,7 @@ func RecordedMetrics() []string {
 		CounterConnOpened, CounterMsgsSent, CounterMsgsRecv, CounterBytesSent, CounterBytesRecv,
 		CounterIterations, CounterIterationsFailed, CounterArrivalsDropped, CounterReconnects,
 		CounterExpectStale, CounterDeliveryLost, CounterDeliveryDuplicate, CounterDeliveryReordered,
+		CounterConnInterrupted, CounterIterInterrupted,
 		ErrDial, ErrHandshake, ErrSend, ErrProtocol, ErrExpectTimeout, ErrClosedByPeer,
 		ErrNotConnected, ErrCapture, ErrPingTimeout, ErrCloseTimeout, ErrClampedSample,
 		GaugeVUs, GaugeConnsOpen,
