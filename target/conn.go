@@ -320,7 +320,7 @@ func (c *wsConn) process(in input) {
 			if !ok {
 				return
 			}
-			if c.state == stClosing && !h.OpCode.IsControl() {
+			if c.state == stClosing && !h.OpCode.IsControl() && h.Length >= 0 {
 				// After our close frame, data is discarded unread
 				// (RFC 6455 §1.4); only the peer's close matters.
 				in.Discard(hn)

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
 // metrics holds the server's counters. They are plain atomics written in the
@@ -45,7 +47,15 @@ func (m *metrics) upgradeFailed(reason string) {
 	m.mu.Unlock()
 }
 
+// closeOther is the closeKey code of every close code without a meaning of
+// its own (3000-4999 and anything a peer may choose): they share one series,
+// code="other", so a client cannot grow /metrics by picking fresh codes.
+const closeOther = 0
+
 func (m *metrics) closed(code uint16, side string) {
+	if code < wsproto.CloseNormal || code > wsproto.CloseTLSHandshake {
+		code = closeOther
+	}
 	m.mu.Lock()
 	m.closes[closeKey{code, side}]++
 	m.mu.Unlock()
@@ -108,7 +118,7 @@ func (m *metrics) appendPrometheus(dst []byte, hs HubStats) []byte {
 	}
 	slices.SortFunc(keys, func(a, b closeKey) int {
 		if a.code != b.code {
-			return int(a.code) - int(b.code)
+			return int(a.code-1) - int(b.code-1) // closeOther (0) last
 		}
 		if a.side < b.side {
 			return -1
@@ -118,10 +128,14 @@ func (m *metrics) appendPrometheus(dst []byte, hs HubStats) []byte {
 		}
 		return 0
 	})
-	dst = append(dst, "# HELP wsbench_closes_total Close handshakes by code and by the side that sent the first close frame.\n# TYPE wsbench_closes_total counter\n"...)
+	dst = append(dst, "# HELP wsbench_closes_total Close handshakes by code (1000-1015; every other code counts as other) and by the side that sent the first close frame.\n# TYPE wsbench_closes_total counter\n"...)
 	for _, k := range keys {
 		dst = append(dst, `wsbench_closes_total{code="`...)
-		dst = strconv.AppendUint(dst, uint64(k.code), 10)
+		if k.code == closeOther {
+			dst = append(dst, "other"...)
+		} else {
+			dst = strconv.AppendUint(dst, uint64(k.code), 10)
+		}
 		dst = append(dst, `",initiator="`...)
 		dst = append(dst, k.side...)
 		dst = append(dst, `"} `...)
