@@ -24,6 +24,7 @@ type metrics struct {
 	deliveries     atomic.Int64 // per-recipient frames queued by Deliver
 	drops          atomic.Int64 // Chatter dropped for a full queue
 	slowDisconnect atomic.Int64
+	outQueued      atomic.Int64 // bytes in per-connection queues, not yet handed to the socket
 	httpRequests   atomic.Int64 // /healthz, /metrics, 404s
 	deliveryDelay  delayHistogram
 
@@ -89,6 +90,7 @@ func (m *metrics) appendPrometheus(dst []byte, hs HubStats) []byte {
 	counter("wsbench_deliveries_total", "Frames queued to a recipient by the hub.", m.deliveries.Load())
 	counter("wsbench_drops_total", "Chatter frames dropped because a recipient's queue was full.", m.drops.Load())
 	counter("wsbench_slow_consumer_disconnects_total", "Connections closed with 1008 for staying over the outbound limit.", m.slowDisconnect.Load())
+	gauge("wsbench_outbound_queued_bytes", "Bytes queued to connections and not yet handed to their sockets (a broadcast frame counts once per recipient); each connection's share is bounded by --outbound-limit.", m.outQueued.Load())
 	counter("wsbench_http_requests_total", "Plain HTTP requests answered (healthz, metrics, not found).", m.httpRequests.Load())
 	gauge("wsbench_rooms", "Chat rooms with at least one member.", hs.Rooms)
 	gauge("wsbench_room_members", "Room memberships.", hs.Members)
