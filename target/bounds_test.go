@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -179,4 +180,70 @@ func TestSlowReaderSeesItsClose(t *testing.T) {
 	}
 	t.Logf("read %d messages before the close frame", said)
 	waitFor(t, "slow member gone", func() bool { return s.hubStats().Members == 1 })
+}
+
+// TestHalfOpenPerIP: sockets that never send their request hold at most
+// --max-handshakes-per-ip of --max-conns per source address, so other
+// clients still get in.
+func TestHalfOpenPerIP(t *testing.T) {
+	s := startTest(t, func(c *Config) {
+		c.MaxConns = 8
+		c.MaxHandshakesPerIP = 4
+		c.HandshakeTimeout = time.Minute
+	})
+	// All of 127.0.0.0/8 is loopback on Linux: 127.0.0.2 is another host.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	var silent []net.Conn
+	for range 10 {
+		nc, err := d.Dial("tcp", s.Addr().String())
+		if err != nil {
+			t.Fatalf("dial from 127.0.0.2: %v", err)
+		}
+		defer nc.Close()
+		silent = append(silent, nc)
+	}
+	waitFor(t, "4 pending and 6 refused", func() bool {
+		return metricValue(s, "wsbench_handshakes_pending") == "4" &&
+			metricValue(s, `wsbench_upgrade_failures_total{reason="handshakes_per_ip"}`) == "6"
+	})
+	refused := 0
+	for _, nc := range silent {
+		_ = nc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		b, _ := io.ReadAll(nc)
+		if bytes.HasPrefix(b, []byte("HTTP/1.1 429 Too Many Requests\r\n")) && bytes.Contains(b, []byte("--max-handshakes-per-ip")) {
+			refused++
+		} else if len(b) > 0 {
+			t.Errorf("silent socket got %q", b)
+		}
+	}
+	if refused != 6 {
+		t.Errorf("%d of 10 silent sockets refused with 429, want 6", refused)
+	}
+	// Everyone else still gets in, up to --max-conns.
+	for range 4 {
+		upgradeRaw(t, s, "/echo")
+	}
+	if v := metricValue(s, "wsbench_handshakes_pending"); v != "4" {
+		t.Errorf("wsbench_handshakes_pending = %s with 4 silent sockets and 4 upgraded, want 4", v)
+	}
+	// The held sockets are still served once they speak.
+	for _, nc := range silent {
+		_, _ = nc.Write([]byte(upgradeRequest("/echo"))) // fails on the refused ones
+	}
+	waitFor(t, "no handshakes pending", func() bool { return metricValue(s, "wsbench_handshakes_pending") == "0" })
+	if v := metricValue(s, "wsbench_upgrades_total"); v != "8" {
+		t.Errorf("upgrades %s, want 8 (4 from each address)", v)
+	}
+}
+
+// TestHalfOpenDefault: by default one address may hold a quarter of
+// --max-conns in the handshake (TestChatThousandConnections shows that a
+// burst of 1,000 dials from one host still gets in).
+func TestHalfOpenDefault(t *testing.T) {
+	for _, tc := range []struct{ maxConns, want int }{{8, 2}, {1, 1}, {20000, 5000}} {
+		s := startTest(t, func(c *Config) { c.MaxConns = tc.maxConns })
+		if s.half.limit != tc.want {
+			t.Errorf("--max-conns %d: %d handshakes per IP, want %d", tc.maxConns, s.half.limit, tc.want)
+		}
+	}
 }

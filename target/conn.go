@@ -54,6 +54,7 @@ type wsConn struct {
 	out   sink
 	gs    gnetSink // out for event-loop connections, kept inline
 	route route
+	hs    *ipHalfOpen // this connection's count in Server.half while in the handshake
 
 	// Owner-goroutine state.
 	state         connState
@@ -492,6 +493,7 @@ func (c *wsConn) message(op ws.OpCode, p []byte) {
 // handleRequest answers the HTTP request head b.
 func (c *wsConn) handleRequest(b []byte) {
 	s := c.srv
+	c.endHandshake() // answered now, whatever the answer
 	req, rej := parseRequest(b)
 	if rej != nil {
 		c.reject(rej, "malformed")
@@ -513,7 +515,7 @@ func (c *wsConn) handleRequest(b []byte) {
 		if req.route == routeHealth {
 			body = []byte("ok\n")
 		} else {
-			body = s.m.appendPrometheus(nil, s.hubStats())
+			body = s.appendMetrics(nil)
 			ctype = "text/plain; version=0.0.4; charset=utf-8"
 		}
 		if string(req.method) == "HEAD" {
@@ -579,6 +581,15 @@ func (c *wsConn) writeRaw(b []byte) {
 	c.pushOwn(f)
 	f.release()
 	c.state, c.closeAfter = stClosed, true
+}
+
+// endHandshake takes the connection out of its address's count of
+// connections in the handshake; owner only, idempotent.
+func (c *wsConn) endHandshake() {
+	if c.hs != nil {
+		c.srv.half.release(c.hs)
+		c.hs = nil
+	}
 }
 
 // closed marks the connection gone and drops its queue; called once by the

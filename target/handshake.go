@@ -197,6 +197,8 @@ func statusText(code int) string {
 		return "Request Timeout"
 	case 426:
 		return "Upgrade Required"
+	case 429:
+		return "Too Many Requests"
 	case 431:
 		return "Request Header Fields Too Large"
 	case 503:

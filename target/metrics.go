@@ -69,7 +69,7 @@ type HubStats struct {
 
 // appendPrometheus renders every series in the Prometheus text exposition
 // format (version 0.0.4).
-func (m *metrics) appendPrometheus(dst []byte, hs HubStats) []byte {
+func (m *metrics) appendPrometheus(dst []byte, hs HubStats, handshakesPending int64) []byte {
 	gauge := func(name, help string, v int64) {
 		dst = append(dst, "# HELP "+name+" "+help+"\n# TYPE "+name+" gauge\n"+name+" "...)
 		dst = strconv.AppendInt(dst, v, 10)
@@ -82,6 +82,7 @@ func (m *metrics) appendPrometheus(dst []byte, hs HubStats) []byte {
 	}
 	gauge("wsbench_connections", "Open connections (TCP, including those still in the handshake).", m.connsCurrent.Load())
 	counter("wsbench_connections_total", "Connections accepted.", m.connsTotal.Load())
+	gauge("wsbench_handshakes_pending", "Connections accepted whose HTTP request is not answered yet (each source IP may hold --max-handshakes-per-ip).", handshakesPending)
 	counter("wsbench_upgrades_total", "Successful WebSocket upgrades.", m.upgradesOK.Load())
 	counter("wsbench_messages_in_total", "Data messages received from clients.", m.msgsIn.Load())
 	counter("wsbench_bytes_in_total", "Bytes received from clients (all frames, payload only).", m.bytesIn.Load())

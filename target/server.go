@@ -28,22 +28,23 @@ import (
 
 // Config holds every `wsbench serve` setting.
 type Config struct {
-	Addr             string        // listen address, default 127.0.0.1:8080; port 0 picks a free port
-	HistorySize      int           // messages kept per room
-	HistoryDB        string        // bbolt file for persistent history ("" = memory only)
-	PingInterval     time.Duration // ping connections silent this long (0 = never)
-	IdleTimeout      time.Duration // close connections silent this long (0 = never)
-	MaxMessage       int           // largest data message in bytes (close 1009 past it)
-	MaxConns         int           // connections beyond this get 503
-	OutboundLimit    int           // per-connection outbound queue in bytes
-	SendBuffer       int           // kernel send buffer per connection (SO_SNDBUF) in bytes; 0 = the kernel's autotuning
-	SlowTimeout      time.Duration // over the outbound limit this long: close 1008
-	RateLimit        float64       // chat messages/s per connection (0 = off)
-	PresenceLimit    int           // rooms above this many members do not announce joins and leaves (0 = all do)
-	TLSCert, TLSKey  string        // serve wss:// (crypto/tls path) when both are set
-	Loops            int           // event loops (default: number of CPUs)
-	HandshakeTimeout time.Duration // the HTTP upgrade must complete within it
-	CloseTimeout     time.Duration // how long to wait for a peer's close reply
+	Addr               string        // listen address, default 127.0.0.1:8080; port 0 picks a free port
+	HistorySize        int           // messages kept per room
+	HistoryDB          string        // bbolt file for persistent history ("" = memory only)
+	PingInterval       time.Duration // ping connections silent this long (0 = never)
+	IdleTimeout        time.Duration // close connections silent this long (0 = never)
+	MaxMessage         int           // largest data message in bytes (close 1009 past it)
+	MaxConns           int           // connections beyond this get 503
+	MaxHandshakesPerIP int           // connections still in the handshake per source IP, more get 429; 0 = a quarter of MaxConns
+	OutboundLimit      int           // per-connection outbound queue in bytes
+	SendBuffer         int           // kernel send buffer per connection (SO_SNDBUF) in bytes; 0 = the kernel's autotuning
+	SlowTimeout        time.Duration // over the outbound limit this long: close 1008
+	RateLimit          float64       // chat messages/s per connection (0 = off)
+	PresenceLimit      int           // rooms above this many members do not announce joins and leaves (0 = all do)
+	TLSCert, TLSKey    string        // serve wss:// (crypto/tls path) when both are set
+	Loops              int           // event loops (default: number of CPUs)
+	HandshakeTimeout   time.Duration // the HTTP upgrade must complete within it
+	CloseTimeout       time.Duration // how long to wait for a peer's close reply
 }
 
 // DefaultConfig returns the defaults of `wsbench serve`.
@@ -95,6 +96,7 @@ type Server struct {
 	frames framePool
 	table  connTable
 	hub    chatHub
+	half   *halfOpen
 	start  time.Time
 
 	sweepEvery   time.Duration
@@ -128,6 +130,12 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = def.MaxConns
 	}
+	if cfg.MaxHandshakesPerIP <= 0 {
+		// A quarter: one address can never hold the server in the
+		// handshake, while a load generator's burst of dials from one
+		// host (thousands at once) is not refused.
+		cfg.MaxHandshakesPerIP = max(1, cfg.MaxConns/4)
+	}
 	if cfg.OutboundLimit <= 0 {
 		cfg.OutboundLimit = def.OutboundLimit
 	}
@@ -150,6 +158,7 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 		return nil, errors.New("start server: --tls-cert and --tls-key go together")
 	}
 	s := &Server{cfg: cfg, log: logger, m: newMetrics(), start: time.Now(), runDone: make(chan error, 1)}
+	s.half = newHalfOpen(cfg.MaxHandshakesPerIP)
 	s.sweepEvery = sweepInterval(cfg)
 	hub, err := newHub(cfg, s, logger)
 	if err != nil {
@@ -231,7 +240,11 @@ func (s *Server) URL(path string) string {
 
 // Metrics renders /metrics (Prometheus text format).
 func (s *Server) Metrics() string {
-	return string(s.m.appendPrometheus(nil, s.hubStats()))
+	return string(s.appendMetrics(nil))
+}
+
+func (s *Server) appendMetrics(dst []byte) []byte {
+	return s.m.appendPrometheus(dst, s.hubStats(), s.half.total.Load())
 }
 
 func (s *Server) hubStats() HubStats { return s.hub.Stats() }
@@ -418,15 +431,22 @@ func (h *handler) loopFor(gl gnet.EventLoop) *loopState {
 
 var serviceUnavailable = []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\nConnection: close\r\n\r\ntoo many connections\n")
 
+var tooManyHandshakes = appendRejection(nil, &rejection{status: 429, reason: "too many connections in the handshake from this address (--max-handshakes-per-ip)"})
+
 func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	s := h.srv
 	if s.shuttingDown.Load() || s.m.connsCurrent.Load() >= int64(s.cfg.MaxConns) {
 		s.m.upgradeFailed("max_conns")
 		return serviceUnavailable, gnet.Close
 	}
+	hs, ok := s.half.acquire(gc.RemoteAddr())
+	if !ok {
+		s.m.upgradeFailed("handshakes_per_ip")
+		return tooManyHandshakes, gnet.Close
+	}
 	l := h.loopFor(gc.EventLoop())
 	now := s.now()
-	c := &wsConn{srv: s, own: l, openedAt: now, lastRead: now}
+	c := &wsConn{srv: s, own: l, openedAt: now, lastRead: now, hs: hs}
 	c.gs.gc = gc
 	c.out = &c.gs
 	s.table.add(c)
@@ -481,6 +501,7 @@ func (s *Server) connGone(c *wsConn) {
 		s.m.closed(1006, "client") // no close handshake
 	}
 	s.table.remove(c.id)
+	c.endHandshake()
 	c.closed()
 	if c.route == routeChat && c.state != stHandshake {
 		s.hub.Closed(c.id)
