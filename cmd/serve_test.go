@@ -18,7 +18,7 @@ func TestServeRejectsBadBounds(t *testing.T) {
 	}{
 		{"--handshake-timeout", func(c *target.Config) { c.HandshakeTimeout = 0 }},
 		{"--handshake-timeout", func(c *target.Config) { c.HandshakeTimeout = -time.Second }},
-		{"--max-handshakes-per-ip", func(c *target.Config) { c.MaxHandshakesPerIP = -1 }},
+		{"--max-handshakes-per-ip", func(c *target.Config) { c.HandshakesPerIP = -1 }},
 	} {
 		o := &serveOptions{cfg: target.DefaultConfig(), logLevel: "info"}
 		o.cfg.Addr = "127.0.0.1:0"
@@ -44,7 +44,7 @@ func TestServeBoundFlags(t *testing.T) {
 		t.Errorf("--max-handshakes-per-ip = %v", v)
 	}
 	def := target.DefaultConfig()
-	if def.HandshakeTimeout != 5*time.Second || def.MaxHandshakesPerIP != 0 {
-		t.Errorf("defaults: handshake timeout %v, per IP %d", def.HandshakeTimeout, def.MaxHandshakesPerIP)
+	if def.HandshakeTimeout != 5*time.Second || def.HandshakesPerIP != 0 {
+		t.Errorf("defaults: handshake timeout %v, per IP %d", def.HandshakeTimeout, def.HandshakesPerIP)
 	}
 }

@@ -188,7 +188,7 @@ func TestSlowReaderSeesItsClose(t *testing.T) {
 func TestHalfOpenPerIP(t *testing.T) {
 	s := startTest(t, func(c *Config) {
 		c.MaxConns = 8
-		c.MaxHandshakesPerIP = 4
+		c.HandshakesPerIP = 4
 		c.HandshakeTimeout = time.Minute
 	})
 	// All of 127.0.0.0/8 is loopback on Linux: 127.0.0.2 is another host.

@@ -28,23 +28,23 @@ import (
 
 // Config holds every `wsbench serve` setting.
 type Config struct {
-	Addr               string        // listen address, default 127.0.0.1:8080; port 0 picks a free port
-	HistorySize        int           // messages kept per room
-	HistoryDB          string        // bbolt file for persistent history ("" = memory only)
-	PingInterval       time.Duration // ping connections silent this long (0 = never)
-	IdleTimeout        time.Duration // close connections silent this long (0 = never)
-	MaxMessage         int           // largest data message in bytes (close 1009 past it)
-	MaxConns           int           // connections beyond this get 503
-	MaxHandshakesPerIP int           // connections still in the handshake per source IP, more get 429; 0 = a quarter of MaxConns
-	OutboundLimit      int           // per-connection outbound queue in bytes
-	SendBuffer         int           // kernel send buffer per connection (SO_SNDBUF) in bytes; 0 = the kernel's autotuning
-	SlowTimeout        time.Duration // over the outbound limit this long: close 1008
-	RateLimit          float64       // chat messages/s per connection (0 = off)
-	PresenceLimit      int           // rooms above this many members do not announce joins and leaves (0 = all do)
-	TLSCert, TLSKey    string        // serve wss:// (crypto/tls path) when both are set
-	Loops              int           // event loops (default: number of CPUs)
-	HandshakeTimeout   time.Duration // the HTTP upgrade must complete within it
-	CloseTimeout       time.Duration // how long to wait for a peer's close reply
+	Addr             string        // listen address, default 127.0.0.1:8080; port 0 picks a free port
+	HistorySize      int           // messages kept per room
+	HistoryDB        string        // bbolt file for persistent history ("" = memory only)
+	PingInterval     time.Duration // ping connections silent this long (0 = never)
+	IdleTimeout      time.Duration // close connections silent this long (0 = never)
+	MaxMessage       int           // largest data message in bytes (close 1009 past it)
+	MaxConns         int           // connections beyond this get 503
+	HandshakesPerIP  int           // connections still in the handshake per source IP, more get 429; 0 = a quarter of MaxConns
+	OutboundLimit    int           // per-connection outbound queue in bytes
+	SendBuffer       int           // kernel send buffer per connection (SO_SNDBUF) in bytes; 0 = the kernel's autotuning
+	SlowTimeout      time.Duration // over the outbound limit this long: close 1008
+	RateLimit        float64       // chat messages/s per connection (0 = off)
+	PresenceLimit    int           // rooms above this many members do not announce joins and leaves (0 = all do)
+	TLSCert, TLSKey  string        // serve wss:// (crypto/tls path) when both are set
+	Loops            int           // event loops (default: number of CPUs)
+	HandshakeTimeout time.Duration // the TLS handshake and the HTTP upgrade must complete within it
+	CloseTimeout     time.Duration // how long to wait for a peer's close reply
 }
 
 // DefaultConfig returns the defaults of `wsbench serve`.
@@ -130,11 +130,11 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = def.MaxConns
 	}
-	if cfg.MaxHandshakesPerIP <= 0 {
+	if cfg.HandshakesPerIP <= 0 {
 		// A quarter: one address can never hold the server in the
 		// handshake, while a load generator's burst of dials from one
 		// host (thousands at once) is not refused.
-		cfg.MaxHandshakesPerIP = max(1, cfg.MaxConns/4)
+		cfg.HandshakesPerIP = max(1, cfg.MaxConns/4)
 	}
 	if cfg.OutboundLimit <= 0 {
 		cfg.OutboundLimit = def.OutboundLimit
@@ -158,7 +158,7 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 		return nil, errors.New("start server: --tls-cert and --tls-key go together")
 	}
 	s := &Server{cfg: cfg, log: logger, m: newMetrics(), start: time.Now(), runDone: make(chan error, 1)}
-	s.half = newHalfOpen(cfg.MaxHandshakesPerIP)
+	s.half = newHalfOpen(cfg.HandshakesPerIP)
 	s.sweepEvery = sweepInterval(cfg)
 	hub, err := newHub(cfg, s, logger)
 	if err != nil {

@@ -63,7 +63,7 @@ func TestTLSHalfOpenPerIP(t *testing.T) {
 	certFile, keyFile, pool := selfSigned(t, t.TempDir())
 	s := startTest(t, func(c *Config) {
 		c.TLSCert, c.TLSKey = certFile, keyFile
-		c.MaxHandshakesPerIP = 2
+		c.HandshakesPerIP = 2
 		c.HandshakeTimeout = time.Minute
 	})
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
