@@ -345,6 +345,8 @@ func TestHealthzAndMetricsHTTP(t *testing.T) {
 		"# TYPE wsbench_deliveries_total counter",
 		"wsbench_drops_total 0",
 		"wsbench_slow_consumer_disconnects_total 0",
+		"wsbench_outbound_queued_bytes 0",
+		"wsbench_handshakes_pending 0", // this request was answered: no longer pending
 		"wsbench_rooms 0",
 		"wsbench_history_messages 0",
 		"# TYPE wsbench_closes_total counter",
