@@ -46,7 +46,7 @@ func newServeCmd() *cobra.Command {
 	f.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "most connections held at once (default: just under the open-file limit)")
 	f.IntVar(&c.HandshakesPerIP, "max-handshakes-per-ip", c.HandshakesPerIP, "connections one source IP may hold before their HTTP request is answered, more get 429 (0 = a quarter of --max-conns)")
 	f.DurationVar(&c.HandshakeTimeout, "handshake-timeout", c.HandshakeTimeout, "close connections that have not finished the TLS handshake and the HTTP upgrade within this")
-	f.IntVar(&c.OutboundLimit, "outbound-limit", c.OutboundLimit, "per-connection outbound queue in bytes; room chatter past it is dropped")
+	f.IntVar(&c.OutboundLimit, "outbound-limit", c.OutboundLimit, "per-connection outbound queue in bytes (room traffic, echoes, pongs); chatter past it is dropped, and replies past 4x it close with 1008")
 	f.IntVar(&c.PresenceLimit, "presence-limit", c.PresenceLimit, "rooms above this many members do not announce joins and leaves (0 = every room does)")
 	f.IntVar(&c.SendBuffer, "send-buffer", c.SendBuffer, "kernel send buffer per connection in bytes (0 = kernel autotuning, up to megabytes per slow reader)")
 	f.DurationVar(&c.SlowTimeout, "slow-timeout", c.SlowTimeout, "close with 1008 a connection over --outbound-limit this long")
