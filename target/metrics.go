@@ -22,9 +22,9 @@ type metrics struct {
 	msgsOut        atomic.Int64 // frames written to sockets
 	bytesOut       atomic.Int64
 	deliveries     atomic.Int64 // per-recipient frames queued by Deliver
+	outQueued      atomic.Int64 // bytes in per-connection queues, not yet handed to sockets (next to deliveries: both change per recipient)
 	drops          atomic.Int64 // Chatter dropped for a full queue
 	slowDisconnect atomic.Int64
-	outQueued      atomic.Int64 // bytes in per-connection queues, not yet handed to the socket
 	httpRequests   atomic.Int64 // /healthz, /metrics, 404s
 	deliveryDelay  delayHistogram
 
