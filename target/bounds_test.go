@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -41,6 +42,7 @@ func TestRepliesToNonReaderAreBounded(t *testing.T) {
 				c.CloseTimeout = 10 * time.Second // time for the test to read up to the close frame
 				c.PingInterval, c.IdleTimeout = 0, 0
 			})
+			heapBefore := liveHeap()
 			rc := upgradeRaw(t, s, "/echo")
 			_ = rc.nc.SetDeadline(time.Now().Add(30 * time.Second))
 
@@ -92,6 +94,13 @@ func TestRepliesToNonReaderAreBounded(t *testing.T) {
 			waitFor(t, "connection released", func() bool { return s.m.connsCurrent.Load() == 0 })
 			if v := metricValue(s, "wsbench_outbound_queued_bytes"); v != "0" {
 				t.Fatalf("wsbench_outbound_queued_bytes = %s after the client left, want 0", v)
+			}
+			// Nothing the flood made the server allocate is still held (the
+			// client's own frame was allocated before the first reading).
+			after := liveHeap()
+			t.Logf("live heap %d KiB before, %d KiB after", heapBefore>>10, after>>10)
+			if after > heapBefore+8<<20 {
+				t.Errorf("live heap %d KiB after the client left, %d KiB before it came", after>>10, heapBefore>>10)
 			}
 			if v := metricValue(s, `wsbench_closes_total{code="1008",initiator="server"}`); v != "1" {
 				t.Errorf("1008 closes = %q, want 1", v)
@@ -257,4 +266,14 @@ func TestHalfOpenDefault(t *testing.T) {
 			t.Errorf("--max-conns %d: %d handshakes per IP, want %d", tc.maxConns, s.half.limit, tc.want)
 		}
 	}
+}
+
+// liveHeap is the heap in use after two full collections (sync.Pool,
+// which gnet's buffers and ours go back to, keeps objects for one).
+func liveHeap() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
 }
