@@ -28,6 +28,10 @@ const (
 	KindClosed    ErrorKind = "closed"    // peer closed (*CloseError, EOF) or we closed the connection
 	KindProtocol  ErrorKind = "protocol"  // the peer broke RFC 6455 (*ProtocolError)
 	KindOther     ErrorKind = "other"
+
+	// KindAddr: no local address or port to connect from (a source
+	// address this machine does not have, ephemeral ports used up).
+	KindAddr ErrorKind = "addr_unavailable"
 )
 
 // ErrCloseSent is returned by writes after SendClose (or the answer to the
@@ -110,6 +114,8 @@ func Kind(err error) ErrorKind {
 		return KindTLS
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return KindRefused
+	case errors.Is(err, syscall.EADDRNOTAVAIL), errors.Is(err, syscall.EADDRINUSE):
+		return KindAddr
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
 		return KindReset
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), isTimeout(err):

@@ -19,7 +19,15 @@ type Meta struct {
 	Version  string    `json:"version,omitempty"`
 	Start    time.Time `json:"start"`
 	End      time.Time `json:"end"`
-	Segment  string    `json:"segment,omitempty"` // execution segment of this process ("0:1/3"); merged files list them all
+	Segment  string    `json:"segment,omitempty"` // execution segment of this process ("0:1/3", "0:1" for the whole load); merged files list them all
+	// RunID names the run (random, or `run --run-id`); the workers of one
+	// run share it. Merged files list every source's, comma-separated.
+	RunID string `json:"run_id,omitempty"`
+	// ScenarioHash is the sha256 (hex) of the normalized scenario file, so
+	// that results of different scenarios are not merged by mistake.
+	ScenarioHash string `json:"scenario_hash,omitempty"`
+	// Interrupted is set when the run was stopped by SIGINT/SIGTERM.
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // Results is everything a run measured, ready for JSON: per-latency
@@ -34,6 +42,7 @@ type Results struct {
 	Gauges     map[string]GaugeStats `json:"gauges"`
 	Series     []SeriesPoint         `json:"series"`
 	Thresholds []Verdict             `json:"thresholds,omitempty"`
+	Examples   map[string]string     `json:"examples,omitempty"` // one example message per counter, e.g. the first error of each conn.failed.<reason>
 
 	hists map[string]*hdr.Histogram // decoded histograms by metric name
 }
@@ -71,11 +80,14 @@ type SeriesPoint struct {
 	Latencies map[string]SeriesLatency `json:"latencies,omitempty"`
 }
 
-// SeriesLatency is one latency metric within one interval.
+// SeriesLatency is one latency metric within one interval. P90 and Max are
+// absent (zero) in files written before they were added.
 type SeriesLatency struct {
 	Count int64         `json:"count"`
 	P50   time.Duration `json:"p50_ns"`
+	P90   time.Duration `json:"p90_ns,omitempty"`
 	P99   time.Duration `json:"p99_ns"`
+	Max   time.Duration `json:"max_ns,omitempty"`
 }
 
 // Results returns everything recorded so far, including samples not yet
@@ -104,6 +116,7 @@ func (r *Registry) Results(meta Meta) *Results {
 	for name, c := range ctrs {
 		res.Counters[name] = c.Value()
 	}
+	res.Examples = r.examples.snapshot()
 	for name, g := range gauges {
 		res.Gauges[name] = GaugeStats{Last: g.Value(), Max: g.Max()}
 	}
@@ -256,9 +269,10 @@ func ReadJSON(rd io.Reader) (*Results, error) {
 // they are exact), counters add, gauges add (Last is the sum of the lasts;
 // Max is the highest of the summed per-second values and of each source's
 // own max), and series points add by second offset from the earliest start.
-// Per-second p50 and p99 cannot be merged exactly without the per-second
-// histograms: the merged p50 is the count-weighted mean and the merged p99
-// the highest of the sources'. Thresholds present in any source are
+// Per-second percentiles cannot be merged exactly without the per-second
+// histograms: the merged p50 is the count-weighted mean, the merged p90 and
+// p99 the highest of the sources' (an upper bound); the per-second max is
+// exact. Thresholds present in any source are
 // re-evaluated on the merged results.
 func Merge(rs ...*Results) (*Results, error) {
 	if len(rs) == 0 {
@@ -271,6 +285,7 @@ func Merge(rs ...*Results) (*Results, error) {
 		hists:     make(map[string]*hdr.Histogram),
 	}
 	out.Meta = mergeMeta(rs)
+	out.Examples = mergeExamples(rs)
 	clamped := make(map[string]int64)
 	var names []string
 	var exprs []string
@@ -335,7 +350,7 @@ func Merge(rs ...*Results) (*Results, error) {
 
 func mergeMeta(rs []*Results) Meta {
 	var m Meta
-	var scen, tgt, ver, seg []string
+	var scen, tgt, ver, seg, ids, hashes []string
 	addUniq := func(list *[]string, s string) {
 		for _, part := range strings.Split(s, ",") {
 			part = strings.TrimSpace(part)
@@ -355,7 +370,12 @@ func mergeMeta(rs []*Results) Meta {
 		addUniq(&tgt, r.Meta.Target)
 		addUniq(&ver, r.Meta.Version)
 		addUniq(&seg, r.Meta.Segment)
+		addUniq(&ids, r.Meta.RunID)
+		addUniq(&hashes, r.Meta.ScenarioHash)
+		m.Interrupted = m.Interrupted || r.Meta.Interrupted
 	}
+	m.RunID = strings.Join(ids, ",")
+	m.ScenarioHash = strings.Join(hashes, ",")
 	m.Scenario = strings.Join(scen, ", ")
 	m.Target = strings.Join(tgt, ", ")
 	m.Version = strings.Join(ver, ", ")
@@ -390,7 +410,9 @@ func mergeSeries(start time.Time, rs []*Results) []SeriesPoint {
 			for k, l := range p.Latencies {
 				m := a.p.Latencies[k]
 				m.Count += l.Count
+				m.P90 = max(m.P90, l.P90)
 				m.P99 = max(m.P99, l.P99)
+				m.Max = max(m.Max, l.Max)
 				a.p50Wsum[k] += float64(l.P50) * float64(l.Count)
 				m.P50 = time.Duration(math.Round(a.p50Wsum[k] / float64(max(m.Count, 1))))
 				a.p.Latencies[k] = m

@@ -78,9 +78,11 @@ type wsConn struct {
 	outBuffered int   // sink.buffered() at the last flush
 	overSince   int64 // when the queue went over the limit (0 = not over)
 	dead        bool  // socket closed; queue no longer accepts frames
-	sealed      bool  // a final close frame is queued; nothing may follow it
-	kill        bool  // over the hard cap: close as a slow consumer now
-	reqClose    bool  // a close was requested from another goroutine
+	// closeQueued: a close frame is in the queue, so nothing more may be
+	// queued behind it (RFC 6455 §5.5.1: no data after a close frame).
+	closeQueued bool
+	kill        bool // over the hard cap: close as a slow consumer now
+	reqClose    bool // a close was requested from another goroutine
 	reqCode     uint16
 	reqReason   string
 	reqWait     bool
@@ -95,7 +97,7 @@ type wsConn struct {
 func (c *wsConn) push(f *frame, droppable bool) bool {
 	s := c.srv
 	c.mu.Lock()
-	if c.dead || c.kill || c.sealed {
+	if c.dead || c.kill || c.closeQueued {
 		c.mu.Unlock()
 		return false
 	}
@@ -126,7 +128,7 @@ func (c *wsConn) push(f *frame, droppable bool) bool {
 // limit. Anything a peer can make the server send in bulk goes through push.
 func (c *wsConn) pushOwn(f *frame) {
 	c.mu.Lock()
-	if !c.dead && !c.sealed {
+	if !c.dead && !c.closeQueued {
 		c.appendLocked(f)
 	}
 	c.mu.Unlock()
@@ -158,9 +160,25 @@ func (c *wsConn) replaceQueueWithClose(f *frame) {
 	c.overSince, c.kill = 0, false
 	if !c.dead {
 		c.appendLocked(f)
-		c.sealed = true
+		c.closeQueued = true
 	}
 	c.mu.Unlock()
+}
+
+// enqueueFinalClose queues the close frame f as the last frame the
+// connection will ever write: from here on push and pushOwn refuse every
+// frame (a late ack, a delivery, a pong), so nothing can follow the close
+// frame on the wire. It reports whether f was queued (false: the
+// connection is gone or already has its close frame queued).
+func (c *wsConn) enqueueFinalClose(f *frame) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dead || c.closeQueued {
+		return false
+	}
+	c.appendLocked(f)
+	c.closeQueued = true
+	return true
 }
 
 // requestClose asks the owner to start a close handshake; safe from any
@@ -318,7 +336,7 @@ func (c *wsConn) startClose(code ws.StatusCode, reason string, wait bool) {
 		return
 	}
 	f := c.srv.frames.encodeClose(code, reason)
-	c.pushOwn(f)
+	c.enqueueFinalClose(f)
 	f.release()
 	c.srv.m.closed(uint16(code), "server")
 	if wait {
@@ -377,9 +395,11 @@ func (c *wsConn) process(in input) {
 			if !ok {
 				return
 			}
-			if c.state == stClosing && !h.OpCode.IsControl() && h.Length >= 0 {
+			if (c.state == stClosing || s.draining.Load()) && !h.OpCode.IsControl() && h.Length >= 0 {
 				// After our close frame, data is discarded unread
-				// (RFC 6455 §1.4); only the peer's close matters.
+				// (RFC 6455 §1.4); only the peer's close matters. While
+				// the server shuts down it reads no more messages either:
+				// what it already took is flushed and acked first.
 				in.Discard(hn)
 				c.skip = h.Length
 				continue
@@ -436,7 +456,7 @@ func (c *wsConn) handleFrame(h ws.Header, p []byte) {
 		}
 		c.srv.m.closed(uint16(code), "client")
 		f := c.srv.frames.encodeClose(code, "")
-		c.pushOwn(f)
+		c.enqueueFinalClose(f)
 		f.release()
 		c.state, c.closeAfter = stClosed, true
 		return
