@@ -51,7 +51,9 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close connections silent this long (0 = never)")
 	f.IntVar(&c.MaxMessage, "max-message", c.MaxMessage, "largest data message in bytes (close 1009 past it)")
 	f.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "most connections held at once (default: just under the open-file limit)")
-	f.IntVar(&c.OutboundLimit, "outbound-limit", c.OutboundLimit, "per-connection outbound queue in bytes; room chatter past it is dropped")
+	f.IntVar(&c.HandshakesPerIP, "max-handshakes-per-ip", c.HandshakesPerIP, "connections one source IP may hold before their HTTP request is answered, more get 429 (0 = a quarter of --max-conns)")
+	f.DurationVar(&c.HandshakeTimeout, "handshake-timeout", c.HandshakeTimeout, "close connections that have not finished the TLS handshake and the HTTP upgrade within this")
+	f.IntVar(&c.OutboundLimit, "outbound-limit", c.OutboundLimit, "per-connection outbound queue in bytes (room traffic, echoes, pongs); chatter past it is dropped, and replies past 4x it close with 1008")
 	f.IntVar(&c.PresenceLimit, "presence-limit", c.PresenceLimit, "rooms above this many members do not announce joins and leaves (0 = every room does)")
 	f.IntVar(&c.SendBuffer, "send-buffer", c.SendBuffer, "kernel send buffer per connection in bytes (0 = kernel autotuning, up to megabytes per slow reader)")
 	f.DurationVar(&c.SlowTimeout, "slow-timeout", c.SlowTimeout, "close with 1008 a connection over --outbound-limit this long")
@@ -76,6 +78,10 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 		return usageError(errors.New("--max-message must be positive"))
 	case o.cfg.MaxConns <= 0:
 		return usageError(errors.New("--max-conns must be positive"))
+	case o.cfg.HandshakesPerIP < 0:
+		return usageError(errors.New("--max-handshakes-per-ip must not be negative"))
+	case o.cfg.HandshakeTimeout <= 0:
+		return usageError(errors.New("--handshake-timeout must be positive"))
 	case o.cfg.OutboundLimit <= 0:
 		return usageError(errors.New("--outbound-limit must be positive"))
 	case o.cfg.PresenceLimit < 0:
