@@ -1,7 +1,6 @@
 package dialer
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -228,10 +227,11 @@ func (d *Dialer) dial(ctx context.Context, rawURL, host string, hdr ws.Handshake
 	}
 	wd := d.ws
 	wd.Host, wd.Header = host, hdr
-	var reason, body string
+	var reason string
+	var rf refusal
 	wd.OnStatusError = func(_ int, r []byte, resp io.Reader) {
 		reason = string(r)
-		body = refusalBody(resp)
+		rf = readRefusal(resp)
 	}
 	tap := d.o.Tap
 	if s, ok := tap.(TapSampler); ok && !s.Sample(id) {
@@ -243,7 +243,8 @@ func (d *Dialer) dial(ctx context.Context, rawURL, host string, hdr ws.Handshake
 		rec = &recorder{rw: nc}
 		rw = rec
 	}
-	br, hs, err := wd.Upgrade(rw, t.u)
+	guard := &headGuard{rw: rw, left: MaxResponseHead + wd.ReadBufferSize}
+	br, hs, err := wd.Upgrade(guard, t.u)
 	tm.Handshake = time.Since(hsStart)
 	if stop != nil && !stop() {
 		err = ctx.Err() // cancelled: the deadline was poisoned
@@ -264,11 +265,12 @@ func (d *Dialer) dial(ctx context.Context, rawURL, host string, hdr ws.Handshake
 		err = nc.SetDeadline(time.Time{})
 	}
 	if err != nil {
+		err = handshakeError(err, reason, rf, guard)
 		if br != nil {
 			ws.PutReader(br)
 		}
 		nc.Close()
-		return nil, tm, fmt.Errorf("dial %s: handshake: %w", rawURL, handshakeError(err, reason, body))
+		return nil, tm, fmt.Errorf("dial %s: handshake: %w", rawURL, err)
 	}
 
 	var buffered []byte
@@ -321,43 +323,49 @@ func (d *Dialer) target(rawURL string) (*target, error) {
 }
 
 // handshakeError turns what ws.Dialer.Upgrade returned into a
-// *HandshakeError, except I/O failures, which keep their own kind.
-func handshakeError(err error, reason, body string) error {
+// *HandshakeError, except I/O failures, which keep their own kind. rf is
+// what a refusal said, g what was read of the response.
+func handshakeError(err error, reason string, rf refusal, g *headGuard) error {
 	var se ws.StatusError
 	var he *HandshakeError
 	switch {
 	case errors.As(err, &he):
 		return err
 	case errors.As(err, &se):
-		return &HandshakeError{Status: int(se), Reason: reason, Body: body}
+		return &HandshakeError{Status: int(se), Reason: reason, Body: rf.body, Err: headErr(rf.err)}
+	case errors.Is(err, ErrResponseHeadTooLarge):
+		if g.is101 {
+			return &HandshakeError{Status: 101, Reason: err.Error(), Err: err}
+		}
+		return &HandshakeError{Reason: err.Error(), Err: err}
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return &HandshakeError{Reason: "connection closed before the upgrade response", Err: err}
 	case errors.Is(err, ws.ErrHandshakeBadUpgrade), errors.Is(err, ws.ErrHandshakeBadConnection),
 		errors.Is(err, ws.ErrHandshakeBadSecAccept), errors.Is(err, ws.ErrHandshakeBadSubProtocol),
 		errors.Is(err, ws.ErrHandshakeBadExtensions):
 		return &HandshakeError{Status: 101, Reason: err.Error(), Err: err}
-	case errors.Is(err, ws.ErrHandshakeBadProtocol), errors.Is(err, ws.ErrMalformedResponse):
+	case errors.Is(err, ws.ErrHandshakeBadProtocol):
+		// HTTP/1.0 (a plain web server): say what it answered, as for a
+		// refusal, from what g kept.
+		if rf, ok := g.notUpgrade(); ok {
+			return &HandshakeError{Status: rf.status, Reason: rf.reason, Body: rf.body}
+		}
 		return &HandshakeError{Reason: err.Error(), Err: err}
+	case errors.Is(err, ws.ErrMalformedResponse):
+		return &HandshakeError{Reason: "not an HTTP response: it starts with " + g.startsWith(), Err: err}
 	}
 	return err
+}
+
+// headErr keeps ErrResponseHeadTooLarge from reading a refusal, the one
+// failure there worth reporting.
+func headErr(err error) error {
+	if errors.Is(err, ErrResponseHeadTooLarge) {
+		return ErrResponseHeadTooLarge
+	}
+	return nil
 }
 
 // refusalBodyMax bounds how much of a refused upgrade's response body is
 // kept for the error message.
 const refusalBodyMax = 256
-
-// refusalBody reads the start of a refused upgrade's response body (what
-// the server said, such as Socket.IO's {"code":0,"message":"Transport
-// unknown"}). The handshake deadline bounds the read.
-func refusalBody(resp io.Reader) string {
-	res, err := http.ReadResponse(bufio.NewReaderSize(resp, 1024), nil)
-	if err != nil {
-		return ""
-	}
-	defer res.Body.Close()
-	if res.ContentLength == 0 {
-		return ""
-	}
-	b, _ := io.ReadAll(io.LimitReader(res.Body, refusalBodyMax))
-	return strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD"))
-}

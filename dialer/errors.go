@@ -54,8 +54,11 @@ func (e *HandshakeError) Error() string {
 		return "bad websocket upgrade response: " + e.Reason
 	}
 	msg := "websocket upgrade refused: HTTP " + strconv.Itoa(e.Status) + " " + e.Reason
-	if e.Body != "" {
+	switch {
+	case e.Body != "":
 		msg += ": " + e.Body
+	case e.Err != nil:
+		msg += ": " + e.Err.Error()
 	}
 	return msg
 }
