@@ -52,11 +52,32 @@ type Conn struct {
 	bigRaw     [maxHeaderSize]byte // its header, for the Tap
 	rerr       error               // sticky read error
 
+	// Deadlines as the caller set them (UnixNano, 0: none): a control
+	// frame's own write deadline never outlives the caller's write
+	// deadline, and a pong written inside ReadMessage not its read deadline.
+	rdl, wdl atomic.Int64
+	// cwt bounds how long a control frame may wait to be written.
+	cwt time.Duration
+
 	// Write side.
 	wmu       sync.Mutex
 	wbuf      []byte
 	closeSent bool
 	closed    atomic.Bool
+	// Control frames whose write a deadline cut (under wmu; allocated the
+	// first time), written before anything else; hasPend says there are
+	// some (read without wmu); werr is the sticky *StallError.
+	ctl     *pendingControl
+	hasPend atomic.Bool
+	werr    error
+}
+
+// pendingControl is the unwritten rest of control frames, and when the
+// write of the first of them began.
+type pendingControl struct {
+	b     []byte
+	since time.Time
+	op    ws.OpCode // of the first of them
 }
 
 // newConn wraps an upgraded connection. buffered holds bytes the server sent
@@ -72,6 +93,7 @@ func newConn(nc net.Conn, id uint64, readBuf, maxMsg int, fl *flateConn, tap Tap
 		fl:     fl,
 		rbuf:   make([]byte, readBuf),
 		maxMsg: maxMsg,
+		cwt:    DefaultControlWriteTimeout,
 	}
 	c.rend = copy(c.rbuf, buffered)
 	return c
@@ -95,10 +117,23 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 // SetReadDeadline bounds the ReadMessage calls in progress and to come. A
 // read that times out leaves the connection usable: no partial frame is
 // lost.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.rdl.Store(unixNano(t))
+	return c.nc.SetReadDeadline(t)
+}
 
 // SetWriteDeadline bounds the writes in progress and to come.
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadline(t) }
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.wdl.Store(unixNano(t))
+	return c.nc.SetWriteDeadline(t)
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return max(t.UnixNano(), 1)
+}
 
 // Close closes the socket without a close handshake (send SendClose first
 // for a clean close). It is idempotent and unblocks pending reads and writes.
@@ -130,6 +165,11 @@ func (c *Conn) ReadMessage() (Message, error) {
 	}
 	if c.fl != nil && cap(c.fl.in) > retainLimit {
 		c.fl.in = nil
+	}
+	if c.hasPend.Load() {
+		if err := c.flushPending(true); err != nil {
+			return Message{}, c.fail(err)
+		}
 	}
 	for {
 		var (
@@ -184,7 +224,7 @@ func (c *Conn) ReadMessage() (Message, error) {
 
 		switch h.OpCode {
 		case ws.OpPing:
-			if err := c.writeControl(ws.OpPong, payload, true); err != nil {
+			if err := c.pong(payload); err != nil {
 				return Message{}, c.fail(err)
 			}
 		case ws.OpPong:
@@ -302,7 +342,8 @@ func (c *Conn) violation(code uint16, reason string) error {
 
 // fail wraps an I/O error; all but timeouts are sticky.
 func (c *Conn) fail(err error) error {
-	if _, ok := err.(*ProtocolError); ok {
+	switch err.(type) {
+	case *ProtocolError, *StallError:
 		c.rerr = err
 		return err
 	}

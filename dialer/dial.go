@@ -31,7 +31,11 @@ const (
 	// idle connection keeps only this (bench/vu-memory.sh measures it).
 	DefaultReadBufferSize = 1 << 10
 	DefaultMaxMessageSize = 16 << 20
-	minReadBufferSize     = 256 // a whole control frame (14+125 bytes) must fit
+	// DefaultControlWriteTimeout bounds the write of a pong, close or ping
+	// frame: a server that floods pings and never reads fails the
+	// connection after it (*StallError) instead of hanging the reader.
+	DefaultControlWriteTimeout = 5 * time.Second
+	minReadBufferSize          = 256 // a whole control frame (14+125 bytes) must fit
 	// The handshake's buffers are pooled and released after the upgrade.
 	handshakeReadBuffer  = 2 << 10
 	handshakeWriteBuffer = 2 << 10
@@ -50,6 +54,11 @@ type Options struct {
 	Tap              Tap           // nil = no tracing, zero cost
 	ReadBufferSize   int           // per-connection read buffer; default 1 KiB, at least 256
 	MaxMessageSize   int           // larger incoming messages fail the connection with 1009; default 16 MiB
+	// ControlWriteTimeout bounds how long a pong (answering a ping), close
+	// or ping frame may take to be written; past it the server is taken
+	// for not reading and the connection fails with a *StallError (kind
+	// "stall"). Default 5s.
+	ControlWriteTimeout time.Duration
 	// RecvBuffer, when positive, sets the socket's receive buffer (SO_RCVBUF,
 	// bytes) before connecting, which also turns off the kernel's receive
 	// buffer autotuning: a small one stands for a constrained client, and
@@ -113,6 +122,9 @@ func NewDialer(o Options) *Dialer {
 	o.ReadBufferSize = max(o.ReadBufferSize, minReadBufferSize)
 	if o.MaxMessageSize <= 0 {
 		o.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if o.ControlWriteTimeout <= 0 {
+		o.ControlWriteTimeout = DefaultControlWriteTimeout
 	}
 	d := &Dialer{o: o}
 	d.ws = ws.Dialer{
@@ -246,8 +258,17 @@ func (d *Dialer) dial(ctx context.Context, rawURL, host string, hdr ws.Handshake
 	guard := &headGuard{rw: rw, left: MaxResponseHead + wd.ReadBufferSize}
 	br, hs, err := wd.Upgrade(guard, t.u)
 	tm.Handshake = time.Since(hsStart)
-	if stop != nil && !stop() {
-		err = ctx.Err() // cancelled: the deadline was poisoned
+	cut := stop != nil && !stop() // cancelled: the deadline was poisoned
+	switch {
+	case err != nil && cut:
+		// A run ending while a server drips its 101: what the user sees is
+		// an upgrade that did not complete in time, not a silent drop.
+		err = fmt.Errorf("%w: cut after %s by cancellation, before a complete upgrade response (%w)",
+			ErrHandshakeTimeout, tm.Handshake.Round(time.Millisecond), ctx.Err())
+	case cut:
+		err = ctx.Err()
+	case err != nil && isTimeout(err):
+		err = fmt.Errorf("%w: no complete upgrade response within %s: %w", ErrHandshakeTimeout, d.o.HandshakeTimeout, err)
 	}
 	if rec != nil {
 		tap.Handshake(id, rec.req, rec.response())
@@ -282,6 +303,7 @@ func (d *Dialer) dial(ctx context.Context, rawURL, host string, hdr ws.Handshake
 		ws.PutReader(br)
 	}
 	c.proto = hs.Protocol
+	c.cwt = d.o.ControlWriteTimeout
 	return c, tm, nil
 }
 
@@ -321,6 +343,12 @@ func (d *Dialer) target(rawURL string) (*target, error) {
 	d.last.Store(t)
 	return t, nil
 }
+
+// ErrHandshakeTimeout is the cause of a dial error when the upgrade
+// response did not arrive in full within Options.HandshakeTimeout, or
+// before the dial's context was cancelled (then the error also wraps
+// context.Canceled). Kind reports it as "timeout".
+var ErrHandshakeTimeout = errors.New("handshake timeout")
 
 // handshakeError turns what ws.Dialer.Upgrade returned into a
 // *HandshakeError, except I/O failures, which keep their own kind. rf is

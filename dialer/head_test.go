@@ -17,6 +17,22 @@ import (
 // made by more until the client goes away (more nil: nothing more).
 func headServer(t *testing.T, head string, more func(i int) string) string {
 	t.Helper()
+	return headServerFunc(t, func(nc net.Conn) {
+		if _, err := nc.Write([]byte(head)); err != nil || more == nil {
+			return
+		}
+		for i := 0; ; i++ {
+			if _, err := nc.Write([]byte(more(i))); err != nil {
+				return
+			}
+		}
+	})
+}
+
+// headServerFunc reads each upgrade request and hands the connection to
+// answer.
+func headServerFunc(t *testing.T, answer func(net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -39,14 +55,7 @@ func headServer(t *testing.T, head string, more func(i int) string) string {
 				if _, err := http.ReadRequest(bufio.NewReader(nc)); err != nil {
 					return
 				}
-				if _, err := nc.Write([]byte(head)); err != nil || more == nil {
-					return
-				}
-				for i := 0; ; i++ {
-					if _, err := nc.Write([]byte(more(i))); err != nil {
-						return
-					}
-				}
+				answer(nc)
 			}()
 		}
 	}()
