@@ -307,7 +307,9 @@ func (v *vu) connect(d *cdial) error {
 		sio, err = d.sio.open(v.ctx, c, v.vars)
 	}
 	if err != nil {
-		if v.ctx.Err() != nil {
+		// A cancel that cut an upgrade in progress is a handshake timeout
+		// (a server dripping its 101 past the end of the run), not a drop.
+		if v.ctx.Err() != nil && !errors.Is(err, dialer.ErrHandshakeTimeout) {
 			return errCancelled
 		}
 		if v.sioFailed(d, err) {
@@ -315,12 +317,15 @@ func (v *vu) connect(d *cdial) error {
 		}
 		kind := dialer.Kind(err)
 		m.counter("conn.failed." + string(kind)).Inc()
-		if kind == dialer.KindHandshake {
+		if kind == dialer.KindHandshake || errors.Is(err, dialer.ErrHandshakeTimeout) {
 			m.errHandshake.Inc()
 		} else {
 			m.errDial.Inc()
 		}
 		v.s.r.log.Debug("connect failed", "scenario", v.s.sc.Name, "vu", v.vars.VU, "err", err)
+		if v.ctx.Err() != nil {
+			return errCancelled
+		}
 		return fmt.Errorf("connect: %w", errIterFailed)
 	}
 	m.connect.Record(tm.Connect)
@@ -861,6 +866,7 @@ func (l *link) fail(err error) {
 	m := l.m
 	var ce *dialer.CloseError
 	var pe *dialer.ProtocolError
+	var se *dialer.StallError
 	switch {
 	case errors.As(err, &ce):
 		m.closed(ce.Code).Inc()
@@ -869,6 +875,9 @@ func (l *link) fail(err error) {
 		}
 	case abandoned:
 		// We closed the socket ourselves.
+	case errors.As(err, &se):
+		m.closed(1006).Inc()
+		m.counter("errors.stall").Inc() // the server stopped reading: a pong or close could not be written
 	case errors.As(err, &pe):
 		m.closed(pe.Code).Inc()
 		m.errProtocol.Inc()
