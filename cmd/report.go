@@ -38,7 +38,7 @@ cannot be written.`,
 		Example: `  wsbench report results.json
   wsbench report seg1.json seg2.json seg3.json --out merged.json
   wsbench report results.json --format json`,
-		Args: cobra.MinimumNArgs(1),
+		Args: someArgs("RESULTS.json", "wsbench report results.json"),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Files = args
 			opts.Stdout = c.OutOrStdout()

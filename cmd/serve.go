@@ -28,7 +28,7 @@ func newServeCmd() *cobra.Command {
 		Long: "serve runs wsbench's reference server: /chat (the chat protocol, see docs/protocol.md),\n" +
 			"/echo (every data message echoed), /metrics (Prometheus text) and /healthz.\n" +
 			"SIGINT or SIGTERM shut it down gracefully (close 1001 to every client, history flushed).",
-		Args: cobra.NoArgs,
+		Args: noArgs("serve is set up with flags (wsbench serve --help)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := interruptContext(cmd.Context())
 			defer stop()
@@ -53,7 +53,7 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&c.TLSKey, "tls-key", "", "TLS private key (PEM)")
 	f.StringVar(&o.logLevel, "log-level", o.logLevel, "log level: debug, info, warn, error")
 	f.IntVar(&c.Loops, "loops", c.Loops, "event loops")
-	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the server to this file until it stops (for `go tool pprof`)")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the server to this `FILE` until it stops (for go tool pprof)")
 	_ = f.MarkHidden("cpuprofile")
 	return cmd
 }

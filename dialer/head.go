@@ -84,9 +84,14 @@ func (g *headGuard) startsWith() string {
 
 // notUpgrade explains a response that gobwas refused before looking at its
 // status (HTTP/1.0, a plain web server): its status and the start of its
-// body, from the bytes kept.
+// body, from the bytes kept and what more the socket gives within the
+// handshake deadline and the head limit.
 func (g *headGuard) notUpgrade() (refusal, bool) {
-	if rf := readRefusal(bytes.NewReader(g.kept)); rf.status != 0 {
+	var more io.Reader = g
+	if g.rw == nil {
+		more = bytes.NewReader(nil)
+	}
+	if rf := readRefusal(io.MultiReader(bytes.NewReader(g.kept), more)); rf.status != 0 {
 		return rf, true
 	}
 	// The head is longer than what was kept: the status line alone.

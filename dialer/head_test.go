@@ -183,3 +183,20 @@ func TestHeadGuardKeeps(t *testing.T) {
 		}
 	}
 }
+
+// An HTTP/1.0 server writing its head and its body apart: the body is read
+// for the error too.
+func TestNotAnUpgradeBodyApart(t *testing.T) {
+	url := headServerFunc(t, func(nc net.Conn) {
+		if _, err := nc.Write([]byte("HTTP/1.0 404 File not found\r\nContent-Length: 9\r\n\r\n")); err != nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+		_, _ = nc.Write([]byte("no such\r\n"))
+	})
+	_, _, err := NewDialer(Options{}).Dial(context.Background(), url)
+	var he *HandshakeError
+	if !errors.As(err, &he) || he.Status != 404 || !strings.HasSuffix(err.Error(), "HTTP 404 File not found: no such") {
+		t.Fatalf("err = %v, want the 404 with its body", err)
+	}
+}
