@@ -291,6 +291,9 @@ func (d *Dialer) dial(ctx context.Context, rawURL, host string, hdr ws.Handshake
 			ws.PutReader(br)
 		}
 		nc.Close()
+		if errors.Is(err, ErrHandshakeTimeout) {
+			return nil, tm, fmt.Errorf("dial %s: %w", rawURL, err)
+		}
 		return nil, tm, fmt.Errorf("dial %s: handshake: %w", rawURL, err)
 	}
 
