@@ -64,20 +64,38 @@ type Conn struct {
 	wbuf      []byte
 	closeSent bool
 	closed    atomic.Bool
-	// Control frames whose write a deadline cut (under wmu; allocated the
-	// first time), written before anything else; hasPend says there are
-	// some (read without wmu); werr is the sticky *StallError.
-	ctl     *pendingControl
-	hasPend atomic.Bool
-	werr    error
+	// Control frames whose write a deadline cut, written before anything
+	// else, and the state of a pong being written inside ReadMessage
+	// (allocated the first time either is needed); hasPend says frames are
+	// pending (read without wmu); inReadWrite that such a pong write is in
+	// progress; werr is the sticky *StallError.
+	ctl         atomic.Pointer[pendingControl]
+	hasPend     atomic.Bool
+	inReadWrite atomic.Bool
+	werr        error
 }
 
-// pendingControl is the unwritten rest of control frames, and when the
-// write of the first of them began.
+// pendingControl is the unwritten rest of control frames, when the write
+// of the first of them began (b, since, op: under wmu), and the write
+// deadline of a pong being written inside ReadMessage (dl: under mu, which
+// SetReadDeadline takes to bring that deadline forward).
 type pendingControl struct {
 	b     []byte
 	since time.Time
 	op    ws.OpCode // of the first of them
+	mu    sync.Mutex
+	dl    int64
+}
+
+// control returns the pendingControl, allocating it the first time. The
+// caller holds wmu.
+func (c *Conn) control() *pendingControl {
+	p := c.ctl.Load()
+	if p == nil {
+		p = &pendingControl{}
+		c.ctl.Store(p)
+	}
+	return p
 }
 
 // newConn wraps an upgraded connection. buffered holds bytes the server sent
@@ -118,13 +136,40 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 // read that times out leaves the connection usable: no partial frame is
 // lost.
 func (c *Conn) SetReadDeadline(t time.Time) error {
-	c.rdl.Store(unixNano(t))
+	ns := unixNano(t)
+	c.rdl.Store(ns)
+	if c.inReadWrite.Load() && ns != 0 {
+		// A pong written inside ReadMessage is bounded by the read
+		// deadline: bring its write deadline forward too, so that a reader
+		// asked to stop (a deadline in the past) does.
+		if p := c.ctl.Load(); p != nil {
+			p.mu.Lock()
+			if c.inReadWrite.Load() && ns < p.dl {
+				p.dl = ns
+				_ = c.nc.SetWriteDeadline(t)
+			}
+			p.mu.Unlock()
+		}
+	}
 	return c.nc.SetReadDeadline(t)
 }
 
 // SetWriteDeadline bounds the writes in progress and to come.
 func (c *Conn) SetWriteDeadline(t time.Time) error {
-	c.wdl.Store(unixNano(t))
+	ns := unixNano(t)
+	c.wdl.Store(ns)
+	if c.inReadWrite.Load() {
+		if p := c.ctl.Load(); p != nil {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if c.inReadWrite.Load() {
+				if ns == 0 || ns >= p.dl {
+					return nil // the pong keeps its earlier deadline; t applies after it
+				}
+				p.dl = ns
+			}
+		}
+	}
 	return c.nc.SetWriteDeadline(t)
 }
 

@@ -134,3 +134,43 @@ func TestDrippedUpgradeTimesOut(t *testing.T) {
 		t.Errorf("error %q does not say the upgrade was cut", err)
 	}
 }
+
+// A reader blocked writing a pong returns when another goroutine moves the
+// read deadline into the past (how a virtual user stops its helper reader),
+// with a read timeout, not after ControlWriteTimeout with a stall.
+func TestReadDeadlineStopsPongWrite(t *testing.T) {
+	url := pingFlood(t)
+	c := dial(t, Options{ControlWriteTimeout: 5 * time.Second, WrapConn: smallSendBuffer}, url)
+	_ = c.SetReadDeadline(time.Time{})
+	done := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := c.ReadMessage(); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	// Wait until the reader is stuck in a pong write.
+	for still := 0; still < 20; {
+		if c.inReadWrite.Load() {
+			still++
+		} else {
+			still = 0
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the reader ended before blocking on a pong: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	_ = c.SetReadDeadline(time.Unix(1, 0))
+	err := <-done
+	var se *StallError
+	if !errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &se) {
+		t.Fatalf("ReadMessage: %v, want a timeout from the read deadline, not a stall", err)
+	}
+	if !c.hasPend.Load() {
+		t.Error("the cut pong was not kept to be finished later")
+	}
+}

@@ -112,16 +112,17 @@ func (c *Conn) controlFrame(op ws.OpCode, p []byte, inRead bool) error {
 	if err := c.flushPendingLocked(inRead); err != nil {
 		if c.werr == nil && c.hasPend.Load() && isTimeout(err) {
 			// Still cut: this frame goes out after the rest.
-			c.ctl.b = append(c.ctl.b, c.frame(op, 0, p)...)
+			pc := c.control()
+			pc.b = append(pc.b, c.frame(op, 0, p)...)
 			c.releaseWbuf()
 		}
 		return err
 	}
 	b := c.frame(op, 0, p)
 	since := time.Now()
-	c.setControlDeadline(since, inRead)
+	c.beginControl(since, inRead)
 	n, err := c.nc.Write(b)
-	_ = c.nc.SetWriteDeadline(unixTime(c.wdl.Load()))
+	c.endControl(inRead)
 	if err != nil {
 		err = c.cut(op, b[n:], since, err)
 	}
@@ -144,10 +145,10 @@ func (c *Conn) flushPendingLocked(inRead bool) error {
 	if !c.hasPend.Load() {
 		return nil
 	}
-	p := c.ctl
-	c.setControlDeadline(p.since, inRead)
+	p := c.ctl.Load()
+	c.beginControl(p.since, inRead)
 	n, err := c.nc.Write(p.b)
-	_ = c.nc.SetWriteDeadline(unixTime(c.wdl.Load()))
+	c.endControl(inRead)
 	rest := p.b[n:]
 	p.b = p.b[:0]
 	c.hasPend.Store(false)
@@ -157,17 +158,41 @@ func (c *Conn) flushPendingLocked(inRead bool) error {
 	return nil
 }
 
-// setControlDeadline sets the write deadline of a control frame whose write
-// began at since.
-func (c *Conn) setControlDeadline(since time.Time, inRead bool) {
+// beginControl sets the write deadline of a control frame whose write
+// began at since: ControlWriteTimeout after since, or the caller's write
+// deadline, or (inRead) the read deadline, whichever comes first. The
+// caller holds wmu.
+func (c *Conn) beginControl(since time.Time, inRead bool) {
 	dl := since.Add(c.cwt).UnixNano()
 	if w := c.wdl.Load(); w != 0 {
 		dl = min(dl, w)
 	}
-	if r := c.rdl.Load(); inRead && r != 0 {
+	if !inRead {
+		_ = c.nc.SetWriteDeadline(time.Unix(0, dl))
+		return
+	}
+	p := c.control()
+	p.mu.Lock()
+	c.inReadWrite.Store(true) // before reading rdl: see SetReadDeadline
+	if r := c.rdl.Load(); r != 0 {
 		dl = min(dl, r)
 	}
+	p.dl = dl
 	_ = c.nc.SetWriteDeadline(time.Unix(0, dl))
+	p.mu.Unlock()
+}
+
+// endControl puts the caller's write deadline back.
+func (c *Conn) endControl(inRead bool) {
+	if !inRead {
+		_ = c.nc.SetWriteDeadline(unixTime(c.wdl.Load()))
+		return
+	}
+	p := c.ctl.Load()
+	p.mu.Lock()
+	c.inReadWrite.Store(false)
+	_ = c.nc.SetWriteDeadline(unixTime(c.wdl.Load()))
+	p.mu.Unlock()
 }
 
 // cut handles a failed control frame write: rest is what was not written.
@@ -177,19 +202,19 @@ func (c *Conn) cut(op ws.OpCode, rest []byte, since time.Time, err error) error 
 	}
 	if waited := time.Since(since); waited >= c.cwt {
 		c.werr = &StallError{Frame: op, Waited: waited, Addr: c.nc.RemoteAddr(), ID: c.id}
-		c.ctl = nil
+		if p := c.ctl.Load(); p != nil {
+			p.b = nil
+		}
 		c.hasPend.Store(false)
 		_ = c.Close() // a frame half written: nothing more can follow it
 		return c.werr
 	}
 	if len(rest) > 0 {
-		if c.ctl == nil {
-			c.ctl = &pendingControl{}
-		}
+		p := c.control()
 		if !c.hasPend.Load() {
-			c.ctl.since, c.ctl.op = since, op
+			p.since, p.op = since, op
 		}
-		c.ctl.b = append(c.ctl.b, rest...)
+		p.b = append(p.b, rest...)
 		c.hasPend.Store(true)
 	}
 	return fmt.Errorf("dialer: write to %s (conn %d): %w", c.nc.RemoteAddr(), c.id, err)
