@@ -32,6 +32,9 @@ type runOptions struct {
 	Segment  string
 	Out      string
 	HLog     string
+
+	Artifacts artifactOptions // --html, --series
+
 	Format   string
 	Quiet    bool
 	Check    bool
@@ -91,6 +94,7 @@ scenario errors, 3 when the run could not be carried out.`,
 	f.StringVar(&opts.Segment, "segment", "", "run only this execution segment of the load, e.g. 0:1/2 (for several processes or machines)")
 	f.StringVarP(&opts.Out, "out", "o", "", "write the results (mergeable histograms, per-second series) as JSON to this file")
 	f.StringVar(&opts.HLog, "hlog", "", "write an HdrHistogram interval log to this file")
+	opts.Artifacts.register(c)
 	f.StringVar(&opts.Format, "format", "table", "summary format on stdout: table or json")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress line")
 	f.BoolVar(&opts.Check, "check", false, "validate the scenario file and exit")
@@ -155,6 +159,9 @@ func runRun(ctx context.Context, o *runOptions) error {
 	}
 
 	// Open output files before the load starts, so a bad path fails fast.
+	if err := o.Artifacts.check(); err != nil {
+		return usageError(err)
+	}
 	var outFile, hlogFile *os.File
 	if o.Out != "" {
 		if outFile, err = os.Create(o.Out); err != nil {
@@ -238,6 +245,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 			outErr = errors.Join(outErr, fmt.Errorf("--out %s: %w", o.Out, err))
 		}
 	}
+	outErr = errors.Join(outErr, o.Artifacts.write(res))
 	if hlogErr != nil {
 		outErr = errors.Join(outErr, fmt.Errorf("--hlog %s: %w", o.HLog, hlogErr))
 	}

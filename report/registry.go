@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -415,11 +416,16 @@ func (r *Registry) handles() (map[string]*Latency, map[string]*Counter, map[stri
 }
 
 // mainSeriesCounters are the counters whose per-second deltas go into the
-// series, besides the aggregates "errors" and "connect_failed".
+// series, besides the aggregates "errors" and "connect_failed" and the
+// non-zero deltas of the seriesFamilies.
 var mainSeriesCounters = [...]string{
 	"conn.opened", "msgs.sent", "msgs.recv", "bytes.sent", "bytes.recv",
-	"delivery.lost", "iterations", "reconnects",
+	"delivery.lost", "delivery.duplicate", "delivery.reordered", "iterations", "reconnects",
 }
+
+// seriesFamilies are the counter families (errors by reason) whose non-zero
+// per-second deltas go into the series, so reports can chart them over time.
+var seriesFamilies = [...]string{"errors.", "conn.failed."}
 
 func seriesPoint(iv *Interval, start time.Time) SeriesPoint {
 	p := SeriesPoint{
@@ -434,6 +440,13 @@ func seriesPoint(iv *Interval, start time.Time) SeriesPoint {
 	for _, name := range mainSeriesCounters {
 		if v, ok := iv.Counters[name]; ok {
 			p.Counters[name] = v
+		}
+	}
+	for name, v := range iv.Counters {
+		for _, fam := range seriesFamilies {
+			if v != 0 && strings.HasPrefix(name, fam) {
+				p.Counters[name] = v
+			}
 		}
 	}
 	if v := iv.DeltaPrefix("errors."); v != 0 {
@@ -452,7 +465,9 @@ func seriesPoint(iv *Interval, start time.Time) SeriesPoint {
 		p.Latencies[name] = SeriesLatency{
 			Count: h.TotalCount(),
 			P50:   time.Duration(h.ValueAtQuantile(50)),
+			P90:   time.Duration(h.ValueAtQuantile(90)),
 			P99:   time.Duration(h.ValueAtQuantile(99)),
+			Max:   time.Duration(h.Max()),
 		}
 	}
 	return p
