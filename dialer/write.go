@@ -120,11 +120,11 @@ func (c *Conn) controlFrame(op ws.OpCode, p []byte, inRead bool) error {
 	}
 	b := c.frame(op, 0, p)
 	since := time.Now()
-	c.beginControl(since, inRead)
+	limit, dl := c.beginControl(since, inRead)
 	n, err := c.nc.Write(b)
-	c.endControl(inRead)
+	dl = c.endControl(inRead, dl)
 	if err != nil {
-		err = c.cut(op, b[n:], since, err)
+		err = c.cut(op, b[n:], since, err, dl >= limit)
 	}
 	c.releaseWbuf()
 	return err
@@ -146,30 +146,31 @@ func (c *Conn) flushPendingLocked(inRead bool) error {
 		return nil
 	}
 	p := c.ctl.Load()
-	c.beginControl(p.since, inRead)
+	limit, dl := c.beginControl(p.since, inRead)
 	n, err := c.nc.Write(p.b)
-	c.endControl(inRead)
+	dl = c.endControl(inRead, dl)
 	rest := p.b[n:]
 	p.b = p.b[:0]
 	c.hasPend.Store(false)
 	if err != nil {
-		return c.cut(p.op, rest, p.since, err)
+		return c.cut(p.op, rest, p.since, err, dl >= limit)
 	}
 	return nil
 }
 
 // beginControl sets the write deadline of a control frame whose write
-// began at since: ControlWriteTimeout after since, or the caller's write
-// deadline, or (inRead) the read deadline, whichever comes first. The
-// caller holds wmu.
-func (c *Conn) beginControl(since time.Time, inRead bool) {
-	dl := since.Add(c.cwt).UnixNano()
+// began at since: ControlWriteTimeout after since (limit), or the caller's
+// write deadline, or (inRead) the read deadline, whichever comes first
+// (dl). The caller holds wmu.
+func (c *Conn) beginControl(since time.Time, inRead bool) (limit, dl int64) {
+	limit = since.Add(c.cwt).UnixNano()
+	dl = limit
 	if w := c.wdl.Load(); w != 0 {
 		dl = min(dl, w)
 	}
 	if !inRead {
 		_ = c.nc.SetWriteDeadline(time.Unix(0, dl))
-		return
+		return limit, dl
 	}
 	p := c.control()
 	p.mu.Lock()
@@ -180,28 +181,35 @@ func (c *Conn) beginControl(since time.Time, inRead bool) {
 	p.dl = dl
 	_ = c.nc.SetWriteDeadline(time.Unix(0, dl))
 	p.mu.Unlock()
+	return limit, dl
 }
 
-// endControl puts the caller's write deadline back.
-func (c *Conn) endControl(inRead bool) {
+// endControl puts the caller's write deadline back and returns the
+// deadline the write ended with (SetReadDeadline or SetWriteDeadline may
+// have brought it forward).
+func (c *Conn) endControl(inRead bool, dl int64) int64 {
 	if !inRead {
 		_ = c.nc.SetWriteDeadline(unixTime(c.wdl.Load()))
-		return
+		return dl
 	}
 	p := c.ctl.Load()
 	p.mu.Lock()
 	c.inReadWrite.Store(false)
+	dl = p.dl
 	_ = c.nc.SetWriteDeadline(unixTime(c.wdl.Load()))
 	p.mu.Unlock()
+	return dl
 }
 
-// cut handles a failed control frame write: rest is what was not written.
-func (c *Conn) cut(op ws.OpCode, rest []byte, since time.Time, err error) error {
+// cut handles a failed control frame write: rest is what was not written;
+// atLimit says the write deadline was ControlWriteTimeout's, not an
+// earlier one.
+func (c *Conn) cut(op ws.OpCode, rest []byte, since time.Time, err error, atLimit bool) error {
 	if !isTimeout(err) {
 		return fmt.Errorf("dialer: write to %s (conn %d): %w", c.nc.RemoteAddr(), c.id, err)
 	}
-	if waited := time.Since(since); waited >= c.cwt {
-		c.werr = &StallError{Frame: op, Waited: waited, Addr: c.nc.RemoteAddr(), ID: c.id}
+	if atLimit {
+		c.werr = &StallError{Frame: op, Waited: time.Since(since), Addr: c.nc.RemoteAddr(), ID: c.id}
 		if p := c.ctl.Load(); p != nil {
 			p.b = nil
 		}
