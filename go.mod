@@ -11,6 +11,7 @@ require (
 	github.com/goccy/go-yaml v1.19.2
 	github.com/gopacket/gopacket v1.3.1
 	github.com/gorilla/websocket v1.5.3
+	github.com/klauspost/compress v1.20.5
 	github.com/mattn/go-isatty v0.0.20
 	github.com/olekukonko/tablewriter v1.1.5
 	github.com/panjf2000/gnet/v2 v2.10.0
@@ -18,6 +19,7 @@ require (
 	github.com/spf13/cobra v1.10.2
 	go.etcd.io/bbolt v1.5.0
 	golang.org/x/sys v0.45.0
+	google.golang.org/protobuf v1.36.12
 )
 
 require (

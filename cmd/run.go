@@ -44,11 +44,14 @@ type runOptions struct {
 	TraceConns    int    // connections traced; 0 = all
 	TraceMaxBytes int64  // trace size cap
 
+	RunID string // meta.run_id of the results; "" = a random one
+
 	Workers      int    // spread the load over this many child processes
 	WorkerStream bool   // hidden: run as a worker, streaming intervals and results on stdout
 	WorkerExe    string // the executable started for each worker; "" = this one
 
 	workerStream *report.StreamWriter
+	pushOptions  // --push, --push-run-id (live.go)
 
 	CPUProfile string // write a Go CPU profile of the run to this file (hidden flag)
 
@@ -69,7 +72,9 @@ WebSocket server (the embedded reference server when the file says
 stderr and a summary on stdout.
 
 Exit status: 0 when every threshold passes, 1 when one fails, 2 for usage or
-scenario errors, 3 when the run could not be carried out.`,
+scenario errors, 3 when the run could not be carried out (including: no
+connection succeeded, or more than half of the connection attempts failed),
+105 when the run was interrupted (SIGINT/SIGTERM), even if thresholds pass.`,
 		Args: oneArg("SCENARIO.yaml", "wsbench run examples/echo.yaml"),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.File = args[0]
@@ -99,12 +104,14 @@ scenario errors, 3 when the run could not be carried out.`,
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress line")
 	f.BoolVar(&opts.Check, "check", false, "validate the scenario file and exit")
 	f.StringVar(&opts.LogLevel, "log-level", "warn", "log level of the embedded server: debug, info, warn, error")
+	f.StringVar(&opts.RunID, "run-id", "", "name the run in the results file's meta.run_id (default: random); the processes of one run spread with --segment may share it")
 	f.IntVar(&opts.Workers, "workers", 1, "spread the load over this many wsbench processes on this machine (each holds its own ~19,900 sockets)")
 	f.BoolVar(&opts.WorkerStream, "worker-stream", false, "run as a worker of --workers: stream intervals and results as JSON lines on stdout")
 	_ = f.MarkHidden("worker-stream")
 	f.StringVar(&opts.Trace, "trace", "", "record the frames of some connections to this `FILE` (render it with wsbench inspect FILE)")
 	f.IntVar(&opts.TraceConns, "trace-conns", trace.DefaultConns, "connections to trace with --trace; 0 traces all")
 	f.Int64Var(&opts.TraceMaxBytes, "trace-max-bytes", trace.DefaultMaxBytes, "size cap of the --trace file; recording stops there")
+	addPushFlags(c, &opts.pushOptions)
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this `FILE` (for go tool pprof)")
 	_ = f.MarkHidden("cpuprofile")
 	return c
@@ -141,6 +148,10 @@ func runRun(ctx context.Context, o *runOptions) error {
 	}); err != nil {
 		return usageError(err)
 	}
+	if line := scenario.FormatScaling(plan.Scaling); line != "" && o.workerStream == nil {
+		// What --vus / --rate made of the file's mix, before anything runs.
+		fmt.Fprintf(o.Stderr, "wsbench: %s\n", line)
+	}
 	segment, err := scenario.ParseSegment(o.Segment)
 	if err != nil {
 		return usageError(err)
@@ -156,6 +167,10 @@ func runRun(ctx context.Context, o *runOptions) error {
 	if o.Check {
 		fmt.Fprintf(o.Stdout, "%s: ok (%d scenario(s), %d threshold(s))\n", o.File, len(plan.Scenarios), len(thresholds))
 		return nil
+	}
+	prov, err := newProvenance(o, segment)
+	if err != nil {
+		return err
 	}
 
 	// Open output files before the load starts, so a bad path fails fast.
@@ -184,6 +199,10 @@ func runRun(ctx context.Context, o *runOptions) error {
 		}
 		defer tw.Close()
 	}
+	if err := o.startPush(); err != nil {
+		return usageError(err)
+	}
+	defer o.finishPush(io.Discard) // an early return still stops the sender
 	stopProfile, err := startCPUProfile(o.CPUProfile)
 	if err != nil {
 		return err
@@ -220,6 +239,8 @@ func runRun(ctx context.Context, o *runOptions) error {
 	if res == nil { // no worker reported anything
 		return &ExitError{Code: ExitFailure, Err: errors.Join(runErr, hlogErr)}
 	}
+	prov.stamp(&res.Meta)
+	res.Meta.Interrupted = ctx.Err() != nil
 	res.Thresholds = report.Evaluate(res, thresholds)
 
 	var outErr error
@@ -235,8 +256,10 @@ func runRun(ctx context.Context, o *runOptions) error {
 	}
 	if o.Format == "json" {
 		outErr = report.WriteJSON(o.Stdout, res)
+		o.finishPush(o.Stderr)
 	} else {
 		outErr = report.WriteSummary(o.Stdout, res)
+		o.finishPush(o.Stdout)
 	}
 	if outFile != nil {
 		if err := report.WriteJSON(outFile, res); err != nil {
@@ -263,13 +286,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 	case outErr != nil:
 		return &ExitError{Code: ExitFailure, Err: outErr}
 	}
-	if err := thresholdError(res.Thresholds); err != nil {
-		return err
-	}
-	if ctx.Err() != nil {
-		fmt.Fprintln(o.Stderr, "wsbench: interrupted; results above cover the run so far")
-	}
-	return nil
+	return verdictError(res)
 }
 
 // runLocal runs the plan's load (or this process's segment of it) in this
@@ -278,7 +295,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 // results at the end.
 func runLocal(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL string, segment scenario.Segment, hlog *report.HLogWriter, tap dialer.Tap, start time.Time) (*report.Results, error, error) {
 	reg := report.NewRegistry()
-	progress := &report.Progress{W: o.Stderr, TTY: o.StderrTTY, Quiet: o.Quiet || o.workerStream != nil, Main: mainLatencies(plan)}
+	progress := &report.Progress{W: o.Stderr, TTY: o.StderrTTY, Quiet: o.Quiet || o.workerStream != nil, Main: mainLatencies(plan), Total: plannedLength(plan)}
 	reg.StartAt(start)
 	sched := report.NewSchedSampler(reg)
 
@@ -294,6 +311,7 @@ func runLocal(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL s
 			}
 			return
 		}
+		o.pusher.Push(iv)
 		if iv.End.Sub(iv.Start) >= o.Interval/2 {
 			// A sliver of an interval at the end would show inflated rates.
 			progress.Update(iv)

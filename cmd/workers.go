@@ -95,10 +95,11 @@ func runWorkers(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL
 		}()
 	}
 
-	progress := &report.Progress{W: o.Stderr, TTY: o.StderrTTY, Quiet: o.Quiet, Main: mainLatencies(plan)}
+	progress := &report.Progress{W: o.Stderr, TTY: o.StderrTTY, Quiet: o.Quiet, Main: mainLatencies(plan), Total: plannedLength(plan)}
 	var hlogErr error
 	tick := func(now time.Time) {
 		iv := comb.Tick(now)
+		o.pusher.Push(iv)
 		if iv.End.Sub(iv.Start) >= o.Interval/2 {
 			progress.Update(iv)
 		}
@@ -157,6 +158,9 @@ loop:
 func workerArgs(o *runOptions, baseURL, part string) []string {
 	args := []string{"run", o.File, "--worker-stream", "--quiet",
 		"--segment", part, "--target", baseURL, "--log-level", o.LogLevel}
+	if o.RunID != "" {
+		args = append(args, "--run-id", o.RunID)
+	}
 	if o.Duration > 0 {
 		args = append(args, "--duration", o.Duration.String())
 	}

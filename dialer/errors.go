@@ -32,6 +32,10 @@ const (
 	KindProtocol  ErrorKind = "protocol"  // the peer broke RFC 6455 (*ProtocolError)
 	KindStall     ErrorKind = "stall"     // a control frame could not be written in time: the peer stopped reading (*StallError)
 	KindOther     ErrorKind = "other"
+
+	// KindAddr: no local address or port to connect from (a source
+	// address this machine does not have, ephemeral ports used up).
+	KindAddr ErrorKind = "addr_unavailable"
 )
 
 // ErrCloseSent is returned by writes after SendClose (or the answer to the
@@ -150,6 +154,8 @@ func Kind(err error) ErrorKind {
 		return KindTLS
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return KindRefused
+	case errors.Is(err, syscall.EADDRNOTAVAIL), errors.Is(err, syscall.EADDRINUSE):
+		return KindAddr
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
 		return KindReset
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), isTimeout(err):

@@ -25,7 +25,7 @@ func WriteSummary(w io.Writer, r *Results) error {
 		}
 		for _, l := range r.Latencies {
 			if l.Clamped > 0 {
-				fmt.Fprintf(ew, "note: %d sample(s) of %q fell outside 0..%s and were clamped\n", l.Clamped, l.Name, time.Duration(HistHighest))
+				fmt.Fprintf(ew, "note: %d sample(s) of %q fell outside 0..%s and were clamped (counted in %s)\n", l.Clamped, l.Name, time.Duration(HistHighest), ErrClampedSample)
 			}
 			if l.Name == SchedLatency && l.Count > 0 {
 				fmt.Fprintf(ew, "note: %s is how long wsbench's own goroutines waited for a CPU (Go runtime, sampled);\n      latencies near its p99 (%s) are partly the load generator's, not the server's\n", SchedLatency, FormatDuration(l.P99))
@@ -37,6 +37,9 @@ func WriteSummary(w io.Writer, r *Results) error {
 		if err := counterTable(ew, r); err != nil {
 			return err
 		}
+	}
+	if err := failureTable(ew, r); err != nil {
+		return err
 	}
 	if len(r.Thresholds) > 0 {
 		fmt.Fprintln(ew, "\nThresholds")
@@ -90,7 +93,7 @@ func writeHeader(w io.Writer, r *Results) {
 	} else {
 		fmt.Fprintf(w, "duration:  %s\n", d.Round(time.Millisecond))
 	}
-	if m.Segment != "" {
+	if m.Segment != "" && m.Segment != "0:1" {
 		fmt.Fprintf(w, "segment:   %s\n", m.Segment)
 	}
 	if r.Sources > 1 {
@@ -99,6 +102,7 @@ func writeHeader(w io.Writer, r *Results) {
 	if m.Version != "" {
 		fmt.Fprintf(w, "wsbench:   %s\n", m.Version)
 	}
+	writeStatus(w, r)
 }
 
 func newTable(w io.Writer, header []string, aligns []tw.Align) *tablewriter.Table {
@@ -149,12 +153,12 @@ var counterGroups = []struct {
 	name  string
 	items []string
 }{
-	{"connections", []string{"conn.opened", AliasConnectFailed, "conn.failed.", "conn.closed.", "reconnects"}},
-	{"messages", []string{"msgs.sent", "msgs.recv", "bytes.sent", "bytes.recv"}},
-	{"listeners", []string{"listener."}},
-	{"deliveries", []string{"delivery.lost", "delivery.duplicate", "delivery.reordered"}},
-	{"errors", []string{AliasErrors, "errors."}},
-	{"iterations", []string{"iterations", "iterations.failed", "arrivals.dropped"}},
+	{"connections", []string{CounterConnOpened, AliasConnectFailed, PrefixConnFailed, PrefixConnClosed, CounterConnInterrupted, CounterReconnects}},
+	{"messages", []string{CounterMsgsSent, CounterMsgsRecv, CounterBytesSent, CounterBytesRecv, CounterExpectStale}},
+	{"listeners", []string{PrefixListener}},
+	{"deliveries", []string{CounterDeliveryLost, CounterDeliveryDuplicate, CounterDeliveryReordered}},
+	{"errors", []string{AliasErrors, PrefixErrors}},
+	{"iterations", []string{CounterIterations, CounterIterationsFailed, CounterIterInterrupted, CounterArrivalsDropped}},
 }
 
 type counterRow struct {
@@ -189,15 +193,18 @@ func groupCounters(r *Results) (groups []string, rows map[string][]counterRow) {
 					placed[k] = true
 					// Error kinds that never happened would only bury the
 					// ones that did; their "(all)" total is still shown.
-					if r.Counters[k] == 0 && (item == "errors." || item == "conn.failed.") {
+					if r.Counters[k] == 0 && (item == PrefixErrors || item == PrefixConnFailed) {
 						continue
 					}
 					list = append(list, counterRow{k, r.Counters[k]})
 				}
 			default:
 				if v, ok := r.Counters[item]; ok && !placed[item] {
-					list = append(list, counterRow{item, v})
 					placed[item] = true
+					if v == 0 && item == CounterExpectStale {
+						continue // only news when it happened
+					}
+					list = append(list, counterRow{item, v})
 				}
 			}
 		}
@@ -232,7 +239,7 @@ func counterTable(w io.Writer, r *Results) error {
 			}
 			total := strconv.FormatInt(c.value, 10)
 			rate := "-"
-			isBytes := strings.HasPrefix(c.name, "bytes.")
+			isBytes := c.name == CounterBytesSent || c.name == CounterBytesRecv
 			if isBytes {
 				total = formatBytes(float64(c.value))
 			}

@@ -84,6 +84,10 @@ type vu struct {
 	top      int       // top-level step being run
 	resume   int       // top-level step to resume at after a reconnect
 	depth    int
+
+	// Dial backoff (backoff.go).
+	backoff  dialBackoff     // failed dials in a row, for the wait before the next
+	loadDone <-chan struct{} // closed when the load ends (not when the VU is cancelled); nil = never
 }
 
 func newVU(s *scenarioRun, num int) *vu {
@@ -134,7 +138,8 @@ func (v *vu) iterate(ctx context.Context) {
 		m.iterations.Inc()
 		v.endConn(true)
 	case errors.Is(err, errCancelled):
-		v.endConn(false) // interrupted: no verdict
+		m.iterInterrupted.Inc() // cut by the end of the run, the graceful stop or Ctrl-C: no verdict
+		v.endConn(false)
 	default:
 		m.iterations.Inc()
 		m.iterFailed.Inc()
@@ -159,6 +164,10 @@ func (v *vu) step(st *cstep, sc sched) error {
 	}
 	switch st.Kind {
 	case StepConnect:
+		// After failed dials, wait before the next (backoff.go).
+		if err := v.backoffWait(st.dial.backoff); err != nil {
+			return err
+		}
 		if err := v.connect(st.dial); err != nil {
 			return err
 		}
@@ -313,11 +322,12 @@ func (v *vu) connect(d *cdial) error {
 			return errCancelled
 		}
 		if v.sioFailed(d, err) {
+			v.backoff.failed()
 			return fmt.Errorf("connect: %w", errIterFailed)
 		}
-		kind := dialer.Kind(err)
-		m.counter("conn.failed." + string(kind)).Inc()
-		if kind == dialer.KindHandshake || errors.Is(err, dialer.ErrHandshakeTimeout) {
+		v.backoff.failed()
+		m.countDialFailure(connFailReason(err), err)
+		if dialer.Kind(err) == dialer.KindHandshake || errors.Is(err, dialer.ErrHandshakeTimeout) {
 			m.errHandshake.Inc()
 		} else {
 			m.errDial.Inc()
@@ -328,6 +338,7 @@ func (v *vu) connect(d *cdial) error {
 		}
 		return fmt.Errorf("connect: %w", errIterFailed)
 	}
+	v.backoff.succeeded()
 	m.connect.Record(tm.Connect)
 	m.handshake.Record(tm.Handshake)
 	m.opened.Inc()
@@ -336,6 +347,7 @@ func (v *vu) connect(d *cdial) error {
 	v.lastSend, v.lastPlan = time.Now(), time.Time{}
 	l := newLink(v, c)
 	l.sio = sio
+	l.ctx, l.abandonDone = v.ctx, make(chan struct{})
 	// A cancelled VU may be blocked in a read or in a write to a server
 	// that stopped reading: closing the socket is what unblocks it.
 	l.stopAbandon = context.AfterFunc(v.ctx, l.abandon)
@@ -434,7 +446,9 @@ func (v *vu) send(st *cstep, sc sched) error {
 		err = l.c.WriteText(p)
 	}
 	if err != nil {
-		v.m.errSend.Inc()
+		if v.ctx.Err() == nil { // not a write cut by an interrupt
+			v.m.errSend.Inc()
+		}
 		v.s.r.log.Debug("send failed", "scenario", v.s.sc.Name, "vu", v.vars.VU, "err", err)
 		return errConnLost
 	}
@@ -475,8 +489,11 @@ func (v *vu) expect(st *cstep) error {
 	if timeout <= 0 {
 		timeout = DefaultExpectTimeout
 	}
-	// Messages kept before the connection ended still count.
-	at, ok := l.takeBacklog(st, v.vars)
+	// Messages kept before the connection ended still count, but only
+	// those that arrived after the send this expect times (or the
+	// connect): an older one answers an earlier request, however well it
+	// matches (a stale ack with the same id).
+	at, ok := l.takeBacklog(st, v.vars, v.lastSend)
 	if !ok {
 		if l.dead.Load() {
 			return errConnLost
@@ -595,22 +612,27 @@ func (v *vu) dropLink() {
 	if l == nil {
 		return
 	}
-	if l.stopAbandon != nil {
-		l.stopAbandon()
+	if l.stopAbandon != nil && !l.stopAbandon() {
+		<-l.abandonDone // the hook runs: let it finish sending its close frame
 	}
 	l.own()
 	if !l.dead.Load() {
+		if l.ctx != nil && l.ctx.Err() != nil {
+			l.goAway() // interrupted while the hook was not needed
+		}
 		l.abandoned.Store(true)
 		l.end(nil)
 	}
 	v.link = nil
 }
 
-// abandon closes the socket: the close-on-cancel hook, run on another
-// goroutine. A read or write of the VU in progress returns, and the read
-// error is not counted.
+// abandon sends 1001 (interrupt.go) and closes the socket: the
+// close-on-cancel hook, run on another goroutine. A read or write of the
+// VU in progress returns, and the read error is not counted as an error.
 func (l *link) abandon() {
+	defer close(l.abandonDone)
 	l.abandoned.Store(true)
+	l.goAway()
 	_ = l.c.Close()
 }
 
@@ -636,6 +658,10 @@ type link struct {
 	stopAbandon func() bool // unregisters the close-on-cancel hook
 	sio         *sioConn    // Socket.IO state (socketio.go); nil on raw WebSocket connections
 	abandoned   atomic.Bool // we closed the socket: read errors are expected
+
+	// Interruption (interrupt.go).
+	ctx         context.Context // the VU's: done when the connection is interrupted
+	abandonDone chan struct{}   // closed when the close-on-cancel hook has run
 
 	// The read deadline set on c (zero: none) and whether it has passed.
 	// A deadline ahead of the one a wait needs is moved back; one before it
@@ -681,8 +707,19 @@ func newLink(v *vu, c *dialer.Conn) *link {
 }
 
 // takeBacklog looks for the oldest kept message that st matches, removes
-// it and returns its arrival time.
-func (l *link) takeBacklog(st *cstep, vars *Vars) (time.Time, bool) {
+// it and returns its arrival time. Messages that arrived before since (the
+// send the expect times) are dropped first: they cannot be its reply, and
+// no later expect times from an earlier send. Those st would have matched
+// are counted in expect.stale.
+func (l *link) takeBacklog(st *cstep, vars *Vars, since time.Time) (time.Time, bool) {
+	for l.blen > 0 && l.backlog[l.bstart].at.Before(since) {
+		b := &l.backlog[l.bstart]
+		if st.Expect.Match.Match(b.op, b.p, vars) {
+			l.m.expectStale.Inc()
+		}
+		l.bstart = (l.bstart + 1) % backlogLen
+		l.blen--
+	}
 	if l.blen == 0 {
 		return time.Time{}, false
 	}
@@ -868,16 +905,18 @@ func (l *link) fail(err error) {
 	var pe *dialer.ProtocolError
 	var se *dialer.StallError
 	switch {
+	case l.ctx != nil && l.ctx.Err() != nil:
+		m.connInterrupted.Inc() // cut by the end of the run or Ctrl-C, after a 1001 (interrupt.go)
 	case errors.As(err, &ce):
 		m.closed(ce.Code).Inc()
 		if !expected && !abandoned {
 			m.errClosedByPeer.Inc()
 		}
 	case abandoned:
-		// We closed the socket ourselves.
+		m.closed(1006).Inc() // we dropped it without a close handshake (or the peer never answered ours)
 	case errors.As(err, &se):
 		m.closed(1006).Inc()
-		m.counter("errors.stall").Inc() // the server stopped reading: a pong or close could not be written
+		m.counter(report.ErrStall).Inc() // the server stopped reading: a pong or close could not be written
 	case errors.As(err, &pe):
 		m.closed(pe.Code).Inc()
 		m.errProtocol.Inc()
@@ -905,6 +944,8 @@ type cdial struct {
 	path    *Template // templated path
 	base    string
 	headers []cheader // templated headers rendered per connection
+
+	backoff DialBackoff // wait after failed dials (backoff.go)
 }
 
 type cheader struct {
@@ -953,7 +994,8 @@ type metrics struct {
 	connect, handshake                          *report.Latency
 	opened, msgsSent, msgsRecv, bytesSent       *report.Counter
 	bytesRecv, iterations, iterFailed, dropped  *report.Counter
-	reconnects                                  *report.Counter
+	reconnects, expectStale                     *report.Counter
+	iterInterrupted, connInterrupted            *report.Counter
 	errDial, errHandshake, errSend, errProtocol *report.Counter
 	errExpectTimeout, errClosedByPeer           *report.Counter
 	errNotConnected, errCapture, errPingTimeout *report.Counter
@@ -965,32 +1007,35 @@ type metrics struct {
 func newMetrics(reg *report.Registry) *metrics {
 	return &metrics{
 		reg:              reg,
-		connect:          reg.Latency("connect"),
-		handshake:        reg.Latency("handshake"),
-		opened:           reg.Counter("conn.opened"),
-		msgsSent:         reg.Counter("msgs.sent"),
-		msgsRecv:         reg.Counter("msgs.recv"),
-		bytesSent:        reg.Counter("bytes.sent"),
-		bytesRecv:        reg.Counter("bytes.recv"),
-		iterations:       reg.Counter("iterations"),
-		iterFailed:       reg.Counter("iterations.failed"),
-		dropped:          reg.Counter("arrivals.dropped"),
-		reconnects:       reg.Counter("reconnects"),
-		errDial:          reg.Counter("errors.dial"),
-		errHandshake:     reg.Counter("errors.handshake"),
-		errSend:          reg.Counter("errors.send"),
-		errProtocol:      reg.Counter("errors.protocol"),
-		errExpectTimeout: reg.Counter("errors.expect_timeout"),
-		errClosedByPeer:  reg.Counter("errors.closed_by_peer"),
-		errNotConnected:  reg.Counter("errors.not_connected"),
-		errCapture:       reg.Counter("errors.capture"),
-		errPingTimeout:   reg.Counter("errors.ping_timeout"),
-		errCloseTimeout:  reg.Counter("errors.close_timeout"),
-		lost:             reg.Counter("delivery.lost"),
-		duplicate:        reg.Counter("delivery.duplicate"),
-		reordered:        reg.Counter("delivery.reordered"),
-		vus:              reg.Gauge("vus"),
-		connsOpen:        reg.Gauge("conns.open"),
+		connect:          reg.Latency(report.LatencyConnect),
+		handshake:        reg.Latency(report.LatencyHandshake),
+		opened:           reg.Counter(report.CounterConnOpened),
+		msgsSent:         reg.Counter(report.CounterMsgsSent),
+		msgsRecv:         reg.Counter(report.CounterMsgsRecv),
+		bytesSent:        reg.Counter(report.CounterBytesSent),
+		bytesRecv:        reg.Counter(report.CounterBytesRecv),
+		iterations:       reg.Counter(report.CounterIterations),
+		iterFailed:       reg.Counter(report.CounterIterationsFailed),
+		dropped:          reg.Counter(report.CounterArrivalsDropped),
+		reconnects:       reg.Counter(report.CounterReconnects),
+		expectStale:      reg.Counter(report.CounterExpectStale),
+		iterInterrupted:  reg.Counter(report.CounterIterInterrupted),
+		connInterrupted:  reg.Counter(report.CounterConnInterrupted),
+		errDial:          reg.Counter(report.ErrDial),
+		errHandshake:     reg.Counter(report.ErrHandshake),
+		errSend:          reg.Counter(report.ErrSend),
+		errProtocol:      reg.Counter(report.ErrProtocol),
+		errExpectTimeout: reg.Counter(report.ErrExpectTimeout),
+		errClosedByPeer:  reg.Counter(report.ErrClosedByPeer),
+		errNotConnected:  reg.Counter(report.ErrNotConnected),
+		errCapture:       reg.Counter(report.ErrCapture),
+		errPingTimeout:   reg.Counter(report.ErrPingTimeout),
+		errCloseTimeout:  reg.Counter(report.ErrCloseTimeout),
+		lost:             reg.Counter(report.CounterDeliveryLost),
+		duplicate:        reg.Counter(report.CounterDeliveryDuplicate),
+		reordered:        reg.Counter(report.CounterDeliveryReordered),
+		vus:              reg.Gauge(report.GaugeVUs),
+		connsOpen:        reg.Gauge(report.GaugeConnsOpen),
 	}
 }
 
@@ -998,5 +1043,5 @@ func (m *metrics) counter(name string) *report.Counter { return m.reg.Counter(na
 
 // closed is the counter conn.closed.<code>.
 func (m *metrics) closed(code uint16) *report.Counter {
-	return m.reg.Counter("conn.closed." + strconv.Itoa(int(code)))
+	return m.reg.Counter(report.PrefixConnClosed + strconv.Itoa(int(code)))
 }
