@@ -59,7 +59,7 @@ written; 4 when --compare --fail-on-regression finds a regression
   wsbench report results.json --format json
   wsbench report results.json --html report.html --series series.csv
   wsbench report --compare base.json new.json --fail-on-regression 10%`,
-		Args: cobra.MinimumNArgs(1),
+		Args: someArgs("RESULTS.json", "wsbench report results.json"),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Files = args
 			opts.Stdout = c.OutOrStdout()

@@ -75,7 +75,7 @@ Exit status: 0 when every threshold passes, 1 when one fails, 2 for usage or
 scenario errors, 3 when the run could not be carried out (including: no
 connection succeeded, or more than half of the connection attempts failed),
 105 when the run was interrupted (SIGINT/SIGTERM), even if thresholds pass.`,
-		Args: cobra.ExactArgs(1),
+		Args: oneArg("SCENARIO.yaml", "wsbench run examples/echo.yaml"),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.File = args[0]
 			opts.Stdout = c.OutOrStdout()
@@ -108,11 +108,11 @@ connection succeeded, or more than half of the connection attempts failed),
 	f.IntVar(&opts.Workers, "workers", 1, "spread the load over this many wsbench processes on this machine (each holds its own ~19,900 sockets)")
 	f.BoolVar(&opts.WorkerStream, "worker-stream", false, "run as a worker of --workers: stream intervals and results as JSON lines on stdout")
 	_ = f.MarkHidden("worker-stream")
-	f.StringVar(&opts.Trace, "trace", "", "record the frames of some connections to this file (see `wsbench inspect`)")
+	f.StringVar(&opts.Trace, "trace", "", "record the frames of some connections to this `FILE` (render it with wsbench inspect FILE)")
 	f.IntVar(&opts.TraceConns, "trace-conns", trace.DefaultConns, "connections to trace with --trace; 0 traces all")
 	f.Int64Var(&opts.TraceMaxBytes, "trace-max-bytes", trace.DefaultMaxBytes, "size cap of the --trace file; recording stops there")
 	addPushFlags(c, &opts.pushOptions)
-	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (for `go tool pprof`)")
+	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this `FILE` (for go tool pprof)")
 	_ = f.MarkHidden("cpuprofile")
 	return c
 }

@@ -31,7 +31,7 @@ func newServeCmd() *cobra.Command {
 			"SIGINT or SIGTERM shut it down gracefully: stop accepting, stop reading, commit the history\n" +
 			"store and send its pending acks, then close 1001 to every client and wait for their replies.\n" +
 			"Exit status 3 if the history flush fails or takes longer than --flush-timeout.",
-		Args: cobra.NoArgs,
+		Args: noArgs("serve is set up with flags (wsbench serve --help)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := interruptContext(cmd.Context())
 			defer stop()
@@ -63,7 +63,7 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&o.flushTimeout, "flush-timeout", o.flushTimeout, "at shutdown, how long to wait for the history store to commit pending messages (exit 3 past it)")
 	f.StringVar(&o.logLevel, "log-level", o.logLevel, "log level: debug, info, warn, error")
 	f.IntVar(&c.Loops, "loops", c.Loops, "event loops")
-	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the server to this file until it stops (for `go tool pprof`)")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the server to this `FILE` until it stops (for go tool pprof)")
 	_ = f.MarkHidden("cpuprofile")
 	return cmd
 }

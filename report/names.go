@@ -53,6 +53,9 @@ const (
 	ErrCapture       = "errors.capture"
 	ErrPingTimeout   = "errors.ping_timeout"
 	ErrCloseTimeout  = "errors.close_timeout"
+	// ErrStall counts connections failed because the server stopped
+	// reading: a pong, ping or close could not be written in time.
+	ErrStall = "errors.stall"
 	// ErrClampedSample counts latency samples outside 0 … HistHighest,
 	// recorded at the bound: a measurement the tool got wrong, never
 	// silent.
@@ -89,7 +92,7 @@ func RecordedMetrics() []string {
 		CounterExpectStale, CounterDeliveryLost, CounterDeliveryDuplicate, CounterDeliveryReordered,
 		CounterConnInterrupted, CounterIterInterrupted,
 		ErrDial, ErrHandshake, ErrSend, ErrProtocol, ErrExpectTimeout, ErrClosedByPeer,
-		ErrNotConnected, ErrCapture, ErrPingTimeout, ErrCloseTimeout, ErrClampedSample,
+		ErrNotConnected, ErrCapture, ErrPingTimeout, ErrCloseTimeout, ErrStall, ErrClampedSample,
 		GaugeVUs, GaugeConnsOpen,
 	}
 }

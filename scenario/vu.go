@@ -316,7 +316,9 @@ func (v *vu) connect(d *cdial) error {
 		sio, err = d.sio.open(v.ctx, c, v.vars)
 	}
 	if err != nil {
-		if v.ctx.Err() != nil {
+		// A cancel that cut an upgrade in progress is a handshake timeout
+		// (a server dripping its 101 past the end of the run), not a drop.
+		if v.ctx.Err() != nil && !errors.Is(err, dialer.ErrHandshakeTimeout) {
 			return errCancelled
 		}
 		if v.sioFailed(d, err) {
@@ -325,12 +327,15 @@ func (v *vu) connect(d *cdial) error {
 		}
 		v.backoff.failed()
 		m.countDialFailure(connFailReason(err), err)
-		if dialer.Kind(err) == dialer.KindHandshake {
+		if dialer.Kind(err) == dialer.KindHandshake || errors.Is(err, dialer.ErrHandshakeTimeout) {
 			m.errHandshake.Inc()
 		} else {
 			m.errDial.Inc()
 		}
 		v.s.r.log.Debug("connect failed", "scenario", v.s.sc.Name, "vu", v.vars.VU, "err", err)
+		if v.ctx.Err() != nil {
+			return errCancelled
+		}
 		return fmt.Errorf("connect: %w", errIterFailed)
 	}
 	v.backoff.succeeded()
@@ -898,6 +903,7 @@ func (l *link) fail(err error) {
 	m := l.m
 	var ce *dialer.CloseError
 	var pe *dialer.ProtocolError
+	var se *dialer.StallError
 	switch {
 	case l.ctx != nil && l.ctx.Err() != nil:
 		m.connInterrupted.Inc() // cut by the end of the run or Ctrl-C, after a 1001 (interrupt.go)
@@ -908,6 +914,9 @@ func (l *link) fail(err error) {
 		}
 	case abandoned:
 		m.closed(1006).Inc() // we dropped it without a close handshake (or the peer never answered ours)
+	case errors.As(err, &se):
+		m.closed(1006).Inc()
+		m.counter(report.ErrStall).Inc() // the server stopped reading: a pong or close could not be written
 	case errors.As(err, &pe):
 		m.closed(pe.Code).Inc()
 		m.errProtocol.Inc()
