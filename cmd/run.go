@@ -47,6 +47,8 @@ type runOptions struct {
 
 	workerStream *report.StreamWriter
 
+	distOptions // --start-at, --defer-thresholds (distributed.go)
+
 	CPUProfile string // write a Go CPU profile of the run to this file (hidden flag)
 
 	Stdout, Stderr io.Writer
@@ -103,6 +105,7 @@ scenario errors, 3 when the run could not be carried out.`,
 	f.Int64Var(&opts.TraceMaxBytes, "trace-max-bytes", trace.DefaultMaxBytes, "size cap of the --trace file; recording stops there")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (for `go tool pprof`)")
 	_ = f.MarkHidden("cpuprofile")
+	addDistributedFlags(f, &opts.distOptions)
 	return c
 }
 
@@ -126,6 +129,9 @@ func runRun(ctx context.Context, o *runOptions) error {
 	}
 	if o.Interval <= 0 {
 		o.Interval = time.Second
+	}
+	if err := resolveDistributed(o); err != nil {
+		return usageError(err)
 	}
 	plan, err := scenario.LoadFile(o.File)
 	if err != nil {
@@ -201,6 +207,9 @@ func runRun(ctx context.Context, o *runOptions) error {
 		baseURL = "ws://" + srv.Addr().String()
 	}
 
+	if err := awaitStart(ctx, o, baseURL); err != nil {
+		return err
+	}
 	start := time.Now()
 	var res *report.Results
 	var runErr, hlogErr error
@@ -214,6 +223,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 		return &ExitError{Code: ExitFailure, Err: errors.Join(runErr, hlogErr)}
 	}
 	res.Thresholds = report.Evaluate(res, thresholds)
+	stampDistributed(res, o, plan)
 
 	var outErr error
 	if o.workerStream != nil {
@@ -255,7 +265,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 	case outErr != nil:
 		return &ExitError{Code: ExitFailure, Err: outErr}
 	}
-	if err := thresholdError(res.Thresholds); err != nil {
+	if err := deferredThresholds(o, thresholdError(res.Thresholds)); err != nil {
 		return err
 	}
 	if ctx.Err() != nil {
@@ -270,7 +280,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 // results at the end.
 func runLocal(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL string, segment scenario.Segment, hlog *report.HLogWriter, tap dialer.Tap, start time.Time) (*report.Results, error, error) {
 	reg := report.NewRegistry()
-	progress := &report.Progress{W: o.Stderr, TTY: o.StderrTTY, Quiet: o.Quiet || o.workerStream != nil, Main: mainLatencies(plan)}
+	progress := newProgress(o, o.Quiet || o.workerStream != nil, mainLatencies(plan), o.Segment)
 	reg.StartAt(start)
 	sched := report.NewSchedSampler(reg)
 

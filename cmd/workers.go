@@ -95,7 +95,7 @@ func runWorkers(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL
 		}()
 	}
 
-	progress := &report.Progress{W: o.Stderr, TTY: o.StderrTTY, Quiet: o.Quiet, Main: mainLatencies(plan)}
+	progress := newProgress(o, o.Quiet, mainLatencies(plan), o.Segment)
 	var hlogErr error
 	tick := func(now time.Time) {
 		iv := comb.Tick(now)

@@ -20,6 +20,9 @@ type Meta struct {
 	Start    time.Time `json:"start"`
 	End      time.Time `json:"end"`
 	Segment  string    `json:"segment,omitempty"` // execution segment of this process ("0:1/3"); merged files list them all
+
+	StartAt *StartInfo `json:"start_at,omitempty"` // the agreed start of a distributed run (distributed.go)
+	Clock   *ClockInfo `json:"clock,omitempty"`    // clock error bounds of the hosts (distributed.go)
 }
 
 // Results is everything a run measured, ready for JSON: per-latency
@@ -360,6 +363,8 @@ func mergeMeta(rs []*Results) Meta {
 	m.Target = strings.Join(tgt, ", ")
 	m.Version = strings.Join(ver, ", ")
 	m.Segment = strings.Join(seg, ",")
+	m.StartAt = mergeStart(rs)
+	m.Clock = mergeClock(rs)
 	return m
 }
 

@@ -1,0 +1,180 @@
+package report
+
+// distributed.go holds what a run spread over processes and machines adds
+// to the results meta: the agreed start instant and how late each process
+// was for it (--start-at), and each host's clock error bound, which makes
+// latencies that compare one process's timestamp with another's clock
+// (fan-out delivery) uncertain by the sum of the two hosts' errors.
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+)
+
+// StartInfo is the agreed start of a distributed run.
+type StartInfo struct {
+	At time.Time `json:"at"` // the instant every process began its load (--start-at)
+	// Late is how long after At this process began (0 when on time); in
+	// merged results the worst of them, and LateSources counts the late ones.
+	Late        time.Duration `json:"late_ns,omitempty"`
+	LateSources int           `json:"late_sources,omitempty"`
+}
+
+// ClockInfo is the wall-clock error of every host that produced the results.
+type ClockInfo struct {
+	Hosts []HostClock `json:"hosts"`
+	// CrossMetrics names the latencies whose samples compare a timestamp
+	// taken by one process with another's clock (delivery latencies of
+	// listeners), which the uncertainty applies to.
+	CrossMetrics []string `json:"cross_metrics,omitempty"`
+}
+
+// HostClock is one host's clock status (from adjtimex on Linux).
+type HostClock struct {
+	Host     string        `json:"host"`
+	Source   string        `json:"source"` // adjtimex or unavailable
+	Synced   bool          `json:"synced"`
+	MaxError time.Duration `json:"max_error_ns"`
+	EstError time.Duration `json:"est_error_ns"`
+}
+
+// unknownClockError stands for the error of a host whose clock could not be
+// read: the kernel's own bound for an unsynchronised clock (NTP_PHASE_LIMIT).
+const unknownClockError = 16 * time.Second
+
+func (h HostClock) bound() time.Duration {
+	if h.Source != "adjtimex" {
+		return unknownClockError
+	}
+	return h.MaxError
+}
+
+// Uncertainty is the bound on the error of a latency measured between two
+// of the hosts: the sum of the two largest clock errors. It is 0 when all
+// samples came from one host (one clock, whatever its error).
+func (c *ClockInfo) Uncertainty() time.Duration {
+	if c == nil || len(c.Hosts) < 2 {
+		return 0
+	}
+	b := make([]time.Duration, len(c.Hosts))
+	for i, h := range c.Hosts {
+		b[i] = h.bound()
+	}
+	slices.Sort(b)
+	return b[len(b)-1] + b[len(b)-2]
+}
+
+// mergeStart keeps the agreed instant (the earliest, should they differ)
+// and the worst lateness.
+func mergeStart(rs []*Results) *StartInfo {
+	var out *StartInfo
+	for _, r := range rs {
+		s := r.Meta.StartAt
+		if s == nil {
+			continue
+		}
+		if out == nil {
+			out = &StartInfo{At: s.At}
+		}
+		if s.At.Before(out.At) {
+			out.At = s.At
+		}
+		out.Late = max(out.Late, s.Late)
+		switch {
+		case s.LateSources > 0:
+			out.LateSources += s.LateSources
+		case s.Late > 0:
+			out.LateSources++
+		}
+	}
+	return out
+}
+
+// mergeClock lists every host once, with the worst status seen for it.
+func mergeClock(rs []*Results) *ClockInfo {
+	var out *ClockInfo
+	for _, r := range rs {
+		c := r.Meta.Clock
+		if c == nil {
+			continue
+		}
+		if out == nil {
+			out = &ClockInfo{}
+		}
+		for _, m := range c.CrossMetrics {
+			if !slices.Contains(out.CrossMetrics, m) {
+				out.CrossMetrics = append(out.CrossMetrics, m)
+			}
+		}
+		for _, h := range c.Hosts {
+			i := slices.IndexFunc(out.Hosts, func(o HostClock) bool { return o.Host == h.Host })
+			if i < 0 {
+				out.Hosts = append(out.Hosts, h)
+				continue
+			}
+			o := &out.Hosts[i]
+			if h.bound() > o.bound() {
+				o.Source, o.MaxError = h.Source, h.MaxError
+			}
+			o.EstError = max(o.EstError, h.EstError)
+			o.Synced = o.Synced && h.Synced
+		}
+	}
+	if out != nil {
+		slices.SortFunc(out.Hosts, func(a, b HostClock) int { return strings.Compare(a.Host, b.Host) })
+	}
+	return out
+}
+
+// writeStartHeader adds the agreed start and any lateness to the summary
+// header.
+func writeStartHeader(w io.Writer, r *Results) {
+	s := r.Meta.StartAt
+	if s == nil {
+		return
+	}
+	at := s.At.UTC().Format("2006-01-02 15:04:05.000 UTC")
+	switch {
+	case s.Late <= 0:
+		fmt.Fprintf(w, "start-at:  %s, on time\n", at)
+	case r.Sources > 1:
+		fmt.Fprintf(w, "start-at:  %s, %d of %d processes late, the latest by %s\n", at, s.LateSources, r.Sources, FormatDuration(s.Late))
+	default:
+		fmt.Fprintf(w, "start-at:  %s, LATE by %s\n", at, FormatDuration(s.Late))
+	}
+}
+
+// writeClockNotes shows each cross-process latency with its ± clock
+// uncertainty when the samples came from more than one host, and warns
+// when the uncertainty is more than a tenth of the p50.
+func writeClockNotes(w io.Writer, r *Results) {
+	c := r.Meta.Clock
+	u := c.Uncertainty()
+	if u == 0 {
+		return
+	}
+	unsynced := 0
+	for _, h := range c.Hosts {
+		if !h.Synced {
+			unsynced++
+		}
+	}
+	fmt.Fprintf(w, "\nClock: samples from %d hosts; a latency between two of them is uncertain by ±%s (sum of the two largest clock error bounds", len(c.Hosts), FormatDuration(u))
+	if unsynced > 0 {
+		fmt.Fprintf(w, "; %d host(s) not synchronised", unsynced)
+	}
+	fmt.Fprintln(w, ")")
+	for _, name := range c.CrossMetrics {
+		l, ok := r.Latency(name)
+		if !ok || l.Count == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "%s p50 %s ± %s, p99 %s ± %s\n", name, FormatDuration(l.P50), FormatDuration(u), FormatDuration(l.P99), FormatDuration(u))
+		if u*10 > l.P50 {
+			fmt.Fprintf(w, "warning: the clock uncertainty of %s is more than a tenth of its p50: synchronise the hosts' clocks (chrony) before trusting it\n", name)
+		}
+	}
+}
