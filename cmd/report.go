@@ -18,6 +18,8 @@ type reportOptions struct {
 	Format string // table or json on stdout
 
 	Stdout io.Writer
+
+	waitOptions // --wait N (report_wait.go)
 }
 
 func newReportCmd() *cobra.Command {
@@ -42,12 +44,19 @@ cannot be written.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Files = args
 			opts.Stdout = c.OutOrStdout()
+			opts.waitOptions.Log = c.ErrOrStderr()
+			ctx, stop := interruptContext(c.Context())
+			defer stop()
+			if err := waitForResults(ctx, opts); err != nil {
+				return err
+			}
 			return runReport(opts)
 		},
 	}
 	f := c.Flags()
 	f.StringVarP(&opts.Out, "out", "o", "", "write the (merged) results as JSON to this file")
 	f.StringVar(&opts.Format, "format", "table", "output on stdout: table or json")
+	addWaitFlags(f, &opts.waitOptions)
 	return c
 }
 
