@@ -90,7 +90,7 @@ scenario errors, 3 when the run could not be carried out.`,
 	f.StringVar(&opts.Source, "source", "", "spread connections over these source addresses, e.g. 127.0.0.1-127.0.0.32 or 127.0.0.0/27")
 	f.BoolVar(&opts.Insecure, "insecure", false, "skip TLS certificate verification for wss://")
 	f.StringVar(&opts.CAFile, "ca-file", "", "trust this PEM CA for wss:// besides the system roots")
-	f.StringVar(&opts.Segment, "segment", "", "run only this execution segment of the load, e.g. 0:1/2 (for several processes or machines)")
+	f.StringVar(&opts.Segment, "segment", "", "run only this execution segment of the load, e.g. 0:1/2 (for several processes or machines); auto = segment $JOB_COMPLETION_INDEX of $WSBENCH_SEGMENTS (a pod of an Indexed Job), auto/N = of N")
 	f.StringVarP(&opts.Out, "out", "o", "", "write the results (mergeable histograms, per-second series) as JSON to this file")
 	f.StringVar(&opts.HLog, "hlog", "", "write an HdrHistogram interval log to this file")
 	f.StringVar(&opts.Format, "format", "table", "summary format on stdout: table or json")

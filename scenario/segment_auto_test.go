@@ -98,7 +98,7 @@ func TestAutoSegmentsTile(t *testing.T) {
 
 // TestAutoSegmentsSumToWholeLoad runs each model once per simulated pod and
 // checks that the pods together ran exactly the whole load: every VU number
-// once (closed, ramping closed) and every arrival once (open, ramping open).
+// (closed, ramping closed) and every arrival once (open, ramping open).
 func TestAutoSegmentsSumToWholeLoad(t *testing.T) {
 	const pods = 4
 	segs := autoSegments(t, pods)
@@ -108,7 +108,7 @@ func TestAutoSegmentsSumToWholeLoad(t *testing.T) {
 		peak int
 	}{
 		{"closed", Load{Model: Closed, VUs: 13, Duration: 150 * time.Millisecond}, 13},
-		{"ramping closed", Load{Model: Closed, VUs: 0, Stages: []Stage{{Duration: 250 * time.Millisecond, Target: 11}, {Duration: 150 * time.Millisecond, Target: 11}}}, 11},
+		{"ramping closed", Load{Model: Closed, VUs: 0, Stages: []Stage{{Duration: 200 * time.Millisecond, Target: 11}, {Duration: time.Second, Target: 11}}}, 11},
 	}
 	for _, c := range closed {
 		var all []int
