@@ -59,6 +59,21 @@ echo "== merge (kubectl logs job/…-merge)"
 cat "$work/merge.err" "$work/merge.out"
 echo "== results in $results (merge exit status $status)"
 ls "$results"
+if [[ -s $results/merged.json ]]; then
+	# The merge is exact: every counter and every latency's sample count of
+	# merged.json is the sum of the segments'.
+	python3 - "$results" "$n" <<'PY'
+import json, sys
+d, n = sys.argv[1], int(sys.argv[2])
+parts = [json.load(open(f"{d}/segment-{i}.json")) for i in range(n)]
+m = json.load(open(f"{d}/merged.json"))
+bad = [k for k in m["counters"] if m["counters"][k] != sum(p["counters"].get(k, 0) for p in parts)]
+lat = lambda r: {l["name"]: l["count"] for l in r["latencies"]}
+bad += [k for k, c in lat(m).items() if c != sum(lat(p).get(k, 0) for p in parts)]
+print(f"merged = sum of the {n} segments: {len(m['counters'])} counters, {len(m['latencies'])} latency counts" if not bad else f"MISMATCH: {bad}")
+sys.exit(1 if bad else 0)
+PY
+fi
 trap - EXIT
 cleanup
 [[ $failed == 0 ]] || exit 3
