@@ -73,7 +73,7 @@ func distRun(t *testing.T, env map[string]string, mutate func(*runOptions)) (*re
 // future, logfmt progress on a non-terminal stderr.
 func TestRunDistributedRunner(t *testing.T) {
 	env := map[string]string{"JOB_COMPLETION_INDEX": "1", "WSBENCH_SEGMENTS": "2", EnvHost: "node-7"}
-	at := time.Now().Add(700 * time.Millisecond).UTC()
+	at := time.Now().Add(2 * time.Second).UTC()
 	res, stderr, err := distRun(t, env, func(o *runOptions) { o.StartAt = at.Format(time.RFC3339Nano) })
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr)
