@@ -4,8 +4,7 @@ package cmd
 // distributed run (a Kubernetes Indexed Job, or processes on several
 // machines): --segment auto (scenario/segment_auto.go), --start-at so that
 // every runner begins its load at the same instant, lateness and the host's
-// clock error bound in the results meta, thresholds left to the merge, and
-// logfmt progress when stderr is not a terminal.
+// clock error bound in the results meta, and thresholds left to the merge.
 
 import (
 	"context"
@@ -176,20 +175,6 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// progressSink is the progress of a run: the terminal line, or logfmt
-// records when stderr is not a terminal.
-type progressSink interface {
-	Update(iv *report.Interval)
-	Done()
-}
-
-func newProgress(o *runOptions, quiet bool, main []string, segment string) progressSink {
-	if o.StderrTTY {
-		return &report.Progress{W: o.Stderr, TTY: true, Quiet: quiet, Main: main}
-	}
-	return &report.LogfmtProgress{W: o.Stderr, Quiet: quiet, Main: main, Segment: segment}
 }
 
 // deferredThresholds turns a threshold failure into a note when the merge

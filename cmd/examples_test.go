@@ -20,16 +20,17 @@ var exampleChecks = map[string]struct {
 	vus       int
 	rate      float64
 	latencies []string
-	counters  []string
-	socketio  bool // runs against examples/socketio-server (Node), started for the test
+	counters  []string // must be above zero
+	stderr    string   // must appear on stderr (the scaling line, …)
+	socketio  bool     // runs against examples/socketio-server (Node), started for the test
 }{
 	"echo.yaml":             {vus: 10, latencies: []string{"connect", "handshake", "rtt", "rtt.raw"}},
-	"chat-room.yaml":        {vus: 40, latencies: []string{"nick", "join", "ack", "delivery"}, counters: []string{"listener.delivery"}},
-	"broadcast-fanout.yaml": {vus: 60, latencies: []string{"nick", "join", "delivery"}, counters: []string{"listener.delivery"}},
+	"chat-room.yaml":        {vus: 40, latencies: []string{"nick", "join", "ack", "delivery"}, counters: []string{"listener.delivery"}, stderr: "talkers 8, lurkers 32 VUs (file: 40, 160)"},
+	"broadcast-fanout.yaml": {vus: 60, latencies: []string{"nick", "join", "delivery"}, counters: []string{"listener.delivery"}, stderr: "speakers 1, audience 59 VUs"},
 	"dm.yaml":               {vus: 10, latencies: []string{"nick", "dm_ack", "dm_delivery"}},
 	"ramp.yaml":             {vus: 20, latencies: []string{"handshake", "rtt"}},
 	"arrival-rate.yaml":     {rate: 20, latencies: []string{"nick", "echo"}},
-	"reconnect-storm.yaml":  {vus: 20, latencies: []string{"rejoin", "nick", "join"}},
+	"reconnect-storm.yaml":  {vus: 20, latencies: []string{"rejoin", "nick", "join"}, counters: []string{"reconnects", "conn.closed.1003"}},
 	"socketio-chat.yaml":    {vus: 20, socketio: true, latencies: []string{"join", "say", "delivery", "socketio.connect"}, counters: []string{"listener.delivery"}},
 }
 
@@ -91,6 +92,9 @@ func TestExamples(t *testing.T) {
 				if res.Counters[c] == 0 {
 					t.Errorf("counter %q is zero", c)
 				}
+			}
+			if check.stderr != "" && !strings.Contains(stderr.String(), check.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", check.stderr, stderr.String())
 			}
 			if n := res.CounterPrefix("conn.failed."); n != 0 {
 				t.Errorf("%d failed connections: %v", n, res.Counters)

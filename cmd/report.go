@@ -17,6 +17,10 @@ type reportOptions struct {
 	Out    string // write the (merged) results JSON here
 	Format string // table or json on stdout
 
+	Artifacts        artifactOptions // --html, --series
+	Compare          bool            // compare two files instead of merging
+	FailOnRegression string          // tolerance; a regression beyond it exits ExitRegression
+
 	Stdout io.Writer
 
 	waitOptions // --wait N (report_wait.go)
@@ -34,12 +38,19 @@ percentiles are those of all samples together; counters and gauges add; the
 per-second series are aligned on wall-clock time; thresholds found in any
 file are evaluated again on the merged results.
 
+With --compare BASE.json NEW.json it sets two runs side by side instead:
+every latency percentile, counter rate and gauge with its change, and the
+regressions beyond a tolerance (--fail-on-regression, default 10%) flagged.
+
 Exit status: 0 when every threshold passes (or there are none), 1 when one
 fails, 2 for unreadable or invalid files and bad flags, 3 when the output
-cannot be written.`,
+cannot be written, 4 when --compare --fail-on-regression finds a regression
+(thresholds are not judged when comparing).`,
 		Example: `  wsbench report results.json
   wsbench report seg1.json seg2.json seg3.json --out merged.json
-  wsbench report results.json --format json`,
+  wsbench report results.json --format json
+  wsbench report results.json --html report.html --series series.csv
+  wsbench report --compare base.json new.json --fail-on-regression 10%`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Files = args
@@ -56,6 +67,9 @@ cannot be written.`,
 	f := c.Flags()
 	f.StringVarP(&opts.Out, "out", "o", "", "write the (merged) results as JSON to this file")
 	f.StringVar(&opts.Format, "format", "table", "output on stdout: table or json")
+	opts.Artifacts.register(c)
+	f.BoolVar(&opts.Compare, "compare", false, "compare two results files, BASE.json NEW.json, instead of merging them")
+	f.StringVar(&opts.FailOnRegression, "fail-on-regression", "", "with --compare: exit 4 when a value regressed by more than this, e.g. 10%")
 	addWaitFlags(f, &opts.waitOptions)
 	return c
 }
@@ -66,6 +80,15 @@ func runReport(o *reportOptions) error {
 	}
 	if len(o.Files) == 0 {
 		return usageError(errors.New("no results file given"))
+	}
+	if o.Compare {
+		return runCompare(o)
+	}
+	if o.FailOnRegression != "" {
+		return usageError(errors.New("--fail-on-regression needs --compare BASE.json NEW.json"))
+	}
+	if err := o.Artifacts.check(); err != nil {
+		return usageError(err)
 	}
 	all := make([]*report.Results, 0, len(o.Files))
 	for _, path := range o.Files {
@@ -95,6 +118,7 @@ func runReport(o *reportOptions) error {
 			outErr = errors.Join(outErr, err)
 		}
 	}
+	outErr = errors.Join(outErr, o.Artifacts.write(res))
 	if outErr != nil {
 		return &ExitError{Code: ExitFailure, Err: outErr}
 	}

@@ -42,6 +42,9 @@ func waitForResults(ctx context.Context, o *reportOptions) error {
 	if w.Wait == 0 {
 		return nil
 	}
+	if o.Compare {
+		return usageError(fmt.Errorf("--wait merges the results of a distributed run; --compare takes two given files"))
+	}
 	if w.Wait < 0 {
 		return usageError(fmt.Errorf("--wait %d: want the number of results files to merge", w.Wait))
 	}

@@ -30,6 +30,10 @@ const (
 	ExitFailure   = 3 // the run could not be carried out (e.g. the embedded server failed to start)
 )
 
+// ExitRegression is the status of `report --compare --fail-on-regression`
+// when a value regressed beyond the tolerance.
+const ExitRegression = 4
+
 // ExitError carries an exit status through cobra's error return.
 type ExitError struct {
 	Code int

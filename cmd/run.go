@@ -32,6 +32,9 @@ type runOptions struct {
 	Segment  string
 	Out      string
 	HLog     string
+
+	Artifacts artifactOptions // --html, --series
+
 	Format   string
 	Quiet    bool
 	Check    bool
@@ -46,6 +49,7 @@ type runOptions struct {
 	WorkerExe    string // the executable started for each worker; "" = this one
 
 	workerStream *report.StreamWriter
+	pushOptions  // --push, --push-run-id (live.go)
 
 	distOptions // --start-at, --defer-thresholds (distributed.go)
 
@@ -93,6 +97,7 @@ scenario errors, 3 when the run could not be carried out.`,
 	f.StringVar(&opts.Segment, "segment", "", "run only this execution segment of the load, e.g. 0:1/2 (for several processes or machines); auto = segment $JOB_COMPLETION_INDEX of $WSBENCH_SEGMENTS (a pod of an Indexed Job), auto/N = of N")
 	f.StringVarP(&opts.Out, "out", "o", "", "write the results (mergeable histograms, per-second series) as JSON to this file")
 	f.StringVar(&opts.HLog, "hlog", "", "write an HdrHistogram interval log to this file")
+	opts.Artifacts.register(c)
 	f.StringVar(&opts.Format, "format", "table", "summary format on stdout: table or json")
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress line")
 	f.BoolVar(&opts.Check, "check", false, "validate the scenario file and exit")
@@ -103,6 +108,7 @@ scenario errors, 3 when the run could not be carried out.`,
 	f.StringVar(&opts.Trace, "trace", "", "record the frames of some connections to this file (see `wsbench inspect`)")
 	f.IntVar(&opts.TraceConns, "trace-conns", trace.DefaultConns, "connections to trace with --trace; 0 traces all")
 	f.Int64Var(&opts.TraceMaxBytes, "trace-max-bytes", trace.DefaultMaxBytes, "size cap of the --trace file; recording stops there")
+	addPushFlags(c, &opts.pushOptions)
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (for `go tool pprof`)")
 	_ = f.MarkHidden("cpuprofile")
 	addDistributedFlags(f, &opts.distOptions)
@@ -143,6 +149,10 @@ func runRun(ctx context.Context, o *runOptions) error {
 	}); err != nil {
 		return usageError(err)
 	}
+	if line := scenario.FormatScaling(plan.Scaling); line != "" && o.workerStream == nil {
+		// What --vus / --rate made of the file's mix, before anything runs.
+		fmt.Fprintf(o.Stderr, "wsbench: %s\n", line)
+	}
 	segment, err := scenario.ParseSegment(o.Segment)
 	if err != nil {
 		return usageError(err)
@@ -161,6 +171,9 @@ func runRun(ctx context.Context, o *runOptions) error {
 	}
 
 	// Open output files before the load starts, so a bad path fails fast.
+	if err := o.Artifacts.check(); err != nil {
+		return usageError(err)
+	}
 	var outFile, hlogFile *os.File
 	if o.Out != "" {
 		if outFile, err = os.Create(o.Out); err != nil {
@@ -183,6 +196,10 @@ func runRun(ctx context.Context, o *runOptions) error {
 		}
 		defer tw.Close()
 	}
+	if err := o.startPush(); err != nil {
+		return usageError(err)
+	}
+	defer o.finishPush(io.Discard) // an early return still stops the sender
 	stopProfile, err := startCPUProfile(o.CPUProfile)
 	if err != nil {
 		return err
@@ -238,8 +255,10 @@ func runRun(ctx context.Context, o *runOptions) error {
 	}
 	if o.Format == "json" {
 		outErr = report.WriteJSON(o.Stdout, res)
+		o.finishPush(o.Stderr)
 	} else {
 		outErr = report.WriteSummary(o.Stdout, res)
+		o.finishPush(o.Stdout)
 	}
 	if outFile != nil {
 		if err := report.WriteJSON(outFile, res); err != nil {
@@ -248,6 +267,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 			outErr = errors.Join(outErr, fmt.Errorf("--out %s: %w", o.Out, err))
 		}
 	}
+	outErr = errors.Join(outErr, o.Artifacts.write(res))
 	if hlogErr != nil {
 		outErr = errors.Join(outErr, fmt.Errorf("--hlog %s: %w", o.HLog, hlogErr))
 	}
@@ -280,7 +300,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 // results at the end.
 func runLocal(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL string, segment scenario.Segment, hlog *report.HLogWriter, tap dialer.Tap, start time.Time) (*report.Results, error, error) {
 	reg := report.NewRegistry()
-	progress := newProgress(o, o.Quiet || o.workerStream != nil, mainLatencies(plan), o.Segment)
+	progress := &report.Progress{W: o.Stderr, TTY: o.StderrTTY, Quiet: o.Quiet || o.workerStream != nil, Main: mainLatencies(plan), Total: plannedLength(plan)}
 	reg.StartAt(start)
 	sched := report.NewSchedSampler(reg)
 
@@ -296,6 +316,7 @@ func runLocal(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL s
 			}
 			return
 		}
+		o.pusher.Push(iv)
 		if iv.End.Sub(iv.Start) >= o.Interval/2 {
 			// A sliver of an interval at the end would show inflated rates.
 			progress.Update(iv)

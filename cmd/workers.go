@@ -95,10 +95,11 @@ func runWorkers(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL
 		}()
 	}
 
-	progress := newProgress(o, o.Quiet, mainLatencies(plan), o.Segment)
+	progress := &report.Progress{W: o.Stderr, TTY: o.StderrTTY, Quiet: o.Quiet, Main: mainLatencies(plan), Total: plannedLength(plan)}
 	var hlogErr error
 	tick := func(now time.Time) {
 		iv := comb.Tick(now)
+		o.pusher.Push(iv)
 		if iv.End.Sub(iv.Start) >= o.Interval/2 {
 			progress.Update(iv)
 		}

@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -106,7 +107,7 @@ func (r *Registry) Latency(name string) *Latency {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if l = r.latencies[name]; l == nil {
-		l = newLatency(name, r.nshards)
+		l = newLatency(r, name, r.nshards)
 		r.latencies[name] = l
 	}
 	return l
@@ -163,11 +164,13 @@ func (c *Counter) Inc() { c.v.Add(1) }
 func (c *Counter) Value() int64 { return c.v.Load() }
 
 // Gauge is a value that goes up and down (VUs, open connections); it also
-// remembers the highest value it has held. Add and Set do not allocate.
+// remembers the highest value it has held, over the run and since the last
+// Tick. Add and Set do not allocate.
 type Gauge struct {
-	v   atomic.Int64
-	max atomic.Int64
-	_   [cacheLine - 16]byte
+	v    atomic.Int64
+	max  atomic.Int64
+	peak atomic.Int64 // highest value since the last Tick
+	_    [cacheLine - 24]byte
 }
 
 // Add adds n (which may be negative) to the gauge.
@@ -186,18 +189,31 @@ func (g *Gauge) Value() int64 { return g.v.Load() }
 func (g *Gauge) Max() int64 { return g.max.Load() }
 
 func (g *Gauge) observe(v int64) {
+	raise(&g.peak, v)
+	raise(&g.max, v)
+}
+
+// raise sets m to v if v is higher.
+func raise(m *atomic.Int64, v int64) {
 	for {
-		m := g.max.Load()
-		if v <= m || g.max.CompareAndSwap(m, v) {
+		old := m.Load()
+		if v <= old || m.CompareAndSwap(old, v) {
 			return
 		}
 	}
+}
+
+// takePeak returns the highest value since the previous call and starts
+// the next interval's peak at the current value.
+func (g *Gauge) takePeak() int64 {
+	return g.peak.Swap(g.v.Load()) // every change raised peak, so it is ≥ the current value
 }
 
 // Latency is one latency metric: a set of histogram shards, each behind its
 // own mutex, that Tick drains into the interval and total histograms.
 type Latency struct {
 	name    string
+	reg     *Registry // counts clamped samples in ErrClampedSample
 	mask    uint32
 	shards  []latencyShard
 	clamped atomic.Int64
@@ -213,8 +229,8 @@ type latencyShard struct {
 	_  [cacheLine - 24]byte
 }
 
-func newLatency(name string, nshards int) *Latency {
-	l := &Latency{name: name, mask: uint32(nshards - 1), shards: make([]latencyShard, nshards), total: newHist()}
+func newLatency(reg *Registry, name string, nshards int) *Latency {
+	l := &Latency{name: name, reg: reg, mask: uint32(nshards - 1), shards: make([]latencyShard, nshards), total: newHist()}
 	for i := range l.shards {
 		l.shards[i].h = newHist()
 	}
@@ -225,7 +241,9 @@ func newLatency(name string, nshards int) *Latency {
 func (l *Latency) Name() string { return l.name }
 
 // Record adds one sample. Negative durations are recorded as 0 and values
-// above HistHighest as HistHighest; both are counted as clamped.
+// above HistHighest as HistHighest; both are counted as clamped, in the
+// metric and in the error counter ErrClampedSample, so that a measurement
+// the tool got wrong shows in the summary and fails `errors` thresholds.
 //
 // Record does not allocate (0 allocs/op, see BenchmarkLatencyRecord) and
 // scales to many thousands of goroutines: it picks a shard at random (the
@@ -235,10 +253,10 @@ func (l *Latency) Record(d time.Duration) {
 	v := int64(d)
 	if v < 0 {
 		v = 0
-		l.clamped.Add(1)
+		l.clamp(1)
 	} else if v > HistHighest {
 		v = HistHighest
-		l.clamped.Add(1)
+		l.clamp(1)
 	}
 	i := rand.Uint32()
 	for try := 0; try < tryShards; try++ {
@@ -264,16 +282,25 @@ func (l *Latency) RecordN(d time.Duration, n int64) {
 	v := int64(d)
 	if v < 0 {
 		v = 0
-		l.clamped.Add(n)
+		l.clamp(n)
 	} else if v > HistHighest {
 		v = HistHighest
-		l.clamped.Add(n)
+		l.clamp(n)
 	}
 	s := &l.shards[rand.Uint32()&l.mask]
 	s.mu.Lock()
 	_ = s.h.RecordValues(v, n)
 	s.n += n
 	s.mu.Unlock()
+}
+
+// clamp counts n clamped samples. It is off the hot path: the error
+// counter is looked up (and created) only when a sample is clamped.
+func (l *Latency) clamp(n int64) {
+	l.clamped.Add(n)
+	if l.reg != nil {
+		l.reg.Counter(ErrClampedSample).Add(n)
+	}
 }
 
 func (s *latencyShard) record(v int64) {
@@ -316,6 +343,10 @@ type Interval struct {
 	Counters   map[string]int64 // counter deltas during the interval
 	Totals     map[string]int64 // counter values at End
 	Gauges     map[string]int64 // gauge values at End
+	// Peaks holds the highest value of each gauge during the interval: an
+	// open-model session shorter than the interval is seen here even when
+	// Gauges, read at End, is 0.
+	Peaks map[string]int64
 	// Latencies holds, for every latency metric registered so far, the
 	// samples recorded during the interval (nanoseconds, package geometry;
 	// empty when none). The Interval owns them.
@@ -370,6 +401,7 @@ func (r *Registry) Tick(now time.Time) *Interval {
 		Counters:  make(map[string]int64, len(ctrs)),
 		Totals:    make(map[string]int64, len(ctrs)),
 		Gauges:    make(map[string]int64, len(gauges)),
+		Peaks:     make(map[string]int64, len(gauges)),
 		Latencies: make(map[string]*hdr.Histogram, len(lats)),
 	}
 	for name, c := range ctrs {
@@ -380,6 +412,7 @@ func (r *Registry) Tick(now time.Time) *Interval {
 	}
 	for name, g := range gauges {
 		iv.Gauges[name] = g.Value()
+		iv.Peaks[name] = g.takePeak()
 	}
 	for name, l := range lats {
 		h := newHist()
@@ -415,11 +448,16 @@ func (r *Registry) handles() (map[string]*Latency, map[string]*Counter, map[stri
 }
 
 // mainSeriesCounters are the counters whose per-second deltas go into the
-// series, besides the aggregates "errors" and "connect_failed".
+// series, besides the aggregates "errors" and "connect_failed" and the
+// non-zero deltas of the seriesFamilies.
 var mainSeriesCounters = [...]string{
-	"conn.opened", "msgs.sent", "msgs.recv", "bytes.sent", "bytes.recv",
-	"delivery.lost", "iterations", "reconnects",
+	CounterConnOpened, CounterMsgsSent, CounterMsgsRecv, CounterBytesSent, CounterBytesRecv,
+	CounterDeliveryLost, CounterDeliveryDuplicate, CounterDeliveryReordered, CounterIterations, CounterReconnects,
 }
+
+// seriesFamilies are the counter families (errors by reason) whose non-zero
+// per-second deltas go into the series, so reports can chart them over time.
+var seriesFamilies = [...]string{PrefixErrors, PrefixConnFailed}
 
 func seriesPoint(iv *Interval, start time.Time) SeriesPoint {
 	p := SeriesPoint{
@@ -436,10 +474,17 @@ func seriesPoint(iv *Interval, start time.Time) SeriesPoint {
 			p.Counters[name] = v
 		}
 	}
-	if v := iv.DeltaPrefix("errors."); v != 0 {
+	for name, v := range iv.Counters {
+		for _, fam := range seriesFamilies {
+			if v != 0 && strings.HasPrefix(name, fam) {
+				p.Counters[name] = v
+			}
+		}
+	}
+	if v := iv.DeltaPrefix(PrefixErrors); v != 0 {
 		p.Counters[AliasErrors] = v
 	}
-	if v := iv.DeltaPrefix("conn.failed."); v != 0 {
+	if v := iv.DeltaPrefix(PrefixConnFailed); v != 0 {
 		p.Counters[AliasConnectFailed] = v
 	}
 	for name, v := range iv.Gauges {
@@ -452,7 +497,9 @@ func seriesPoint(iv *Interval, start time.Time) SeriesPoint {
 		p.Latencies[name] = SeriesLatency{
 			Count: h.TotalCount(),
 			P50:   time.Duration(h.ValueAtQuantile(50)),
+			P90:   time.Duration(h.ValueAtQuantile(90)),
 			P99:   time.Duration(h.ValueAtQuantile(99)),
+			Max:   time.Duration(h.Max()),
 		}
 	}
 	return p
@@ -463,9 +510,9 @@ func seriesPoint(iv *Interval, start time.Time) SeriesPoint {
 func sortLatencyNames(names []string) {
 	rank := func(n string) int {
 		switch n {
-		case "connect":
+		case LatencyConnect:
 			return 0
-		case "handshake":
+		case LatencyHandshake:
 			return 1
 		case SchedLatency:
 			return 3
@@ -473,8 +520,8 @@ func sortLatencyNames(names []string) {
 		return 2
 	}
 	base := func(n string) (string, bool) {
-		if len(n) > 4 && n[len(n)-4:] == ".raw" {
-			return n[:len(n)-4], true
+		if len(n) > len(RawSuffix) && strings.HasSuffix(n, RawSuffix) {
+			return n[:len(n)-len(RawSuffix)], true
 		}
 		return n, false
 	}

@@ -64,9 +64,15 @@ func TestRecordClamps(t *testing.T) {
 	l.Record(-time.Second)
 	l.Record(3 * time.Hour)
 	l.Record(time.Microsecond)
-	st, _ := r.Results(Meta{}).Latency("x")
+	r.Latency("y").RecordN(-time.Millisecond, 4)
+	res := r.Results(Meta{})
+	st, _ := res.Latency("x")
 	if st.Count != 3 || st.Clamped != 2 {
 		t.Fatalf("count %d clamped %d, want 3 and 2", st.Count, st.Clamped)
+	}
+	// Never silent: every clamped sample is also an error.
+	if n := res.Counters[ErrClampedSample]; n != 6 {
+		t.Errorf("%s = %d, want 6 (2 of x, 4 of y)", ErrClampedSample, n)
 	}
 	if st.Min != 0 || st.Max < time.Hour || st.Max > time.Hour+time.Hour/1000 {
 		t.Fatalf("min %v max %v", st.Min, st.Max)

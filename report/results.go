@@ -74,11 +74,14 @@ type SeriesPoint struct {
 	Latencies map[string]SeriesLatency `json:"latencies,omitempty"`
 }
 
-// SeriesLatency is one latency metric within one interval.
+// SeriesLatency is one latency metric within one interval. P90 and Max are
+// absent (zero) in files written before they were added.
 type SeriesLatency struct {
 	Count int64         `json:"count"`
 	P50   time.Duration `json:"p50_ns"`
+	P90   time.Duration `json:"p90_ns,omitempty"`
 	P99   time.Duration `json:"p99_ns"`
+	Max   time.Duration `json:"max_ns,omitempty"`
 }
 
 // Results returns everything recorded so far, including samples not yet
@@ -259,9 +262,10 @@ func ReadJSON(rd io.Reader) (*Results, error) {
 // they are exact), counters add, gauges add (Last is the sum of the lasts;
 // Max is the highest of the summed per-second values and of each source's
 // own max), and series points add by second offset from the earliest start.
-// Per-second p50 and p99 cannot be merged exactly without the per-second
-// histograms: the merged p50 is the count-weighted mean and the merged p99
-// the highest of the sources'. Thresholds present in any source are
+// Per-second percentiles cannot be merged exactly without the per-second
+// histograms: the merged p50 is the count-weighted mean, the merged p90 and
+// p99 the highest of the sources' (an upper bound); the per-second max is
+// exact. Thresholds present in any source are
 // re-evaluated on the merged results.
 func Merge(rs ...*Results) (*Results, error) {
 	if len(rs) == 0 {
@@ -395,7 +399,9 @@ func mergeSeries(start time.Time, rs []*Results) []SeriesPoint {
 			for k, l := range p.Latencies {
 				m := a.p.Latencies[k]
 				m.Count += l.Count
+				m.P90 = max(m.P90, l.P90)
 				m.P99 = max(m.P99, l.P99)
+				m.Max = max(m.Max, l.Max)
 				a.p50Wsum[k] += float64(l.P50) * float64(l.Count)
 				m.P50 = time.Duration(math.Round(a.p50Wsum[k] / float64(max(m.Count, 1))))
 				a.p.Latencies[k] = m

@@ -12,10 +12,6 @@ import (
 	"time"
 )
 
-// SchedLatency is the latency metric holding the scheduling delay of the
-// process that ran the virtual users.
-const SchedLatency = "wsbench.sched"
-
 const schedMetric = "/sched/latencies:seconds"
 
 // SchedSampler copies the Go scheduler's latency histogram into a Latency

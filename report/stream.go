@@ -39,6 +39,7 @@ type streamInterval struct {
 	Counters  map[string]int64  `json:"counters,omitempty"`
 	Totals    map[string]int64  `json:"totals,omitempty"`
 	Gauges    map[string]int64  `json:"gauges,omitempty"`
+	Peaks     map[string]int64  `json:"peaks,omitempty"`
 	Latencies map[string]string `json:"latencies,omitempty"` // V2 compressed, base64
 }
 
@@ -55,7 +56,7 @@ func NewStreamWriter(w io.Writer) *StreamWriter { return &StreamWriter{enc: json
 func (s *StreamWriter) WriteInterval(iv *Interval) error {
 	si := &streamInterval{
 		Start: iv.Start, End: iv.End, Elapsed: iv.Elapsed,
-		Counters: iv.Counters, Totals: iv.Totals, Gauges: iv.Gauges,
+		Counters: iv.Counters, Totals: iv.Totals, Gauges: iv.Gauges, Peaks: iv.Peaks,
 		Latencies: make(map[string]string, len(iv.Latencies)),
 	}
 	for name, h := range iv.Latencies {
@@ -138,6 +139,7 @@ func (si *streamInterval) decode() (*Interval, error) {
 	iv := &Interval{
 		Start: si.Start, End: si.End, Elapsed: si.Elapsed,
 		Counters: orEmpty(si.Counters), Totals: orEmpty(si.Totals), Gauges: orEmpty(si.Gauges),
+		Peaks:     orEmpty(si.Peaks),
 		Latencies: make(map[string]*hdr.Histogram, len(si.Latencies)),
 	}
 	for name, enc := range si.Latencies {
@@ -160,7 +162,9 @@ func orEmpty(m map[string]int64) map[string]int64 {
 // Combiner folds the intervals of several sources (worker processes) into
 // one interval per Tick: counter deltas and histograms add up over what
 // arrived since the previous Tick; totals and gauges are the sum of each
-// source's latest values. It is safe for concurrent use.
+// source's latest values, gauge peaks the sum of each source's highest
+// peak since the previous Tick (an upper bound of the combined peak). It
+// is safe for concurrent use.
 type Combiner struct {
 	mu       sync.Mutex
 	start    time.Time
@@ -169,6 +173,7 @@ type Combiner struct {
 	hists    map[string]*hdr.Histogram
 	totals   []map[string]int64 // per source, latest
 	gauges   []map[string]int64 // per source, latest
+	peaks    []map[string]int64 // per source, highest since the last Tick
 }
 
 // NewCombiner returns a Combiner for n sources of a run started at start.
@@ -177,6 +182,7 @@ func NewCombiner(n int, start time.Time) *Combiner {
 		start: start, lastTick: start,
 		deltas: map[string]int64{}, hists: map[string]*hdr.Histogram{},
 		totals: make([]map[string]int64, n), gauges: make([]map[string]int64, n),
+		peaks: make([]map[string]int64, n),
 	}
 }
 
@@ -198,6 +204,12 @@ func (c *Combiner) Add(src int, iv *Interval) {
 	if src >= 0 && src < len(c.totals) {
 		c.totals[src] = iv.Totals
 		c.gauges[src] = iv.Gauges
+		if c.peaks[src] == nil {
+			c.peaks[src] = map[string]int64{}
+		}
+		for k, v := range iv.Peaks {
+			c.peaks[src][k] = max(c.peaks[src][k], v)
+		}
 	}
 }
 
@@ -208,7 +220,7 @@ func (c *Combiner) Tick(now time.Time) *Interval {
 	iv := &Interval{
 		Start: c.lastTick, End: now, Elapsed: now.Sub(c.start),
 		Counters: c.deltas, Totals: map[string]int64{}, Gauges: map[string]int64{},
-		Latencies: c.hists,
+		Peaks: map[string]int64{}, Latencies: c.hists,
 	}
 	for i := range c.totals {
 		for k, v := range c.totals[i] {
@@ -217,6 +229,14 @@ func (c *Combiner) Tick(now time.Time) *Interval {
 		for k, v := range c.gauges[i] {
 			iv.Gauges[k] += v
 		}
+		peaks := c.peaks[i]
+		if peaks == nil { // nothing new from this source: its latest value
+			peaks = c.gauges[i]
+		}
+		for k, v := range peaks {
+			iv.Peaks[k] += v
+		}
+		c.peaks[i] = nil
 	}
 	for k := range iv.Totals {
 		if _, ok := iv.Counters[k]; !ok {

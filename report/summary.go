@@ -25,7 +25,7 @@ func WriteSummary(w io.Writer, r *Results) error {
 		}
 		for _, l := range r.Latencies {
 			if l.Clamped > 0 {
-				fmt.Fprintf(ew, "note: %d sample(s) of %q fell outside 0..%s and were clamped\n", l.Clamped, l.Name, time.Duration(HistHighest))
+				fmt.Fprintf(ew, "note: %d sample(s) of %q fell outside 0..%s and were clamped (counted in %s)\n", l.Clamped, l.Name, time.Duration(HistHighest), ErrClampedSample)
 			}
 			if l.Name == SchedLatency && l.Count > 0 {
 				fmt.Fprintf(ew, "note: %s is how long wsbench's own goroutines waited for a CPU (Go runtime, sampled);\n      latencies near its p99 (%s) are partly the load generator's, not the server's\n", SchedLatency, FormatDuration(l.P99))
@@ -151,12 +151,12 @@ var counterGroups = []struct {
 	name  string
 	items []string
 }{
-	{"connections", []string{"conn.opened", AliasConnectFailed, "conn.failed.", "conn.closed.", "reconnects"}},
-	{"messages", []string{"msgs.sent", "msgs.recv", "bytes.sent", "bytes.recv"}},
-	{"listeners", []string{"listener."}},
-	{"deliveries", []string{"delivery.lost", "delivery.duplicate", "delivery.reordered"}},
-	{"errors", []string{AliasErrors, "errors."}},
-	{"iterations", []string{"iterations", "iterations.failed", "arrivals.dropped"}},
+	{"connections", []string{CounterConnOpened, AliasConnectFailed, PrefixConnFailed, PrefixConnClosed, CounterReconnects}},
+	{"messages", []string{CounterMsgsSent, CounterMsgsRecv, CounterBytesSent, CounterBytesRecv, CounterExpectStale}},
+	{"listeners", []string{PrefixListener}},
+	{"deliveries", []string{CounterDeliveryLost, CounterDeliveryDuplicate, CounterDeliveryReordered}},
+	{"errors", []string{AliasErrors, PrefixErrors}},
+	{"iterations", []string{CounterIterations, CounterIterationsFailed, CounterArrivalsDropped}},
 }
 
 type counterRow struct {
@@ -191,15 +191,18 @@ func groupCounters(r *Results) (groups []string, rows map[string][]counterRow) {
 					placed[k] = true
 					// Error kinds that never happened would only bury the
 					// ones that did; their "(all)" total is still shown.
-					if r.Counters[k] == 0 && (item == "errors." || item == "conn.failed.") {
+					if r.Counters[k] == 0 && (item == PrefixErrors || item == PrefixConnFailed) {
 						continue
 					}
 					list = append(list, counterRow{k, r.Counters[k]})
 				}
 			default:
 				if v, ok := r.Counters[item]; ok && !placed[item] {
-					list = append(list, counterRow{item, v})
 					placed[item] = true
+					if v == 0 && item == CounterExpectStale {
+						continue // only news when it happened
+					}
+					list = append(list, counterRow{item, v})
 				}
 			}
 		}
@@ -234,7 +237,7 @@ func counterTable(w io.Writer, r *Results) error {
 			}
 			total := strconv.FormatInt(c.value, 10)
 			rate := "-"
-			isBytes := strings.HasPrefix(c.name, "bytes.")
+			isBytes := c.name == CounterBytesSent || c.name == CounterBytesRecv
 			if isBytes {
 				total = formatBytes(float64(c.value))
 			}

@@ -91,45 +91,6 @@ func TestSummaryWriteError(t *testing.T) {
 	}
 }
 
-func TestProgress(t *testing.T) {
-	r := NewRegistry()
-	ivs := feed(r, 2, 1)
-	line := ProgressLine(ivs[1], []string{"nosuch", "delivery"})
-	want := "[    2s] vus 100  conns 80  out 1000/s  in 2000/s  errors 1 (+1)  delivery p99 11.00ms"
-	if line != want {
-		t.Fatalf("line\n%q, want\n%q", line, want)
-	}
-	if got := ProgressLine(ivs[0], nil); !strings.HasSuffix(got, "handshake p99 249µs") {
-		t.Fatalf("fallback to handshake: %q", got)
-	}
-
-	var plain bytes.Buffer
-	p := &Progress{W: &plain, Main: []string{"echo"}}
-	p.Update(ivs[0])
-	p.Update(ivs[1])
-	p.Done()
-	if n := strings.Count(plain.String(), "\n"); n != 2 || strings.Contains(plain.String(), "\r") {
-		t.Fatalf("plain progress %q", plain.String())
-	}
-
-	var tty bytes.Buffer
-	p = &Progress{W: &tty, TTY: true}
-	p.Update(ivs[0])
-	p.Update(ivs[1])
-	p.Done()
-	if got := tty.String(); strings.Count(got, "\r\x1b[K") != 2 || !strings.HasSuffix(got, "\n") || strings.Count(got, "\n") != 1 {
-		t.Fatalf("tty progress %q", got)
-	}
-
-	var quiet bytes.Buffer
-	p = &Progress{W: &quiet, Quiet: true}
-	p.Update(ivs[0])
-	p.Done()
-	if quiet.Len() != 0 {
-		t.Fatalf("quiet progress wrote %q", quiet.String())
-	}
-}
-
 func TestSummaryHidesZeroErrorKinds(t *testing.T) {
 	reg := NewRegistry()
 	start := time.Unix(1700000000, 0)
@@ -152,6 +113,23 @@ func TestSummaryHidesZeroErrorKinds(t *testing.T) {
 	for _, unwanted := range []string{"errors.expect_timeout", "conn.failed.refused"} {
 		if strings.Contains(out, unwanted) {
 			t.Errorf("summary shows the zero counter %q:\n%s", unwanted, out)
+		}
+	}
+}
+
+func TestSummaryShowsStaleRepliesOnlyWhenSeen(t *testing.T) {
+	for _, n := range []int64{0, 2} {
+		reg := NewRegistry()
+		start := time.Unix(1700000000, 0)
+		reg.StartAt(start)
+		reg.Counter(CounterMsgsSent).Add(5)
+		reg.Counter(CounterExpectStale).Add(n)
+		var buf bytes.Buffer
+		if err := WriteSummary(&buf, reg.Results(Meta{Start: start, End: start.Add(time.Second)})); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(buf.String(), CounterExpectStale); got != (n > 0) {
+			t.Errorf("%s = %d: shown %v, want %v:\n%s", CounterExpectStale, n, got, n > 0, buf.String())
 		}
 	}
 }

@@ -7,12 +7,6 @@ import (
 	"time"
 )
 
-// Metric aliases usable in thresholds (and present in the series).
-const (
-	AliasErrors        = "errors"         // sum of errors.*
-	AliasConnectFailed = "connect_failed" // sum of conn.failed.*
-)
-
 // Unit says how a threshold's value is to be read.
 type Unit int
 
@@ -175,15 +169,10 @@ func parseStat(s string) (stat string, pct float64, err error) {
 // knownCounters are the counters the engine may never create when nothing
 // happened; a threshold on them reads 0 instead of failing for lack of data.
 var knownCounters = map[string]bool{
-	"conn.opened": true, "msgs.sent": true, "msgs.recv": true, "bytes.sent": true, "bytes.recv": true,
-	"delivery.lost": true, "delivery.duplicate": true, "delivery.reordered": true,
-	"iterations": true, "iterations.failed": true, "arrivals.dropped": true, "reconnects": true,
-}
-
-// knownPrefixes are counter families summed when named without a suffix.
-var knownPrefixes = map[string]string{
-	AliasErrors: "errors.", AliasConnectFailed: "conn.failed.", "conn.failed": "conn.failed.",
-	"conn.closed": "conn.closed.", "listener": "listener.",
+	CounterConnOpened: true, CounterMsgsSent: true, CounterMsgsRecv: true, CounterBytesSent: true, CounterBytesRecv: true,
+	CounterDeliveryLost: true, CounterDeliveryDuplicate: true, CounterDeliveryReordered: true,
+	CounterIterations: true, CounterIterationsFailed: true, CounterArrivalsDropped: true, CounterReconnects: true,
+	CounterExpectStale: true,
 }
 
 // Evaluate checks each threshold against r. Percentages of counters are
@@ -317,7 +306,7 @@ func counterValue(r *Results, name string) (int64, bool) {
 	if knownCounters[name] {
 		return 0, true
 	}
-	for _, p := range []string{"errors.", "conn.failed.", "conn.closed.", "listener."} {
+	for _, p := range []string{PrefixErrors, PrefixConnFailed, PrefixConnClosed, PrefixListener} {
 		if strings.HasPrefix(name, p) && len(name) > len(p) {
 			return 0, true
 		}
@@ -333,25 +322,25 @@ func counterValue(r *Results, name string) (int64, bool) {
 
 // denominator returns what a percentage of counter name is a share of.
 func denominator(r *Results, name string) (den int64, what string, ok bool) {
-	attempts := r.Counters["conn.opened"] + r.CounterPrefix("conn.failed.")
-	deliveries := r.CounterPrefix("listener.")
+	attempts := r.Counters[CounterConnOpened] + r.CounterPrefix(PrefixConnFailed)
+	deliveries := r.CounterPrefix(PrefixListener)
 	switch {
-	case name == AliasErrors || strings.HasPrefix(name, "errors."):
-		return r.Counters["msgs.sent"] + attempts, "messages sent or connection attempts", true
-	case name == AliasConnectFailed || name == "conn.failed" || strings.HasPrefix(name, "conn.failed."):
+	case name == AliasErrors || strings.HasPrefix(name, PrefixErrors):
+		return r.Counters[CounterMsgsSent] + attempts, "messages sent or connection attempts", true
+	case knownPrefixes[name] == PrefixConnFailed || strings.HasPrefix(name, PrefixConnFailed):
 		return attempts, "connection attempts", true
-	case name == "delivery.lost":
-		return deliveries + r.Counters["delivery.lost"], "listener deliveries", true
-	case name == "delivery.duplicate" || name == "delivery.reordered":
+	case name == CounterDeliveryLost:
+		return deliveries + r.Counters[CounterDeliveryLost], "listener deliveries", true
+	case name == CounterDeliveryDuplicate || name == CounterDeliveryReordered:
 		return deliveries, "listener deliveries", true
-	case name == "conn.closed" || strings.HasPrefix(name, "conn.closed."):
-		return r.Counters["conn.opened"], "opened connections", true
-	case name == "iterations.failed":
-		return r.Counters["iterations"], "iterations", true
-	case name == "arrivals.dropped":
-		return r.Counters["iterations"] + r.Counters["arrivals.dropped"], "arrivals", true
-	case name == "listener" || strings.HasPrefix(name, "listener."):
-		return r.Counters["msgs.recv"], "received messages", true
+	case knownPrefixes[name] == PrefixConnClosed || strings.HasPrefix(name, PrefixConnClosed):
+		return r.Counters[CounterConnOpened], "opened connections", true
+	case name == CounterIterationsFailed:
+		return r.Counters[CounterIterations], "iterations", true
+	case name == CounterArrivalsDropped:
+		return r.Counters[CounterIterations] + r.Counters[CounterArrivalsDropped], "arrivals", true
+	case knownPrefixes[name] == PrefixListener || strings.HasPrefix(name, PrefixListener):
+		return r.Counters[CounterMsgsRecv], "received messages", true
 	}
 	return 0, "", false
 }

@@ -96,9 +96,10 @@ func TestEvaluate(t *testing.T) {
 		{"delivery count == 5000", true, "5000", ""},
 		{"delivery rate > 999", true, "1000.0/s", ""},
 		{"delivery mean < 1s", true, "5.99ms", ""},
-		{"errors count == 3", true, "3", ""},
-		{"errors rate < 0.1%", true, "0.0571%", ""},   // 3 / (5000 + 255)
-		{"errors rate < 0.05%", false, "0.0571%", ""}, // same value, stricter
+		{"errors count == 4", true, "4", ""},          // 2 expect timeouts, 1 closed by peer, 1 clamped sample
+		{"errors rate < 0.1%", true, "0.0761%", ""},   // 4 / (5000 + 255)
+		{"errors rate < 0.05%", false, "0.0761%", ""}, // same value, stricter
+		{"errors.clamped_sample count == 1", true, "1", ""},
 		{"errors.closed_by_peer count < 1", false, "1", ""},
 		{"connect_failed count == 0", false, "5", ""},
 		{"connect_failed count < 2%", true, "1.96%", ""},  // 5 / 255
@@ -164,6 +165,23 @@ func TestFormatDuration(t *testing.T) {
 	for p, want := range map[float64]string{0: "0%", 0.0571: "0.0571%", 1.961: "1.96%", 12.53: "12.5%", 100: "100.0%", 0.0000123: "0.000012%"} {
 		if got := formatPercent(p); got != want {
 			t.Errorf("formatPercent(%v) = %q, want %q", p, got, want)
+		}
+	}
+}
+
+func TestRecordable(t *testing.T) {
+	recorded := append(RecordedMetrics(), "rtt", "listener.said")
+	for _, c := range []struct {
+		metric string
+		want   bool
+	}{
+		{"rtt", true}, {"handshake", true}, {AliasErrors, true}, {AliasConnectFailed, true},
+		{"conn.closed", true}, {"conn.closed.4000", true}, {"conn.failed.refused", true},
+		{"listener", true}, {"listener.said", true}, {"delivery", true}, {ErrClampedSample, true},
+		{"rttt", false}, {"listener.typo", false}, {"errors.dail", false}, {"conn.closed.", false}, {"", false},
+	} {
+		if got := Recordable(c.metric, recorded); got != c.want {
+			t.Errorf("Recordable(%q) = %v, want %v", c.metric, got, c.want)
 		}
 	}
 }

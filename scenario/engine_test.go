@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -522,5 +523,50 @@ func TestServerThatStopsReadingDoesNotHang(t *testing.T) {
 	}
 	if counter(r, "msgs.sent") == 0 || counter(r, "errors.closed_by_peer") != 0 {
 		t.Errorf("counters %v", r.Counters)
+	}
+}
+
+// TestExpectIgnoresStaleReply is the regression test of a stale reply: the
+// ack of an earlier nick (same id) arrives during a think and waits in the
+// backlog; the later expect of the say's ack must not take it (it did, and
+// recorded a negative latency clamped to 0) but wait for the real one.
+func TestExpectIgnoresStaleReply(t *testing.T) {
+	const sayDelay = 80 * time.Millisecond
+	base := wsServer(t, func(_ int, c *websocket.Conn) {
+		for {
+			_, p, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			var m struct {
+				Op string `json:"op"`
+				ID int    `json:"id"`
+			}
+			if json.Unmarshal(p, &m) != nil {
+				return
+			}
+			switch m.Op {
+			case "nick":
+				_ = c.WriteMessage(websocket.TextMessage, []byte(`{"op":"welcome"}`))
+			case "say":
+				time.Sleep(sayDelay)
+			}
+			_ = c.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `{"op":"ack","id":%d}`, m.ID))
+		}
+	})
+	p := closedPlan(1, 3, connectStep(),
+		sendStep(`{"op":"nick","id":1}`),
+		expectStep("nick", map[string]any{"op": "welcome"}, time.Second, TimeoutFail),
+		thinkStep(30*time.Millisecond), // the nick's ack arrives and is kept
+		sendStep(`{"op":"say","id":1}`),
+		expectStep("ack", map[string]any{"op": "ack", "id": 1}, 2*time.Second, TimeoutFail))
+	r := runPlan(t, p, base, Segment{})
+	wantCounters(t, r, map[string]int64{"iterations": 3, "iterations.failed": 0, "errors.expect_timeout": 0, "expect.stale": 3})
+	ack := latency(t, r, "ack")
+	if ack.Count != 3 || ack.Min < sayDelay || ack.Clamped != 0 {
+		t.Errorf("ack latency %+v: want 3 samples of at least %v (the say's own ack), none clamped", ack, sayDelay)
+	}
+	if n := counter(r, "errors.clamped_sample"); n != 0 {
+		t.Errorf("errors.clamped_sample = %d", n)
 	}
 }

@@ -7,8 +7,11 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/wsbench/wsbench/report"
 )
 
 // Defaults the parser fills in when a file leaves them out.
@@ -250,7 +253,7 @@ func (d *decoder) useVars(n *ynode, field string, names []string) {
 // The fields of each level.
 var (
 	fileOnlyFields     = []string{"target", "connect", "duration", "graceful_stop", "thresholds", "scenarios", "description"}
-	scenarioOnlyFields = []string{"weight", "vus", "arrival_rate", "max_vus", "stages", "iterations", "reconnect", "listeners", "steps"}
+	scenarioOnlyFields = []string{"weight", "vus", "vus_multiple_of", "arrival_rate", "max_vus", "stages", "iterations", "reconnect", "listeners", "steps"}
 	scenarioFields     = append([]string{"description", "duration", "connect"}, scenarioOnlyFields...)
 	connectFields      = []string{"path", "headers", "subprotocols", "connect_timeout", "handshake_timeout", "compression", "insecure", "ca_file", "source", "recv_buffer", "protocol", "namespace", "auth", "engineio"}
 	stepKinds          = stepKindNames[:]
@@ -319,7 +322,41 @@ func (d *decoder) plan(root *ynode) *Plan {
 		}
 	}
 	d.checkUses(d.fileUses, all)
+	if n := root.get("thresholds"); n != nil && n.kind == ySeq {
+		d.checkThresholdMetrics(n, p)
+	}
 	return p
+}
+
+// checkThresholdMetrics rejects thresholds on metrics no run of p can
+// record (a typo such as "rttt p99 < 50ms" would otherwise only fail after
+// the run, for lack of data), suggesting the nearest name.
+func (d *decoder) checkThresholdMetrics(n *ynode, p *Plan) {
+	recorded := p.MetricNames()
+	var candidates []string
+	for i, it := range n.items {
+		if it.kind != yString {
+			continue
+		}
+		th, err := report.ParseThreshold(it.str)
+		if err != nil {
+			continue
+		}
+		if candidates == nil {
+			candidates = append(report.MetricAliases(), recorded...)
+		}
+		field := index("thresholds", i)
+		switch {
+		case !report.Recordable(th.Metric, recorded):
+			d.failHint(it, field, closest(th.Metric, candidates),
+				"metric %q is never recorded by this scenario (no step or listener names it, and no run records it by itself; see Thresholds in docs/scenarios.md)", th.Metric)
+		case th.Stat != "count" && th.Stat != "rate" && !slices.Contains(recorded, th.Metric):
+			// p99, min, max, mean read one latency (or gauge): a counter
+			// family of that name ("delivery" for delivery.*) has none.
+			d.fail(it, field,
+				"%s needs a latency metric, and this scenario records none named %q (only counters under %q)", th.Stat, th.Metric, th.Metric+".")
+		}
+	}
 }
 
 func (d *decoder) target(n *ynode) string {
@@ -470,8 +507,12 @@ func (d *decoder) scenario(name string, nameNode, n *ynode, field string, p *Pla
 	}
 	if w := n.get("weight"); w != nil {
 		s.Weight, _ = d.int(w, join(field, "weight"), 1, 1_000_000)
+		s.WeightSet = true
 	}
 	s.Load = d.load(n, field, p)
+	if k := n.get("vus_multiple_of"); k != nil {
+		s.VUsMultipleOf = d.vusMultipleOf(k, join(field, "vus_multiple_of"), s.Load)
+	}
 	if r := n.get("reconnect"); r != nil {
 		s.Reconnect = d.reconnect(r, join(field, "reconnect"))
 	}
@@ -574,6 +615,28 @@ func (d *decoder) load(n *ynode, field string, p *Plan) Load {
 		}
 	}
 	return l
+}
+
+// vusMultipleOf decodes `vus_multiple_of`: a closed-model option whose
+// value must divide the file's own VU counts.
+func (d *decoder) vusMultipleOf(n *ynode, field string, l Load) int {
+	k, ok := d.int(n, field, 1, 1_000_000)
+	if !ok {
+		return 0
+	}
+	if l.Model == Open {
+		d.fail(n, field, "applies to the closed model (`vus`)")
+		return 0
+	}
+	if l.VUs%k != 0 {
+		d.fail(n, field, "vus %d is not a multiple of %d", l.VUs, k)
+	}
+	for i, st := range l.Stages {
+		if int(st.Target)%k != 0 {
+			d.fail(n, field, "stages[%d].target %v is not a multiple of %d", i, st.Target, k)
+		}
+	}
+	return k
 }
 
 func (d *decoder) stages(n *ynode, field string, model LoadModel) []Stage {

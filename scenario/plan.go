@@ -42,6 +42,9 @@ type Plan struct {
 	GracefulStop time.Duration  // time VUs get to finish their iteration once the run ends
 	Scenarios    []*Scenario
 	Thresholds   []ThresholdSpec
+	// Scaling says what --vus / --rate did to each scenario (Apply fills
+	// it in; empty without those overrides). The command shows it at start.
+	Scaling []ScaledLoad
 }
 
 // ThresholdSpec is one entry of `thresholds:`, parsed by report.ParseThreshold.
@@ -76,12 +79,17 @@ type ConnectOptions struct {
 type Scenario struct {
 	Name      string
 	Pos       Pos
-	Weight    int // share of --vus/--rate overrides; default 1
-	Connect   ConnectOptions
-	Load      Load
-	Steps     []Step
-	Listeners []Listener
-	Reconnect Reconnect
+	Weight    int  // share of --vus/--rate overrides when the file sets it; default 1
+	WeightSet bool // the file sets `weight`: --vus/--rate split by weight, not by the file's own load
+	// VUsMultipleOf keeps the closed model's VU counts multiples of it
+	// when --vus rescales the file (e.g. 2 so that dm pairs stay pairs);
+	// 0 or 1: any count.
+	VUsMultipleOf int
+	Connect       ConnectOptions
+	Load          Load
+	Steps         []Step
+	Listeners     []Listener
+	Reconnect     Reconnect
 }
 
 // LoadModel selects closed (fixed VU count) or open (arrival rate) load.

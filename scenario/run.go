@@ -185,7 +185,7 @@ func (s *scenarioRun) compile(steps []Step, paced bool, tap dialer.Tap, dialers 
 			name := nameOr(st.Expect.Name, "expect")
 			c.lat = reg.Latency(name)
 			if paced {
-				c.raw = reg.Latency(name + ".raw")
+				c.raw = reg.Latency(name + report.RawSuffix)
 			}
 		case StepThink:
 			if st.Think == nil {
@@ -310,7 +310,7 @@ func (s *scenarioRun) compileListeners() error {
 		}
 		c := &s.listeners[i]
 		c.Listener = l
-		c.count = reg.Counter("listener." + l.Name)
+		c.count = reg.Counter(report.PrefixListener + l.Name)
 		if l.LatencyField != "" {
 			c.lat = reg.Latency(l.Name)
 			c.unit = int64(l.LatencyUnit)

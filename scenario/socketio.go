@@ -69,13 +69,13 @@ type sioMetrics struct {
 
 func newSIOMetrics(reg *report.Registry) *sioMetrics {
 	return &sioMetrics{
-		connect:     reg.Latency("socketio.connect"),
-		errors:      reg.Counter("errors.socketio"),
-		pongs:       reg.Counter("socketio.pongs"),
-		serverBye:   reg.Counter("socketio.disconnected"),
-		ackMismatch: reg.Counter("errors.ack_mismatch"),
-		ackTimeout:  reg.Counter("errors.ack_timeout"),
-		badPacket:   reg.Counter("errors.socketio_packet"),
+		connect:     reg.Latency(metricSIOConnect),
+		errors:      reg.Counter(errSIO),
+		pongs:       reg.Counter(metricSIOPongs),
+		serverBye:   reg.Counter(metricSIODisconnected),
+		ackMismatch: reg.Counter(errSIOAckMismatch),
+		ackTimeout:  reg.Counter(errSIOAckTimeout),
+		badPacket:   reg.Counter(errSIOPacket),
 	}
 }
 
@@ -244,7 +244,7 @@ func (v *vu) sioFailed(d *cdial, err error) bool {
 		se = &sioError{kind: sioKindUpgrade, msg: "not a Socket.IO endpoint", err: err}
 	}
 	m := v.s.r.m
-	m.counter("conn.failed." + se.kind).Inc()
+	m.counter(report.PrefixConnFailed + se.kind).Inc()
 	d.sio.m.errors.Inc()
 	if d.sio.warned.CompareAndSwap(false, true) {
 		v.s.r.log.Warn("socket.io connect failed (first of its kind; later ones are counted)", "scenario", v.s.sc.Name, "vu", v.vars.VU, "kind", se.kind, "err", se)
@@ -505,7 +505,7 @@ func (s *scenarioRun) compileEmit(c *cstep, paced bool) error {
 		name := nameOr(e.Name, e.Event)
 		c.lat = reg.Latency(name)
 		if paced {
-			c.raw = reg.Latency(name + ".raw")
+			c.raw = reg.Latency(name + report.RawSuffix)
 		}
 	}
 	if s.r.sio == nil {

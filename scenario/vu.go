@@ -314,7 +314,7 @@ func (v *vu) connect(d *cdial) error {
 			return fmt.Errorf("connect: %w", errIterFailed)
 		}
 		kind := dialer.Kind(err)
-		m.counter("conn.failed." + string(kind)).Inc()
+		m.counter(report.PrefixConnFailed + string(kind)).Inc()
 		if kind == dialer.KindHandshake {
 			m.errHandshake.Inc()
 		} else {
@@ -470,8 +470,11 @@ func (v *vu) expect(st *cstep) error {
 	if timeout <= 0 {
 		timeout = DefaultExpectTimeout
 	}
-	// Messages kept before the connection ended still count.
-	at, ok := l.takeBacklog(st, v.vars)
+	// Messages kept before the connection ended still count, but only
+	// those that arrived after the send this expect times (or the
+	// connect): an older one answers an earlier request, however well it
+	// matches (a stale ack with the same id).
+	at, ok := l.takeBacklog(st, v.vars, v.lastSend)
 	if !ok {
 		if l.dead.Load() {
 			return errConnLost
@@ -676,8 +679,19 @@ func newLink(v *vu, c *dialer.Conn) *link {
 }
 
 // takeBacklog looks for the oldest kept message that st matches, removes
-// it and returns its arrival time.
-func (l *link) takeBacklog(st *cstep, vars *Vars) (time.Time, bool) {
+// it and returns its arrival time. Messages that arrived before since (the
+// send the expect times) are dropped first: they cannot be its reply, and
+// no later expect times from an earlier send. Those st would have matched
+// are counted in expect.stale.
+func (l *link) takeBacklog(st *cstep, vars *Vars, since time.Time) (time.Time, bool) {
+	for l.blen > 0 && l.backlog[l.bstart].at.Before(since) {
+		b := &l.backlog[l.bstart]
+		if st.Expect.Match.Match(b.op, b.p, vars) {
+			l.m.expectStale.Inc()
+		}
+		l.bstart = (l.bstart + 1) % backlogLen
+		l.blen--
+	}
 	if l.blen == 0 {
 		return time.Time{}, false
 	}
@@ -944,7 +958,7 @@ type metrics struct {
 	connect, handshake                          *report.Latency
 	opened, msgsSent, msgsRecv, bytesSent       *report.Counter
 	bytesRecv, iterations, iterFailed, dropped  *report.Counter
-	reconnects                                  *report.Counter
+	reconnects, expectStale                     *report.Counter
 	errDial, errHandshake, errSend, errProtocol *report.Counter
 	errExpectTimeout, errClosedByPeer           *report.Counter
 	errNotConnected, errCapture, errPingTimeout *report.Counter
@@ -956,32 +970,33 @@ type metrics struct {
 func newMetrics(reg *report.Registry) *metrics {
 	return &metrics{
 		reg:              reg,
-		connect:          reg.Latency("connect"),
-		handshake:        reg.Latency("handshake"),
-		opened:           reg.Counter("conn.opened"),
-		msgsSent:         reg.Counter("msgs.sent"),
-		msgsRecv:         reg.Counter("msgs.recv"),
-		bytesSent:        reg.Counter("bytes.sent"),
-		bytesRecv:        reg.Counter("bytes.recv"),
-		iterations:       reg.Counter("iterations"),
-		iterFailed:       reg.Counter("iterations.failed"),
-		dropped:          reg.Counter("arrivals.dropped"),
-		reconnects:       reg.Counter("reconnects"),
-		errDial:          reg.Counter("errors.dial"),
-		errHandshake:     reg.Counter("errors.handshake"),
-		errSend:          reg.Counter("errors.send"),
-		errProtocol:      reg.Counter("errors.protocol"),
-		errExpectTimeout: reg.Counter("errors.expect_timeout"),
-		errClosedByPeer:  reg.Counter("errors.closed_by_peer"),
-		errNotConnected:  reg.Counter("errors.not_connected"),
-		errCapture:       reg.Counter("errors.capture"),
-		errPingTimeout:   reg.Counter("errors.ping_timeout"),
-		errCloseTimeout:  reg.Counter("errors.close_timeout"),
-		lost:             reg.Counter("delivery.lost"),
-		duplicate:        reg.Counter("delivery.duplicate"),
-		reordered:        reg.Counter("delivery.reordered"),
-		vus:              reg.Gauge("vus"),
-		connsOpen:        reg.Gauge("conns.open"),
+		connect:          reg.Latency(report.LatencyConnect),
+		handshake:        reg.Latency(report.LatencyHandshake),
+		opened:           reg.Counter(report.CounterConnOpened),
+		msgsSent:         reg.Counter(report.CounterMsgsSent),
+		msgsRecv:         reg.Counter(report.CounterMsgsRecv),
+		bytesSent:        reg.Counter(report.CounterBytesSent),
+		bytesRecv:        reg.Counter(report.CounterBytesRecv),
+		iterations:       reg.Counter(report.CounterIterations),
+		iterFailed:       reg.Counter(report.CounterIterationsFailed),
+		dropped:          reg.Counter(report.CounterArrivalsDropped),
+		reconnects:       reg.Counter(report.CounterReconnects),
+		expectStale:      reg.Counter(report.CounterExpectStale),
+		errDial:          reg.Counter(report.ErrDial),
+		errHandshake:     reg.Counter(report.ErrHandshake),
+		errSend:          reg.Counter(report.ErrSend),
+		errProtocol:      reg.Counter(report.ErrProtocol),
+		errExpectTimeout: reg.Counter(report.ErrExpectTimeout),
+		errClosedByPeer:  reg.Counter(report.ErrClosedByPeer),
+		errNotConnected:  reg.Counter(report.ErrNotConnected),
+		errCapture:       reg.Counter(report.ErrCapture),
+		errPingTimeout:   reg.Counter(report.ErrPingTimeout),
+		errCloseTimeout:  reg.Counter(report.ErrCloseTimeout),
+		lost:             reg.Counter(report.CounterDeliveryLost),
+		duplicate:        reg.Counter(report.CounterDeliveryDuplicate),
+		reordered:        reg.Counter(report.CounterDeliveryReordered),
+		vus:              reg.Gauge(report.GaugeVUs),
+		connsOpen:        reg.Gauge(report.GaugeConnsOpen),
 	}
 }
 
@@ -989,5 +1004,5 @@ func (m *metrics) counter(name string) *report.Counter { return m.reg.Counter(na
 
 // closed is the counter conn.closed.<code>.
 func (m *metrics) closed(code uint16) *report.Counter {
-	return m.reg.Counter("conn.closed." + strconv.Itoa(int(code)))
+	return m.reg.Counter(report.PrefixConnClosed + strconv.Itoa(int(code)))
 }

@@ -73,7 +73,7 @@ func TestBacklogKeepsRecentMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := &cstep{Step: &Step{Kind: StepExpect, Expect: &ExpectStep{Match: m}}}
-	at, ok := l.takeBacklog(st, NewVars(1, "s", 1, nil))
+	at, ok := l.takeBacklog(st, NewVars(1, "s", 1, nil), time.Time{})
 	if !ok || at.Unix() != 3 {
 		t.Fatalf("took %v %v, want the message from t=3", at, ok)
 	}
@@ -88,7 +88,7 @@ func TestBacklogKeepsRecentMessages(t *testing.T) {
 	if len(got) != 3 || got[0] != 2 || got[1] != 4 || got[2] != 5 {
 		t.Errorf("backlog order %v, want [2 4 5]", got)
 	}
-	if _, ok := l.takeBacklog(st, NewVars(1, "s", 1, nil)); ok {
+	if _, ok := l.takeBacklog(st, NewVars(1, "s", 1, nil), time.Time{}); ok {
 		t.Error("a taken message matched twice")
 	}
 	big := make([]byte, backlogMaxMsg+1)

@@ -37,17 +37,25 @@ func (a hubAdapter) Shutdown(ctx context.Context) error {
 }
 func (a hubAdapter) Stats() HubStats {
 	st := a.h.Stats()
-	return HubStats{Rooms: st.Rooms, Members: st.Members, Users: st.Users, History: st.History}
+	return HubStats{
+		Rooms: st.Rooms, Members: st.Members, Users: st.Users, History: st.History,
+		RoomsHeld: st.Held, HistoryBytes: st.HistoryBytes, TooLong: st.TooLong,
+		RoomCreatesLimited: st.RoomCreatesLimited, RoomsEvicted: st.RoomsEvicted, HistoryTrimmed: st.HistoryTrimmed,
+	}
 }
 
 // newHub builds the chat hub for cfg, opening the history store if asked.
 func newHub(cfg Config, s *Server, logger *slog.Logger) (chatHub, error) {
-	hc := chat.Config{HistorySize: cfg.HistorySize, RateLimit: cfg.RateLimit, PresenceLimit: cfg.PresenceLimit, Logger: logger}
+	hc := chat.Config{
+		HistorySize: cfg.HistorySize, RateLimit: cfg.RateLimit, PresenceLimit: cfg.PresenceLimit, Logger: logger,
+		MaxMessageLen: cfg.MaxChatMessage, HistoryRoomBytes: cfg.HistoryRoomBytes, HistoryTotalBytes: cfg.HistoryTotal,
+		RoomCreates: cfg.RoomCreates,
+	}
 	if cfg.HistorySize == 0 {
 		hc.HistorySize = -1 // --history 0 keeps none
 	}
 	if cfg.HistoryDB != "" {
-		st, err := history.OpenBolt(cfg.HistoryDB, history.BoltOptions{Retain: max(cfg.HistorySize, 1)})
+		st, err := history.OpenBolt(cfg.HistoryDB, history.BoltOptions{Retain: max(cfg.HistorySize, 1), RetainBytes: cfg.HistoryRoomBytes})
 		if err != nil {
 			return nil, fmt.Errorf("open history store %s: %w", cfg.HistoryDB, err)
 		}

@@ -54,6 +54,10 @@ func (m *metrics) closed(code uint16, side string) {
 // HubStats are the gauges the chat hub reports into /metrics.
 type HubStats struct {
 	Rooms, Members, Users, History int64
+	// History bounds (--history-room-bytes, --history-total-bytes,
+	// --max-chat-message, --room-creates).
+	RoomsHeld, HistoryBytes                                   int64
+	TooLong, RoomCreatesLimited, RoomsEvicted, HistoryTrimmed uint64
 }
 
 // appendPrometheus renders every series in the Prometheus text exposition
@@ -84,6 +88,12 @@ func (m *metrics) appendPrometheus(dst []byte, hs HubStats) []byte {
 	gauge("wsbench_room_members", "Room memberships.", hs.Members)
 	gauge("wsbench_users", "Connections with a nickname.", hs.Users)
 	gauge("wsbench_history_messages", "Messages held in room history.", hs.History)
+	gauge("wsbench_history_bytes", "Memory held by room history in bytes (limit --history-total-bytes).", hs.HistoryBytes)
+	gauge("wsbench_rooms_held", "Rooms held in memory: rooms with members plus empty rooms kept for their history.", hs.RoomsHeld)
+	counter("wsbench_rooms_evicted_total", "Rooms without members dropped from memory to stay under --history-total-bytes.", int64(hs.RoomsEvicted))
+	counter("wsbench_history_trimmed_total", "History messages of rooms with members dropped to stay under --history-total-bytes.", int64(hs.HistoryTrimmed))
+	counter("wsbench_chat_too_long_total", "Chat messages refused with too_long (--max-chat-message, text limit).", int64(hs.TooLong))
+	counter("wsbench_room_creates_limited_total", "Joins refused because the connection created --room-creates rooms within a minute.", int64(hs.RoomCreatesLimited))
 
 	dst = m.deliveryDelay.appendPrometheus(dst, "wsbench_delivery_delay_seconds",
 		"Time from the hub encoding a delivery (a room, shout or dm message) to its frame being written to the recipient's socket.")

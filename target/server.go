@@ -24,6 +24,8 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
+
+	"github.com/wsbench/wsbench/target/chat"
 )
 
 // Config holds every `wsbench serve` setting.
@@ -31,6 +33,10 @@ type Config struct {
 	Addr             string        // listen address, default 127.0.0.1:8080; port 0 picks a free port
 	HistorySize      int           // messages kept per room
 	HistoryDB        string        // bbolt file for persistent history ("" = memory only)
+	HistoryRoomBytes int           // history bytes kept per room (memory and --history-db)
+	HistoryTotal     int64         // history bytes held in memory over all rooms
+	MaxChatMessage   int           // largest /chat message in bytes, pass-through fields included (too_long past it)
+	RoomCreates      int           // rooms one connection may create per minute
 	PingInterval     time.Duration // ping connections silent this long (0 = never)
 	IdleTimeout      time.Duration // close connections silent this long (0 = never)
 	MaxMessage       int           // largest data message in bytes (close 1009 past it)
@@ -51,6 +57,10 @@ func DefaultConfig() Config {
 	return Config{
 		Addr:             "127.0.0.1:8080",
 		HistorySize:      50,
+		HistoryRoomBytes: chat.DefaultHistoryRoom,
+		HistoryTotal:     chat.DefaultHistoryTotal,
+		MaxChatMessage:   chat.DefaultMaxMessageLen,
+		RoomCreates:      chat.DefaultRoomCreates,
 		PingInterval:     30 * time.Second,
 		IdleTimeout:      90 * time.Second,
 		MaxMessage:       1 << 20,
@@ -98,7 +108,8 @@ type Server struct {
 	start  time.Time
 
 	sweepEvery   time.Duration
-	shuttingDown atomic.Bool
+	shuttingDown atomic.Bool // refuse new connections and upgrades
+	draining     atomic.Bool // shutting down: read no more data messages
 
 	addr    net.Addr
 	eng     gnet.Engine
@@ -239,55 +250,106 @@ func (s *Server) hubStats() HubStats { return s.hub.Stats() }
 // now is the server clock in ns since start (monotonic).
 func (s *Server) now() int64 { return int64(time.Since(s.start)) }
 
-// Shutdown stops accepting, sends close 1001 to every connection, waits for
-// their replies (up to the close timeout or ctx), stops the event loops and
-// flushes the chat history store. It is safe to call more than once.
+// Shutdown stops the server in the order that loses no acknowledged work
+// and writes nothing after a close frame:
+//
+//  1. stop accepting (new connections and upgrades get 503);
+//  2. stop reading: data frames are no longer handed to the hub, and every
+//     message already read has been handled (a barrier on each owner);
+//  3. flush the history store: pending appends are committed and their
+//     acks queued to their connections (bounded by ctx);
+//  4. queue close 1001 behind those acks on every connection; a close frame
+//     is the last frame a connection queues (enqueueFinalClose), so a late
+//     ack is dropped rather than written after it;
+//  5. wait for the clients' close replies, up to the close timeout;
+//  6. stop the event loops.
+//
+// The error reports a history flush that failed or did not finish within
+// ctx (the caller's exit code 3); the connections are closed either way. It
+// is safe to call more than once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(ctx) })
 	return s.shutdownErr
 }
 
+// stopTimeout bounds stopping the event loops once every connection is gone.
+const stopTimeout = 5 * time.Second
+
 func (s *Server) shutdown(ctx context.Context) error {
 	s.shuttingDown.Store(true)
 	s.log.Info("shutting down", "connections", s.m.connsCurrent.Load())
-	wait, cancel := context.WithTimeout(ctx, s.cfg.CloseTimeout)
-	defer cancel()
+	if s.tls != nil {
+		s.tls.stopAccepting()
+	}
+	s.draining.Store(true)
+	s.readBarrier()
+
 	var errs []error
+	if err := s.hub.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("flush chat history: %w", err))
+	}
+
+	wait, cancel := context.WithTimeout(context.Background(), s.cfg.CloseTimeout)
+	defer cancel()
 	if s.tls != nil {
 		s.tls.shutdown(wait)
-	} else {
-		s.loopsMu.Lock()
-		loops := append([]*loopState(nil), s.loops...)
-		s.loopsMu.Unlock()
-		for _, l := range loops {
-			_ = l.gl.Execute(wait, runFunc(l.closeAll))
-		}
-		tick := time.NewTicker(5 * time.Millisecond)
-	waitLoop:
-		for s.m.connsCurrent.Load() > 0 {
-			select {
-			case <-wait.Done():
-				break waitLoop
-			case <-tick.C:
-			}
-		}
-		tick.Stop()
-		stopCtx, stopCancel := context.WithCancel(context.Background())
-		go func() { _ = s.eng.Stop(stopCtx) }()
-		select {
-		case err := <-s.runDone:
-			if err != nil {
-				errs = append(errs, fmt.Errorf("stop event loops: %w", err))
-			}
-		case <-ctx.Done():
-			errs = append(errs, fmt.Errorf("stop event loops: %w", ctx.Err()))
-		}
-		stopCancel()
+		return errors.Join(errs...)
 	}
-	if err := s.hub.Shutdown(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("shut down chat hub: %w", err))
+	loops := s.loopStates()
+	for _, l := range loops {
+		_ = l.gl.Execute(wait, runFunc(l.closeAll))
+	}
+	tick := time.NewTicker(5 * time.Millisecond)
+waitLoop:
+	for s.m.connsCurrent.Load() > 0 {
+		select {
+		case <-wait.Done():
+			break waitLoop
+		case <-tick.C:
+		}
+	}
+	tick.Stop()
+	stopCtx, stopCancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer stopCancel()
+	go func() { _ = s.eng.Stop(stopCtx) }()
+	select {
+	case err := <-s.runDone:
+		if err != nil {
+			errs = append(errs, fmt.Errorf("stop event loops: %w", err))
+		}
+	case <-stopCtx.Done():
+		errs = append(errs, fmt.Errorf("stop event loops: %w", stopCtx.Err()))
 	}
 	return errors.Join(errs...)
+}
+
+func (s *Server) loopStates() []*loopState {
+	s.loopsMu.Lock()
+	defer s.loopsMu.Unlock()
+	return append([]*loopState(nil), s.loops...)
+}
+
+// readBarrier returns once every connection owner has finished the input it
+// was processing when draining was set: after it, no message reaches the
+// hub. Each event loop runs a no-op task (tasks run between reads); each TLS
+// connection's owner lock is taken once.
+func (s *Server) readBarrier() {
+	if s.tls != nil {
+		s.tls.readBarrier()
+		return
+	}
+	var wg sync.WaitGroup
+	for _, l := range s.loopStates() {
+		wg.Add(1)
+		err := l.gl.Execute(context.Background(), runFunc(func(context.Context) error {
+			wg.Done()
+			return nil
+		}))
+		if err != nil {
+			wg.Done() // the loop is stopping: it runs nothing more
+		}
+	}
+	wg.Wait()
 }
 
 // deliver queues payload as one text frame to every listed connection: the

@@ -72,6 +72,26 @@ func (ts *tlsServer) accept() {
 	}
 }
 
+// stopAccepting closes the listener.
+func (ts *tlsServer) stopAccepting() { _ = ts.ln.Close() }
+
+// readBarrier waits until no connection is inside process: each owner lock
+// is taken once.
+func (ts *tlsServer) readBarrier() {
+	ts.mu.Lock()
+	conns := make([]*tlsConn, 0, len(ts.conns))
+	for tc := range ts.conns {
+		conns = append(conns, tc)
+	}
+	ts.mu.Unlock()
+	for _, tc := range conns {
+		tc.mu.Lock()
+		tc.mu.Unlock() //nolint:staticcheck // an empty critical section is the barrier
+	}
+}
+
+// shutdown sends close 1001 to every connection and waits for them to end
+// (closing the sockets when ctx expires).
 func (ts *tlsServer) shutdown(ctx context.Context) {
 	_ = ts.ln.Close()
 	ts.mu.Lock()

@@ -18,7 +18,8 @@ const (
 	CodeTooManyRooms = "too_many_rooms"
 	CodeRateLimited  = "rate_limited"
 	CodeTooLong      = "too_long"
-	CodeInternal     = "internal" // the history store failed to persist a message
+	CodeRoomCreates  = "too_many_room_creates" // the connection created RoomCreates rooms within a minute
+	CodeInternal     = "internal"              // the history store failed to persist a message
 )
 
 const hexDigits = "0123456789abcdef"

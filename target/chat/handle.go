@@ -47,6 +47,13 @@ func (h *Hub) handle(sc *scratch, c *conn, id ConnID, msg []byte) (abusive bool)
 		h.fail(sc, c, reqID, CodeRateLimited, "rate limit exceeded")
 		return abusive
 	}
+	if len(msg) > h.cfg.MaxMessageLen {
+		// Pass-through fields are copied into every delivery and into
+		// history, so the limit covers the whole message, not just text.
+		h.stats.tooLong.Add(1)
+		h.fail(sc, c, reqID, CodeTooLong, "message of "+itoa(len(msg))+" bytes is longer than the limit of "+itoa(h.cfg.MaxMessageLen)+" bytes")
+		return abusive
+	}
 	op, ok := r.str(kOp)
 	if !ok {
 		if r.has(kOp) {
@@ -75,7 +82,7 @@ func (h *Hub) handle(sc *scratch, c *conn, id ConnID, msg []byte) (abusive bool)
 	}
 	switch string(op) {
 	case "join":
-		h.opJoin(sc, c, reqID)
+		h.opJoin(sc, c, reqID, now)
 	case "leave":
 		h.opLeave(sc, c, reqID)
 	case "say":
@@ -219,6 +226,7 @@ func (h *Hub) textField(sc *scratch, c *conn, id []byte) ([]byte, bool) {
 		return nil, false
 	}
 	if len(t)-2 > h.cfg.MaxTextLen {
+		h.stats.tooLong.Add(1)
 		h.fail(sc, c, id, CodeTooLong, "text longer than "+itoa(h.cfg.MaxTextLen)+" bytes")
 		return nil, false
 	}

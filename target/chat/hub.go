@@ -10,6 +10,7 @@
 package chat
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -29,7 +30,22 @@ type Config struct {
 	MaxNameLen      int           // default 32
 	MaxRoomLen      int           // default 64
 	MaxTextLen      int           // bytes of the raw JSON `text` value; default 16 KiB
-	RateLimit       float64       // messages/s per connection (burst = 2×), 0 = off
+	// MaxMessageLen bounds a whole client message, pass-through fields
+	// included (they are copied into every delivery and into history);
+	// default 16 KiB. Longer messages get too_long and are not processed.
+	MaxMessageLen int
+	// HistoryRoomBytes bounds the memory one room's history pins (and, with
+	// a Store, the bytes it keeps per room); default 1 MiB.
+	HistoryRoomBytes int
+	// HistoryTotalBytes bounds the memory of all rooms' history together;
+	// default 64 MiB. Over it, rooms without members are dropped from memory
+	// (oldest idle first; with a Store they reload on the next join), then
+	// the oldest messages of the room being written.
+	HistoryTotalBytes int64
+	// RoomCreates is how many rooms one connection may create (join while
+	// not held in memory) per minute; default 60.
+	RoomCreates int
+	RateLimit   float64 // messages/s per connection (burst = 2×), 0 = off
 	// PresenceLimit is the largest room whose joins and leaves are announced
 	// to the other members (0 = every room). Announcing every join costs
 	// O(members) deliveries, so filling a room of N costs O(N²): 190 million
@@ -46,7 +62,18 @@ const (
 	DefaultMaxNameLen      = 32
 	DefaultMaxRoomLen      = 64
 	DefaultMaxTextLen      = 16 << 10
+	DefaultMaxMessageLen   = 16 << 10
+	DefaultHistoryRoom     = 1 << 20
+	DefaultHistoryTotal    = 64 << 20
+	DefaultRoomCreates     = 60
 )
+
+// roomCreateWindow is the window RoomCreates counts in, in seconds.
+const roomCreateWindow = 60
+
+// maxRoomCreates is the largest RoomCreates (the per-connection count is a
+// uint16 to keep the connection state small).
+const maxRoomCreates = 1<<16 - 1
 
 // Abuse: a connection sending more than abuseFactor × RateLimit messages in
 // each of abuseStrikes consecutive seconds is closed with 1008.
@@ -63,6 +90,8 @@ type Stats struct {
 	Held    int64 // rooms held in memory: Rooms plus empty rooms kept for their history
 	Members int64 // room memberships, summed over rooms
 	History int64 // messages held in the in-memory rings
+	// HistoryBytes is the memory the rings' messages pin (buffer capacity).
+	HistoryBytes int64
 
 	MessagesIn  uint64 // client messages handled
 	Broadcasts  uint64 // say/shout/presence payloads fanned out
@@ -72,11 +101,20 @@ type Stats struct {
 	RateLimited uint64 // messages refused by the rate limiter
 	AbuseCloses uint64 // connections closed for rate-limit abuse
 	StoreErrors uint64 // appends the history store failed to persist
+	TooLong     uint64 // messages refused as longer than MaxMessageLen or MaxTextLen
+	// RoomCreatesLimited counts joins refused because the connection had
+	// created RoomCreates rooms in the last minute.
+	RoomCreatesLimited uint64
+	// RoomsEvicted counts rooms without members dropped from memory to keep
+	// history under HistoryTotalBytes; HistoryTrimmed counts messages
+	// dropped from a room with members for the same reason.
+	RoomsEvicted, HistoryTrimmed uint64
 }
 
 type counters struct {
-	conns, users, rooms, held, members, history                        atomic.Int64
+	conns, users, rooms, held, members, history, historyBytes          atomic.Int64
 	in, broadcasts, deliveries, acks, errors, limited, abuse, storeErr atomic.Uint64
+	tooLong, createLimited, evicted, trimmed                           atomic.Uint64
 }
 
 // Hub holds the chat state. All methods are safe for concurrent use; calls
@@ -96,10 +134,12 @@ type Hub struct {
 	nicks      map[string]*conn
 	named      []ConnID // every connection with a nickname (shout recipients)
 	namedConns []*conn  // parallel to named
-	storeErrFn func(error)
 
 	roomsMu sync.RWMutex
 	rooms   map[string]*room
+	// idle lists the rooms held only for their history (no members), in the
+	// order they became idle: the first to be evicted. Guarded by roomsMu.
+	idle *list.List
 
 	scratch sync.Pool // *scratch
 
@@ -122,6 +162,10 @@ type conn struct {
 	namedIdx int
 	rooms    []*room
 	closed   bool
+	// rooms created in the window starting at createWin (Unix seconds);
+	// both fit in closed's padding, so the struct does not grow.
+	creates   uint16
+	createWin uint32
 
 	// rate limiting (token bucket) and abuse detection
 	tokens   float64
@@ -141,6 +185,13 @@ type room struct {
 	ring    *history.Ring
 	loaded  bool // history loaded from the store
 	dead    bool // removed from the hub's map; look it up again
+	// idleAt is the room's element in Hub.idle while it has no members
+	// (guarded by roomsMu, like the list).
+	idleAt *list.Element
+	// pending counts appends not yet committed by the store: a room is not
+	// evicted while its reload would miss them.
+	pending atomic.Int32
+	doneFn  func(error) // store callback for appends without an id
 }
 
 // scratch is per-call working memory, pooled so steady-state calls do not
@@ -174,6 +225,19 @@ func NewHub(cfg Config, out Outbox) (*Hub, error) {
 	if cfg.MaxTextLen <= 0 {
 		cfg.MaxTextLen = DefaultMaxTextLen
 	}
+	if cfg.MaxMessageLen <= 0 {
+		cfg.MaxMessageLen = DefaultMaxMessageLen
+	}
+	if cfg.HistoryRoomBytes <= 0 {
+		cfg.HistoryRoomBytes = DefaultHistoryRoom
+	}
+	if cfg.HistoryTotalBytes <= 0 {
+		cfg.HistoryTotalBytes = DefaultHistoryTotal
+	}
+	if cfg.RoomCreates <= 0 {
+		cfg.RoomCreates = DefaultRoomCreates
+	}
+	cfg.RoomCreates = min(cfg.RoomCreates, maxRoomCreates)
 	if cfg.RateLimit < 0 {
 		return nil, fmt.Errorf("chat hub: negative rate limit %v", cfg.RateLimit)
 	}
@@ -189,11 +253,11 @@ func NewHub(cfg Config, out Outbox) (*Hub, error) {
 		log:   cfg.Logger,
 		nicks: make(map[string]*conn),
 		rooms: make(map[string]*room),
+		idle:  list.New(),
 	}
 	for i := range h.shards {
 		h.shards[i].m = make(map[ConnID]*conn)
 	}
-	h.storeErrFn = h.countStoreError
 	h.scratch.New = func() any { return &scratch{buf: make([]byte, 0, 512)} }
 	return h, nil
 }
@@ -269,22 +333,27 @@ func (h *Hub) Stats() Stats {
 	s := &h.stats
 	return Stats{
 		Conns: s.conns.Load(), Users: s.users.Load(), Rooms: s.rooms.Load(), Held: s.held.Load(),
-		Members: s.members.Load(), History: s.history.Load(),
+		Members: s.members.Load(), History: s.history.Load(), HistoryBytes: s.historyBytes.Load(),
 		MessagesIn: s.in.Load(), Broadcasts: s.broadcasts.Load(), Deliveries: s.deliveries.Load(),
 		Acks: s.acks.Load(), Errors: s.errors.Load(), RateLimited: s.limited.Load(),
 		AbuseCloses: s.abuse.Load(), StoreErrors: s.storeErr.Load(),
+		TooLong: s.tooLong.Load(), RoomCreatesLimited: s.createLimited.Load(),
+		RoomsEvicted: s.evicted.Load(), HistoryTrimmed: s.trimmed.Load(),
 	}
 }
 
 // Shutdown flushes and closes the history store (pending appends are
-// committed and acked). It returns ctx's error if that takes too long; the
-// flush then goes on in the background.
+// committed and acked). It returns ctx's error if that takes too long, or
+// at once if ctx is already done; the flush then goes on in the background.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	if h.shutdown.Swap(true) || h.cfg.Store == nil {
 		return nil
 	}
 	done := make(chan error, 1)
 	go func() { done <- h.cfg.Store.Close() }()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("chat hub shutdown: history flush: %w", err)
+	}
 	select {
 	case err := <-done:
 		if err != nil {

@@ -703,3 +703,115 @@ func TestJoinDuringTraffic(t *testing.T) {
 		}
 	}
 }
+
+func TestMessageLimitCoversPassThrough(t *testing.T) {
+	h, o := newHub(t, Config{MaxMessageLen: 200})
+	login(t, h, o, 1)
+	send(h, 1, `{"op":"join","room":"r"}`)
+	o.take(1)
+	send(h, 1, `{"op":"say","room":"r","text":"hi","id":1,"pad":"`+strings.Repeat("x", 300)+`"}`)
+	expect(t, o, 1, `{"op":"error","id":1,"code":"too_long"}`)
+	send(h, 1, `{"op":"echo","id":2,"pad":"`+strings.Repeat("x", 300)+`"}`)
+	expect(t, o, 1, `{"op":"error","id":2,"code":"too_long"}`)
+	send(h, 1, `{"op":"say","room":"r","text":"hi","id":3,"pad":"`+strings.Repeat("x", 100)+`"}`)
+	expect(t, o, 1, `{"op":"said","text":"hi"}`, `{"op":"ack","id":3}`)
+	if st := h.Stats(); st.TooLong != 2 || st.History != 1 {
+		t.Fatalf("TooLong %d History %d, want 2 and 1", st.TooLong, st.History)
+	}
+}
+
+func TestRoomCreatesPerMinute(t *testing.T) {
+	now := time.Unix(1000, 0)
+	h, o := newHub(t, Config{RoomCreates: 3, Now: func() time.Time { return now }})
+	login(t, h, o, 1, 2)
+	send(h, 2, `{"op":"join","room":"existing"}`)
+	o.take(2)
+	for i := 1; i <= 3; i++ {
+		send(h, 1, fmt.Sprintf(`{"op":"join","room":"r%d"}`, i))
+		send(h, 1, fmt.Sprintf(`{"op":"leave","room":"r%d"}`, i))
+	}
+	o.take(1)
+	send(h, 1, `{"op":"join","room":"r4","id":1}`)
+	got := expect(t, o, 1, `{"op":"error","id":1,"code":"too_many_room_creates"}`)
+	if msg, _ := got[0]["message"].(string); !strings.Contains(msg, "3 rooms within the last minute") {
+		t.Fatalf("error message %q does not say the limit", msg)
+	}
+	send(h, 1, `{"op":"join","room":"existing","id":2}`) // joining is not creating
+	expect(t, o, 1, `{"op":"joined","members":2}`, `{"op":"ack","id":2}`)
+	now = now.Add(61 * time.Second)
+	send(h, 1, `{"op":"join","room":"r4","id":3}`)
+	expect(t, o, 1, `{"op":"joined","members":1}`, `{"op":"ack","id":3}`)
+	if st := h.Stats(); st.RoomCreatesLimited != 1 {
+		t.Fatalf("RoomCreatesLimited = %d, want 1", st.RoomCreatesLimited)
+	}
+}
+
+func TestHistoryByteBudgets(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.db")
+	st, err := history.OpenBolt(path, history.BoltOptions{Retain: 50, RetainBytes: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, o := newHub(t, Config{Store: st, HistoryRoomBytes: 1000, HistoryTotalBytes: 2500})
+	defer h.Shutdown(context.Background())
+	login(t, h, o, 1)
+	text := strings.Repeat("t", 150)
+	for room := 0; room < 6; room++ {
+		send(h, 1, fmt.Sprintf(`{"op":"join","room":"r%d"}`, room))
+		for i := 0; i < 8; i++ {
+			send(h, 1, fmt.Sprintf(`{"op":"say","room":"r%d","text":"%s","n":%d,"id":%d}`, room, text, i, i))
+		}
+		waitAcks(t, o, 1, 8)
+		send(h, 1, fmt.Sprintf(`{"op":"leave","room":"r%d"}`, room))
+		s := h.Stats()
+		if s.HistoryBytes > 2500 {
+			t.Fatalf("after room %d history pins %d bytes, over the 2500-byte total", room, s.HistoryBytes)
+		}
+	}
+	s := h.Stats()
+	if s.RoomsEvicted == 0 || s.Held >= 6 {
+		t.Fatalf("no idle room evicted: %+v", s)
+	}
+	h.roomsMu.RLock()
+	for name, r := range h.rooms {
+		if r.ring.Bytes() > 1000 {
+			t.Errorf("room %s pins %d bytes, over the 1000-byte room budget", name, r.ring.Bytes())
+		}
+	}
+	_, held := h.rooms["r0"]
+	h.roomsMu.RUnlock()
+	if held {
+		t.Fatal("the oldest idle room r0 is still held")
+	}
+	// The evicted room's history comes back from the store on the next join.
+	o.take(1)
+	send(h, 1, `{"op":"join","room":"r0"}`)
+	var hist []string
+	for _, f := range o.take(1) {
+		if strings.Contains(f.payload, `"history":true`) {
+			hist = append(hist, f.payload)
+		}
+	}
+	if len(hist) == 0 || len(hist) >= 8 || !strings.Contains(hist[len(hist)-1], `"n":7`) {
+		t.Fatalf("rejoined evicted room: %d history messages, want the newest that fit 1000 bytes:\n%s", len(hist), strings.Join(hist, "\n"))
+	}
+}
+
+// waitAcks waits until id has received n acks (persisted says ack from the
+// store's goroutine) and drops everything it received.
+func waitAcks(t *testing.T, o *recOutbox, id ConnID, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	acks := 0
+	for acks < n {
+		for _, f := range o.take(id) {
+			if strings.Contains(f.payload, `"op":"ack"`) {
+				acks++
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d acks", acks, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/wsbench/wsbench/target/history"
 )
@@ -62,9 +63,10 @@ func (c *conn) memberOf(name []byte) *room {
 	return nil
 }
 
-// lockRoom returns the room named name, created if needed, locked and with
-// its history loaded.
-func (h *Hub) lockRoom(name []byte) *room {
+// lockRoom returns the room named name, locked and with its history
+// loaded. A room not held in memory is created, which counts against c's
+// RoomCreates: past that limit lockRoom returns nil.
+func (h *Hub) lockRoom(c *conn, name []byte, now int64) *room {
 	for {
 		h.roomsMu.RLock()
 		r := h.rooms[string(name)]
@@ -72,7 +74,11 @@ func (h *Hub) lockRoom(name []byte) *room {
 		if r == nil {
 			h.roomsMu.Lock()
 			if r = h.rooms[string(name)]; r == nil {
-				r = &room{name: string(name), index: make(map[ConnID]int), ring: history.NewRing(h.cfg.HistorySize)}
+				if !h.mayCreate(c, now) {
+					h.roomsMu.Unlock()
+					return nil
+				}
+				r = h.newRoom(string(name))
 				h.rooms[r.name] = r
 				h.stats.held.Add(1)
 			}
@@ -91,16 +97,41 @@ func (h *Hub) lockRoom(name []byte) *room {
 					h.log.Error("loading room history", "room", r.name, "err", err)
 				}
 				for _, m := range msgs {
-					r.ring.Push(m)
+					h.pushHistory(r, m)
 				}
-				h.stats.history.Add(int64(r.ring.Len()))
+				h.fitBudget(r)
 			}
 		}
 		return r
 	}
 }
 
-func (h *Hub) opJoin(sc *scratch, c *conn, id []byte) {
+func (h *Hub) newRoom(name string) *room {
+	r := &room{name: name, index: make(map[ConnID]int), ring: history.NewRingBytes(h.cfg.HistorySize, h.cfg.HistoryRoomBytes)}
+	if h.cfg.Store != nil {
+		r.doneFn = func(err error) {
+			r.pending.Add(-1)
+			h.countStoreError(err)
+		}
+	}
+	return r
+}
+
+// mayCreate counts a room creation against c's RoomCreates per minute and
+// reports whether it is allowed. c.mu is held.
+func (h *Hub) mayCreate(c *conn, now int64) bool {
+	sec := uint32(now / int64(time.Second))
+	if sec-c.createWin >= roomCreateWindow {
+		c.createWin, c.creates = sec, 0
+	}
+	if int(c.creates) >= h.cfg.RoomCreates {
+		return false
+	}
+	c.creates++
+	return true
+}
+
+func (h *Hub) opJoin(sc *scratch, c *conn, id []byte, now int64) {
 	name, ok := h.nameField(sc, c, id, kRoom, "room", h.cfg.MaxRoomLen, true)
 	if !ok {
 		return
@@ -120,13 +151,25 @@ func (h *Hub) opJoin(sc *scratch, c *conn, id []byte) {
 		return
 	}
 	self := c.one[0]
-	r := h.lockRoom(name)
+	r := h.lockRoom(c, name, now)
+	if r == nil {
+		h.stats.createLimited.Add(1)
+		h.fail(sc, c, id, CodeRoomCreates, "this connection created "+itoa(h.cfg.RoomCreates)+
+			" rooms within the last minute (the limit): join an existing room or try again later")
+		return
+	}
 	r.index[self] = len(r.members)
 	r.members = append(r.members, self)
 	n := len(r.members)
 	h.stats.members.Add(1)
 	if n == 1 {
 		h.stats.rooms.Add(1)
+		if r.idleAt != nil {
+			h.roomsMu.Lock()
+			h.idle.Remove(r.idleAt)
+			r.idleAt = nil
+			h.roomsMu.Unlock()
+		}
 	}
 
 	start := len(sc.buf)
@@ -170,7 +213,8 @@ func (h *Hub) opLeave(sc *scratch, c *conn, id []byte) {
 }
 
 // removeMember takes c out of r, tells the others and, if reply, c itself.
-// An empty room without history is dropped from the hub.
+// An empty room without history is dropped from the hub; one with history
+// is listed as idle (evictable when history is over its total budget).
 func (h *Hub) removeMember(sc *scratch, c *conn, r *room, reply bool) {
 	self := c.one[0]
 	r.mu.Lock()
@@ -202,13 +246,15 @@ func (h *Hub) removeMember(sc *scratch, c *conn, r *room, reply bool) {
 		return
 	}
 	h.stats.rooms.Add(-1)
-	if r.ring.Len() == 0 {
+	h.roomsMu.Lock()
+	if r.ring.Len() == 0 && r.pending.Load() == 0 {
 		r.dead = true
-		h.roomsMu.Lock()
 		delete(h.rooms, r.name)
-		h.roomsMu.Unlock()
 		h.stats.held.Add(-1)
+	} else {
+		r.idleAt = h.idle.PushBack(r)
 	}
+	h.roomsMu.Unlock()
 }
 
 // announces reports whether a room of size members announces joins and leaves.
@@ -264,10 +310,8 @@ func (h *Hub) opSay(sc *scratch, c *conn, id []byte, now int64) {
 	store := h.cfg.Store
 	r.mu.Lock()
 	if r.ring.Cap() > 0 {
-		if r.ring.Len() < r.ring.Cap() {
-			h.stats.history.Add(1)
-		}
-		r.ring.Push(hist)
+		h.pushHistory(r, hist)
+		h.fitBudget(r)
 	}
 	to := r.members
 	if req.boolean(kExcludeSelf) {
@@ -277,7 +321,8 @@ func (h *Hub) opSay(sc *scratch, c *conn, id []byte, now int64) {
 	h.deliver(to, live, Chatter)
 	persisted := store != nil && r.ring.Cap() > 0
 	if persisted {
-		store.Append(r.name, hist, h.afterCommit(c.one[0], id))
+		r.pending.Add(1)
+		store.Append(r.name, hist, h.afterCommit(r, c.one[0], id))
 	}
 	r.mu.Unlock()
 	if !persisted {
@@ -288,12 +333,13 @@ func (h *Hub) opSay(sc *scratch, c *conn, id []byte, now int64) {
 // afterCommit returns the store callback that acks (or reports the failure
 // of) a persisted say. It runs on the store's writer goroutine, so it sends
 // with a fresh buffer through Outbox.Deliver only.
-func (h *Hub) afterCommit(to ConnID, id []byte) func(error) {
+func (h *Hub) afterCommit(r *room, to ConnID, id []byte) func(error) {
 	if id == nil {
-		return h.storeErrFn
+		return r.doneFn
 	}
 	idCopy := append([]byte(nil), id...)
 	return func(err error) {
+		r.pending.Add(-1)
 		var b []byte
 		if err != nil {
 			h.countStoreError(err)

@@ -11,10 +11,11 @@ import (
 
 // BoltOptions tunes a Bolt store. Zero values pick the defaults.
 type BoltOptions struct {
-	Retain     int  // messages kept per room (older keys pruned in the same transaction); default 50
-	MaxBatch   int  // appends committed per transaction at most; default 1000
-	MaxPending int  // queued message bytes before Append waits for the writer; default 64 MiB
-	NoSync     bool // skip fsync on commit: faster, not crash-safe
+	Retain      int  // messages kept per room (older keys pruned in the same transaction); default 50
+	RetainBytes int  // message bytes kept per room, newest first (0 = no byte bound)
+	MaxBatch    int  // appends committed per transaction at most; default 1000
+	MaxPending  int  // queued message bytes before Append waits for the writer; default 64 MiB
+	NoSync      bool // skip fsync on commit: faster, not crash-safe
 }
 
 // Bolt is a Store on a bbolt file. Appends go to an in-memory queue; one
@@ -51,6 +52,9 @@ type entry struct {
 }
 
 var roomsBucket = []byte("rooms")
+
+// keepArena is the largest batch buffer kept for reuse between commits.
+const keepArena = 1 << 20
 
 // OpenBolt opens (creating if needed) the bbolt file at path and starts the
 // writer goroutine.
@@ -134,6 +138,11 @@ func (s *Bolt) writer() {
 		}
 		clear(b.ents) // drop done callbacks for the GC
 		b.ents, b.arena = b.ents[:0], b.arena[:0]
+		if cap(b.arena) > keepArena {
+			// A burst grew the batch; do not hold its memory (up to
+			// MaxPending per batch, two batches) once it is committed.
+			b.arena, b.ents, b.keys = nil, nil, nil
+		}
 
 		s.mu.Lock()
 		s.spare = b
@@ -180,7 +189,7 @@ func (s *Bolt) commit(b *batch, ents []entry) {
 			}
 		}
 		for room, bk := range touched {
-			if err := prune(bk, uint64(s.opts.Retain)); err != nil {
+			if err := prune(bk, uint64(s.opts.Retain), s.opts.RetainBytes); err != nil {
 				return fmt.Errorf("prune room %q: %w", room, err)
 			}
 		}
@@ -196,11 +205,34 @@ func (s *Bolt) commit(b *batch, ents []entry) {
 	}
 }
 
-// prune deletes the oldest keys of bk until at most retain remain. Keys are
-// consecutive sequence numbers, so the count is last-first+1.
-func prune(bk *bolt.Bucket, retain uint64) error {
+// prune deletes the oldest keys of bk until at most retain remain and, with
+// retainBytes > 0, until the values kept add up to at most retainBytes (the
+// newest message is kept even when it alone is larger). Keys are consecutive
+// sequence numbers, so the count bound is last-first+1.
+func prune(bk *bolt.Bucket, retain uint64, retainBytes int) error {
 	last := bk.Sequence()
 	c := bk.Cursor()
+	if retainBytes > 0 {
+		// Walk from the newest back to the first message that no longer
+		// fits, then delete it and everything older.
+		var cut []byte
+		kept, n := 0, uint64(0)
+		for k, v := c.Last(); k != nil && n < retain; k, v = c.Prev() {
+			if n > 0 && kept+len(v) > retainBytes {
+				cut = append([]byte(nil), k...)
+				break
+			}
+			kept += len(v)
+			n++
+		}
+		if cut != nil {
+			for k, _ := c.First(); k != nil && string(k) <= string(cut); k, _ = c.First() {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	for k, _ := c.First(); k != nil && len(k) == 8 && binary.BigEndian.Uint64(k)+retain <= last; k, _ = c.First() {
 		if err := c.Delete(); err != nil {
 			return err

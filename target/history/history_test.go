@@ -1,11 +1,13 @@
 package history
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestRing(t *testing.T) {
@@ -183,5 +185,87 @@ func BenchmarkBoltAppend(b *testing.B) {
 				b.Fatal(err)
 			}
 		})
+	}
+}
+
+func TestRingByteBudget(t *testing.T) {
+	r := NewRingBytes(10, 100)
+	for i := 0; i < 10; i++ {
+		r.Push(bytes.Repeat([]byte{'a' + byte(i)}, 30))
+	}
+	if r.Len() != 3 || r.Bytes() > 100 || string(r.At(0)[:1]) != "h" {
+		t.Fatalf("ring of 30-byte messages under a 100-byte budget holds %d (%d bytes), oldest %q", r.Len(), r.Bytes(), r.At(0))
+	}
+	if r.Push(make([]byte, 101)) != nil || r.Len() != 3 {
+		t.Fatal("a message larger than the whole budget was kept")
+	}
+	// A big message's buffer is not reused (and so kept alive) by a small one.
+	big := NewRing(1)
+	big.Push(make([]byte, 64<<10))
+	big.Push([]byte("x"))
+	if big.Bytes() > 1+slack {
+		t.Fatalf("ring pins %d bytes for a 1-byte message", big.Bytes())
+	}
+	if !r.DropOldest() || r.Len() != 2 {
+		t.Fatal("DropOldest")
+	}
+	r.Reset()
+	if r.Len() != 0 || r.Bytes() != 0 || r.DropOldest() {
+		t.Fatal("Reset left messages")
+	}
+}
+
+func TestBoltRetainBytes(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "h.db"), BoltOptions{Retain: 50, RetainBytes: 100})
+	defer s.Close()
+	done := make(chan error, 1)
+	for i := 0; i < 10; i++ {
+		s.Append("r", []byte(fmt.Sprintf("%02d%s", i, bytes.Repeat([]byte{'.'}, 28))), func(err error) { done <- err })
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Load("r", 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || string(got[0][:2]) != "07" || string(got[2][:2]) != "09" {
+		t.Fatalf("kept %d messages, first %q: want the newest 3 (100 bytes of 30-byte messages)", len(got), got[0][:2])
+	}
+	// The newest message is kept even when it alone is over the budget.
+	s.Append("big", make([]byte, 500), func(err error) { done <- err })
+	<-done
+	if got, _ := s.Load("big", 5); len(got) != 1 {
+		t.Fatalf("oversized newest message: kept %d", len(got))
+	}
+}
+
+func TestBoltReleasesBurstBuffer(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "h.db"), BoltOptions{NoSync: true})
+	defer s.Close()
+	done := make(chan error, 1)
+	s.Append("r", make([]byte, 4*keepArena), func(err error) { done <- err })
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	waitSpare := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.Lock()
+		sp := s.spare
+		held := 0
+		if sp != nil {
+			held = cap(sp.arena)
+		}
+		s.mu.Unlock()
+		if sp != nil {
+			if held > keepArena {
+				t.Fatalf("the committed batch still holds %d bytes", held)
+			}
+			return
+		}
+		if time.Now().After(waitSpare) {
+			t.Fatal("the writer never handed its batch back")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

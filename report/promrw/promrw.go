@@ -1,0 +1,360 @@
+// Package promrw streams a run's per-interval measurements to a Prometheus
+// remote-write endpoint (`wsbench run --push prometheus-rw=URL`), after
+// k6's experimental-prometheus-rw output. In the data flow it sits beside
+// the progress line: each closed report.Interval becomes one remote-write
+// 1.0 request (protobuf, snappy block compression) with
+//
+//   - every counter as a cumulative series: wsbench_run_<name>_total, with
+//     errors.X, conn.closed.X and conn.failed.X as one family each and X as
+//     the label reason, code or kind;
+//   - every gauge at the end of the interval (wsbench_run_vus,
+//     wsbench_run_conns_open) and its peak during the interval
+//     (wsbench_run_vus_peak, …);
+//   - for every latency metric with samples in the interval, the interval's
+//     percentiles wsbench_run_latency_seconds{metric, quantile} and the
+//     cumulative sample count wsbench_run_latency_samples_total{metric};
+//
+// all labelled run_id, scenario and segment. The names differ from the
+// reference server's /metrics (wsbench_connections, …) so that both can
+// live in one Prometheus.
+//
+// Pushing never slows the load: Push encodes on the caller's goroutine
+// (microseconds, once per interval) and hands the request to a bounded
+// queue drained by one sender goroutine; when the queue is full the batch
+// is dropped and counted, and a request that fails is not retried (the
+// next interval carries the cumulative counters anyway). Close gives the
+// queue a bounded time to drain and reports what was sent and dropped.
+package promrw
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/compress/snappy"
+
+	"github.com/wsbench/wsbench/report"
+)
+
+// Series names and labels, the contract with dashboards and queries.
+const (
+	Prefix         = "wsbench_run_"
+	LatencySeconds = Prefix + "latency_seconds"       // labels metric, quantile
+	LatencySamples = Prefix + "latency_samples_total" // label metric
+	ErrorsTotal    = Prefix + "errors_total"          // label reason
+	ClosedTotal    = Prefix + "conn_closed_total"     // label code
+	FailedTotal    = Prefix + "conn_failed_total"     // label kind
+	PeakSuffix     = "_peak"
+
+	LabelRunID    = "run_id"
+	LabelScenario = "scenario"
+	LabelSegment  = "segment"
+	LabelMetric   = "metric"
+	LabelQuantile = "quantile"
+)
+
+// Quantiles are the percentiles pushed for every latency metric, as the
+// label values of quantile; "1" is the interval's maximum.
+var Quantiles = []struct {
+	Label string
+	Pct   float64
+}{{"0.5", 50}, {"0.9", 90}, {"0.99", 99}, {"0.999", 99.9}, {"1", 100}}
+
+// labelled maps the counter prefixes pushed as one family with a label.
+var labelled = []struct{ prefix, family, label string }{
+	{"errors.", ErrorsTotal, "reason"},
+	{"conn.closed.", ClosedTotal, "code"},
+	{"conn.failed.", FailedTotal, "kind"},
+}
+
+// Defaults of Config.
+const (
+	DefaultQueue   = 16
+	DefaultTimeout = 5 * time.Second
+)
+
+// Config says where and how to push.
+type Config struct {
+	URL      string // the remote-write endpoint, e.g. http://127.0.0.1:9090/api/v1/write
+	RunID    string // label run_id
+	Scenario string // label scenario
+	Segment  string // label segment ("" is pushed as "0:1")
+	// Queue is how many encoded requests may wait for the sender; 0 means
+	// DefaultQueue. Past it, batches are dropped.
+	Queue int
+	// Timeout bounds each request; 0 means DefaultTimeout.
+	Timeout time.Duration
+	Client  *http.Client // nil: a client of its own
+}
+
+// Stats says what became of the pushed intervals.
+type Stats struct {
+	Batches   int64 // intervals handed to Push
+	Sent      int64 // accepted by the endpoint (2xx)
+	QueueFull int64 // dropped because the queue was full
+	Failed    int64 // refused by the endpoint or not answered in time
+	Unsent    int64 // still queued when Close gave up
+	LastError string
+}
+
+// Dropped is every batch that did not reach the endpoint.
+func (s Stats) Dropped() int64 { return s.QueueFull + s.Failed + s.Unsent }
+
+// String is the one-line account printed after a run.
+func (s Stats) String() string {
+	line := fmt.Sprintf("%d of %d batch(es) sent, %d dropped", s.Sent, s.Batches, s.Dropped())
+	if s.Dropped() > 0 {
+		line += fmt.Sprintf(" (queue full %d, failed %d, unsent at exit %d)", s.QueueFull, s.Failed, s.Unsent)
+	}
+	if s.LastError != "" {
+		line += "; last error: " + s.LastError
+	}
+	return line
+}
+
+// Pusher sends intervals to one endpoint. Push is meant to be called from
+// one goroutine (the interval ticker); Stats and Close are safe from any.
+type Pusher struct {
+	cfg    Config
+	client *http.Client
+	common []Label
+	queue  chan []byte
+	done   chan struct{}
+	stop   context.CancelFunc
+	ctx    context.Context
+
+	samples map[string]int64 // cumulative latency sample counts, owned by Push
+	closed  bool
+
+	batches, sent, queueFull, failed, unsent atomic.Int64
+	errMu                                    sync.Mutex
+	lastErr                                  string
+}
+
+// New checks cfg and starts the sender.
+func New(cfg Config) (*Pusher, error) {
+	if err := CheckURL(cfg.URL); err != nil {
+		return nil, err
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = DefaultQueue
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Segment == "" {
+		cfg.Segment = "0:1"
+	}
+	client := cfg.Client
+	if client == nil {
+		client = &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 1}}
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	p := &Pusher{
+		cfg: cfg, client: client, ctx: ctx, stop: stop,
+		common: []Label{
+			{LabelRunID, cfg.RunID}, {LabelScenario, cfg.Scenario}, {LabelSegment, cfg.Segment},
+		},
+		queue:   make(chan []byte, cfg.Queue),
+		done:    make(chan struct{}),
+		samples: map[string]int64{},
+	}
+	go p.send()
+	return p, nil
+}
+
+// CheckURL says what is wrong with a remote-write URL, if anything.
+func CheckURL(raw string) error {
+	if !strings.HasPrefix(raw, "http://") && !strings.HasPrefix(raw, "https://") {
+		return fmt.Errorf("prometheus-rw URL %q: want http:// or https://, e.g. http://127.0.0.1:9090/api/v1/write", raw)
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("prometheus-rw URL %q: %w", raw, err)
+	case u.Host == "":
+		return fmt.Errorf("prometheus-rw URL %q: no host", raw)
+	}
+	return nil
+}
+
+// Push encodes iv and queues it for sending. It never blocks: when the
+// queue is full the batch is dropped and counted. A nil Pusher does nothing.
+func (p *Pusher) Push(iv *report.Interval) {
+	if p == nil || iv == nil || p.closed {
+		return
+	}
+	p.batches.Add(1)
+	body := snappy.Encode(nil, EncodeWriteRequest(p.Series(iv)))
+	select {
+	case p.queue <- body:
+	default:
+		p.queueFull.Add(1)
+	}
+}
+
+// Series turns iv into the time series Push sends, every sample stamped
+// with the end of the interval. It updates the cumulative latency counts,
+// so call it once per interval.
+func (p *Pusher) Series(iv *report.Interval) []TimeSeries {
+	ts := iv.End.UnixMilli()
+	out := make([]TimeSeries, 0, len(iv.Totals)+2*len(iv.Gauges)+len(iv.Latencies)*(len(Quantiles)+1))
+	add := func(v float64, name string, extra ...Label) {
+		labels := make([]Label, 0, 1+len(p.common)+len(extra))
+		labels = append(labels, Label{"__name__", name})
+		labels = append(labels, p.common...)
+		labels = append(labels, extra...)
+		slices.SortFunc(labels, func(a, b Label) int { return strings.Compare(a.Name, b.Name) })
+		out = append(out, TimeSeries{Labels: labels, Samples: []Sample{{Value: v, Timestamp: ts}}})
+	}
+	for _, name := range sortedKeys(iv.Totals) {
+		family, extra := CounterSeries(name)
+		add(float64(iv.Totals[name]), family, extra...)
+	}
+	for _, name := range sortedKeys(iv.Gauges) {
+		add(float64(iv.Gauges[name]), GaugeSeries(name))
+		if peak, ok := iv.Peaks[name]; ok {
+			add(float64(peak), GaugeSeries(name)+PeakSuffix)
+		}
+	}
+	for _, name := range sortedKeys(iv.Latencies) {
+		h := iv.Latencies[name]
+		metric := Label{LabelMetric, name}
+		if n := h.TotalCount(); n > 0 {
+			for _, q := range Quantiles {
+				v := h.ValueAtQuantile(q.Pct)
+				if q.Pct == 100 {
+					v = h.Max()
+				}
+				add(time.Duration(v).Seconds(), LatencySeconds, metric, Label{LabelQuantile, q.Label})
+			}
+			p.samples[name] += n
+		}
+		add(float64(p.samples[name]), LatencySamples, metric)
+	}
+	return out
+}
+
+// CounterSeries returns the series name and extra label of counter name.
+func CounterSeries(name string) (string, []Label) {
+	for _, l := range labelled {
+		if rest, ok := strings.CutPrefix(name, l.prefix); ok && rest != "" {
+			return l.family, []Label{{l.label, rest}}
+		}
+	}
+	return Prefix + sanitize(name) + "_total", nil
+}
+
+// GaugeSeries returns the series name of gauge name.
+func GaugeSeries(name string) string { return Prefix + sanitize(name) }
+
+// sanitize maps a wsbench metric name onto [a-zA-Z0-9_].
+func sanitize(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' {
+			return r
+		}
+		return '_'
+	}, name)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// send posts queued requests one at a time until Close.
+func (p *Pusher) send() {
+	defer close(p.done)
+	for body := range p.queue {
+		if p.ctx.Err() != nil {
+			p.unsent.Add(1)
+			continue
+		}
+		if err := p.post(body); err != nil {
+			if p.ctx.Err() != nil { // abandoned by Close, not refused
+				p.unsent.Add(1)
+				continue
+			}
+			p.failed.Add(1)
+			p.errMu.Lock()
+			p.lastErr = err.Error()
+			p.errMu.Unlock()
+			continue
+		}
+		p.sent.Add(1)
+	}
+}
+
+func (p *Pusher) post(body []byte) error {
+	ctx, cancel := context.WithTimeout(p.ctx, p.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.cfg.URL, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	req.Header.Set("Content-Encoding", "snappy")
+	req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+	req.Header.Set("User-Agent", "wsbench")
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("POST %s: %s: %s", p.cfg.URL, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return nil
+}
+
+// Close stops taking intervals and waits up to grace for the queued ones
+// to be sent; what is still queued or in flight then is abandoned and
+// counted as unsent. It returns the final Stats. Call it from
+// the goroutine that calls Push, after the last Push.
+func (p *Pusher) Close(grace time.Duration) Stats {
+	if p == nil {
+		return Stats{}
+	}
+	if !p.closed {
+		p.closed = true
+		close(p.queue)
+		t := time.NewTimer(grace)
+		select {
+		case <-p.done:
+		case <-t.C:
+			p.stop() // fails the request in flight, skips the rest
+			<-p.done
+		}
+		t.Stop()
+		p.stop()
+	}
+	return p.Stats()
+}
+
+// Stats returns the counts so far.
+func (p *Pusher) Stats() Stats {
+	p.errMu.Lock()
+	defer p.errMu.Unlock()
+	return Stats{
+		Batches: p.batches.Load(), Sent: p.sent.Load(), QueueFull: p.queueFull.Load(),
+		Failed: p.failed.Load(), Unsent: p.unsent.Load(), LastError: p.lastErr,
+	}
+}
+
+// NewRunID returns a random run id (16 hex digits).
+func NewRunID() string { return fmt.Sprintf("%016x", rand.Uint64()) }
