@@ -129,32 +129,40 @@ func mergeClock(rs []*Results) *ClockInfo {
 	return out
 }
 
-// writeStartHeader adds the agreed start and any lateness to the summary
-// header.
-func writeStartHeader(w io.Writer, r *Results) {
+// startAtText describes the agreed start and any lateness, "" without one.
+func startAtText(r *Results) string {
 	s := r.Meta.StartAt
 	if s == nil {
-		return
+		return ""
 	}
 	at := s.At.UTC().Format("2006-01-02 15:04:05.000 UTC")
 	switch {
 	case s.Late <= 0:
-		fmt.Fprintf(w, "start-at:  %s, on time\n", at)
+		return at + ", on time"
 	case r.Sources > 1:
-		fmt.Fprintf(w, "start-at:  %s, %d of %d processes late, the latest by %s\n", at, s.LateSources, r.Sources, FormatDuration(s.Late))
+		return fmt.Sprintf("%s, %d of %d processes late, the latest by %s", at, s.LateSources, r.Sources, FormatDuration(s.Late))
 	default:
-		fmt.Fprintf(w, "start-at:  %s, LATE by %s\n", at, FormatDuration(s.Late))
+		return fmt.Sprintf("%s, LATE by %s", at, FormatDuration(s.Late))
 	}
 }
 
-// writeClockNotes shows each cross-process latency with its ± clock
-// uncertainty when the samples came from more than one host, and warns
-// when the uncertainty is more than a tenth of the p50.
-func writeClockNotes(w io.Writer, r *Results) {
+// writeStartHeader adds the agreed start and any lateness to the summary
+// header.
+func writeStartHeader(w io.Writer, r *Results) {
+	if t := startAtText(r); t != "" {
+		fmt.Fprintf(w, "start-at:  %s\n", t)
+	}
+}
+
+// clockNotes describes the clock uncertainty of cross-process latencies
+// when the samples came from more than one host: the bound, then each such
+// latency with its ±; warnings name those whose uncertainty is more than a
+// tenth of the p50.
+func clockNotes(r *Results) (notes, warnings []string) {
 	c := r.Meta.Clock
 	u := c.Uncertainty()
 	if u == 0 {
-		return
+		return nil, nil
 	}
 	unsynced := 0
 	for _, h := range c.Hosts {
@@ -162,19 +170,35 @@ func writeClockNotes(w io.Writer, r *Results) {
 			unsynced++
 		}
 	}
-	fmt.Fprintf(w, "\nClock: samples from %d hosts; a latency between two of them is uncertain by ±%s (sum of the two largest clock error bounds", len(c.Hosts), FormatDuration(u))
+	head := fmt.Sprintf("samples from %d hosts; a latency between two of them is uncertain by ±%s (sum of the two largest clock error bounds", len(c.Hosts), FormatDuration(u))
 	if unsynced > 0 {
-		fmt.Fprintf(w, "; %d host(s) not synchronised", unsynced)
+		head += fmt.Sprintf("; %d host(s) not synchronised", unsynced)
 	}
-	fmt.Fprintln(w, ")")
+	notes = append(notes, head+")")
 	for _, name := range c.CrossMetrics {
 		l, ok := r.Latency(name)
 		if !ok || l.Count == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "%s p50 %s ± %s, p99 %s ± %s\n", name, FormatDuration(l.P50), FormatDuration(u), FormatDuration(l.P99), FormatDuration(u))
+		notes = append(notes, fmt.Sprintf("%s p50 %s ± %s, p99 %s ± %s", name, FormatDuration(l.P50), FormatDuration(u), FormatDuration(l.P99), FormatDuration(u)))
 		if u*10 > l.P50 {
-			fmt.Fprintf(w, "warning: the clock uncertainty of %s is more than a tenth of its p50: synchronise the hosts' clocks (chrony) before trusting it\n", name)
+			warnings = append(warnings, fmt.Sprintf("the clock uncertainty of %s is more than a tenth of its p50: synchronise the hosts' clocks (chrony) before trusting it", name))
 		}
+	}
+	return notes, warnings
+}
+
+// writeClockNotes adds the clock notes to the summary.
+func writeClockNotes(w io.Writer, r *Results) {
+	notes, warnings := clockNotes(r)
+	if len(notes) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nClock: %s\n", notes[0])
+	for _, n := range notes[1:] {
+		fmt.Fprintln(w, n)
+	}
+	for _, wn := range warnings {
+		fmt.Fprintln(w, "warning: "+wn)
 	}
 }

@@ -81,6 +81,16 @@ func TestMergeCarriesWorstStartAndClock(t *testing.T) {
 	if !strings.Contains(out.String(), "warning: the clock uncertainty of delivery is more than a tenth of its p50") {
 		t.Errorf("±1.4ms on a 2ms p50 gave no warning:\n%s", out.String())
 	}
+	// The HTML report says the same.
+	var page bytes.Buffer
+	if err := WriteHTML(&page, m); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"2 of 4 processes late, the latest by 40", "delivery p50 2.00ms ± 1.40ms", "Clock: the clock uncertainty of delivery is more than a tenth"} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("HTML report lacks %q", want)
+		}
+	}
 
 	// Well-synchronised hosts: ±100µs on a 2ms p50 is shown without a warning.
 	m, err = Merge(distributedPart(t, "node-a", 50*time.Microsecond, true, 0, at), distributedPart(t, "node-b", 50*time.Microsecond, true, 0, at))

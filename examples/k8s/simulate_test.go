@@ -287,6 +287,11 @@ func TestSimulateJobs(t *testing.T) {
 		parts = append(parts, readResultsFile(t, filepath.Join(runDir, fmt.Sprintf("segment-%d.json", i))))
 	}
 	merged := readResultsFile(t, filepath.Join(runDir, "merged.json"))
+	if slices.ContainsFunc(mc.Args, func(a string) bool { return strings.HasPrefix(a, "--html=") }) {
+		if page, err := os.ReadFile(filepath.Join(runDir, "report.html")); err != nil || !bytes.Contains(page, []byte("delivery p50")) {
+			t.Errorf("report.html: %v; want the merged HTML report with the clock note", err)
+		}
+	}
 
 	// Each runner judged its own third and failed, yet exited 0.
 	for i, p := range parts {
