@@ -8,6 +8,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -180,7 +181,8 @@ func containsString(list []string, s string) bool {
 // deferredThresholds turns a threshold failure into a note when the merge
 // gives the verdict.
 func deferredThresholds(o *runOptions, err error) error {
-	if err == nil || !o.DeferThresholds {
+	var ee *ExitError
+	if err == nil || !o.DeferThresholds || !errors.As(err, &ee) || ee.Code != ExitThreshold {
 		return err
 	}
 	fmt.Fprintf(o.Stderr, "wsbench: %v in this segment; --defer-thresholds leaves the verdict to the merge\n", err)

@@ -120,9 +120,9 @@ and reason, ping payload…) and the RFC 6455 rules it breaks.
 (permessage-deflate, with or without context takeover) are shown inflated.`,
 		Args: func(c *cobra.Command, args []string) error {
 			if opts.Listen != "" || opts.Upstream != "" || opts.ListenCert != "" || opts.ListenKey != "" || opts.ListenSelfSigned {
-				return cobra.NoArgs(c, args)
+				return noArgs("the relay forwards to --upstream URL")(c, args)
 			}
-			return cobra.ExactArgs(1)(c, args)
+			return oneArg("TRACE, CAPTURE.pcap or ws:// URL", "wsbench inspect echo.trace, or wsbench inspect ws://127.0.0.1:8080/echo")(c, args)
 		},
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) > 0 {
@@ -132,7 +132,7 @@ and reason, ping payload…) and the RFC 6455 rules it breaks.
 			opts.Stdout = c.OutOrStdout()
 			opts.Stderr = c.ErrOrStderr()
 			if f, ok := opts.Stdout.(*os.File); ok {
-				opts.Color = isatty.IsTerminal(f.Fd())
+				opts.Color = wantColor(isatty.IsTerminal(f.Fd()), os.Getenv)
 			}
 			ctx, stop := interruptContext(c.Context())
 			defer stop()
@@ -149,13 +149,13 @@ and reason, ping payload…) and the RFC 6455 rules it breaks.
 	f.StringArrayVarP(&opts.Headers, "header", "H", nil, "live: extra upgrade request header 'Name: value' (repeatable)")
 	f.StringSliceVar(&opts.Subprotocols, "subprotocol", nil, "live: offer these subprotocols, by preference")
 	f.BoolVar(&opts.Insecure, "insecure", false, "skip TLS certificate verification for wss://")
-	f.StringVar(&opts.CAFile, "ca-file", "", "trust this PEM CA for wss:// besides the system roots")
+	f.StringVar(&opts.CAFile, "ca-file", "", "trust this PEM CA `FILE` for wss:// besides the system roots")
 	f.DurationVar(&opts.ConnectTimeout, "connect-timeout", dialer.DefaultConnectTimeout, "TCP (+TLS) connect timeout")
 	f.DurationVar(&opts.HandshakeTimeout, "handshake-timeout", dialer.DefaultHandshakeTimeout, "HTTP upgrade timeout")
 	f.BoolVar(&opts.Binary, "binary", false, "live: stdin lines are hex, sent as binary frames")
 	f.BoolVar(&opts.Compression, "compression", false, "live: offer permessage-deflate (no context takeover); compressed frames are shown inflated")
 	f.DurationVar(&opts.CloseWait, "close-wait", defaultCloseWait, "live: how long to wait for the server's close after ours")
-	f.StringVar(&opts.Record, "record", "", "live/relay: also record the traffic to this trace file")
+	f.StringVar(&opts.Record, "record", "", "live/relay: also record the traffic to this trace `FILE`")
 	f.Int64Var(&opts.RecordMaxBytes, "record-max-bytes", trace.DefaultMaxBytes, "size cap of the --record file; 0 = none")
 	f.StringVar(&opts.Listen, "listen", "", "relay: accept WebSocket clients on this address (with --upstream)")
 	f.StringVar(&opts.Upstream, "upstream", "", "relay: the ws:// or wss:// server to forward them to")
@@ -179,6 +179,13 @@ func runInspect(ctx context.Context, o *inspectOptions) error {
 		return runInspectRelay(ctx, o, ro)
 	case isWSURL(o.File):
 		return runInspectLive(ctx, o, ro)
+	case strings.HasPrefix(o.File, "http://") || strings.HasPrefix(o.File, "https://"):
+		scheme, rest, _ := strings.Cut(o.File, "://")
+		ws := "ws://" + rest
+		if scheme == "https" {
+			ws = "wss://" + rest
+		}
+		return usageError(fmt.Errorf("inspect %s: inspect speaks WebSocket, not plain HTTP: use %s", o.File, ws))
 	}
 	f, err := os.Open(o.File)
 	if err != nil {
@@ -193,6 +200,13 @@ func runInspect(ctx context.Context, o *inspectOptions) error {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("inspect %s: %w", o.File, err)}
 	}
 	return nil
+}
+
+// wantColor reports whether output to a terminal (tty) gets colour: not
+// when the NO_COLOR environment variable is set to anything but ""
+// (https://no-color.org).
+func wantColor(tty bool, getenv func(string) string) bool {
+	return tty && getenv("NO_COLOR") == ""
 }
 
 func isWSURL(s string) bool { return strings.HasPrefix(s, "ws://") || strings.HasPrefix(s, "wss://") }

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wsbench/wsbench/dialer"
 	"github.com/wsbench/wsbench/internal/trace"
@@ -127,6 +128,10 @@ func runInspectLive(ctx context.Context, o *inspectOptions, ro trace.RenderOptio
 	})
 	conn, tm, err := d.Dial(ctx, o.File)
 	if err != nil {
+		if why := notWebSocket(o.File, err); why != "" {
+			sess.Note(1, "%s", why)
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("inspect: %s", why)}
+		}
 		sess.Note(1, "connection failed: %v", err)
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("inspect: %w", err)}
 	}
@@ -143,6 +148,37 @@ func runInspectLive(ctx context.Context, o *inspectOptions, ro trace.RenderOptio
 		err = &ExitError{Code: ExitFailure, Err: serr}
 	}
 	return err
+}
+
+// notWebSocket explains a dial error whose server answered with another
+// HTTP status than 101 (a web page, a 404, a proxy): what it answered and
+// the first bytes of its body. It is "" for other errors.
+func notWebSocket(url string, err error) string {
+	var he *dialer.HandshakeError
+	if !errors.As(err, &he) || he.Status == 0 || he.Status == 101 {
+		return ""
+	}
+	msg := fmt.Sprintf("%s answered %d %s, not 101 Switching Protocols: no WebSocket here", url, he.Status, he.Reason)
+	switch {
+	case he.Body != "":
+		msg += "; the body starts " + strconv.Quote(firstBytes(he.Body, 120))
+	case he.Err != nil:
+		msg += " (" + he.Err.Error() + ")"
+	}
+	return msg
+}
+
+// firstBytes is s cut to at most n bytes at a UTF-8 boundary, with "…" when
+// cut.
+func firstBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
 }
 
 // liveConn is one live inspection: stdin drives the writes, a goroutine

@@ -16,12 +16,13 @@ type reportOptions struct {
 	Files  []string
 	Out    string // write the (merged) results JSON here
 	Format string // table or json on stdout
+	Force  bool   // merge (or render) what checkMerge refuses, with a warning
 
 	Artifacts        artifactOptions // --html, --series
 	Compare          bool            // compare two files instead of merging
 	FailOnRegression string          // tolerance; a regression beyond it exits ExitRegression
 
-	Stdout io.Writer
+	Stdout, Stderr io.Writer
 
 	waitOptions // --wait N (report_wait.go)
 }
@@ -42,20 +43,30 @@ With --compare BASE.json NEW.json it sets two runs side by side instead:
 every latency percentile, counter rate and gauge with its change, and the
 regressions beyond a tolerance (--fail-on-regression, default 10%) flagged.
 
-Exit status: 0 when every threshold passes (or there are none), 1 when one
-fails, 2 for unreadable or invalid files and bad flags, 3 when the output
-cannot be written, 4 when --compare --fail-on-regression finds a regression
+Report refuses (exit 2) files that are no results of "wsbench run --out"
+(such as {}), files whose segments overlap (a file given twice, two runs
+of the same segment, a merged file with one of its parts: that load would
+count twice) and files of different scenarios (meta.scenario_hash);
+--force merges them anyway, with a warning.
+
+Exit status: the verdict of the (merged) results, as "wsbench run" gives
+it: 0 when every threshold passes (or there are none), 1 when one fails, 3
+when the run was not carried out (no connection succeeded, or most
+attempts failed), 105 when it was interrupted; 2 for unreadable, invalid
+or unmergeable files and bad flags; 3 also when the output cannot be
+written; 4 when --compare --fail-on-regression finds a regression
 (thresholds are not judged when comparing).`,
 		Example: `  wsbench report results.json
   wsbench report seg1.json seg2.json seg3.json --out merged.json
   wsbench report results.json --format json
   wsbench report results.json --html report.html --series series.csv
   wsbench report --compare base.json new.json --fail-on-regression 10%`,
-		Args: cobra.MinimumNArgs(1),
+		Args: someArgs("RESULTS.json", "wsbench report results.json"),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.Files = args
 			opts.Stdout = c.OutOrStdout()
-			opts.waitOptions.Log = c.ErrOrStderr()
+			opts.Stderr = c.ErrOrStderr()
+			opts.waitOptions.Log = opts.Stderr
 			ctx, stop := interruptContext(c.Context())
 			defer stop()
 			if err := waitForResults(ctx, opts); err != nil {
@@ -70,6 +81,7 @@ cannot be written, 4 when --compare --fail-on-regression finds a regression
 	opts.Artifacts.register(c)
 	f.BoolVar(&opts.Compare, "compare", false, "compare two results files, BASE.json NEW.json, instead of merging them")
 	f.StringVar(&opts.FailOnRegression, "fail-on-regression", "", "with --compare: exit 4 when a value regressed by more than this, e.g. 10%")
+	f.BoolVar(&opts.Force, "force", false, "merge files with overlapping segments, of different scenarios, or that are not results of wsbench run, with a warning")
 	addWaitFlags(f, &opts.waitOptions)
 	return c
 }
@@ -98,6 +110,16 @@ func runReport(o *reportOptions) error {
 		}
 		all = append(all, r)
 	}
+	if errs := checkMerge(o.Files, all); len(errs) > 0 {
+		if !o.Force {
+			return usageError(fmt.Errorf("%w (--force to merge anyway)", errors.Join(errs...)))
+		}
+		if o.Stderr != nil {
+			for _, err := range errs {
+				fmt.Fprintf(o.Stderr, "wsbench: warning (--force): %v\n", err)
+			}
+		}
+	}
 	res := all[0]
 	if len(all) > 1 {
 		merged, err := report.Merge(all...)
@@ -122,10 +144,7 @@ func runReport(o *reportOptions) error {
 	if outErr != nil {
 		return &ExitError{Code: ExitFailure, Err: outErr}
 	}
-	if err := thresholdError(res.Thresholds); err != nil {
-		return err
-	}
-	return nil
+	return verdictError(res)
 }
 
 func readResults(path string) (*report.Results, error) {

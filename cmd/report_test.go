@@ -22,7 +22,8 @@ func writeResults(t *testing.T, dir, name string, samples int, th string) string
 		reg.Counter("msgs.sent").Inc()
 	}
 	reg.Tick(start.Add(time.Second))
-	res := reg.Results(report.Meta{Scenario: "echo.yaml", Start: start, End: start.Add(time.Second), Segment: name})
+	seg := map[string]string{"a": "0:1/2", "b": "1/2:1"}[name]
+	res := reg.Results(report.Meta{Scenario: "echo.yaml", Start: start, End: start.Add(time.Second), Segment: seg, RunID: "run-" + name, ScenarioHash: "0123456789abcdef"})
 	if th != "" {
 		p, err := report.ParseThreshold(th)
 		if err != nil {

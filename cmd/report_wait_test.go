@@ -13,12 +13,12 @@ import (
 	"github.com/wsbench/wsbench/report"
 )
 
-func writeSegmentFile(t *testing.T, path string, sent int64) {
+func writeSegmentFile(t *testing.T, path, segment string, sent int64) {
 	t.Helper()
 	reg := report.NewRegistry()
 	reg.Counter("msgs.sent").Add(sent)
 	var buf bytes.Buffer
-	if err := report.WriteJSON(&buf, reg.Results(report.Meta{})); err != nil {
+	if err := report.WriteJSON(&buf, reg.Results(report.Meta{RunID: "run-1", ScenarioHash: "5ca1ab1e", Segment: segment})); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
@@ -32,8 +32,8 @@ func writeSegmentFile(t *testing.T, path string, sent int64) {
 func TestReportWait(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "merged.json")
-	writeSegmentFile(t, filepath.Join(dir, "segment-0.json"), 10)
-	writeSegmentFile(t, out, 1000) // a previous merge's output in the same folder
+	writeSegmentFile(t, filepath.Join(dir, "segment-0.json"), "0:1/3", 10)
+	writeSegmentFile(t, out, "0:1", 1000) // a previous merge's output in the same folder
 	if err := os.WriteFile(filepath.Join(dir, "segment-1.json"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -50,8 +50,8 @@ func TestReportWait(t *testing.T) {
 		t.Fatalf("returned with 1 of 3 complete: %v, files %v", err, o.Files)
 	default:
 	}
-	writeSegmentFile(t, filepath.Join(dir, "segment-1.json"), 20)
-	writeSegmentFile(t, filepath.Join(dir, "segment-2.json"), 30)
+	writeSegmentFile(t, filepath.Join(dir, "segment-1.json"), "1/3:2/3", 20)
+	writeSegmentFile(t, filepath.Join(dir, "segment-2.json"), "2/3:1", 30)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestReportWait(t *testing.T) {
 
 func TestReportWaitTimeout(t *testing.T) {
 	dir := t.TempDir()
-	writeSegmentFile(t, filepath.Join(dir, "segment-0.json"), 1)
+	writeSegmentFile(t, filepath.Join(dir, "segment-0.json"), "0:1/2", 1)
 	o := &reportOptions{
 		Files:       []string{filepath.Join(dir, "segment-*.json")},
 		waitOptions: waitOptions{Wait: 2, WaitTimeout: 100 * time.Millisecond, WaitPoll: 20 * time.Millisecond},

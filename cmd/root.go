@@ -27,7 +27,10 @@ const (
 	ExitOK        = 0
 	ExitThreshold = 1 // the run finished but a threshold failed
 	ExitUsage     = 2 // bad flags, bad scenario file, bad configuration
-	ExitFailure   = 3 // the run could not be carried out (e.g. the embedded server failed to start)
+	ExitFailure   = 3 // the run could not be carried out (the embedded server failed to start, no connection succeeded, most attempts failed)
+	// ExitInterrupted: the run was stopped by SIGINT/SIGTERM; its results
+	// cover the run until then and no verdict is given (k6 uses 105 too).
+	ExitInterrupted = 105
 )
 
 // ExitRegression is the status of `report --compare --fail-on-regression`

@@ -44,6 +44,8 @@ type runOptions struct {
 	TraceConns    int    // connections traced; 0 = all
 	TraceMaxBytes int64  // trace size cap
 
+	RunID string // meta.run_id of the results; "" = a random one
+
 	Workers      int    // spread the load over this many child processes
 	WorkerStream bool   // hidden: run as a worker, streaming intervals and results on stdout
 	WorkerExe    string // the executable started for each worker; "" = this one
@@ -72,8 +74,10 @@ WebSocket server (the embedded reference server when the file says
 stderr and a summary on stdout.
 
 Exit status: 0 when every threshold passes, 1 when one fails, 2 for usage or
-scenario errors, 3 when the run could not be carried out.`,
-		Args: cobra.ExactArgs(1),
+scenario errors, 3 when the run could not be carried out (including: no
+connection succeeded, or more than half of the connection attempts failed),
+105 when the run was interrupted (SIGINT/SIGTERM), even if thresholds pass.`,
+		Args: oneArg("SCENARIO.yaml", "wsbench run examples/echo.yaml"),
 		RunE: func(c *cobra.Command, args []string) error {
 			opts.File = args[0]
 			opts.Stdout = c.OutOrStdout()
@@ -102,14 +106,15 @@ scenario errors, 3 when the run could not be carried out.`,
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress line")
 	f.BoolVar(&opts.Check, "check", false, "validate the scenario file and exit")
 	f.StringVar(&opts.LogLevel, "log-level", "warn", "log level of the embedded server: debug, info, warn, error")
+	f.StringVar(&opts.RunID, "run-id", "", "name the run in the results file's meta.run_id (default: random); the processes of one run spread with --segment may share it")
 	f.IntVar(&opts.Workers, "workers", 1, "spread the load over this many wsbench processes on this machine (each holds its own ~19,900 sockets)")
 	f.BoolVar(&opts.WorkerStream, "worker-stream", false, "run as a worker of --workers: stream intervals and results as JSON lines on stdout")
 	_ = f.MarkHidden("worker-stream")
-	f.StringVar(&opts.Trace, "trace", "", "record the frames of some connections to this file (see `wsbench inspect`)")
+	f.StringVar(&opts.Trace, "trace", "", "record the frames of some connections to this `FILE` (render it with wsbench inspect FILE)")
 	f.IntVar(&opts.TraceConns, "trace-conns", trace.DefaultConns, "connections to trace with --trace; 0 traces all")
 	f.Int64Var(&opts.TraceMaxBytes, "trace-max-bytes", trace.DefaultMaxBytes, "size cap of the --trace file; recording stops there")
 	addPushFlags(c, &opts.pushOptions)
-	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this file (for `go tool pprof`)")
+	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this `FILE` (for go tool pprof)")
 	_ = f.MarkHidden("cpuprofile")
 	addDistributedFlags(f, &opts.distOptions)
 	return c
@@ -168,6 +173,10 @@ func runRun(ctx context.Context, o *runOptions) error {
 	if o.Check {
 		fmt.Fprintf(o.Stdout, "%s: ok (%d scenario(s), %d threshold(s))\n", o.File, len(plan.Scenarios), len(thresholds))
 		return nil
+	}
+	prov, err := newProvenance(o, segment)
+	if err != nil {
+		return err
 	}
 
 	// Open output files before the load starts, so a bad path fails fast.
@@ -239,6 +248,8 @@ func runRun(ctx context.Context, o *runOptions) error {
 	if res == nil { // no worker reported anything
 		return &ExitError{Code: ExitFailure, Err: errors.Join(runErr, hlogErr)}
 	}
+	prov.stamp(&res.Meta)
+	res.Meta.Interrupted = ctx.Err() != nil
 	res.Thresholds = report.Evaluate(res, thresholds)
 	stampDistributed(res, o, plan)
 
@@ -285,13 +296,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 	case outErr != nil:
 		return &ExitError{Code: ExitFailure, Err: outErr}
 	}
-	if err := deferredThresholds(o, thresholdError(res.Thresholds)); err != nil {
-		return err
-	}
-	if ctx.Err() != nil {
-		fmt.Fprintln(o.Stderr, "wsbench: interrupted; results above cover the run so far")
-	}
-	return nil
+	return deferredThresholds(o, verdictError(res))
 }
 
 // runLocal runs the plan's load (or this process's segment of it) in this

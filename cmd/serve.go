@@ -31,7 +31,7 @@ func newServeCmd() *cobra.Command {
 			"SIGINT or SIGTERM shut it down gracefully: stop accepting, stop reading, commit the history\n" +
 			"store and send its pending acks, then close 1001 to every client and wait for their replies.\n" +
 			"Exit status 3 if the history flush fails or takes longer than --flush-timeout.",
-		Args: cobra.NoArgs,
+		Args: noArgs("serve is set up with flags (wsbench serve --help)"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := interruptContext(cmd.Context())
 			defer stop()
@@ -51,7 +51,9 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "close connections silent this long (0 = never)")
 	f.IntVar(&c.MaxMessage, "max-message", c.MaxMessage, "largest data message in bytes (close 1009 past it)")
 	f.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "most connections held at once (default: just under the open-file limit)")
-	f.IntVar(&c.OutboundLimit, "outbound-limit", c.OutboundLimit, "per-connection outbound queue in bytes; room chatter past it is dropped")
+	f.IntVar(&c.HandshakesPerIP, "max-handshakes-per-ip", c.HandshakesPerIP, "connections one source IP may hold before their HTTP request is answered, more get 429 (0 = a quarter of --max-conns)")
+	f.DurationVar(&c.HandshakeTimeout, "handshake-timeout", c.HandshakeTimeout, "close connections that have not finished the TLS handshake and the HTTP upgrade within this")
+	f.IntVar(&c.OutboundLimit, "outbound-limit", c.OutboundLimit, "per-connection outbound queue in bytes (room traffic, echoes, pongs); chatter past it is dropped, and replies past 4x it close with 1008")
 	f.IntVar(&c.PresenceLimit, "presence-limit", c.PresenceLimit, "rooms above this many members do not announce joins and leaves (0 = every room does)")
 	f.IntVar(&c.SendBuffer, "send-buffer", c.SendBuffer, "kernel send buffer per connection in bytes (0 = kernel autotuning, up to megabytes per slow reader)")
 	f.DurationVar(&c.SlowTimeout, "slow-timeout", c.SlowTimeout, "close with 1008 a connection over --outbound-limit this long")
@@ -61,7 +63,7 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&o.flushTimeout, "flush-timeout", o.flushTimeout, "at shutdown, how long to wait for the history store to commit pending messages (exit 3 past it)")
 	f.StringVar(&o.logLevel, "log-level", o.logLevel, "log level: debug, info, warn, error")
 	f.IntVar(&c.Loops, "loops", c.Loops, "event loops")
-	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the server to this file until it stops (for `go tool pprof`)")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the server to this `FILE` until it stops (for go tool pprof)")
 	_ = f.MarkHidden("cpuprofile")
 	return cmd
 }
@@ -76,6 +78,10 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 		return usageError(errors.New("--max-message must be positive"))
 	case o.cfg.MaxConns <= 0:
 		return usageError(errors.New("--max-conns must be positive"))
+	case o.cfg.HandshakesPerIP < 0:
+		return usageError(errors.New("--max-handshakes-per-ip must not be negative"))
+	case o.cfg.HandshakeTimeout <= 0:
+		return usageError(errors.New("--handshake-timeout must be positive"))
 	case o.cfg.OutboundLimit <= 0:
 		return usageError(errors.New("--outbound-limit must be positive"))
 	case o.cfg.PresenceLimit < 0:

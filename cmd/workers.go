@@ -158,6 +158,9 @@ loop:
 func workerArgs(o *runOptions, baseURL, part string) []string {
 	args := []string{"run", o.File, "--worker-stream", "--quiet",
 		"--segment", part, "--target", baseURL, "--log-level", o.LogLevel}
+	if o.RunID != "" {
+		args = append(args, "--run-id", o.RunID)
+	}
 	if o.Duration > 0 {
 		args = append(args, "--duration", o.Duration.String())
 	}

@@ -52,11 +52,50 @@ type Conn struct {
 	bigRaw     [maxHeaderSize]byte // its header, for the Tap
 	rerr       error               // sticky read error
 
+	// Deadlines as the caller set them (UnixNano, 0: none): a control
+	// frame's own write deadline never outlives the caller's write
+	// deadline, and a pong written inside ReadMessage not its read deadline.
+	rdl, wdl atomic.Int64
+	// cwt bounds how long a control frame may wait to be written.
+	cwt time.Duration
+
 	// Write side.
 	wmu       sync.Mutex
 	wbuf      []byte
 	closeSent bool
 	closed    atomic.Bool
+	// Control frames whose write a deadline cut, written before anything
+	// else, and the state of a pong being written inside ReadMessage
+	// (allocated the first time either is needed); hasPend says frames are
+	// pending (read without wmu); inReadWrite that such a pong write is in
+	// progress; werr is the sticky *StallError.
+	ctl         atomic.Pointer[pendingControl]
+	hasPend     atomic.Bool
+	inReadWrite atomic.Bool
+	werr        error
+}
+
+// pendingControl is the unwritten rest of control frames, when the write
+// of the first of them began (b, since, op: under wmu), and the write
+// deadline of a pong being written inside ReadMessage (dl: under mu, which
+// SetReadDeadline takes to bring that deadline forward).
+type pendingControl struct {
+	b     []byte
+	since time.Time
+	op    ws.OpCode // of the first of them
+	mu    sync.Mutex
+	dl    int64
+}
+
+// control returns the pendingControl, allocating it the first time. The
+// caller holds wmu.
+func (c *Conn) control() *pendingControl {
+	p := c.ctl.Load()
+	if p == nil {
+		p = &pendingControl{}
+		c.ctl.Store(p)
+	}
+	return p
 }
 
 // newConn wraps an upgraded connection. buffered holds bytes the server sent
@@ -72,6 +111,7 @@ func newConn(nc net.Conn, id uint64, readBuf, maxMsg int, fl *flateConn, tap Tap
 		fl:     fl,
 		rbuf:   make([]byte, readBuf),
 		maxMsg: maxMsg,
+		cwt:    DefaultControlWriteTimeout,
 	}
 	c.rend = copy(c.rbuf, buffered)
 	return c
@@ -95,10 +135,50 @@ func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 // SetReadDeadline bounds the ReadMessage calls in progress and to come. A
 // read that times out leaves the connection usable: no partial frame is
 // lost.
-func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	ns := unixNano(t)
+	c.rdl.Store(ns)
+	if c.inReadWrite.Load() && ns != 0 {
+		// A pong written inside ReadMessage is bounded by the read
+		// deadline: bring its write deadline forward too, so that a reader
+		// asked to stop (a deadline in the past) does.
+		if p := c.ctl.Load(); p != nil {
+			p.mu.Lock()
+			if c.inReadWrite.Load() && ns < p.dl {
+				p.dl = ns
+				_ = c.nc.SetWriteDeadline(t)
+			}
+			p.mu.Unlock()
+		}
+	}
+	return c.nc.SetReadDeadline(t)
+}
 
 // SetWriteDeadline bounds the writes in progress and to come.
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadline(t) }
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	ns := unixNano(t)
+	c.wdl.Store(ns)
+	if c.inReadWrite.Load() {
+		if p := c.ctl.Load(); p != nil {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if c.inReadWrite.Load() {
+				if ns == 0 || ns >= p.dl {
+					return nil // the pong keeps its earlier deadline; t applies after it
+				}
+				p.dl = ns
+			}
+		}
+	}
+	return c.nc.SetWriteDeadline(t)
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return max(t.UnixNano(), 1)
+}
 
 // Close closes the socket without a close handshake (send SendClose first
 // for a clean close). It is idempotent and unblocks pending reads and writes.
@@ -130,6 +210,11 @@ func (c *Conn) ReadMessage() (Message, error) {
 	}
 	if c.fl != nil && cap(c.fl.in) > retainLimit {
 		c.fl.in = nil
+	}
+	if c.hasPend.Load() {
+		if err := c.flushPending(true); err != nil {
+			return Message{}, c.fail(err)
+		}
 	}
 	for {
 		var (
@@ -184,7 +269,7 @@ func (c *Conn) ReadMessage() (Message, error) {
 
 		switch h.OpCode {
 		case ws.OpPing:
-			if err := c.writeControl(ws.OpPong, payload, true); err != nil {
+			if err := c.pong(payload); err != nil {
 				return Message{}, c.fail(err)
 			}
 		case ws.OpPong:
@@ -302,7 +387,8 @@ func (c *Conn) violation(code uint16, reason string) error {
 
 // fail wraps an I/O error; all but timeouts are sticky.
 func (c *Conn) fail(err error) error {
-	if _, ok := err.(*ProtocolError); ok {
+	switch err.(type) {
+	case *ProtocolError, *StallError:
 		c.rerr = err
 		return err
 	}

@@ -291,6 +291,24 @@ func TestConnectionRefused(t *testing.T) {
 	}
 }
 
+// A source address this machine does not have cannot be bound: the dial
+// fails as addr_unavailable, before any packet reaches the target.
+func TestSourceAddrUnavailable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	src, err := ParseSources("192.0.2.7") // TEST-NET-1: never a local address
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = NewDialer(Options{Sources: src}).Dial(context.Background(), "ws://"+ln.Addr().String()+"/")
+	if Kind(err) != KindAddr {
+		t.Fatalf("got %v (kind %s), want %s", err, Kind(err), KindAddr)
+	}
+}
+
 func TestHandshakeTimeoutAndCancel(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,7 +1,6 @@
 package dialer
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -32,7 +31,11 @@ const (
 	// idle connection keeps only this (bench/vu-memory.sh measures it).
 	DefaultReadBufferSize = 1 << 10
 	DefaultMaxMessageSize = 16 << 20
-	minReadBufferSize     = 256 // a whole control frame (14+125 bytes) must fit
+	// DefaultControlWriteTimeout bounds the write of a pong, close or ping
+	// frame: a server that floods pings and never reads fails the
+	// connection after it (*StallError) instead of hanging the reader.
+	DefaultControlWriteTimeout = 5 * time.Second
+	minReadBufferSize          = 256 // a whole control frame (14+125 bytes) must fit
 	// The handshake's buffers are pooled and released after the upgrade.
 	handshakeReadBuffer  = 2 << 10
 	handshakeWriteBuffer = 2 << 10
@@ -51,6 +54,11 @@ type Options struct {
 	Tap              Tap           // nil = no tracing, zero cost
 	ReadBufferSize   int           // per-connection read buffer; default 1 KiB, at least 256
 	MaxMessageSize   int           // larger incoming messages fail the connection with 1009; default 16 MiB
+	// ControlWriteTimeout bounds how long a pong (answering a ping), close
+	// or ping frame may take to be written; past it the server is taken
+	// for not reading and the connection fails with a *StallError (kind
+	// "stall"). Default 5s.
+	ControlWriteTimeout time.Duration
 	// RecvBuffer, when positive, sets the socket's receive buffer (SO_RCVBUF,
 	// bytes) before connecting, which also turns off the kernel's receive
 	// buffer autotuning: a small one stands for a constrained client, and
@@ -114,6 +122,9 @@ func NewDialer(o Options) *Dialer {
 	o.ReadBufferSize = max(o.ReadBufferSize, minReadBufferSize)
 	if o.MaxMessageSize <= 0 {
 		o.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if o.ControlWriteTimeout <= 0 {
+		o.ControlWriteTimeout = DefaultControlWriteTimeout
 	}
 	d := &Dialer{o: o}
 	d.ws = ws.Dialer{
@@ -228,10 +239,11 @@ func (d *Dialer) dial(ctx context.Context, rawURL, host string, hdr ws.Handshake
 	}
 	wd := d.ws
 	wd.Host, wd.Header = host, hdr
-	var reason, body string
+	var reason string
+	var rf refusal
 	wd.OnStatusError = func(_ int, r []byte, resp io.Reader) {
 		reason = string(r)
-		body = refusalBody(resp)
+		rf = readRefusal(resp)
 	}
 	tap := d.o.Tap
 	if s, ok := tap.(TapSampler); ok && !s.Sample(id) {
@@ -243,10 +255,20 @@ func (d *Dialer) dial(ctx context.Context, rawURL, host string, hdr ws.Handshake
 		rec = &recorder{rw: nc}
 		rw = rec
 	}
-	br, hs, err := wd.Upgrade(rw, t.u)
+	guard := &headGuard{rw: rw, left: MaxResponseHead + wd.ReadBufferSize}
+	br, hs, err := wd.Upgrade(guard, t.u)
 	tm.Handshake = time.Since(hsStart)
-	if stop != nil && !stop() {
-		err = ctx.Err() // cancelled: the deadline was poisoned
+	cut := stop != nil && !stop() // cancelled: the deadline was poisoned
+	switch {
+	case err != nil && cut:
+		// A run ending while a server drips its 101: what the user sees is
+		// an upgrade that did not complete in time, not a silent drop.
+		err = fmt.Errorf("%w: cut after %s by cancellation, before a complete upgrade response (%w)",
+			ErrHandshakeTimeout, tm.Handshake.Round(time.Millisecond), ctx.Err())
+	case cut:
+		err = ctx.Err()
+	case err != nil && isTimeout(err):
+		err = fmt.Errorf("%w: no complete upgrade response within %s: %w", ErrHandshakeTimeout, d.o.HandshakeTimeout, err)
 	}
 	if rec != nil {
 		tap.Handshake(id, rec.req, rec.response())
@@ -264,11 +286,15 @@ func (d *Dialer) dial(ctx context.Context, rawURL, host string, hdr ws.Handshake
 		err = nc.SetDeadline(time.Time{})
 	}
 	if err != nil {
+		err = handshakeError(err, reason, rf, guard)
 		if br != nil {
 			ws.PutReader(br)
 		}
 		nc.Close()
-		return nil, tm, fmt.Errorf("dial %s: handshake: %w", rawURL, handshakeError(err, reason, body))
+		if errors.Is(err, ErrHandshakeTimeout) {
+			return nil, tm, fmt.Errorf("dial %s: %w", rawURL, err)
+		}
+		return nil, tm, fmt.Errorf("dial %s: handshake: %w", rawURL, err)
 	}
 
 	var buffered []byte
@@ -280,6 +306,7 @@ func (d *Dialer) dial(ctx context.Context, rawURL, host string, hdr ws.Handshake
 		ws.PutReader(br)
 	}
 	c.proto = hs.Protocol
+	c.cwt = d.o.ControlWriteTimeout
 	return c, tm, nil
 }
 
@@ -320,44 +347,56 @@ func (d *Dialer) target(rawURL string) (*target, error) {
 	return t, nil
 }
 
+// ErrHandshakeTimeout is the cause of a dial error when the upgrade
+// response did not arrive in full within Options.HandshakeTimeout, or
+// before the dial's context was cancelled (then the error also wraps
+// context.Canceled). Kind reports it as "timeout".
+var ErrHandshakeTimeout = errors.New("handshake timeout")
+
 // handshakeError turns what ws.Dialer.Upgrade returned into a
-// *HandshakeError, except I/O failures, which keep their own kind.
-func handshakeError(err error, reason, body string) error {
+// *HandshakeError, except I/O failures, which keep their own kind. rf is
+// what a refusal said, g what was read of the response.
+func handshakeError(err error, reason string, rf refusal, g *headGuard) error {
 	var se ws.StatusError
 	var he *HandshakeError
 	switch {
 	case errors.As(err, &he):
 		return err
 	case errors.As(err, &se):
-		return &HandshakeError{Status: int(se), Reason: reason, Body: body}
+		return &HandshakeError{Status: int(se), Reason: reason, Body: rf.body, Err: headErr(rf.err)}
+	case errors.Is(err, ErrResponseHeadTooLarge):
+		if g.is101 {
+			return &HandshakeError{Status: 101, Reason: err.Error(), Err: err}
+		}
+		return &HandshakeError{Reason: err.Error(), Err: err}
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return &HandshakeError{Reason: "connection closed before the upgrade response", Err: err}
 	case errors.Is(err, ws.ErrHandshakeBadUpgrade), errors.Is(err, ws.ErrHandshakeBadConnection),
 		errors.Is(err, ws.ErrHandshakeBadSecAccept), errors.Is(err, ws.ErrHandshakeBadSubProtocol),
 		errors.Is(err, ws.ErrHandshakeBadExtensions):
 		return &HandshakeError{Status: 101, Reason: err.Error(), Err: err}
-	case errors.Is(err, ws.ErrHandshakeBadProtocol), errors.Is(err, ws.ErrMalformedResponse):
+	case errors.Is(err, ws.ErrHandshakeBadProtocol):
+		// HTTP/1.0 (a plain web server): say what it answered, as for a
+		// refusal, from what g kept.
+		if rf, ok := g.notUpgrade(); ok {
+			return &HandshakeError{Status: rf.status, Reason: rf.reason, Body: rf.body}
+		}
 		return &HandshakeError{Reason: err.Error(), Err: err}
+	case errors.Is(err, ws.ErrMalformedResponse):
+		return &HandshakeError{Reason: "not an HTTP response: it starts with " + g.startsWith(), Err: err}
 	}
 	return err
+}
+
+// headErr keeps ErrResponseHeadTooLarge from reading a refusal, the one
+// failure there worth reporting.
+func headErr(err error) error {
+	if errors.Is(err, ErrResponseHeadTooLarge) {
+		return ErrResponseHeadTooLarge
+	}
+	return nil
 }
 
 // refusalBodyMax bounds how much of a refused upgrade's response body is
 // kept for the error message.
 const refusalBodyMax = 256
-
-// refusalBody reads the start of a refused upgrade's response body (what
-// the server said, such as Socket.IO's {"code":0,"message":"Transport
-// unknown"}). The handshake deadline bounds the read.
-func refusalBody(resp io.Reader) string {
-	res, err := http.ReadResponse(bufio.NewReaderSize(resp, 1024), nil)
-	if err != nil {
-		return ""
-	}
-	defer res.Body.Close()
-	if res.ContentLength == 0 {
-		return ""
-	}
-	b, _ := io.ReadAll(io.LimitReader(res.Body, refusalBodyMax))
-	return strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD"))
-}

@@ -22,7 +22,11 @@
 //
 // The TCP (and TLS) connect is bounded by Options.ConnectTimeout and the HTTP
 // upgrade by Options.HandshakeTimeout, both as socket deadlines: no goroutine
-// is started per dial. A cancellable context is honoured through
+// is started per dial. An upgrade that times out, or that the context cuts
+// before the response is complete (a server dripping its 101), fails with
+// ErrHandshakeTimeout. The response head is capped at MaxResponseHead
+// (64 KiB): past it the dial fails with ErrResponseHeadTooLarge, whatever
+// the server keeps sending. A cancellable context is honoured through
 // context.AfterFunc, which costs no goroutine either. The upgrade itself is
 // github.com/gobwas/ws's ws.Dialer.Upgrade on the connection dialed here, so
 // the two phases are timed apart. Frames the server sends together with its
@@ -52,6 +56,13 @@
 // it must not) is tolerated: the payload is unmasked in place. A read that
 // times out (SetReadDeadline) loses nothing and can be retried.
 //
+// Control frames (the pong answering a ping, close, ping) must be written
+// within Options.ControlWriteTimeout: a server that floods pings and never
+// reads fails the connection with a *StallError (kind "stall") instead of
+// blocking ReadMessage for good. A pong written inside ReadMessage is also
+// bounded by the read deadline, so a read returns at its deadline; the rest
+// of the pong goes out first on the next read or write.
+//
 // WriteText, WriteBinary, Ping and SendClose build the frame (header, random
 // masking key, masked copy of the payload) in a per-connection write buffer
 // and hand it to the kernel in one write call, under a mutex, so one
@@ -79,7 +90,7 @@
 // Kind sorts any error returned here into the kinds reports count: refused,
 // timeout, dns, tls, handshake (*HandshakeError: a non-101 answer or a bad
 // upgrade response), reset, closed (*CloseError from the peer, EOF, or our
-// own Close), protocol (*ProtocolError) and other.
+// own Close), protocol (*ProtocolError), stall (*StallError) and other.
 //
 // # Tap
 //

@@ -11,6 +11,9 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+	"time"
+
+	"github.com/gobwas/ws"
 )
 
 // ErrorKind names a class of failure that reports count
@@ -27,7 +30,12 @@ const (
 	KindReset     ErrorKind = "reset"     // connection reset or broken pipe
 	KindClosed    ErrorKind = "closed"    // peer closed (*CloseError, EOF) or we closed the connection
 	KindProtocol  ErrorKind = "protocol"  // the peer broke RFC 6455 (*ProtocolError)
+	KindStall     ErrorKind = "stall"     // a control frame could not be written in time: the peer stopped reading (*StallError)
 	KindOther     ErrorKind = "other"
+
+	// KindAddr: no local address or port to connect from (a source
+	// address this machine does not have, ephemeral ports used up).
+	KindAddr ErrorKind = "addr_unavailable"
 )
 
 // ErrCloseSent is returned by writes after SendClose (or the answer to the
@@ -54,8 +62,11 @@ func (e *HandshakeError) Error() string {
 		return "bad websocket upgrade response: " + e.Reason
 	}
 	msg := "websocket upgrade refused: HTTP " + strconv.Itoa(e.Status) + " " + e.Reason
-	if e.Body != "" {
+	switch {
+	case e.Body != "":
 		msg += ": " + e.Body
+	case e.Err != nil:
+		msg += ": " + e.Err.Error()
 	}
 	return msg
 }
@@ -88,6 +99,34 @@ func (e *ProtocolError) Error() string {
 	return "websocket protocol error (close " + strconv.Itoa(int(e.Code)) + "): " + e.Reason
 }
 
+// StallError is a control frame (pong, close, ping) that could not be
+// written within Options.ControlWriteTimeout: the peer stopped reading
+// while it kept sending (a ping flood). The connection has been closed, and
+// every later read and write returns the same error.
+type StallError struct {
+	Frame  ws.OpCode
+	Waited time.Duration
+	Addr   net.Addr
+	ID     uint64
+}
+
+func (e *StallError) Error() string {
+	return fmt.Sprintf("dialer: conn %d to %s stalled: a %s frame waited %s to be written (the server is not reading); connection closed",
+		e.ID, e.Addr, opName(e.Frame), e.Waited.Round(time.Millisecond))
+}
+
+func opName(op ws.OpCode) string {
+	switch op {
+	case ws.OpPing:
+		return "ping"
+	case ws.OpPong:
+		return "pong"
+	case ws.OpClose:
+		return "close"
+	}
+	return "frame"
+}
+
 // Kind classifies an error returned by this package. nil has kind "".
 func Kind(err error) ErrorKind {
 	if err == nil {
@@ -99,9 +138,14 @@ func Kind(err error) ErrorKind {
 		ce  *CloseError
 		dns *net.DNSError
 	)
+	var se *StallError
 	switch {
 	case errors.As(err, &pe):
 		return KindProtocol
+	case errors.As(err, &se):
+		return KindStall
+	case errors.Is(err, ErrHandshakeTimeout):
+		return KindTimeout
 	case errors.As(err, &ce):
 		return KindClosed
 	case errors.As(err, &dns):
@@ -110,6 +154,8 @@ func Kind(err error) ErrorKind {
 		return KindTLS
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return KindRefused
+	case errors.Is(err, syscall.EADDRNOTAVAIL), errors.Is(err, syscall.EADDRINUSE):
+		return KindAddr
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
 		return KindReset
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), isTimeout(err):

@@ -68,6 +68,18 @@ func dial(t *testing.T, o Options, url string) *Conn {
 // as the 101 response.
 func rawServer(t *testing.T, extra []byte, fn func(net.Conn, *bufio.Reader)) string {
 	t.Helper()
+	return rawServerWith(t, "", extra, fn)
+}
+
+// rawServerHeader is rawServer with header lines added to the 101 response
+// and nothing to do after it.
+func rawServerHeader(t *testing.T, header string, extra []byte) string {
+	t.Helper()
+	return rawServerWith(t, header, extra, func(net.Conn, *bufio.Reader) { time.Sleep(100 * time.Millisecond) })
+}
+
+func rawServerWith(t *testing.T, header string, extra []byte, fn func(net.Conn, *bufio.Reader)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +106,7 @@ func rawServer(t *testing.T, extra []byte, fn func(net.Conn, *bufio.Reader)) str
 				}
 				h := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
 				resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-					"Sec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(h[:]) + "\r\n\r\n"
+					"Sec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(h[:]) + "\r\n" + header + "\r\n"
 				if _, err := nc.Write(append([]byte(resp), extra...)); err != nil {
 					return
 				}

@@ -61,10 +61,10 @@ func (r *recorder) Write(p []byte) (int, error) {
 }
 
 // response is the recorded response up to and including the blank line
-// ending its headers.
+// ending its headers, or its first MaxResponseHead bytes without one.
 func (r *recorder) response() []byte {
 	if i := bytes.Index(r.rsp, []byte("\r\n\r\n")); i >= 0 {
 		return r.rsp[:i+4]
 	}
-	return r.rsp
+	return r.rsp[:min(len(r.rsp), MaxResponseHead)]
 }

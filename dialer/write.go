@@ -16,19 +16,22 @@ func (c *Conn) WriteText(p []byte) error { return c.writeData(ws.OpText, p) }
 func (c *Conn) WriteBinary(p []byte) error { return c.writeData(ws.OpBinary, p) }
 
 // Ping sends a ping frame (payload at most 125 bytes). The pong comes back
-// from ReadMessage as a Message with Op ws.OpPong.
+// from ReadMessage as a Message with Op ws.OpPong. A ping not written within
+// Options.ControlWriteTimeout fails the connection with a *StallError.
 func (c *Conn) Ping(payload []byte) error {
 	if len(payload) > maxControlPayload {
 		return fmt.Errorf("dialer: ping payload of %d bytes (max 125)", len(payload))
 	}
-	return c.writeControl(ws.OpPing, payload, false)
+	return c.writeControl(ws.OpPing, payload)
 }
 
 // SendClose writes a close frame with code and reason (cut to fit 123 bytes)
 // once; later calls, and the automatic answer to the peer's close, do
 // nothing. Code 0 or 1005 sends a close frame without a body. It does not
 // close the socket: read until ReadMessage returns *CloseError (the server's
-// answer), then Close.
+// answer), then Close. Like every control frame, the close frame must be
+// written within Options.ControlWriteTimeout, or the connection fails with
+// a *StallError.
 func (c *Conn) SendClose(code uint16, reason string) error {
 	var body [maxControlPayload]byte
 	n := closeBody(body[:], code, reason)
@@ -38,7 +41,10 @@ func (c *Conn) SendClose(code uint16, reason string) error {
 		return nil
 	}
 	c.closeSent = true
-	return c.writeFrame(ws.OpClose, 0, body[:n])
+	if c.werr != nil {
+		return c.werr
+	}
+	return c.controlFrame(ws.OpClose, body[:n], false)
 }
 
 func (c *Conn) writeData(op ws.OpCode, p []byte) error {
@@ -46,6 +52,12 @@ func (c *Conn) writeData(op ws.OpCode, p []byte) error {
 	defer c.wmu.Unlock()
 	if c.closeSent {
 		return ErrCloseSent
+	}
+	if c.werr != nil {
+		return c.werr
+	}
+	if err := c.flushPendingLocked(false); err != nil {
+		return err
 	}
 	var rsv byte
 	if c.fl != nil {
@@ -61,23 +73,171 @@ func (c *Conn) writeData(op ws.OpCode, p []byte) error {
 	return c.writeFrame(op, rsv, p)
 }
 
-// writeControl sends a ping or pong. auto marks the pong answering a ping,
-// which is silently dropped once our close frame is out.
-func (c *Conn) writeControl(op ws.OpCode, p []byte, auto bool) error {
+// writeControl sends a ping.
+func (c *Conn) writeControl(op ws.OpCode, p []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closeSent {
-		if auto {
-			return nil
-		}
 		return ErrCloseSent
 	}
-	return c.writeFrame(op, 0, p)
+	if c.werr != nil {
+		return c.werr
+	}
+	return c.controlFrame(op, p, false)
 }
 
-// writeFrame builds header, key and masked copy of p in wbuf and writes it
-// with one call. The caller holds wmu.
-func (c *Conn) writeFrame(op ws.OpCode, rsv byte, p []byte) error {
+// pong answers a ping from inside ReadMessage; once our close frame is out
+// it is silently dropped. Its write is also bounded by the read deadline,
+// so a read with a deadline returns by it even when the server does not
+// read: the pong is then finished by the next ReadMessage or write.
+func (c *Conn) pong(p []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent {
+		return nil
+	}
+	if c.werr != nil {
+		return c.werr
+	}
+	return c.controlFrame(ws.OpPong, p, true)
+}
+
+// controlFrame writes a control frame (the caller holds wmu), after the
+// rest of an earlier one, within ControlWriteTimeout of when the write
+// began: past that the peer is not reading and the connection fails with a
+// *StallError. A write cut sooner by the caller's deadline (or, with
+// inRead, the read deadline) keeps the unwritten rest for the next write
+// and returns the timeout.
+func (c *Conn) controlFrame(op ws.OpCode, p []byte, inRead bool) error {
+	if err := c.flushPendingLocked(inRead); err != nil {
+		if c.werr == nil && c.hasPend.Load() && isTimeout(err) {
+			// Still cut: this frame goes out after the rest.
+			pc := c.control()
+			pc.b = append(pc.b, c.frame(op, 0, p)...)
+			c.releaseWbuf()
+		}
+		return err
+	}
+	b := c.frame(op, 0, p)
+	since := time.Now()
+	limit, dl := c.beginControl(since, inRead)
+	n, err := c.nc.Write(b)
+	dl = c.endControl(inRead, dl)
+	if err != nil {
+		err = c.cut(op, b[n:], since, err, dl >= limit)
+	}
+	c.releaseWbuf()
+	return err
+}
+
+// flushPending is flushPendingLocked for ReadMessage.
+func (c *Conn) flushPending(inRead bool) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.werr != nil {
+		return c.werr
+	}
+	return c.flushPendingLocked(inRead)
+}
+
+// flushPendingLocked writes the rest of a control frame a deadline cut.
+func (c *Conn) flushPendingLocked(inRead bool) error {
+	if !c.hasPend.Load() {
+		return nil
+	}
+	p := c.ctl.Load()
+	limit, dl := c.beginControl(p.since, inRead)
+	n, err := c.nc.Write(p.b)
+	dl = c.endControl(inRead, dl)
+	rest := p.b[n:]
+	p.b = p.b[:0]
+	c.hasPend.Store(false)
+	if err != nil {
+		return c.cut(p.op, rest, p.since, err, dl >= limit)
+	}
+	return nil
+}
+
+// beginControl sets the write deadline of a control frame whose write
+// began at since: ControlWriteTimeout after since (limit), or the caller's
+// write deadline, or (inRead) the read deadline, whichever comes first
+// (dl). The caller holds wmu.
+func (c *Conn) beginControl(since time.Time, inRead bool) (limit, dl int64) {
+	limit = since.Add(c.cwt).UnixNano()
+	dl = limit
+	if w := c.wdl.Load(); w != 0 {
+		dl = min(dl, w)
+	}
+	if !inRead {
+		_ = c.nc.SetWriteDeadline(time.Unix(0, dl))
+		return limit, dl
+	}
+	p := c.control()
+	p.mu.Lock()
+	c.inReadWrite.Store(true) // before reading rdl: see SetReadDeadline
+	if r := c.rdl.Load(); r != 0 {
+		dl = min(dl, r)
+	}
+	p.dl = dl
+	_ = c.nc.SetWriteDeadline(time.Unix(0, dl))
+	p.mu.Unlock()
+	return limit, dl
+}
+
+// endControl puts the caller's write deadline back and returns the
+// deadline the write ended with (SetReadDeadline or SetWriteDeadline may
+// have brought it forward).
+func (c *Conn) endControl(inRead bool, dl int64) int64 {
+	if !inRead {
+		_ = c.nc.SetWriteDeadline(unixTime(c.wdl.Load()))
+		return dl
+	}
+	p := c.ctl.Load()
+	p.mu.Lock()
+	c.inReadWrite.Store(false)
+	dl = p.dl
+	_ = c.nc.SetWriteDeadline(unixTime(c.wdl.Load()))
+	p.mu.Unlock()
+	return dl
+}
+
+// cut handles a failed control frame write: rest is what was not written;
+// atLimit says the write deadline was ControlWriteTimeout's, not an
+// earlier one.
+func (c *Conn) cut(op ws.OpCode, rest []byte, since time.Time, err error, atLimit bool) error {
+	if !isTimeout(err) {
+		return fmt.Errorf("dialer: write to %s (conn %d): %w", c.nc.RemoteAddr(), c.id, err)
+	}
+	if atLimit {
+		c.werr = &StallError{Frame: op, Waited: time.Since(since), Addr: c.nc.RemoteAddr(), ID: c.id}
+		if p := c.ctl.Load(); p != nil {
+			p.b = nil
+		}
+		c.hasPend.Store(false)
+		_ = c.Close() // a frame half written: nothing more can follow it
+		return c.werr
+	}
+	if len(rest) > 0 {
+		p := c.control()
+		if !c.hasPend.Load() {
+			p.since, p.op = since, op
+		}
+		p.b = append(p.b, rest...)
+		c.hasPend.Store(true)
+	}
+	return fmt.Errorf("dialer: write to %s (conn %d): %w", c.nc.RemoteAddr(), c.id, err)
+}
+
+func unixTime(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+// frame builds header, key and masked copy of p in wbuf and reports it to
+// the Tap. The caller holds wmu.
+func (c *Conn) frame(op ws.OpCode, rsv byte, p []byte) []byte {
 	total := maxHeaderSize + len(p)
 	if cap(c.wbuf) < total {
 		c.wbuf = make([]byte, max(256, total+total/4))
@@ -89,10 +249,20 @@ func (c *Conn) writeFrame(op ws.OpCode, rsv byte, p []byte) error {
 	if c.tap != nil {
 		c.tap.Frame(c.id, ClientToServer, time.Now(), b[:n])
 	}
-	_, err := c.nc.Write(b[:n])
+	return b[:n]
+}
+
+func (c *Conn) releaseWbuf() {
 	if cap(c.wbuf) > retainLimit {
 		c.wbuf = nil
 	}
+}
+
+// writeFrame builds a frame in wbuf and writes it with one call. The
+// caller holds wmu.
+func (c *Conn) writeFrame(op ws.OpCode, rsv byte, p []byte) error {
+	_, err := c.nc.Write(c.frame(op, rsv, p))
+	c.releaseWbuf()
 	if err != nil {
 		return fmt.Errorf("dialer: write to %s (conn %d): %w", c.nc.RemoteAddr(), c.id, err)
 	}

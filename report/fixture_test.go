@@ -37,6 +37,7 @@ func feed(r *Registry, seconds, scale int) []*Interval {
 		}
 		r.Counter("errors.expect_timeout").Add(int64(s % 2))
 		r.Counter("conn.failed.refused").Add(int64(scale))
+		r.Example("conn.failed.refused", "dial ws://127.0.0.1:8080/chat: dial tcp 127.0.0.1:8080: connect: connection refused")
 		r.Counter("delivery.lost").Add(int64(scale))
 		open.Add(-int64(10 * scale))
 		ivs = append(ivs, r.Tick(t0.Add(time.Duration(s+1)*time.Second)))

@@ -37,6 +37,8 @@ const (
 	CounterDeliveryLost      = "delivery.lost"
 	CounterDeliveryDuplicate = "delivery.duplicate"
 	CounterDeliveryReordered = "delivery.reordered"
+	CounterConnInterrupted   = "conn.interrupted"       // opened connections cut by the end of the run, the graceful stop or Ctrl-C (closed with 1001)
+	CounterIterInterrupted   = "iterations.interrupted" // iterations cut the same way (no verdict)
 )
 
 // Error counters (the errors.* family, summed by AliasErrors).
@@ -51,6 +53,9 @@ const (
 	ErrCapture       = "errors.capture"
 	ErrPingTimeout   = "errors.ping_timeout"
 	ErrCloseTimeout  = "errors.close_timeout"
+	// ErrStall counts connections failed because the server stopped
+	// reading: a pong, ping or close could not be written in time.
+	ErrStall = "errors.stall"
 	// ErrClampedSample counts latency samples outside 0 … HistHighest,
 	// recorded at the bound: a measurement the tool got wrong, never
 	// silent.
@@ -85,8 +90,9 @@ func RecordedMetrics() []string {
 		CounterConnOpened, CounterMsgsSent, CounterMsgsRecv, CounterBytesSent, CounterBytesRecv,
 		CounterIterations, CounterIterationsFailed, CounterArrivalsDropped, CounterReconnects,
 		CounterExpectStale, CounterDeliveryLost, CounterDeliveryDuplicate, CounterDeliveryReordered,
+		CounterConnInterrupted, CounterIterInterrupted,
 		ErrDial, ErrHandshake, ErrSend, ErrProtocol, ErrExpectTimeout, ErrClosedByPeer,
-		ErrNotConnected, ErrCapture, ErrPingTimeout, ErrCloseTimeout, ErrClampedSample,
+		ErrNotConnected, ErrCapture, ErrPingTimeout, ErrCloseTimeout, ErrStall, ErrClampedSample,
 		GaugeVUs, GaugeConnsOpen,
 	}
 }

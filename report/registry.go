@@ -60,6 +60,8 @@ type Registry struct {
 	lastTick time.Time
 	last     map[string]int64 // counter values at the previous Tick
 	series   []SeriesPoint
+
+	examples examples // one message per counter name (outcome.go)
 }
 
 // NewRegistry returns an empty Registry whose run starts now (see StartAt).

@@ -19,7 +19,15 @@ type Meta struct {
 	Version  string    `json:"version,omitempty"`
 	Start    time.Time `json:"start"`
 	End      time.Time `json:"end"`
-	Segment  string    `json:"segment,omitempty"` // execution segment of this process ("0:1/3"); merged files list them all
+	Segment  string    `json:"segment,omitempty"` // execution segment of this process ("0:1/3", "0:1" for the whole load); merged files list them all
+	// RunID names the run (random, or `run --run-id`); the workers of one
+	// run share it. Merged files list every source's, comma-separated.
+	RunID string `json:"run_id,omitempty"`
+	// ScenarioHash is the sha256 (hex) of the normalized scenario file, so
+	// that results of different scenarios are not merged by mistake.
+	ScenarioHash string `json:"scenario_hash,omitempty"`
+	// Interrupted is set when the run was stopped by SIGINT/SIGTERM.
+	Interrupted bool `json:"interrupted,omitempty"`
 
 	StartAt *StartInfo `json:"start_at,omitempty"` // the agreed start of a distributed run (distributed.go)
 	Clock   *ClockInfo `json:"clock,omitempty"`    // clock error bounds of the hosts (distributed.go)
@@ -37,6 +45,7 @@ type Results struct {
 	Gauges     map[string]GaugeStats `json:"gauges"`
 	Series     []SeriesPoint         `json:"series"`
 	Thresholds []Verdict             `json:"thresholds,omitempty"`
+	Examples   map[string]string     `json:"examples,omitempty"` // one example message per counter, e.g. the first error of each conn.failed.<reason>
 
 	hists map[string]*hdr.Histogram // decoded histograms by metric name
 }
@@ -110,6 +119,7 @@ func (r *Registry) Results(meta Meta) *Results {
 	for name, c := range ctrs {
 		res.Counters[name] = c.Value()
 	}
+	res.Examples = r.examples.snapshot()
 	for name, g := range gauges {
 		res.Gauges[name] = GaugeStats{Last: g.Value(), Max: g.Max()}
 	}
@@ -278,6 +288,7 @@ func Merge(rs ...*Results) (*Results, error) {
 		hists:     make(map[string]*hdr.Histogram),
 	}
 	out.Meta = mergeMeta(rs)
+	out.Examples = mergeExamples(rs)
 	clamped := make(map[string]int64)
 	var names []string
 	var exprs []string
@@ -342,7 +353,7 @@ func Merge(rs ...*Results) (*Results, error) {
 
 func mergeMeta(rs []*Results) Meta {
 	var m Meta
-	var scen, tgt, ver, seg []string
+	var scen, tgt, ver, seg, ids, hashes []string
 	addUniq := func(list *[]string, s string) {
 		for _, part := range strings.Split(s, ",") {
 			part = strings.TrimSpace(part)
@@ -362,7 +373,12 @@ func mergeMeta(rs []*Results) Meta {
 		addUniq(&tgt, r.Meta.Target)
 		addUniq(&ver, r.Meta.Version)
 		addUniq(&seg, r.Meta.Segment)
+		addUniq(&ids, r.Meta.RunID)
+		addUniq(&hashes, r.Meta.ScenarioHash)
+		m.Interrupted = m.Interrupted || r.Meta.Interrupted
 	}
+	m.RunID = strings.Join(ids, ",")
+	m.ScenarioHash = strings.Join(hashes, ",")
 	m.Scenario = strings.Join(scen, ", ")
 	m.Target = strings.Join(tgt, ", ")
 	m.Version = strings.Join(ver, ", ")

@@ -39,6 +39,9 @@ func WriteSummary(w io.Writer, r *Results) error {
 			return err
 		}
 	}
+	if err := failureTable(ew, r); err != nil {
+		return err
+	}
 	if len(r.Thresholds) > 0 {
 		fmt.Fprintln(ew, "\nThresholds")
 		if err := thresholdTable(ew, r.Thresholds); err != nil {
@@ -91,7 +94,7 @@ func writeHeader(w io.Writer, r *Results) {
 	} else {
 		fmt.Fprintf(w, "duration:  %s\n", d.Round(time.Millisecond))
 	}
-	if m.Segment != "" {
+	if m.Segment != "" && m.Segment != "0:1" {
 		fmt.Fprintf(w, "segment:   %s\n", m.Segment)
 	}
 	if r.Sources > 1 {
@@ -101,6 +104,7 @@ func writeHeader(w io.Writer, r *Results) {
 	if m.Version != "" {
 		fmt.Fprintf(w, "wsbench:   %s\n", m.Version)
 	}
+	writeStatus(w, r)
 }
 
 func newTable(w io.Writer, header []string, aligns []tw.Align) *tablewriter.Table {
@@ -151,12 +155,12 @@ var counterGroups = []struct {
 	name  string
 	items []string
 }{
-	{"connections", []string{CounterConnOpened, AliasConnectFailed, PrefixConnFailed, PrefixConnClosed, CounterReconnects}},
+	{"connections", []string{CounterConnOpened, AliasConnectFailed, PrefixConnFailed, PrefixConnClosed, CounterConnInterrupted, CounterReconnects}},
 	{"messages", []string{CounterMsgsSent, CounterMsgsRecv, CounterBytesSent, CounterBytesRecv, CounterExpectStale}},
 	{"listeners", []string{PrefixListener}},
 	{"deliveries", []string{CounterDeliveryLost, CounterDeliveryDuplicate, CounterDeliveryReordered}},
 	{"errors", []string{AliasErrors, PrefixErrors}},
-	{"iterations", []string{CounterIterations, CounterIterationsFailed, CounterArrivalsDropped}},
+	{"iterations", []string{CounterIterations, CounterIterationsFailed, CounterIterInterrupted, CounterArrivalsDropped}},
 }
 
 type counterRow struct {

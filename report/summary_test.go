@@ -58,6 +58,7 @@ func TestSummaryMergedGolden(t *testing.T) {
 	a.Meta.Segment = "0:1/2"
 	b := summaryFixture(t)
 	b.Meta.Segment = "1/2:1"
+	b.Meta.Interrupted = true
 	m, err := Merge(a, b)
 	if err != nil {
 		t.Fatal(err)

@@ -172,7 +172,8 @@ var knownCounters = map[string]bool{
 	CounterConnOpened: true, CounterMsgsSent: true, CounterMsgsRecv: true, CounterBytesSent: true, CounterBytesRecv: true,
 	CounterDeliveryLost: true, CounterDeliveryDuplicate: true, CounterDeliveryReordered: true,
 	CounterIterations: true, CounterIterationsFailed: true, CounterArrivalsDropped: true, CounterReconnects: true,
-	CounterExpectStale: true,
+	CounterExpectStale:     true,
+	CounterConnInterrupted: true, CounterIterInterrupted: true,
 }
 
 // Evaluate checks each threshold against r. Percentages of counters are

@@ -413,7 +413,7 @@ func TestMisbehavingServers(t *testing.T) {
 		{"refused", refused, "conn.failed.refused"},
 		{"stall", "ws://" + stall.Addr().String(), "conn.failed.timeout"},
 		{"garbage", garbage, "errors.protocol"},
-		{"forbidden", "ws" + strings.TrimPrefix(forbidden.URL, "http"), "conn.failed.handshake"},
+		{"forbidden", "ws" + strings.TrimPrefix(forbidden.URL, "http"), "conn.failed.http_status"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := closedPlan(2, 2, connectStep(), sendStep(`{"op":"echo"}`),

@@ -255,7 +255,7 @@ var (
 	fileOnlyFields     = []string{"target", "connect", "duration", "graceful_stop", "thresholds", "scenarios", "description"}
 	scenarioOnlyFields = []string{"weight", "vus", "vus_multiple_of", "arrival_rate", "max_vus", "stages", "iterations", "reconnect", "listeners", "steps"}
 	scenarioFields     = append([]string{"description", "duration", "connect"}, scenarioOnlyFields...)
-	connectFields      = []string{"path", "headers", "subprotocols", "connect_timeout", "handshake_timeout", "compression", "insecure", "ca_file", "source", "recv_buffer", "protocol", "namespace", "auth", "engineio"}
+	connectFields      = []string{"path", "headers", "subprotocols", "connect_timeout", "handshake_timeout", "compression", "insecure", "ca_file", "source", "recv_buffer", "backoff", "protocol", "namespace", "auth", "engineio"}
 	stepKinds          = stepKindNames[:]
 )
 
@@ -455,6 +455,8 @@ func (d *decoder) connectOptions(n *ynode, field string) ConnectOptions {
 			o.CAFile, _ = d.str(v, f)
 		case "recv_buffer":
 			o.RecvBuffer, _ = d.int(v, f, 1024, 64<<20)
+		case "backoff":
+			o.Backoff = d.dialBackoff(v, f)
 		case "source":
 			o.Source, _ = d.str(v, f)
 			if err := checkSource(o.Source); err != nil {

@@ -376,7 +376,8 @@ func TestParseEverything(t *testing.T) {
 	}
 	if c.Path != "/chat?user=u{{vu}}" || c.Headers["X-Version"] != "2" || len(c.Subprotocols) != 1 || c.Subprotocols[0] != "chat.v1" ||
 		c.ConnectTimeout != 3*time.Second || c.HandshakeTimeout != 4*time.Second || !c.Compression || !c.Insecure ||
-		c.CAFile != "/etc/ssl/extra.pem" || c.Source != "127.0.0.0/30" || c.RecvBuffer != 8192 {
+		c.CAFile != "/etc/ssl/extra.pem" || c.Source != "127.0.0.0/30" || c.RecvBuffer != 8192 ||
+		c.Backoff != (DialBackoff{Initial: 20 * time.Millisecond, Max: 2 * time.Second}) {
 		t.Errorf("connect: %+v", c)
 	}
 	v := NewVars(4, "arrivals", 1, func(string) string { return "t" })

@@ -66,6 +66,9 @@ type ConnectOptions struct {
 	CAFile           string // extra CA for wss://
 	Source           string // source address or range, e.g. "127.0.0.1-127.0.0.32"
 	RecvBuffer       int    // socket receive buffer in bytes (SO_RCVBUF); 0 = the kernel's autotuned default
+
+	// Backoff is the wait before dialing again after failed dials (backoff.go).
+	Backoff DialBackoff
 	// Socket.IO (see socketio_plan.go): Protocol ProtoSocketIO speaks
 	// Engine.IO over the WebSocket and connects Namespace with Auth.
 	Protocol  Protocol

@@ -138,11 +138,15 @@ func (s *scenarioRun) run(ctx context.Context, seg Segment) {
 	hardCtx, cancelHard := context.WithCancel(ctx)
 	defer cancelHard()
 	e := loadEnv{
-		load:    l,
-		seg:     seg,
-		length:  length,
-		grace:   max(p.GracefulStop, 0),
-		factory: func(num int) vuRunner { return newVU(s, num) },
+		load:   l,
+		seg:    seg,
+		length: length,
+		grace:  max(p.GracefulStop, 0),
+		factory: func(num int) vuRunner {
+			v := newVU(s, num)
+			v.loadDone = loadCtx.Done()
+			return v
+		},
 		vus:     s.r.m.vus,
 		dropped: s.r.m.dropped,
 		wg:      &s.r.wg,
@@ -233,7 +237,7 @@ func nameOr(name, def string) string {
 // prepareDial builds (or reuses) the dialer for opts and splits the headers
 // into static ones (in the dialer) and templates rendered per connection.
 func (s *scenarioRun) prepareDial(opts ConnectOptions, tap dialer.Tap, dialers map[string]*dialer.Dialer) (*cdial, error) {
-	d := &cdial{base: strings.TrimSuffix(s.r.base, "/")}
+	d := &cdial{base: strings.TrimSuffix(s.r.base, "/"), backoff: opts.Backoff.withDefaults()}
 	var err error
 	if d.sio, err = s.prepareSocketIO(&opts); err != nil {
 		return nil, err

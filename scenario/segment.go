@@ -189,3 +189,12 @@ func (s Segment) labelOrWhole() string {
 	}
 	return s.label
 }
+
+// Overlaps reports whether s and o share part of the load: the results of
+// two overlapping segments count that part twice when merged.
+func (s Segment) Overlaps(o Segment) bool {
+	sfn, sfd, stn, std := s.bounds()
+	ofn, ofd, otn, otd := o.bounds()
+	// s.from < o.to && o.from < s.to; numerators ≤ denominators ≤ 2^30.
+	return sfn*otd < otn*sfd && ofn*std < stn*ofd
+}

@@ -228,3 +228,30 @@ func TestSegmentSplit(t *testing.T) {
 		t.Error("Split(0) succeeded")
 	}
 }
+
+func TestSegmentOverlaps(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"0:1/2", "1/2:1", false},
+		{"0:1/2", "0:1/2", true},
+		{"", "2/3:1", true},
+		{"0:1/3", "1/4:1/2", true},
+		{"0:1/3", "1/3:2/3", false},
+		{"1/3:2/3", "0:1/3", false},
+		{"0:1", "1/2:1", true},
+	} {
+		a, err := ParseSegment(c.a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := ParseSegment(c.b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Overlaps(b) != c.want || b.Overlaps(a) != c.want {
+			t.Errorf("%q overlaps %q: %v, want %v", c.a, c.b, a.Overlaps(b), c.want)
+		}
+	}
+}

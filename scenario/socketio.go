@@ -244,7 +244,7 @@ func (v *vu) sioFailed(d *cdial, err error) bool {
 		se = &sioError{kind: sioKindUpgrade, msg: "not a Socket.IO endpoint", err: err}
 	}
 	m := v.s.r.m
-	m.counter(report.PrefixConnFailed + se.kind).Inc()
+	m.countDialFailure(se.kind, se)
 	d.sio.m.errors.Inc()
 	if d.sio.warned.CompareAndSwap(false, true) {
 		v.s.r.log.Warn("socket.io connect failed (first of its kind; later ones are counted)", "scenario", v.s.sc.Name, "vu", v.vars.VU, "kind", se.kind, "err", se)

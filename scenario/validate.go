@@ -133,6 +133,12 @@ func mergeConnect(base, over ConnectOptions) ConnectOptions {
 	if over.RecvBuffer != 0 {
 		out.RecvBuffer = over.RecvBuffer
 	}
+	if over.Backoff.Initial != 0 {
+		out.Backoff.Initial = over.Backoff.Initial
+	}
+	if over.Backoff.Max != 0 {
+		out.Backoff.Max = over.Backoff.Max
+	}
 	mergeSocketIO(&out, over)
 	return out
 }

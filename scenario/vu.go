@@ -84,6 +84,10 @@ type vu struct {
 	top      int       // top-level step being run
 	resume   int       // top-level step to resume at after a reconnect
 	depth    int
+
+	// Dial backoff (backoff.go).
+	backoff  dialBackoff     // failed dials in a row, for the wait before the next
+	loadDone <-chan struct{} // closed when the load ends (not when the VU is cancelled); nil = never
 }
 
 func newVU(s *scenarioRun, num int) *vu {
@@ -134,7 +138,8 @@ func (v *vu) iterate(ctx context.Context) {
 		m.iterations.Inc()
 		v.endConn(true)
 	case errors.Is(err, errCancelled):
-		v.endConn(false) // interrupted: no verdict
+		m.iterInterrupted.Inc() // cut by the end of the run, the graceful stop or Ctrl-C: no verdict
+		v.endConn(false)
 	default:
 		m.iterations.Inc()
 		m.iterFailed.Inc()
@@ -159,6 +164,10 @@ func (v *vu) step(st *cstep, sc sched) error {
 	}
 	switch st.Kind {
 	case StepConnect:
+		// After failed dials, wait before the next (backoff.go).
+		if err := v.backoffWait(st.dial.backoff); err != nil {
+			return err
+		}
 		if err := v.connect(st.dial); err != nil {
 			return err
 		}
@@ -307,22 +316,29 @@ func (v *vu) connect(d *cdial) error {
 		sio, err = d.sio.open(v.ctx, c, v.vars)
 	}
 	if err != nil {
-		if v.ctx.Err() != nil {
+		// A cancel that cut an upgrade in progress is a handshake timeout
+		// (a server dripping its 101 past the end of the run), not a drop.
+		if v.ctx.Err() != nil && !errors.Is(err, dialer.ErrHandshakeTimeout) {
 			return errCancelled
 		}
 		if v.sioFailed(d, err) {
+			v.backoff.failed()
 			return fmt.Errorf("connect: %w", errIterFailed)
 		}
-		kind := dialer.Kind(err)
-		m.counter(report.PrefixConnFailed + string(kind)).Inc()
-		if kind == dialer.KindHandshake {
+		v.backoff.failed()
+		m.countDialFailure(connFailReason(err), err)
+		if dialer.Kind(err) == dialer.KindHandshake || errors.Is(err, dialer.ErrHandshakeTimeout) {
 			m.errHandshake.Inc()
 		} else {
 			m.errDial.Inc()
 		}
 		v.s.r.log.Debug("connect failed", "scenario", v.s.sc.Name, "vu", v.vars.VU, "err", err)
+		if v.ctx.Err() != nil {
+			return errCancelled
+		}
 		return fmt.Errorf("connect: %w", errIterFailed)
 	}
+	v.backoff.succeeded()
 	m.connect.Record(tm.Connect)
 	m.handshake.Record(tm.Handshake)
 	m.opened.Inc()
@@ -331,6 +347,7 @@ func (v *vu) connect(d *cdial) error {
 	v.lastSend, v.lastPlan = time.Now(), time.Time{}
 	l := newLink(v, c)
 	l.sio = sio
+	l.ctx, l.abandonDone = v.ctx, make(chan struct{})
 	// A cancelled VU may be blocked in a read or in a write to a server
 	// that stopped reading: closing the socket is what unblocks it.
 	l.stopAbandon = context.AfterFunc(v.ctx, l.abandon)
@@ -429,7 +446,9 @@ func (v *vu) send(st *cstep, sc sched) error {
 		err = l.c.WriteText(p)
 	}
 	if err != nil {
-		v.m.errSend.Inc()
+		if v.ctx.Err() == nil { // not a write cut by an interrupt
+			v.m.errSend.Inc()
+		}
 		v.s.r.log.Debug("send failed", "scenario", v.s.sc.Name, "vu", v.vars.VU, "err", err)
 		return errConnLost
 	}
@@ -593,22 +612,27 @@ func (v *vu) dropLink() {
 	if l == nil {
 		return
 	}
-	if l.stopAbandon != nil {
-		l.stopAbandon()
+	if l.stopAbandon != nil && !l.stopAbandon() {
+		<-l.abandonDone // the hook runs: let it finish sending its close frame
 	}
 	l.own()
 	if !l.dead.Load() {
+		if l.ctx != nil && l.ctx.Err() != nil {
+			l.goAway() // interrupted while the hook was not needed
+		}
 		l.abandoned.Store(true)
 		l.end(nil)
 	}
 	v.link = nil
 }
 
-// abandon closes the socket: the close-on-cancel hook, run on another
-// goroutine. A read or write of the VU in progress returns, and the read
-// error is not counted.
+// abandon sends 1001 (interrupt.go) and closes the socket: the
+// close-on-cancel hook, run on another goroutine. A read or write of the
+// VU in progress returns, and the read error is not counted as an error.
 func (l *link) abandon() {
+	defer close(l.abandonDone)
 	l.abandoned.Store(true)
+	l.goAway()
 	_ = l.c.Close()
 }
 
@@ -634,6 +658,10 @@ type link struct {
 	stopAbandon func() bool // unregisters the close-on-cancel hook
 	sio         *sioConn    // Socket.IO state (socketio.go); nil on raw WebSocket connections
 	abandoned   atomic.Bool // we closed the socket: read errors are expected
+
+	// Interruption (interrupt.go).
+	ctx         context.Context // the VU's: done when the connection is interrupted
+	abandonDone chan struct{}   // closed when the close-on-cancel hook has run
 
 	// The read deadline set on c (zero: none) and whether it has passed.
 	// A deadline ahead of the one a wait needs is moved back; one before it
@@ -875,14 +903,20 @@ func (l *link) fail(err error) {
 	m := l.m
 	var ce *dialer.CloseError
 	var pe *dialer.ProtocolError
+	var se *dialer.StallError
 	switch {
+	case l.ctx != nil && l.ctx.Err() != nil:
+		m.connInterrupted.Inc() // cut by the end of the run or Ctrl-C, after a 1001 (interrupt.go)
 	case errors.As(err, &ce):
 		m.closed(ce.Code).Inc()
 		if !expected && !abandoned {
 			m.errClosedByPeer.Inc()
 		}
 	case abandoned:
-		// We closed the socket ourselves.
+		m.closed(1006).Inc() // we dropped it without a close handshake (or the peer never answered ours)
+	case errors.As(err, &se):
+		m.closed(1006).Inc()
+		m.counter(report.ErrStall).Inc() // the server stopped reading: a pong or close could not be written
 	case errors.As(err, &pe):
 		m.closed(pe.Code).Inc()
 		m.errProtocol.Inc()
@@ -910,6 +944,8 @@ type cdial struct {
 	path    *Template // templated path
 	base    string
 	headers []cheader // templated headers rendered per connection
+
+	backoff DialBackoff // wait after failed dials (backoff.go)
 }
 
 type cheader struct {
@@ -959,6 +995,7 @@ type metrics struct {
 	opened, msgsSent, msgsRecv, bytesSent       *report.Counter
 	bytesRecv, iterations, iterFailed, dropped  *report.Counter
 	reconnects, expectStale                     *report.Counter
+	iterInterrupted, connInterrupted            *report.Counter
 	errDial, errHandshake, errSend, errProtocol *report.Counter
 	errExpectTimeout, errClosedByPeer           *report.Counter
 	errNotConnected, errCapture, errPingTimeout *report.Counter
@@ -982,6 +1019,8 @@ func newMetrics(reg *report.Registry) *metrics {
 		dropped:          reg.Counter(report.CounterArrivalsDropped),
 		reconnects:       reg.Counter(report.CounterReconnects),
 		expectStale:      reg.Counter(report.CounterExpectStale),
+		iterInterrupted:  reg.Counter(report.CounterIterInterrupted),
+		connInterrupted:  reg.Counter(report.CounterConnInterrupted),
 		errDial:          reg.Counter(report.ErrDial),
 		errHandshake:     reg.Counter(report.ErrHandshake),
 		errSend:          reg.Counter(report.ErrSend),

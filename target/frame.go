@@ -37,13 +37,10 @@ func parseHeader(b []byte) (h ws.Header, n int, ok bool) {
 		if len(b) < 10 {
 			return h, 0, false
 		}
-		u := binary.BigEndian.Uint64(b[2:10])
-		if u > 1<<62 {
-			// The most significant bit must be 0; anything this big is
-			// over every size limit anyway.
-			u = 1 << 62
-		}
-		h.Length = int64(u)
+		// The most significant bit must be 0 (RFC 6455 §5.2): a length
+		// with it set comes out negative here and checkHeader refuses it
+		// as a protocol error.
+		h.Length = int64(binary.BigEndian.Uint64(b[2:10]))
 		n = 10
 	default:
 		h.Length = int64(l)
@@ -89,11 +86,12 @@ var (
 	errLongCtl         = &frameError{ws.StatusProtocolError, "control frame payload over 125 bytes"}
 	errBadContinuation = &frameError{ws.StatusProtocolError, "continuation frame without a message"}
 	errExpectedCont    = &frameError{ws.StatusProtocolError, "new data frame inside a fragmented message"}
+	errLengthMSB       = &frameError{ws.StatusProtocolError, "64-bit payload length with the most significant bit set"}
 	errTooBig          = &frameError{ws.StatusMessageTooBig, "message too big"}
 	errInvalidUTF8     = &frameError{ws.StatusInvalidFramePayloadData, "invalid UTF-8 in text message"}
 	errCloseLen1       = &frameError{ws.StatusProtocolError, "close payload of 1 byte"}
 	errCloseCode       = &frameError{ws.StatusProtocolError, "invalid close code"}
-	errCloseUTF8       = &frameError{ws.StatusProtocolError, "invalid UTF-8 in close reason"}
+	errCloseUTF8       = &frameError{ws.StatusInvalidFramePayloadData, "invalid UTF-8 in close reason"}
 	errBinaryChat      = &frameError{ws.StatusUnsupportedData, "binary messages are not part of the chat protocol"}
 )
 
@@ -102,6 +100,9 @@ var (
 // fragmented says whether a fragmented data message is in progress and
 // soFar how many payload bytes it holds.
 func checkHeader(h ws.Header, fragmented bool, soFar, maxMessage int64) *frameError {
+	if h.Length < 0 {
+		return errLengthMSB
+	}
 	if !h.Masked {
 		return errUnmasked
 	}

@@ -116,5 +116,8 @@ func FuzzFrames(f *testing.F) {
 			t.Fatalf("queue not released: %d frames, %d bytes", len(c.q), c.qBytes)
 		}
 		c.mu.Unlock()
+		if n := s.m.outQueued.Load(); n != 0 {
+			t.Fatalf("queued-bytes gauge %d after the connection is gone", n)
+		}
 	})
 }

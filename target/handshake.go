@@ -69,8 +69,10 @@ func parseRequest(b []byte) (req request, rej *rejection) {
 	}
 	req.target = line[:sp]
 	proto := line[sp+1:]
-	if !bytes.HasPrefix(proto, []byte("HTTP/1.")) || len(proto) != 8 {
-		return req, &rejection{status: 400, reason: "unsupported protocol " + strconv.Quote(string(proto))}
+	if string(proto) != "HTTP/1.1" {
+		// RFC 6455 §4.1 asks for HTTP/1.1; HTTP/1.0 has no Upgrade and
+		// anything else is not a version this parser knows.
+		return req, &rejection{status: 400, reason: "unsupported protocol " + strconv.Quote(string(proto)) + ", want HTTP/1.1"}
 	}
 	for len(rest) > 0 {
 		line, rest = cutLine(rest)
@@ -83,6 +85,9 @@ func parseRequest(b []byte) (req request, rej *rejection) {
 		}
 		name := bytes.TrimSpace(line[:colon])
 		value := bytes.TrimSpace(line[colon+1:])
+		if i := ctlIndex(line); i >= 0 {
+			return req, &rejection{status: 400, reason: "control byte " + strconv.QuoteRune(rune(line[i])) + " in header " + strconv.Quote(string(name))}
+		}
 		switch {
 		case bytes.EqualFold(name, []byte("Host")):
 			req.host = true
@@ -192,6 +197,8 @@ func statusText(code int) string {
 		return "Request Timeout"
 	case 426:
 		return "Upgrade Required"
+	case 429:
+		return "Too Many Requests"
 	case 431:
 		return "Request Header Fields Too Large"
 	case 503:
@@ -207,6 +214,20 @@ func cutLine(b []byte) (line, rest []byte) {
 		return b, nil
 	}
 	return b[:i], b[i+2:]
+}
+
+// ctlIndex returns the index of the first control byte in a header line
+// (RFC 9110 §5.5 allows none but horizontal tab), or -1. A NUL or a bare CR
+// or LF in a header is how request smuggling starts; net/http refuses them
+// too. (httpguts.ValidHeaderFieldValue says the same but takes a string,
+// which would cost an allocation per header here.)
+func ctlIndex(line []byte) int {
+	for i, b := range line {
+		if (b < 0x20 && b != '\t') || b == 0x7f {
+			return i
+		}
+	}
+	return -1
 }
 
 // hasToken reports whether the comma-separated header value holds token

@@ -57,7 +57,7 @@ func newHub(cfg Config, s *Server, logger *slog.Logger) (chatHub, error) {
 	if cfg.HistoryDB != "" {
 		st, err := history.OpenBolt(cfg.HistoryDB, history.BoltOptions{Retain: max(cfg.HistorySize, 1), RetainBytes: cfg.HistoryRoomBytes})
 		if err != nil {
-			return nil, fmt.Errorf("open history store %s: %w", cfg.HistoryDB, err)
+			return nil, fmt.Errorf("--history-db: %w", err)
 		}
 		hc.Store = st
 	}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
 // metrics holds the server's counters. They are plain atomics written in the
@@ -20,6 +22,7 @@ type metrics struct {
 	msgsOut        atomic.Int64 // frames written to sockets
 	bytesOut       atomic.Int64
 	deliveries     atomic.Int64 // per-recipient frames queued by Deliver
+	outQueued      atomic.Int64 // bytes in per-connection queues, not yet handed to sockets (next to deliveries: both change per recipient)
 	drops          atomic.Int64 // Chatter dropped for a full queue
 	slowDisconnect atomic.Int64
 	httpRequests   atomic.Int64 // /healthz, /metrics, 404s
@@ -45,7 +48,15 @@ func (m *metrics) upgradeFailed(reason string) {
 	m.mu.Unlock()
 }
 
+// closeOther is the closeKey code of every close code without a meaning of
+// its own (3000-4999 and anything a peer may choose): they share one series,
+// code="other", so a client cannot grow /metrics by picking fresh codes.
+const closeOther = 0
+
 func (m *metrics) closed(code uint16, side string) {
+	if code < wsproto.CloseNormal || code > wsproto.CloseTLSHandshake {
+		code = closeOther
+	}
 	m.mu.Lock()
 	m.closes[closeKey{code, side}]++
 	m.mu.Unlock()
@@ -62,7 +73,7 @@ type HubStats struct {
 
 // appendPrometheus renders every series in the Prometheus text exposition
 // format (version 0.0.4).
-func (m *metrics) appendPrometheus(dst []byte, hs HubStats) []byte {
+func (m *metrics) appendPrometheus(dst []byte, hs HubStats, handshakesPending int64) []byte {
 	gauge := func(name, help string, v int64) {
 		dst = append(dst, "# HELP "+name+" "+help+"\n# TYPE "+name+" gauge\n"+name+" "...)
 		dst = strconv.AppendInt(dst, v, 10)
@@ -75,6 +86,7 @@ func (m *metrics) appendPrometheus(dst []byte, hs HubStats) []byte {
 	}
 	gauge("wsbench_connections", "Open connections (TCP, including those still in the handshake).", m.connsCurrent.Load())
 	counter("wsbench_connections_total", "Connections accepted.", m.connsTotal.Load())
+	gauge("wsbench_handshakes_pending", "Connections accepted whose HTTP request is not answered yet (each source IP may hold --max-handshakes-per-ip).", handshakesPending)
 	counter("wsbench_upgrades_total", "Successful WebSocket upgrades.", m.upgradesOK.Load())
 	counter("wsbench_messages_in_total", "Data messages received from clients.", m.msgsIn.Load())
 	counter("wsbench_bytes_in_total", "Bytes received from clients (all frames, payload only).", m.bytesIn.Load())
@@ -83,6 +95,7 @@ func (m *metrics) appendPrometheus(dst []byte, hs HubStats) []byte {
 	counter("wsbench_deliveries_total", "Frames queued to a recipient by the hub.", m.deliveries.Load())
 	counter("wsbench_drops_total", "Chatter frames dropped because a recipient's queue was full.", m.drops.Load())
 	counter("wsbench_slow_consumer_disconnects_total", "Connections closed with 1008 for staying over the outbound limit.", m.slowDisconnect.Load())
+	gauge("wsbench_outbound_queued_bytes", "Bytes queued to connections and not yet handed to their sockets (a broadcast frame counts once per recipient); each connection's share is bounded by --outbound-limit.", m.outQueued.Load())
 	counter("wsbench_http_requests_total", "Plain HTTP requests answered (healthz, metrics, not found).", m.httpRequests.Load())
 	gauge("wsbench_rooms", "Chat rooms with at least one member.", hs.Rooms)
 	gauge("wsbench_room_members", "Room memberships.", hs.Members)
@@ -118,7 +131,7 @@ func (m *metrics) appendPrometheus(dst []byte, hs HubStats) []byte {
 	}
 	slices.SortFunc(keys, func(a, b closeKey) int {
 		if a.code != b.code {
-			return int(a.code) - int(b.code)
+			return int(a.code-1) - int(b.code-1) // closeOther (0) last
 		}
 		if a.side < b.side {
 			return -1
@@ -128,10 +141,14 @@ func (m *metrics) appendPrometheus(dst []byte, hs HubStats) []byte {
 		}
 		return 0
 	})
-	dst = append(dst, "# HELP wsbench_closes_total Close handshakes by code and by the side that sent the first close frame.\n# TYPE wsbench_closes_total counter\n"...)
+	dst = append(dst, "# HELP wsbench_closes_total Close handshakes by code (1000-1015; every other code counts as other) and by the side that sent the first close frame.\n# TYPE wsbench_closes_total counter\n"...)
 	for _, k := range keys {
 		dst = append(dst, `wsbench_closes_total{code="`...)
-		dst = strconv.AppendUint(dst, uint64(k.code), 10)
+		if k.code == closeOther {
+			dst = append(dst, "other"...)
+		} else {
+			dst = strconv.AppendUint(dst, uint64(k.code), 10)
+		}
 		dst = append(dst, `",initiator="`...)
 		dst = append(dst, k.side...)
 		dst = append(dst, `"} `...)

@@ -58,17 +58,40 @@ func TestOutboxLimits(t *testing.T) {
 	if !kill || qb > 4*s.cfg.OutboundLimit+len(payload)+10 {
 		t.Fatalf("kill=%v with %d bytes queued", kill, qb)
 	}
-	if !c.flush(newScratch()) {
-		t.Fatal("killed connection not closed on flush")
+	if c.flush(newScratch()) {
+		t.Fatal("killed connection closed before its close frame could leave")
+	}
+	if c.state != stClosing {
+		t.Fatalf("killed connection in state %d, want closing (waiting for the close reply)", c.state)
 	}
 	if s.m.slowDisconnect.Load() != 1 {
 		t.Fatal("slow disconnect not counted")
 	}
 	c.mu.Lock()
 	n := len(c.q)
+	var last []byte
+	if n > 0 {
+		last = c.q[n-1].b
+	}
 	c.mu.Unlock()
-	if n != 1 { // only the 1008 close frame is left
-		t.Fatalf("%d frames queued after the slow close, want the close frame alone", n)
+	if n != 1 || len(last) < 4 || last[0] != 0x88 || int(last[2])<<8|int(last[3]) != 1008 {
+		t.Fatalf("%d frames queued after the slow close (last % x), want the 1008 close frame alone", n, last)
+	}
+	// Nothing may follow the close frame: neither chatter nor replies.
+	ob.Deliver(to[:1], payload, chat.Reply)
+	ob.Deliver(to[:1], payload, chat.Chatter)
+	c.mu.Lock()
+	n = len(c.q)
+	c.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d frames queued after the close frame, want none", n)
+	}
+	if got := s.m.outQueued.Load(); got != int64(len(last)) {
+		t.Fatalf("queued-bytes gauge %d, want %d (the close frame)", got, len(last))
+	}
+	s.connGone(c)
+	if got := s.m.outQueued.Load(); got != 0 {
+		t.Fatalf("queued-bytes gauge %d after the connection is gone, want 0", got)
 	}
 }
 

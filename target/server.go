@@ -41,6 +41,7 @@ type Config struct {
 	IdleTimeout      time.Duration // close connections silent this long (0 = never)
 	MaxMessage       int           // largest data message in bytes (close 1009 past it)
 	MaxConns         int           // connections beyond this get 503
+	HandshakesPerIP  int           // connections still in the handshake per source IP, more get 429; 0 = a quarter of MaxConns
 	OutboundLimit    int           // per-connection outbound queue in bytes
 	SendBuffer       int           // kernel send buffer per connection (SO_SNDBUF) in bytes; 0 = the kernel's autotuning
 	SlowTimeout      time.Duration // over the outbound limit this long: close 1008
@@ -48,7 +49,7 @@ type Config struct {
 	PresenceLimit    int           // rooms above this many members do not announce joins and leaves (0 = all do)
 	TLSCert, TLSKey  string        // serve wss:// (crypto/tls path) when both are set
 	Loops            int           // event loops (default: number of CPUs)
-	HandshakeTimeout time.Duration // the HTTP upgrade must complete within it
+	HandshakeTimeout time.Duration // the TLS handshake and the HTTP upgrade must complete within it
 	CloseTimeout     time.Duration // how long to wait for a peer's close reply
 }
 
@@ -105,6 +106,7 @@ type Server struct {
 	frames framePool
 	table  connTable
 	hub    chatHub
+	half   *halfOpen
 	start  time.Time
 
 	sweepEvery   time.Duration
@@ -139,6 +141,12 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = def.MaxConns
 	}
+	if cfg.HandshakesPerIP <= 0 {
+		// A quarter: one address can never hold the server in the
+		// handshake, while a load generator's burst of dials from one
+		// host (thousands at once) is not refused.
+		cfg.HandshakesPerIP = max(1, cfg.MaxConns/4)
+	}
 	if cfg.OutboundLimit <= 0 {
 		cfg.OutboundLimit = def.OutboundLimit
 	}
@@ -161,6 +169,7 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 		return nil, errors.New("start server: --tls-cert and --tls-key go together")
 	}
 	s := &Server{cfg: cfg, log: logger, m: newMetrics(), start: time.Now(), runDone: make(chan error, 1)}
+	s.half = newHalfOpen(cfg.HandshakesPerIP)
 	s.sweepEvery = sweepInterval(cfg)
 	hub, err := newHub(cfg, s, logger)
 	if err != nil {
@@ -242,7 +251,11 @@ func (s *Server) URL(path string) string {
 
 // Metrics renders /metrics (Prometheus text format).
 func (s *Server) Metrics() string {
-	return string(s.m.appendPrometheus(nil, s.hubStats()))
+	return string(s.appendMetrics(nil))
+}
+
+func (s *Server) appendMetrics(dst []byte) []byte {
+	return s.m.appendPrometheus(dst, s.hubStats(), s.half.total.Load())
 }
 
 func (s *Server) hubStats() HubStats { return s.hub.Stats() }
@@ -480,15 +493,22 @@ func (h *handler) loopFor(gl gnet.EventLoop) *loopState {
 
 var serviceUnavailable = []byte("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\nConnection: close\r\n\r\ntoo many connections\n")
 
+var tooManyHandshakes = appendRejection(nil, &rejection{status: 429, reason: "too many connections in the handshake from this address (--max-handshakes-per-ip)"})
+
 func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	s := h.srv
 	if s.shuttingDown.Load() || s.m.connsCurrent.Load() >= int64(s.cfg.MaxConns) {
 		s.m.upgradeFailed("max_conns")
 		return serviceUnavailable, gnet.Close
 	}
+	hs, ok := s.half.acquire(gc.RemoteAddr())
+	if !ok {
+		s.m.upgradeFailed("handshakes_per_ip")
+		return tooManyHandshakes, gnet.Close
+	}
 	l := h.loopFor(gc.EventLoop())
 	now := s.now()
-	c := &wsConn{srv: s, own: l, openedAt: now, lastRead: now}
+	c := &wsConn{srv: s, own: l, openedAt: now, lastRead: now, hs: hs}
 	c.gs.gc = gc
 	c.out = &c.gs
 	s.table.add(c)
@@ -543,6 +563,7 @@ func (s *Server) connGone(c *wsConn) {
 		s.m.closed(1006, "client") // no close handshake
 	}
 	s.table.remove(c.id)
+	c.endHandshake()
 	c.closed()
 	if c.route == routeChat && c.state != stHandshake {
 		s.hub.Closed(c.id)

@@ -36,6 +36,13 @@ func TestHandshake(t *testing.T) {
 		{"short key", strings.Replace(upgradeRequest("/chat"), testKey, "c2hvcnQ=", 1), 400, "", "bad Sec-WebSocket-Key"},
 		{"too large", big, 431, "", "8 KiB"},
 		{"malformed", "NONSENSE\r\n\r\n", 400, "", "malformed"},
+		{"http/1.0", strings.Replace(upgradeRequest("/chat"), "HTTP/1.1", "HTTP/1.0", 1), 400, "", `unsupported protocol "HTTP/1.0", want HTTP/1.1`},
+		{"http/1.Z", strings.Replace(upgradeRequest("/chat"), "HTTP/1.1", "HTTP/1.Z", 1), 400, "", `unsupported protocol "HTTP/1.Z"`},
+		{"http/1.0 healthz", "GET /healthz HTTP/1.0\r\n\r\n", 400, "", "want HTTP/1.1"},
+		{"nul in header value", strings.Replace(upgradeRequest("/chat"), "Host: x", "Host: x\x00y", 1), 400, "", `control byte '\x00' in header "Host"`},
+		{"nul in unknown header", strings.Replace(upgradeRequest("/chat"), "Host: x", "Host: x\r\nX-A: \x00", 1), 400, "", `in header "X-A"`},
+		{"bare cr in header", strings.Replace(upgradeRequest("/chat"), "Host: x", "Host: x\rX-B: y", 1), 400, "", `control byte '\r'`},
+		{"tab in header value", strings.Replace(upgradeRequest("/chat"), "Host: x", "Host:\tx", 1), 101, "", ""},
 		{"healthz", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 200, "", "ok"},
 		{"metrics", "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 200, "", "wsbench_connections"},
 		{"not found", "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n", 404, "", "not found"},
@@ -184,7 +191,10 @@ func TestCloseCodes(t *testing.T) {
 		{"close code 5000", [][]byte{clientFrame(true, ws.OpClose, closeBody(5000, ""))}, 1002},
 		{"close code 2000", [][]byte{clientFrame(true, ws.OpClose, closeBody(2000, ""))}, 1002},
 		{"close 1012 echoed", [][]byte{clientFrame(true, ws.OpClose, closeBody(1012, "restart"))}, 1012},
-		{"close bad utf8 reason", [][]byte{clientFrame(true, ws.OpClose, closeBody(1000, "\xff"))}, 1002},
+		{"close bad utf8 reason", [][]byte{clientFrame(true, ws.OpClose, closeBody(1000, "\xff"))}, 1007},
+		{"close reason cut mid rune", [][]byte{clientFrame(true, ws.OpClose, closeBody(1000, "caf\xc3"))}, 1007},
+		{"64-bit length with the top bit set", [][]byte{{0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4, 'x'}}, 1002},
+		{"64-bit length of 2^63-1", [][]byte{{0x82, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4, 'x'}}, 1009},
 		{"close 1000 echoed", [][]byte{clientFrame(true, ws.OpClose, closeBody(1000, "bye"))}, 1000},
 		{"close 4001 echoed", [][]byte{clientFrame(true, ws.OpClose, closeBody(4001, ""))}, 4001},
 		{"close empty", [][]byte{clientFrame(true, ws.OpClose, nil)}, 1005},
@@ -205,6 +215,28 @@ func TestCloseCodes(t *testing.T) {
 	}
 	if v := metricValue(s, `wsbench_closes_total{code="1002",initiator="server"}`); v == "" {
 		t.Error("closes by code not counted")
+	}
+	if v := metricValue(s, `wsbench_closes_total{code="other",initiator="client"}`); v != "1" {
+		t.Errorf("close 4001 from a client counted as other = %q, want 1", v)
+	}
+}
+
+// TestClosesByCodeBounded: however many private codes clients choose, they
+// share one series on /metrics.
+func TestClosesByCodeBounded(t *testing.T) {
+	s := startTest(t, nil)
+	for code := uint16(3990); code < 4010; code++ {
+		rc := upgradeRaw(t, s, "/echo")
+		rc.write(clientFrame(true, ws.OpClose, []byte{byte(code >> 8), byte(code)}))
+		if got := rc.expectClose(); got != code {
+			t.Fatalf("close %d echoed as %d", code, got)
+		}
+	}
+	waitFor(t, "closes counted", func() bool {
+		return metricValue(s, `wsbench_closes_total{code="other",initiator="client"}`) == "20"
+	})
+	if n := strings.Count(s.Metrics(), "wsbench_closes_total{"); n != 1 {
+		t.Errorf("%d closes_total series for 20 private codes, want 1:\n%s", n, s.Metrics())
 	}
 }
 
@@ -313,6 +345,8 @@ func TestHealthzAndMetricsHTTP(t *testing.T) {
 		"# TYPE wsbench_deliveries_total counter",
 		"wsbench_drops_total 0",
 		"wsbench_slow_consumer_disconnects_total 0",
+		"wsbench_outbound_queued_bytes 0",
+		"wsbench_handshakes_pending 0", // this request was answered: no longer pending
 		"wsbench_rooms 0",
 		"wsbench_history_messages 0",
 		"# TYPE wsbench_closes_total counter",

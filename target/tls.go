@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +22,11 @@ type tlsServer struct {
 	mu    sync.Mutex
 	conns map[*tlsConn]struct{}
 	wg    sync.WaitGroup
+
+	// wakeups counts returns from the blocking calls of every read loop
+	// (the TLS handshake and each read), so a test can tell a loop that
+	// waits from one that spins.
+	wakeups atomic.Int64
 }
 
 func startTLS(s *Server, tc *tls.Config) (*tlsServer, error) {
@@ -54,12 +60,19 @@ func (ts *tlsServer) accept() {
 			_ = nc.Close()
 			continue
 		}
+		hs, ok := s.half.acquire(nc.RemoteAddr())
+		if !ok {
+			// No HTTP answer: the peer has not even started TLS.
+			s.m.upgradeFailed("handshakes_per_ip")
+			_ = nc.Close()
+			continue
+		}
 		if tcp, ok := nc.(*net.TCPConn); ok && s.cfg.SendBuffer > 0 {
 			_ = tcp.SetWriteBuffer(s.cfg.SendBuffer)
 		}
 		tc := &tlsConn{ts: ts, nc: nc, wake: make(chan struct{}, 1), done: make(chan struct{})}
 		now := s.now()
-		tc.c = wsConn{srv: s, own: tc, out: tc, openedAt: now, lastRead: now, loopIdx: -1}
+		tc.c = wsConn{srv: s, own: tc, out: tc, openedAt: now, lastRead: now, loopIdx: -1, hs: hs}
 		s.table.add(&tc.c)
 		s.m.connsCurrent.Add(1)
 		s.m.connsTotal.Add(1)
@@ -168,10 +181,15 @@ func (tc *tlsConn) finish() {
 func (tc *tlsConn) readLoop() {
 	defer tc.ts.wg.Done()
 	s := tc.ts.s
+	if !tc.handshakeTLS() {
+		tc.finish()
+		return
+	}
 	var buf [4096]byte
 	for {
 		_ = tc.nc.SetReadDeadline(time.Now().Add(s.sweepEvery))
 		n, err := tc.nc.Read(buf[:])
+		tc.ts.wakeups.Add(1)
 		if n > 0 {
 			tc.mu.Lock()
 			if tc.ended {
@@ -203,6 +221,32 @@ func (tc *tlsConn) readLoop() {
 			return
 		}
 	}
+}
+
+// handshakeTLS runs the TLS handshake under one deadline, the handshake
+// timeout. It is not left to the first Read: crypto/tls keeps a failed
+// handshake's error, so after the first read deadline every Read would
+// return that error at once and the read loop would spin until the timeout.
+func (tc *tlsConn) handshakeTLS() bool {
+	s := tc.ts.s
+	conn, ok := tc.nc.(*tls.Conn)
+	if !ok {
+		return true
+	}
+	_ = conn.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
+	err := conn.Handshake()
+	tc.ts.wakeups.Add(1)
+	if err != nil {
+		reason := "tls"
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			reason = "timeout"
+		}
+		s.m.upgradeFailed(reason)
+		s.log.Debug("TLS handshake", "remote", tc.nc.RemoteAddr().String(), "err", err)
+		return false
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return true
 }
 
 // heartbeat is the sweep of the event loop, for one TLS connection.

@@ -25,6 +25,11 @@ const (
 	TagInvalidCloseCode  = "invalid-close-code"    // 7.4: codes a peer may not send
 	TagBadContinuation   = "bad-continuation"      // 5.4: continuation without a message, or a new message inside one
 	TagBadDeflate        = "invalid-deflate"       // RFC 7692: compressed data that does not inflate, or a bad extension answer
+	// 5.2: a 64-bit payload length must have its most significant bit 0.
+	// The frame cannot be decoded (its length is not a length): the
+	// receiver fails the connection with 1002 (a protocol error, not the
+	// 1009 of a message too big).
+	TagLengthMSBSet = "length-msb-set"
 )
 
 // Violation is one broken rule.

@@ -85,10 +85,31 @@ type FrameError struct {
 	Offset   int    // byte offset in the input where decoding stopped
 	Expected string // what was missing or wrong
 	Have     int    // bytes available from Offset
+	// Tag is the violation when the bytes break RFC 6455 rather than end
+	// too soon (TagLengthMSBSet), "" otherwise.
+	Tag string
 }
 
 func (e *FrameError) Error() string {
+	if e.Tag != "" {
+		return fmt.Sprintf("frame: at byte %d: %s: expected %s, have %d byte(s)", e.Offset, e.Tag, e.Expected, e.Have)
+	}
 	return fmt.Sprintf("frame: at byte %d: expected %s, have %d byte(s)", e.Offset, e.Expected, e.Have)
+}
+
+// Violation is the rule the bytes break, if any (ok false when they only
+// end too soon).
+func (e *FrameError) Violation() (Violation, bool) {
+	if e.Tag == "" {
+		return Violation{}, false
+	}
+	return Violation{Tag: e.Tag, Detail: "expected " + e.Expected + "; a receiver fails the connection with close 1002"}, true
+}
+
+// errLengthMSB is the FrameError of a 64-bit length with its top bit set;
+// b is the input, from the frame's start.
+func errLengthMSB(b []byte) *FrameError {
+	return &FrameError{Offset: 2, Expected: "a 64-bit payload length with the most significant bit 0", Have: len(b) - 2, Tag: TagLengthMSBSet}
 }
 
 // ParseFrame decodes the frame at the start of b and returns it with its
@@ -124,7 +145,7 @@ func parseFrame(b []byte, buf *[]byte) (Frame, int, error) {
 		}
 		f.Length = binary.BigEndian.Uint64(b[2:])
 		if f.Length>>63 != 0 {
-			return f, 0, &FrameError{Offset: 2, Expected: "a 64-bit payload length with the most significant bit 0", Have: len(b) - 2}
+			return f, 0, errLengthMSB(b)
 		}
 		hl = 10
 	default:

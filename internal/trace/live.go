@@ -9,6 +9,7 @@ package trace
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -150,6 +151,12 @@ func (s *Session) dataLocked(conn uint64, dir Dir, at time.Time, p []byte) {
 		},
 		broken: func(err error) {
 			s.noteLocked(conn, fmt.Sprintf("%s c%d %s not a WebSocket frame stream any more: %v; the rest of this direction is not decoded", secs(t), conn, dir, err))
+			var fe *FrameError
+			if errors.As(err, &fe) {
+				if v, ok := fe.Violation(); ok {
+					s.rd.violations(conn, dir, []Violation{v})
+				}
+			}
 		},
 	})
 }
@@ -565,7 +572,7 @@ func frameSize(b []byte) (hl int, length uint64, ok bool, err *FrameError) {
 		}
 		length, hl = binary.BigEndian.Uint64(b[2:]), 10
 		if length>>63 != 0 {
-			return 0, 0, false, &FrameError{Offset: 2, Expected: "a 64-bit payload length with the most significant bit 0", Have: len(b) - 2}
+			return 0, 0, false, errLengthMSB(b)
 		}
 	default:
 		length = uint64(l)

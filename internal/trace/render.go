@@ -240,6 +240,10 @@ func (rd *renderer) frame(rec *Record) {
 	var a Analysis
 	if perr == nil {
 		a = rd.dec.Frame(rec.Conn, rec.Dir, &f)
+	} else if fe, ok := perr.(*FrameError); ok {
+		if v, ok := fe.Violation(); ok {
+			a.Violations = append(a.Violations, v)
+		}
 	}
 	if rd.onViolations != nil && len(a.Violations) > 0 {
 		defer rd.onViolations(rec.Conn, rec.Dir, a.Violations)
@@ -260,6 +264,25 @@ func (rd *renderer) frame(rec *Record) {
 		return
 	}
 	rd.frameText(n, rec, &f, size, perr, &a)
+}
+
+// violations renders rules broken outside a decodable frame (a live
+// stream that cannot be framed any further).
+func (rd *renderer) violations(conn uint64, dir Dir, vs []Violation) {
+	if rd.onViolations != nil {
+		rd.onViolations(conn, dir, vs)
+	}
+	if !rd.connOK(conn) || !rd.dirOK(dir) {
+		return
+	}
+	rd.stats.Violations += len(vs)
+	if rd.o.JSON {
+		rd.json(jsonRecord{Type: "violation", Conn: conn, Dir: dir.String(), Violations: vs})
+		return
+	}
+	for _, v := range vs {
+		fmt.Fprintln(rd.w, rd.paint(ansiRed, "   !    "+v.Tag+": "+v.Detail))
+	}
 }
 
 func b2i(b bool) int {

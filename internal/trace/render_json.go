@@ -92,6 +92,7 @@ func (rd *renderer) jsonFrameRecord(n int, rec *Record, f *Frame, size int, perr
 	if perr != nil {
 		j.Error = perr.Error()
 		j.Raw = hex.EncodeToString(rec.Raw)
+		j.Violations = a.Violations
 		rd.json(j)
 		return
 	}

@@ -313,3 +313,39 @@ func TestRenderDamaged(t *testing.T) {
 		t.Errorf("JSON error line missing:\n%s", out.String())
 	}
 }
+
+// A 64-bit length with its most significant bit set cannot be decoded; it
+// is tagged length-msb-set (a 1002 protocol error) in text and JSON.
+func TestRenderLengthMSBSet(t *testing.T) {
+	bad := []byte{0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 1, 'x'}
+	tr := newBuilder().handshake(1, 0, testRequest, testResponse).frame(1, ServerToClient, ms, bad).end(2*ms, 1)
+	var text bytes.Buffer
+	st, err := Render(&text, bytes.NewReader(tr), RenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "   !    "+TagLengthMSBSet+": ") || !strings.Contains(text.String(), "close 1002") || st.Violations != 1 {
+		t.Errorf("no %s violation line (violations %d):\n%s", TagLengthMSBSet, st.Violations, text.String())
+	}
+	var js bytes.Buffer
+	if _, err := Render(&js, bytes.NewReader(tr), RenderOptions{JSON: true}); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for line := range strings.SplitSeq(strings.TrimSpace(js.String()), "\n") {
+		var rec struct {
+			Type       string      `json:"type"`
+			Error      string      `json:"error"`
+			Violations []Violation `json:"violations"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Type == "frame" && rec.Error != "" && len(rec.Violations) == 1 && rec.Violations[0].Tag == TagLengthMSBSet {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no JSON frame with the %s violation:\n%s", TagLengthMSBSet, js.String())
+	}
+}

@@ -76,6 +76,7 @@ func (rd *renderer) frameText(n int, rec *Record, f *Frame, size int, perr error
 		b = rd.shut(b)
 		b = append(b, '\n')
 		b = rd.appendDump(b, "raw ", rec.Raw, 0)
+		b = rd.appendViolations(b, a)
 		rd.flushLine(b)
 		return
 	}
@@ -131,15 +132,7 @@ func (rd *renderer) frameText(n int, rec *Record, f *Frame, size int, perr error
 	b = append(b, "   =>   "...)
 	b = rd.appendDescribe(b, f, a)
 	b = append(b, '\n')
-	for _, v := range a.Violations {
-		b = rd.open(b, ansiRed)
-		b = append(b, "   !    "...)
-		b = append(b, v.Tag...)
-		b = append(b, ": "...)
-		b = append(b, v.Detail...)
-		b = rd.shut(b)
-		b = append(b, '\n')
-	}
+	b = rd.appendViolations(b, a)
 	if size < len(rec.Raw) {
 		b = rd.open(b, ansiRed)
 		b = append(b, "   !    record holds "...)
@@ -320,4 +313,18 @@ func appendQuoted(b, p []byte) []byte {
 		i += w
 	}
 	return append(b, '"')
+}
+
+// appendViolations appends a line per rule the frame breaks.
+func (rd *renderer) appendViolations(b []byte, a *Analysis) []byte {
+	for _, v := range a.Violations {
+		b = rd.open(b, ansiRed)
+		b = append(b, "   !    "...)
+		b = append(b, v.Tag...)
+		b = append(b, ": "...)
+		b = append(b, v.Detail...)
+		b = rd.shut(b)
+		b = append(b, '\n')
+	}
+	return b
 }

@@ -2,7 +2,9 @@ package history
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io/fs"
 	"sync"
 	"time"
 
@@ -75,7 +77,11 @@ func OpenBolt(path string, o BoltOptions) (*Bolt, error) {
 		FreelistType:   bolt.FreelistMapType,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("open history db %s: %w", path, err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, err // "open PATH: reason" already
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(roomsBucket)

@@ -1,0 +1,92 @@
+package target
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestTLSSilentClientWaits: a TCP client that never starts the TLS
+// handshake is closed at the handshake timeout, and waiting for it costs
+// the read loop one wakeup, not a spin of thousands of failed reads.
+func TestTLSSilentClientWaits(t *testing.T) {
+	certFile, keyFile, pool := selfSigned(t, t.TempDir())
+	s := startTest(t, func(c *Config) {
+		c.TLSCert, c.TLSKey = certFile, keyFile
+		c.HandshakeTimeout = 300 * time.Millisecond
+	})
+	nc, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := nc.Read(make([]byte, 1)); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("silent TLS client not closed at the handshake timeout")
+	}
+	waitFor(t, "connection released", func() bool { return s.m.connsCurrent.Load() == 0 })
+	if n := s.tls.wakeups.Load(); n > 2 {
+		t.Errorf("read loop woke %d times for one silent client, want 1", n)
+	}
+	if v := metricValue(s, `wsbench_upgrade_failures_total{reason="timeout"}`); v != "1" {
+		t.Errorf("handshake timeouts = %q, want 1", v)
+	}
+
+	// A client that finishes TLS but not the HTTP upgrade is timed out too.
+	before := s.tls.wakeups.Load()
+	tc, err := tls.Dial("tcp", s.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	_, _ = tc.Write([]byte("GET /chat HTTP/1.1\r\n"))
+	_ = tc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := tc.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("unfinished upgrade over TLS: %v, want EOF", err)
+	}
+	// Heartbeats every sweep interval (75 ms here), not a spin.
+	if n := s.tls.wakeups.Load() - before; n > 50 {
+		t.Errorf("read loop woke %d times in one 300 ms handshake timeout", n)
+	}
+	if v := metricValue(s, `wsbench_upgrade_failures_total{reason="timeout"}`); v != "2" {
+		t.Errorf("handshake timeouts = %q, want 2", v)
+	}
+}
+
+// TestTLSHalfOpenPerIP: the per-address limit on connections in the
+// handshake holds on the TLS path too (refused sockets are closed unanswered).
+func TestTLSHalfOpenPerIP(t *testing.T) {
+	certFile, keyFile, pool := selfSigned(t, t.TempDir())
+	s := startTest(t, func(c *Config) {
+		c.TLSCert, c.TLSKey = certFile, keyFile
+		c.HandshakesPerIP = 2
+		c.HandshakeTimeout = time.Minute
+	})
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	var silent []net.Conn
+	for range 3 {
+		nc, err := d.Dial("tcp", s.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		silent = append(silent, nc)
+	}
+	waitFor(t, "2 pending, 1 refused", func() bool {
+		return metricValue(s, "wsbench_handshakes_pending") == "2" &&
+			metricValue(s, `wsbench_upgrade_failures_total{reason="handshakes_per_ip"}`) == "1"
+	})
+	tc, err := tls.Dial("tcp", s.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+	if err != nil {
+		t.Fatalf("a client from another address: %v", err)
+	}
+	tc.Close()
+	for _, nc := range silent {
+		nc.Close()
+	}
+	waitFor(t, "no handshakes pending", func() bool { return metricValue(s, "wsbench_handshakes_pending") == "0" })
+}
