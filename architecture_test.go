@@ -23,6 +23,7 @@ var forbidden = map[string][]string{
 	// The leaves know nothing of wsbench.
 	"internal/wsproto":  {""},
 	"internal/jsonscan": {""},
+	"internal/clock":    {""},
 }
 
 // TestDependencyDirection fails when a package imports, directly or

@@ -23,6 +23,8 @@ type reportOptions struct {
 	FailOnRegression string          // tolerance; a regression beyond it exits ExitRegression
 
 	Stdout, Stderr io.Writer
+
+	waitOptions // --wait N (report_wait.go)
 }
 
 func newReportCmd() *cobra.Command {
@@ -64,6 +66,12 @@ written; 4 when --compare --fail-on-regression finds a regression
 			opts.Files = args
 			opts.Stdout = c.OutOrStdout()
 			opts.Stderr = c.ErrOrStderr()
+			opts.waitOptions.Log = opts.Stderr
+			ctx, stop := interruptContext(c.Context())
+			defer stop()
+			if err := waitForResults(ctx, opts); err != nil {
+				return err
+			}
 			return runReport(opts)
 		},
 	}
@@ -74,6 +82,7 @@ written; 4 when --compare --fail-on-regression finds a regression
 	f.BoolVar(&opts.Compare, "compare", false, "compare two results files, BASE.json NEW.json, instead of merging them")
 	f.StringVar(&opts.FailOnRegression, "fail-on-regression", "", "with --compare: exit 4 when a value regressed by more than this, e.g. 10%")
 	f.BoolVar(&opts.Force, "force", false, "merge files with overlapping segments, of different scenarios, or that are not results of wsbench run, with a warning")
+	addWaitFlags(f, &opts.waitOptions)
 	return c
 }
 

@@ -53,6 +53,8 @@ type runOptions struct {
 	workerStream *report.StreamWriter
 	pushOptions  // --push, --push-run-id (live.go)
 
+	distOptions // --start-at, --defer-thresholds (distributed.go)
+
 	CPUProfile string // write a Go CPU profile of the run to this file (hidden flag)
 
 	Stdout, Stderr io.Writer
@@ -96,7 +98,7 @@ connection succeeded, or more than half of the connection attempts failed),
 	f.StringVar(&opts.Source, "source", "", "spread connections over these source addresses, e.g. 127.0.0.1-127.0.0.32 or 127.0.0.0/27")
 	f.BoolVar(&opts.Insecure, "insecure", false, "skip TLS certificate verification for wss://")
 	f.StringVar(&opts.CAFile, "ca-file", "", "trust this PEM CA for wss:// besides the system roots")
-	f.StringVar(&opts.Segment, "segment", "", "run only this execution segment of the load, e.g. 0:1/2 (for several processes or machines)")
+	f.StringVar(&opts.Segment, "segment", "", "run only this execution segment of the load, e.g. 0:1/2 (for several processes or machines); auto = segment $JOB_COMPLETION_INDEX of $WSBENCH_SEGMENTS (a pod of an Indexed Job), auto/N = of N")
 	f.StringVarP(&opts.Out, "out", "o", "", "write the results (mergeable histograms, per-second series) as JSON to this file")
 	f.StringVar(&opts.HLog, "hlog", "", "write an HdrHistogram interval log to this file")
 	opts.Artifacts.register(c)
@@ -114,6 +116,7 @@ connection succeeded, or more than half of the connection attempts failed),
 	addPushFlags(c, &opts.pushOptions)
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this `FILE` (for go tool pprof)")
 	_ = f.MarkHidden("cpuprofile")
+	addDistributedFlags(f, &opts.distOptions)
 	return c
 }
 
@@ -137,6 +140,9 @@ func runRun(ctx context.Context, o *runOptions) error {
 	}
 	if o.Interval <= 0 {
 		o.Interval = time.Second
+	}
+	if err := resolveDistributed(o); err != nil {
+		return usageError(err)
 	}
 	plan, err := scenario.LoadFile(o.File)
 	if err != nil {
@@ -227,6 +233,9 @@ func runRun(ctx context.Context, o *runOptions) error {
 		baseURL = "ws://" + srv.Addr().String()
 	}
 
+	if err := awaitStart(ctx, o, baseURL); err != nil {
+		return err
+	}
 	start := time.Now()
 	var res *report.Results
 	var runErr, hlogErr error
@@ -242,6 +251,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 	prov.stamp(&res.Meta)
 	res.Meta.Interrupted = ctx.Err() != nil
 	res.Thresholds = report.Evaluate(res, thresholds)
+	stampDistributed(res, o, plan)
 
 	var outErr error
 	if o.workerStream != nil {
@@ -286,7 +296,7 @@ func runRun(ctx context.Context, o *runOptions) error {
 	case outErr != nil:
 		return &ExitError{Code: ExitFailure, Err: outErr}
 	}
-	return verdictError(res)
+	return deferredThresholds(o, verdictError(res))
 }
 
 // runLocal runs the plan's load (or this process's segment of it) in this

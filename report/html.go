@@ -76,6 +76,13 @@ func WriteHTML(w io.Writer, r *Results) error {
 	}
 	page.Latencies = htmlLatencies(r)
 	page.Warnings, page.Notes = schedWarnings(r)
+	clockN, clockW := clockNotes(r) // distributed.go
+	for _, n := range clockN {
+		page.Notes = append(page.Notes, "Clock: "+n)
+	}
+	for _, w := range clockW {
+		page.Warnings = append(page.Warnings, "Clock: "+w)
+	}
 	page.Sections = htmlSections(r)
 	page.Counters = htmlCounters(r)
 	return executeHTML(w, page)
@@ -113,6 +120,7 @@ func htmlMeta(r *Results) []htmlKV {
 	}
 	add("duration", r.Duration().Round(time.Millisecond).String())
 	add("segments", m.Segment)
+	add("start-at", startAtText(r))
 	if r.Sources > 1 {
 		add("merged", strconv.Itoa(r.Sources)+" results")
 	}

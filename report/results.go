@@ -28,6 +28,9 @@ type Meta struct {
 	ScenarioHash string `json:"scenario_hash,omitempty"`
 	// Interrupted is set when the run was stopped by SIGINT/SIGTERM.
 	Interrupted bool `json:"interrupted,omitempty"`
+
+	StartAt *StartInfo `json:"start_at,omitempty"` // the agreed start of a distributed run (distributed.go)
+	Clock   *ClockInfo `json:"clock,omitempty"`    // clock error bounds of the hosts (distributed.go)
 }
 
 // Results is everything a run measured, ready for JSON: per-latency
@@ -380,6 +383,8 @@ func mergeMeta(rs []*Results) Meta {
 	m.Target = strings.Join(tgt, ", ")
 	m.Version = strings.Join(ver, ", ")
 	m.Segment = strings.Join(seg, ",")
+	m.StartAt = mergeStart(rs)
+	m.Clock = mergeClock(rs)
 	return m
 }
 

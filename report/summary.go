@@ -31,6 +31,7 @@ func WriteSummary(w io.Writer, r *Results) error {
 				fmt.Fprintf(ew, "note: %s is how long wsbench's own goroutines waited for a CPU (Go runtime, sampled);\n      latencies near its p99 (%s) are partly the load generator's, not the server's\n", SchedLatency, FormatDuration(l.P99))
 			}
 		}
+		writeClockNotes(ew, r)
 	}
 	if len(r.Counters) > 0 || len(r.Gauges) > 0 {
 		fmt.Fprintln(ew, "\nCounters")
@@ -99,6 +100,7 @@ func writeHeader(w io.Writer, r *Results) {
 	if r.Sources > 1 {
 		fmt.Fprintf(w, "merged:    %d results\n", r.Sources)
 	}
+	writeStartHeader(w, r)
 	if m.Version != "" {
 		fmt.Fprintf(w, "wsbench:   %s\n", m.Version)
 	}
