@@ -90,3 +90,9 @@ func TestTLSHalfOpenPerIP(t *testing.T) {
 	}
 	waitFor(t, "no handshakes pending", func() bool { return metricValue(s, "wsbench_handshakes_pending") == "0" })
 }
+
+// TestTLSSlowReaderSeesItsClose is TestSlowReaderSeesItsClose over wss://:
+// crypto/tls cannot write after a write timed out, so slowness is judged by
+// how long the queue stays over the limit, never by a write deadline, and
+// the 1008 close frame still reaches a client that reads late.
+func TestTLSSlowReaderSeesItsClose(t *testing.T) { testSlowReaderSeesItsClose(t, true) }
