@@ -24,6 +24,10 @@ const (
 	bitMask = 0x80
 )
 
+// Rsv1 is the RSV1 bit of a header's first byte (see FirstByte): with
+// permessage-deflate (RFC 7692) it marks a compressed message.
+const Rsv1 = 0x40
+
 // HeaderSize returns the length (2 to 14 bytes) of the frame header whose
 // second byte is b1. It is small enough to be inlined.
 func HeaderSize(b1 byte) int {
