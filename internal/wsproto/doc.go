@@ -3,7 +3,8 @@
 // AppendHeader), the rules a single frame breaks (a 64-bit length with its
 // top bit set, control frames over 125 bytes or without FIN), which close
 // codes an endpoint may send and what they are called, how a close body is
-// read and written, and how a string is escaped in JSON. The dialer, the
+// read and written, where text stops being UTF-8 (also across fragments),
+// and how a string is escaped in JSON. The dialer, the
 // reference server, inspect's decoder and the scenario side all ask it, so
 // they cannot disagree; a differential fuzz test holds it to gobwas/ws.
 //
