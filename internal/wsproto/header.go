@@ -93,6 +93,21 @@ func ParseHeader(b []byte) (h ws.Header, n int, ok bool) {
 // connection with CloseProtocolError.
 func LengthMSBSet(h ws.Header) bool { return h.Length < 0 }
 
+// NonMinimalLength reports whether the header whose second byte is b1
+// spends more bytes on its payload length than length needs (RFC 6455
+// section 5.2: "the minimal number of bytes MUST be used"): a 16-bit length
+// under 126, or a 64-bit one under 65536. Receivers in the wild accept such
+// frames; inspect points them out.
+func NonMinimalLength(b1 byte, length int64) bool {
+	switch b1 & 0x7f {
+	case 126:
+		return length < 126
+	case 127:
+		return length < 1<<16
+	}
+	return false
+}
+
 // FirstByte is a frame header's first byte: FIN, the RSV bits (rsv holds
 // them in place: 0x40 is RSV1) and the opcode.
 func FirstByte(fin bool, rsv byte, op ws.OpCode) byte {

@@ -20,6 +20,8 @@ func FuzzHeader(f *testing.F) {
 	f.Add([]byte{0x88, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4})
 	f.Add([]byte{0x09, 0x7e, 0x00, 0x7e})
 	f.Add([]byte{0x8a, 0xfe})
+	f.Add([]byte{0x81, 0x7e, 0x00, 0x05})
+	f.Add([]byte{0x82, 0x7f, 0, 0, 0, 0, 0, 0, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, n, ok := ParseHeader(b)
 		want, err := ws.ReadHeader(bytes.NewReader(b))
@@ -61,6 +63,9 @@ func FuzzHeader(f *testing.F) {
 		}
 		if !bytes.Equal(out, ref.Bytes()) {
 			t.Fatalf("AppendHeader(%+v) = % x, ws.WriteHeader % x", h, out, ref.Bytes())
+		}
+		if shorter := len(out) < n; shorter != NonMinimalLength(b[1], got.Length) {
+			t.Fatalf("% x: shortest encoding %d bytes of %d, NonMinimalLength %v", b, len(out), n, !shorter)
 		}
 		back, bn, ok := ParseHeader(out)
 		if !ok || bn != len(out) || back != h {
