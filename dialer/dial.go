@@ -259,8 +259,13 @@ func (d *Dialer) dial(ctx context.Context, rawURL, host string, hdr ws.Handshake
 	br, hs, err := wd.Upgrade(guard, t.u)
 	tm.Handshake = time.Since(hsStart)
 	cut := stop != nil && !stop() // cancelled: the deadline was poisoned
+	// A dial cut by cancellation counts as a handshake timeout when the
+	// server had started its answer without finishing it (a dripped 101),
+	// or had kept silent for longer than any healthy server would; a dial
+	// the run's end merely caught in flight is a plain cancellation.
+	started := guard.left < MaxResponseHead+wd.ReadBufferSize
 	switch {
-	case err != nil && cut:
+	case err != nil && cut && (started || tm.Handshake >= cutAsTimeoutAfter):
 		// A run ending while a server drips its 101: what the user sees is
 		// an upgrade that did not complete in time, not a silent drop.
 		err = fmt.Errorf("%w: cut after %s by cancellation, before a complete upgrade response (%w)",
@@ -346,6 +351,11 @@ func (d *Dialer) target(rawURL string) (*target, error) {
 	d.last.Store(t)
 	return t, nil
 }
+
+// cutAsTimeoutAfter is how long an upgrade may have waited for its answer
+// when the context ends before the dial counts as a handshake timeout
+// rather than as cancelled.
+const cutAsTimeoutAfter = time.Second
 
 // ErrHandshakeTimeout is the cause of a dial error when the upgrade
 // response did not arrive in full within Options.HandshakeTimeout, or

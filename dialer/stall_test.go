@@ -174,3 +174,22 @@ func TestReadDeadlineStopsPongWrite(t *testing.T) {
 		t.Error("the cut pong was not kept to be finished later")
 	}
 }
+
+// An upgrade the context ends while the server has not answered yet, and
+// only briefly, is a cancellation (a run's end catching a dial in flight),
+// not a handshake timeout; one kept waiting past cutAsTimeoutAfter is.
+func TestSilentUpgradeCut(t *testing.T) {
+	url := headServerFunc(t, func(nc net.Conn) { time.Sleep(3 * cutAsTimeoutAfter) })
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_, _, err := NewDialer(Options{HandshakeTimeout: time.Minute}).Dial(ctx, url)
+	if err == nil || errors.Is(err, ErrHandshakeTimeout) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("silent server, dial cut after 100ms: %v, want the context's end, not a handshake timeout", err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), cutAsTimeoutAfter+200*time.Millisecond)
+	defer cancel()
+	_, _, err = NewDialer(Options{HandshakeTimeout: time.Minute}).Dial(ctx, url)
+	if !errors.Is(err, ErrHandshakeTimeout) || Kind(err) != KindTimeout {
+		t.Fatalf("silent server, dial cut after %s: %v, want a handshake timeout", cutAsTimeoutAfter+200*time.Millisecond, err)
+	}
+}

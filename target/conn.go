@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
+	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
 // connState is where a connection is in its life.
@@ -390,12 +391,12 @@ func (c *wsConn) process(in input) {
 			c.handleRequest(b[:end])
 			in.Discard(end)
 		default:
-			b, _ := in.Peek(min(avail, maxHeaderSize))
-			h, hn, ok := parseHeader(b)
+			b, _ := in.Peek(min(avail, wsproto.MaxHeaderSize))
+			h, hn, ok := wsproto.ParseHeader(b)
 			if !ok {
 				return
 			}
-			if (c.state == stClosing || s.draining.Load()) && !h.OpCode.IsControl() && h.Length >= 0 {
+			if (c.state == stClosing || s.draining.Load()) && !h.OpCode.IsControl() && !wsproto.LengthMSBSet(h) {
 				// After our close frame, data is discarded unread
 				// (RFC 6455 §1.4); only the peer's close matters. While
 				// the server shuts down it reads no more messages either:

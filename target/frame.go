@@ -8,12 +8,6 @@ import (
 	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
-// The read loop in conn.go knows wsproto's header decoding under these
-// names (conn.go is left alone while the TLS path changes).
-const maxHeaderSize = wsproto.MaxHeaderSize
-
-func parseHeader(b []byte) (ws.Header, int, bool) { return wsproto.ParseHeader(b) }
-
 // frameError is a protocol violation found while decoding client frames; it
 // becomes the close code sent to the peer.
 type frameError struct {
