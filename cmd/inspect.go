@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wsbench/wsbench/dialer"
+	"github.com/wsbench/wsbench/internal/inspect"
 	"github.com/wsbench/wsbench/internal/trace"
 )
 
@@ -51,10 +52,10 @@ type inspectOptions struct {
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
-	Color          bool                    // stdout is a terminal
-	OnListen       func(net.Addr)          // relay: called once listening (tests)
-	OnConnDone     func(conn uint64)       // relay: called when a client's relay ends (tests)
-	OnStats        func(trace.RenderStats) // relay: what was rendered, at the end (benchmarks)
+	Color          bool                      // stdout is a terminal
+	OnListen       func(net.Addr)            // relay: called once listening (tests)
+	OnConnDone     func(conn uint64)         // relay: called when a client's relay ends (tests)
+	OnStats        func(inspect.RenderStats) // relay: what was rendered, at the end (benchmarks)
 }
 
 func newInspectCmd() *cobra.Command {
@@ -140,7 +141,7 @@ and reason, ping payload…) and the RFC 6455 rules it breaks.
 		},
 	}
 	f := c.Flags()
-	f.IntVar(&opts.MaxPayload, "max-payload", trace.DefaultMaxPayload, "payload bytes shown per frame; 0 shows all")
+	f.IntVar(&opts.MaxPayload, "max-payload", inspect.DefaultMaxPayload, "payload bytes shown per frame; 0 shows all")
 	f.StringSliceVar(&opts.Conns, "conn", nil, "only these connections (1 or c1; repeat or comma-separate)")
 	f.StringSliceVar(&opts.Dirs, "dir", nil, "only this direction: c2s (client to server) or s2c")
 	f.StringSliceVar(&opts.Opcodes, "opcode", nil, "only these opcodes: text, binary, cont, close, ping, pong or a number (0x9)")
@@ -159,7 +160,7 @@ and reason, ping payload…) and the RFC 6455 rules it breaks.
 	f.Int64Var(&opts.RecordMaxBytes, "record-max-bytes", trace.DefaultMaxBytes, "size cap of the --record file; 0 = none")
 	f.StringVar(&opts.Listen, "listen", "", "relay: accept WebSocket clients on this address (with --upstream)")
 	f.StringVar(&opts.Upstream, "upstream", "", "relay: the ws:// or wss:// server to forward them to")
-	f.IntVar(&opts.RenderQueue, "render-queue", trace.DefaultFeedQueue, "relay: bytes held for the renderer; when it falls behind by more, bytes are relayed but not decoded (shown as gaps)")
+	f.IntVar(&opts.RenderQueue, "render-queue", inspect.DefaultFeedQueue, "relay: bytes held for the renderer; when it falls behind by more, bytes are relayed but not decoded (shown as gaps)")
 	f.StringVar(&opts.ListenCert, "listen-cert", "", "relay: serve wss:// to clients with this PEM certificate (chain) file, with --listen-key")
 	f.StringVar(&opts.ListenKey, "listen-key", "", "relay: the PEM private key of --listen-cert")
 	f.BoolVar(&opts.ListenSelfSigned, "listen-tls-self-signed", false, "relay: serve wss:// with a self-signed certificate for localhost, 127.0.0.1 and ::1 made in memory")
@@ -196,7 +197,7 @@ func runInspect(ctx context.Context, o *inspectOptions) error {
 	if sniffCapture(br) {
 		return runInspectCapture(o, br, ro)
 	}
-	if _, err := trace.Render(o.Stdout, br, ro); err != nil {
+	if _, err := inspect.Render(o.Stdout, br, ro); err != nil {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("inspect %s: %w", o.File, err)}
 	}
 	return nil
@@ -212,8 +213,8 @@ func wantColor(tty bool, getenv func(string) string) bool {
 func isWSURL(s string) bool { return strings.HasPrefix(s, "ws://") || strings.HasPrefix(s, "wss://") }
 
 // renderOptions checks the rendering flags shared by every mode.
-func (o *inspectOptions) renderOptions() (trace.RenderOptions, error) {
-	ro := trace.RenderOptions{MaxPayload: o.MaxPayload, JSON: o.JSON, Color: o.Color && !o.JSON}
+func (o *inspectOptions) renderOptions() (inspect.RenderOptions, error) {
+	ro := inspect.RenderOptions{MaxPayload: o.MaxPayload, JSON: o.JSON, Color: o.Color && !o.JSON}
 	if o.MaxPayload < 0 {
 		return ro, usageError(fmt.Errorf("--max-payload %d: use 0 (all) or more", o.MaxPayload))
 	}
@@ -262,17 +263,17 @@ func parseOpcode(s string) (uint8, error) {
 	v := strings.ToLower(strings.TrimSpace(s))
 	switch v {
 	case "cont", "continuation":
-		return trace.OpContinuation, nil
+		return inspect.OpContinuation, nil
 	case "text":
-		return trace.OpText, nil
+		return inspect.OpText, nil
 	case "binary":
-		return trace.OpBinary, nil
+		return inspect.OpBinary, nil
 	case "close":
-		return trace.OpClose, nil
+		return inspect.OpClose, nil
 	case "ping":
-		return trace.OpPing, nil
+		return inspect.OpPing, nil
 	case "pong":
-		return trace.OpPong, nil
+		return inspect.OpPong, nil
 	}
 	n, err := strconv.ParseUint(v, 0, 8)
 	if err != nil || n > 0xf {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsbench/wsbench/internal/inspect"
 	"github.com/wsbench/wsbench/internal/trace"
 )
 
@@ -80,7 +81,7 @@ func TestInspectRelayDeflate(t *testing.T) {
 		t.Fatal(err)
 	}
 	var again bytes.Buffer
-	if _, err := trace.Render(&again, bytes.NewReader(b), trace.RenderOptions{MaxPayload: trace.DefaultMaxPayload, JSON: true}); err != nil {
+	if _, err := inspect.Render(&again, bytes.NewReader(b), inspect.RenderOptions{MaxPayload: inspect.DefaultMaxPayload, JSON: true}); err != nil {
 		t.Fatal(err)
 	}
 	js := again.String()
@@ -95,7 +96,7 @@ func TestInspectRelayDeflate(t *testing.T) {
 func TestInspectLiveDeflate(t *testing.T) {
 	upAddr, _ := gorillaEchoServer(t, nil, true)
 	long := strings.Repeat("inflate me please ", 20)
-	out, _, err := live(t, inspectOptions{File: "ws://" + upAddr + "/ws", Compression: true, MaxPayload: trace.DefaultMaxPayload}, long+"\nhi\n")
+	out, _, err := live(t, inspectOptions{File: "ws://" + upAddr + "/ws", Compression: true, MaxPayload: inspect.DefaultMaxPayload}, long+"\nhi\n")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

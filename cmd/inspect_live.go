@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wsbench/wsbench/dialer"
+	"github.com/wsbench/wsbench/internal/inspect"
 	"github.com/wsbench/wsbench/internal/trace"
 	"github.com/wsbench/wsbench/internal/wsproto"
 )
@@ -84,7 +85,7 @@ func closeRecord(rec *trace.Writer, err error) error {
 	return err
 }
 
-func runInspectLive(ctx context.Context, o *inspectOptions, ro trace.RenderOptions) (err error) {
+func runInspectLive(ctx context.Context, o *inspectOptions, ro inspect.RenderOptions) (err error) {
 	hdr, err := parseHeaders(o.Headers)
 	if err != nil {
 		return usageError(err)
@@ -113,7 +114,7 @@ func runInspectLive(ctx context.Context, o *inspectOptions, ro trace.RenderOptio
 	// the dialer checks them: a frame that makes the dialer fail the
 	// connection is shown before the close it causes.
 	raw := &serverBytes{}
-	sess := trace.NewSession(o.Stdout, trace.SessionOptions{Render: ro, Record: rec, OnViolations: raw.violations})
+	sess := inspect.NewSession(o.Stdout, inspect.SessionOptions{Render: ro, Record: rec, OnViolations: raw.violations})
 	raw.sess = sess
 	sess.Open(1)
 	d := dialer.NewDialer(dialer.Options{
@@ -186,7 +187,7 @@ func firstBytes(s string, n int) string {
 type liveConn struct {
 	o        *inspectOptions
 	conn     *dialer.Conn
-	sess     *trace.Session
+	sess     *inspect.Session
 	stderr   io.Writer
 	readDone chan error
 	// failed is the rule the server broke that the dialer tolerates (a
@@ -219,7 +220,7 @@ func (t liveTap) Frame(id uint64, dir dialer.Direction, at time.Time, raw []byte
 // lock; violations is called from within Read, through the Session.
 type serverBytes struct {
 	net.Conn
-	sess    *trace.Session
+	sess    *inspect.Session
 	state   int    // serverHead, serverWait, serverFrames, serverOff
 	head    []byte // the response head so far, to find its end
 	pending []byte // frame bytes read with the head, until it is shown
@@ -294,12 +295,12 @@ func (r *serverBytes) frames(b []byte) {
 
 // violations sees the rules each rendered frame breaks (under the
 // Session's lock: it only takes note).
-func (r *serverBytes) violations(_ uint64, dir trace.Dir, vs []trace.Violation) {
+func (r *serverBytes) violations(_ uint64, dir trace.Dir, vs []inspect.Violation) {
 	if dir != trace.ServerToClient {
 		return
 	}
 	for _, v := range vs {
-		if v.Tag == trace.TagMaskedServer {
+		if v.Tag == inspect.TagMaskedServer {
 			r.masked = true
 		}
 	}

@@ -2,7 +2,7 @@ package cmd
 
 // inspect_relay.go is `wsbench inspect --listen ADDR --upstream URL`: a
 // byte-for-byte TCP relay between real WebSocket clients and a real server
-// that feeds a copy of each direction to a live trace.Session. It never
+// that feeds a copy of each direction to a live inspect.Session. It never
 // re-frames: what one side wrote is exactly what the other side reads,
 // except the Host header (and path) of the upgrade request.
 
@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/dialer"
+	"github.com/wsbench/wsbench/internal/inspect"
 	"github.com/wsbench/wsbench/internal/trace"
 )
 
@@ -35,14 +36,14 @@ type relay struct {
 	upAddr    string
 	tls       *tls.Config // to the upstream; nil for ws://
 	serverTLS *tls.Config // to the clients; nil for plain TCP
-	sess      *trace.Session
-	feed      *trace.Feeder // renders off the copy path
+	sess      *inspect.Session
+	feed      *inspect.Feeder // renders off the copy path
 	mu        sync.Mutex
 	conns     map[net.Conn]struct{} // open sockets, closed on shutdown
 	shutdown  bool
 }
 
-func runInspectRelay(ctx context.Context, o *inspectOptions, ro trace.RenderOptions) (err error) {
+func runInspectRelay(ctx context.Context, o *inspectOptions, ro inspect.RenderOptions) (err error) {
 	switch {
 	case o.Listen == "" || o.Upstream == "":
 		return usageError(errors.New("inspect: --listen and --upstream go together"))
@@ -86,7 +87,7 @@ func runInspectRelay(ctx context.Context, o *inspectOptions, ro trace.RenderOpti
 		return err
 	}
 	defer func() { err = closeRecord(rec, err) }()
-	r.sess = trace.NewSession(o.Stdout, trace.SessionOptions{Render: ro, Record: rec})
+	r.sess = inspect.NewSession(o.Stdout, inspect.SessionOptions{Render: ro, Record: rec})
 	scheme := "ws"
 	if serverTLS != nil {
 		scheme = "wss"
@@ -95,7 +96,7 @@ func runInspectRelay(ctx context.Context, o *inspectOptions, ro trace.RenderOpti
 	if tlsNote != "" {
 		r.sess.Note(0, "%s", tlsNote)
 	}
-	r.feed = trace.NewFeeder(r.sess, o.RenderQueue)
+	r.feed = inspect.NewFeeder(r.sess, o.RenderQueue)
 	if o.OnListen != nil {
 		o.OnListen(ln.Addr())
 	}

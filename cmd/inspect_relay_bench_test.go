@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsbench/wsbench/internal/trace"
+	"github.com/wsbench/wsbench/internal/inspect"
 )
 
 // BenchmarkRelayThroughput pushes masked 131-byte text frames (125-byte
@@ -56,12 +56,12 @@ func BenchmarkRelayThroughput(b *testing.B) {
 	addrCh := make(chan net.Addr, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	relayErr := make(chan error, 1)
-	statsCh := make(chan trace.RenderStats, 1)
+	statsCh := make(chan inspect.RenderStats, 1)
 	go func() {
 		relayErr <- runInspect(ctx, &inspectOptions{
-			Listen: "127.0.0.1:0", Upstream: "ws://" + upLn.Addr().String() + "/", MaxPayload: trace.DefaultMaxPayload,
+			Listen: "127.0.0.1:0", Upstream: "ws://" + upLn.Addr().String() + "/", MaxPayload: inspect.DefaultMaxPayload,
 			Stdout: devnull, Stderr: io.Discard, OnListen: func(a net.Addr) { addrCh <- a },
-			OnStats: func(st trace.RenderStats) { statsCh <- st },
+			OnStats: func(st inspect.RenderStats) { statsCh <- st },
 		})
 	}()
 	addr := <-addrCh

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsbench/wsbench/internal/inspect"
 	"github.com/wsbench/wsbench/internal/trace"
 )
 
@@ -126,7 +127,7 @@ func countFrames(t *testing.T, b []byte) int {
 	t.Helper()
 	n := 0
 	for len(b) > 0 {
-		_, size, err := trace.ParseFrame(b)
+		_, size, err := inspect.ParseFrame(b)
 		if err != nil {
 			t.Fatalf("frame %d: %v", n+1, err)
 		}
@@ -195,7 +196,7 @@ func TestInspectRelayGorilla(t *testing.T) {
 	go func() {
 		relayErr <- runInspect(ctx, &inspectOptions{
 			Listen: "127.0.0.1:0", Upstream: "ws://" + raw.Addr().String() + "/ws",
-			MaxPayload: trace.DefaultMaxPayload, Record: recFile, RecordMaxBytes: trace.DefaultMaxBytes,
+			MaxPayload: inspect.DefaultMaxPayload, Record: recFile, RecordMaxBytes: trace.DefaultMaxBytes,
 			ConnectTimeout: 5 * time.Second, HandshakeTimeout: 5 * time.Second,
 			Stdout: out, Stderr: io.Discard,
 			OnListen:   func(a net.Addr) { addrCh <- a },

@@ -1,10 +1,12 @@
-package trace
+package inspect
 
 import (
 	"bytes"
 	"io"
 	"testing"
 	"time"
+
+	"github.com/wsbench/wsbench/internal/trace"
 )
 
 // BenchmarkSessionDataJSON is BenchmarkSessionData (live_test.go) with
@@ -17,6 +19,6 @@ func BenchmarkSessionDataJSON(b *testing.B) {
 	b.SetBytes(int64(len(chunk)))
 	b.ReportAllocs()
 	for b.Loop() {
-		s.Data(1, ClientToServer, now, chunk)
+		s.Data(1, trace.ClientToServer, now, chunk)
 	}
 }

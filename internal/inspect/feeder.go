@@ -1,4 +1,4 @@
-package trace
+package inspect
 
 // feeder.go decouples a relay's copying from rendering: the goroutines that
 // copy bytes between client and server hand a copy to a Feeder, which
@@ -11,6 +11,8 @@ package trace
 import (
 	"sync"
 	"time"
+
+	"github.com/wsbench/wsbench/internal/trace"
 )
 
 // DefaultFeedQueue is how many bytes a Feeder holds for the renderer.
@@ -40,7 +42,7 @@ const (
 type feedItem struct {
 	kind     feedKind
 	conn     uint64
-	dir      Dir
+	dir      trace.Dir
 	at       time.Time
 	data     []byte // feedData: queued bytes; feedHandshake: request
 	response []byte
@@ -89,7 +91,7 @@ func (f *Feeder) signal() {
 
 // Data queues a copy of p, bytes of conn's stream in direction dir, or
 // counts it as dropped when the queue is full. p is not retained.
-func (f *Feeder) Data(conn uint64, dir Dir, at time.Time, p []byte) {
+func (f *Feeder) Data(conn uint64, dir trace.Dir, at time.Time, p []byte) {
 	if len(p) == 0 {
 		return
 	}
@@ -145,8 +147,8 @@ func (f *Feeder) queue(it feedItem) {
 		f.mu.Unlock()
 		return
 	}
-	f.gapLocked(streamKey{it.conn, ClientToServer})
-	f.gapLocked(streamKey{it.conn, ServerToClient})
+	f.gapLocked(streamKey{it.conn, trace.ClientToServer})
+	f.gapLocked(streamKey{it.conn, trace.ServerToClient})
 	f.q = append(f.q, it)
 	f.mu.Unlock()
 	f.signal()

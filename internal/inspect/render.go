@@ -1,4 +1,4 @@
-package trace
+package inspect
 
 // render.go turns a trace into what `wsbench inspect` prints: per frame a
 // summary line and hex + ASCII dumps (text), or one JSON object per record
@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wsbench/wsbench/internal/trace"
 )
 
 // DefaultMaxPayload is how many payload bytes a rendering shows per frame.
@@ -25,7 +27,7 @@ type RenderOptions struct {
 	// are cut with a note. 0 shows everything.
 	MaxPayload int
 	Conns      []uint64       // only these connections; empty = all
-	Dirs       []Dir          // only these directions; empty = both
+	Dirs       []trace.Dir    // only these directions; empty = both
 	Opcodes    []uint8        // only frames with these opcodes; empty = all
 	Grep       *regexp.Regexp // only frames whose unmasked payload matches; nil = all
 	JSON       bool           // JSON Lines instead of text
@@ -74,11 +76,11 @@ type renderer struct {
 	dec          *Decoder
 	stats        RenderStats
 	ended        bool
-	onViolations func(conn uint64, dir Dir, vs []Violation) // live sessions
+	onViolations func(conn uint64, dir trace.Dir, vs []Violation) // live sessions
 }
 
 func (rd *renderer) run(r io.Reader) error {
-	tr, err := NewReader(r)
+	tr, err := trace.NewReader(r)
 	if err != nil {
 		rd.errorLine(err)
 		return err
@@ -105,11 +107,11 @@ func (rd *renderer) run(r io.Reader) error {
 			return err
 		}
 		switch rec.Kind {
-		case KindHandshake:
+		case trace.KindHandshake:
 			rd.handshake(&rec)
-		case KindFrame:
+		case trace.KindFrame:
 			rd.frame(&rec)
-		case KindDropped:
+		case trace.KindDropped:
 			rd.dec.Dropped(rec.Conn, rec.Dir)
 			if rd.connOK(rec.Conn) && rd.dirOK(rec.Dir) {
 				if rd.o.JSON {
@@ -118,13 +120,13 @@ func (rd *renderer) run(r io.Reader) error {
 					rd.note("%s c%d %s %d frame(s), %d byte(s) not recorded (the trace writer was behind, a frame too large to decode live, or bytes not decoded after a gap)", secs(rec.Time), rec.Conn, rec.Dir, rec.Frames, rec.Bytes)
 				}
 			}
-		case KindLimit:
+		case trace.KindLimit:
 			if rd.o.JSON {
 				rd.json(jsonRecord{Type: "limit", T: ns(rec.Time), Cap: rec.Cap})
 			} else {
 				rd.note("%s size cap of %d bytes reached: recording stopped", secs(rec.Time), rec.Cap)
 			}
-		case KindEnd:
+		case trace.KindEnd:
 			rd.ended = true
 			if rd.o.JSON {
 				rd.json(jsonRecord{Type: "end", T: ns(rec.Time), Frames: rec.Frames, Dropped: rec.Dropped, PastCap: rec.PastCap, Conns: rec.Conns})
@@ -138,7 +140,9 @@ func (rd *renderer) run(r io.Reader) error {
 func (rd *renderer) connOK(c uint64) bool {
 	return len(rd.o.Conns) == 0 || slices.Contains(rd.o.Conns, c)
 }
-func (rd *renderer) dirOK(d Dir) bool { return len(rd.o.Dirs) == 0 || slices.Contains(rd.o.Dirs, d) }
+func (rd *renderer) dirOK(d trace.Dir) bool {
+	return len(rd.o.Dirs) == 0 || slices.Contains(rd.o.Dirs, d)
+}
 
 func (rd *renderer) paint(code, s string) string {
 	if !rd.o.Color {
@@ -156,7 +160,7 @@ func (rd *renderer) note(format string, args ...any) {
 func (rd *renderer) errorLine(err error) {
 	if rd.o.JSON {
 		j := jsonRecord{Type: "error", Error: err.Error()}
-		var fe *FormatError
+		var fe *trace.FormatError
 		var ce *CaptureError
 		switch {
 		case errors.As(err, &fe):
@@ -177,7 +181,7 @@ func secs(d time.Duration) string {
 }
 
 // handshake tells the Decoder what the upgrade negotiated and shows it.
-func (rd *renderer) handshake(rec *Record) {
+func (rd *renderer) handshake(rec *trace.Record) {
 	pmd, perr := rd.dec.Handshake(rec.Conn, rec.Response)
 	if !rd.connOK(rec.Conn) || len(rd.o.Opcodes) > 0 || rd.o.Grep != nil {
 		return
@@ -200,8 +204,8 @@ func (rd *renderer) handshake(rec *Record) {
 		}
 	}()
 	fmt.Fprintf(rd.w, "%s %s c%d handshake\n", rd.paint(ansiBold, "=="), secs(rec.Time), rec.Conn)
-	rd.httpLines(">", rec.Request, rd.dirOK(ClientToServer))
-	rd.httpLines("<", rec.Response, rd.dirOK(ServerToClient))
+	rd.httpLines(">", rec.Request, rd.dirOK(trace.ClientToServer))
+	rd.httpLines("<", rec.Response, rd.dirOK(trace.ServerToClient))
 	if len(rec.Response) == 0 {
 		fmt.Fprintln(rd.w, "   <  (no response)")
 	}
@@ -233,7 +237,7 @@ func (rd *renderer) httpLines(mark string, b []byte, show bool) {
 	}
 }
 
-func (rd *renderer) frame(rec *Record) {
+func (rd *renderer) frame(rec *trace.Record) {
 	rd.stats.Frames++
 	n := rd.stats.Frames
 	f, size, perr := parseFrame(rec.Raw, &rd.unmasked)
@@ -268,7 +272,7 @@ func (rd *renderer) frame(rec *Record) {
 
 // violations renders rules broken outside a decodable frame (a live
 // stream that cannot be framed any further).
-func (rd *renderer) violations(conn uint64, dir Dir, vs []Violation) {
+func (rd *renderer) violations(conn uint64, dir trace.Dir, vs []Violation) {
 	if rd.onViolations != nil {
 		rd.onViolations(conn, dir, vs)
 	}

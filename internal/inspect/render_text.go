@@ -1,4 +1,4 @@
-package trace
+package inspect
 
 // render_text.go is the text rendering of one frame, built by appending
 // into a reused line buffer: relays render every frame they pass, so this
@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/wsbench/wsbench/internal/trace"
 )
 
 const hexDigits = "0123456789abcdef"
@@ -45,7 +47,7 @@ func appendHex(dst, b []byte) []byte {
 	return dst
 }
 
-func (rd *renderer) frameText(n int, rec *Record, f *Frame, size int, perr error, a *Analysis) {
+func (rd *renderer) frameText(n int, rec *trace.Record, f *Frame, size int, perr error, a *Analysis) {
 	b := rd.line[:0]
 	b = rd.open(b, ansiBold)
 	b = append(b, '#')
@@ -56,7 +58,7 @@ func (rd *renderer) frameText(n int, rec *Record, f *Frame, size int, perr error
 	b = append(b, " c"...)
 	b = strconv.AppendUint(b, rec.Conn, 10)
 	b = append(b, ' ')
-	if rec.Dir == ServerToClient {
+	if rec.Dir == trace.ServerToClient {
 		b = rd.open(b, ansiPurple)
 	} else {
 		b = rd.open(b, ansiCyan)

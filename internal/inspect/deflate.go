@@ -1,4 +1,4 @@
-package trace
+package inspect
 
 // deflate.go follows permessage-deflate (RFC 7692) for rendering: what the
 // upgrade response negotiated (Sec-WebSocket-Extensions and its
@@ -13,6 +13,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/wsbench/wsbench/internal/trace"
 )
 
 // Deflate is what a handshake negotiated for permessage-deflate.
@@ -26,16 +28,16 @@ type Deflate struct {
 
 // NoContextTakeover reports whether the sender of direction dir starts
 // every message with an empty window.
-func (p *Deflate) NoContextTakeover(dir Dir) bool {
-	if dir == ClientToServer {
+func (p *Deflate) NoContextTakeover(dir trace.Dir) bool {
+	if dir == trace.ClientToServer {
 		return p.ClientNoContextTakeover
 	}
 	return p.ServerNoContextTakeover
 }
 
 // WindowBits is the window of the sender of direction dir.
-func (p *Deflate) WindowBits(dir Dir) int {
-	if dir == ClientToServer {
+func (p *Deflate) WindowBits(dir trace.Dir) int {
+	if dir == trace.ClientToServer {
 		return p.ClientMaxWindowBits
 	}
 	return p.ServerMaxWindowBits

@@ -1,4 +1,4 @@
-package trace
+package inspect
 
 import (
 	"bytes"
@@ -18,6 +18,8 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/gorilla/websocket"
+
+	"github.com/wsbench/wsbench/internal/trace"
 )
 
 // recConn records what crosses a client connection, in order.
@@ -169,12 +171,12 @@ func directRendering(events []wireEvent, o RenderOptions) (string, RenderStats) 
 	rsp = append(rsp, "\r\n\r\n"...)
 	at := time.Now()
 	s.Handshake(1, at, req, rsp)
-	s.Data(1, ClientToServer, at, rest)
-	s.Data(1, ServerToClient, at, srest)
+	s.Data(1, trace.ClientToServer, at, rest)
+	s.Data(1, trace.ServerToClient, at, srest)
 	for _, e := range events[2:] {
-		d := ServerToClient
+		d := trace.ServerToClient
 		if e.fromClient {
-			d = ClientToServer
+			d = trace.ClientToServer
 		}
 		s.Data(1, d, at, e.b)
 	}

@@ -1,4 +1,4 @@
-package trace
+package inspect
 
 // render_json.go is the JSON Lines rendering: one object per record, with
 // bytes in hex, for scripts.
@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/wsbench/wsbench/internal/trace"
 )
 
 // jsonRecord is one line of the JSON rendering; Type says which fields
@@ -77,7 +79,7 @@ func (rd *renderer) json(j jsonRecord) {
 	_ = enc.Encode(j)
 }
 
-func (rd *renderer) jsonFrame(n int, rec *Record, f *Frame, size int, perr error, a *Analysis) {
+func (rd *renderer) jsonFrame(n int, rec *trace.Record, f *Frame, size int, perr error, a *Analysis) {
 	if perr == nil && len(a.Violations) == 0 && a.Close == nil && !a.Compressed && size == len(rec.Raw) {
 		rd.jsonFrameFast(n, rec, f, a)
 		return
@@ -86,7 +88,7 @@ func (rd *renderer) jsonFrame(n int, rec *Record, f *Frame, size int, perr error
 }
 
 // jsonFrameRecord writes any frame's JSON line through encoding/json.
-func (rd *renderer) jsonFrameRecord(n int, rec *Record, f *Frame, size int, perr error, a *Analysis) {
+func (rd *renderer) jsonFrameRecord(n int, rec *trace.Record, f *Frame, size int, perr error, a *Analysis) {
 	off := int64(rec.StreamOffset)
 	j := jsonRecord{Type: "frame", N: n, T: ns(rec.Time), Conn: rec.Conn, Dir: rec.Dir.String(), Offset: &off, Size: len(rec.Raw)}
 	if perr != nil {
@@ -159,7 +161,7 @@ func ns(d time.Duration) *int64 {
 // not a close, not compressed) by appending into the reused line buffer,
 // byte for byte what encoding/json makes of the jsonRecord jsonFrame
 // builds (TestJSONFastPath), without its allocations.
-func (rd *renderer) jsonFrameFast(n int, rec *Record, f *Frame, a *Analysis) {
+func (rd *renderer) jsonFrameFast(n int, rec *trace.Record, f *Frame, a *Analysis) {
 	b := rd.line[:0]
 	b = append(b, `{"type":"frame","n":`...)
 	b = strconv.AppendInt(b, int64(n), 10)

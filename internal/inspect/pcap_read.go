@@ -1,4 +1,4 @@
-package trace
+package inspect
 
 // pcap_read.go reads tcpdump captures — classic pcap (micro- or nanosecond,
 // either byte order) and pcapng — packet by packet, keeping the exact byte

@@ -1,4 +1,4 @@
-package trace
+package inspect
 
 // live.go renders (and optionally records) traffic as it happens, for
 // `wsbench inspect ws://…` and the relay: raw bytes of each connection
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/dialer"
+	"github.com/wsbench/wsbench/internal/trace"
 )
 
 // DefaultMaxLiveFrame is the largest frame a Session buffers to decode;
@@ -27,14 +28,14 @@ type SessionOptions struct {
 	Render RenderOptions
 	// Record, when not nil, receives the same handshakes and frames; the
 	// Session never closes it.
-	Record *Writer
+	Record *trace.Writer
 	// MaxFrame bounds the frame size buffered for decoding; 0 means
 	// DefaultMaxLiveFrame.
 	MaxFrame int
 	// OnViolations, when set, is told about every frame that breaks a rule,
 	// shown or filtered out, right after it is rendered. It runs under the
 	// Session's lock: it must not call the Session.
-	OnViolations func(conn uint64, dir Dir, vs []Violation)
+	OnViolations func(conn uint64, dir trace.Dir, vs []Violation)
 }
 
 // Session renders the traffic of live connections frame by frame. It is
@@ -44,7 +45,7 @@ type Session struct {
 	mu       sync.Mutex
 	bw       *bufio.Writer
 	rd       *renderer
-	rec      *Writer
+	rec      *trace.Writer
 	start    time.Time
 	maxFrame int
 	streams  map[streamKey]*splitter
@@ -106,21 +107,21 @@ func (s *Session) handshakeLocked(conn uint64, at time.Time, request, response [
 	if s.rec != nil {
 		s.rec.HandshakeAt(conn, at, request, response)
 	}
-	rec := Record{Kind: KindHandshake, Conn: conn, Time: s.since(at), Request: request, Response: response}
+	rec := trace.Record{Kind: trace.KindHandshake, Conn: conn, Time: s.since(at), Request: request, Response: response}
 	s.rd.handshake(&rec)
 }
 
 // Data takes bytes of conn's stream in direction dir, as they crossed the
 // wire, and renders (and records) every frame they complete. Bytes need not
 // be aligned on frames; p is not retained.
-func (s *Session) Data(conn uint64, dir Dir, at time.Time, p []byte) {
+func (s *Session) Data(conn uint64, dir trace.Dir, at time.Time, p []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.dataLocked(conn, dir, at, p)
 	s.flushLocked()
 }
 
-func (s *Session) dataLocked(conn uint64, dir Dir, at time.Time, p []byte) {
+func (s *Session) dataLocked(conn uint64, dir trace.Dir, at time.Time, p []byte) {
 	k := streamKey{conn, dir}
 	sp := s.streams[k]
 	if sp == nil {
@@ -139,7 +140,7 @@ func (s *Session) dataLocked(conn uint64, dir Dir, at time.Time, p []byte) {
 			if s.rec != nil {
 				s.rec.Frame(conn, dialerDir(dir), at, raw)
 			}
-			rec := Record{Kind: KindFrame, Conn: conn, Dir: dir, Time: t, StreamOffset: off, Raw: raw}
+			rec := trace.Record{Kind: trace.KindFrame, Conn: conn, Dir: dir, Time: t, StreamOffset: off, Raw: raw}
 			s.rd.frame(&rec)
 		},
 		oversized: func(off uint64, hdr []byte, size uint64) {
@@ -206,15 +207,15 @@ func (t sessionTap) Handshake(_ uint64, request, response []byte) {
 }
 
 func (t sessionTap) Frame(_ uint64, dir dialer.Direction, at time.Time, raw []byte) {
-	d := ClientToServer
+	d := trace.ClientToServer
 	if dir != dialer.ClientToServer {
-		d = ServerToClient
+		d = trace.ServerToClient
 	}
 	t.s.Data(t.conn, d, at, raw)
 }
 
-func dialerDir(d Dir) dialer.Direction {
-	if d == ClientToServer {
+func dialerDir(d trace.Dir) dialer.Direction {
+	if d == trace.ClientToServer {
 		return dialer.ClientToServer
 	}
 	return dialer.ServerToClient
@@ -228,14 +229,14 @@ func dialerDir(d Dir) dialer.Direction {
 // decoding again; a note says so each time. Stream offsets stay those of
 // the real stream, in the rendering and in a recording (which counts what
 // was passed over as dropped).
-func (s *Session) Gap(conn uint64, dir Dir, at time.Time, missing uint64, why string) {
+func (s *Session) Gap(conn uint64, dir trace.Dir, at time.Time, missing uint64, why string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gapLocked(conn, dir, at, missing, why)
 	s.flushLocked()
 }
 
-func (s *Session) gapLocked(conn uint64, dir Dir, at time.Time, missing uint64, why string) {
+func (s *Session) gapLocked(conn uint64, dir trace.Dir, at time.Time, missing uint64, why string) {
 	k := streamKey{conn, dir}
 	sp := s.streams[k]
 	if sp == nil {
@@ -281,7 +282,7 @@ func (s *Session) gapLocked(conn uint64, dir Dir, at time.Time, missing uint64, 
 	sp.skip = 0
 	sp.resync = true
 	sp.pend, sp.scanned = sp.pend[:0], 0
-	sp.masked = dir == ClientToServer
+	sp.masked = dir == trace.ClientToServer
 	sp.rsvOK = 0
 	if s.rd.dec.deflate[conn] != nil {
 		sp.rsvOK = 4

@@ -1,4 +1,4 @@
-package trace
+package inspect
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wsbench/wsbench/internal/trace"
 )
 
 // randomStream is a conversation direction of n frames: text, binary,
@@ -59,9 +61,9 @@ func TestResyncRandomStreams(t *testing.T) {
 			stream, starts := randomStream(r, 40, client)
 			gapAt := uint64(r.IntN(len(stream) / 2))
 			gapLen := uint64(1 + r.IntN(500))
-			dir := ServerToClient
+			dir := trace.ServerToClient
 			if client {
-				dir = ClientToServer
+				dir = trace.ClientToServer
 			}
 			var out bytes.Buffer
 			s := NewSession(&out, SessionOptions{Render: RenderOptions{MaxPayload: 1}})
@@ -154,7 +156,7 @@ func TestGapRecorded(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	stream, _ := randomStream(r, 30, true)
 	var file bytes.Buffer
-	w, err := NewWriter(&file, WriterOptions{})
+	w, err := trace.NewWriter(&file, trace.WriterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,9 +166,9 @@ func TestGapRecorded(t *testing.T) {
 	at := time.Now()
 	s.Handshake(1, at, []byte(testRequest), []byte(testResponse))
 	third := len(stream) / 3
-	s.Data(1, ClientToServer, at, stream[:third])
-	s.Gap(1, ClientToServer, at, 77, "test")
-	s.Data(1, ClientToServer, at, stream[third+77:])
+	s.Data(1, trace.ClientToServer, at, stream[:third])
+	s.Gap(1, trace.ClientToServer, at, 77, "test")
+	s.Data(1, trace.ClientToServer, at, stream[third+77:])
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}

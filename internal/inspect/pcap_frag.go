@@ -1,4 +1,4 @@
-package trace
+package inspect
 
 // pcap_frag.go puts IP fragments back together before TCP reassembly
 // (pcap.go): IPv4 with gopacket's ip4defrag, IPv6 (the Fragment extension

@@ -1,4 +1,4 @@
-package trace
+package inspect
 
 // pcap.go renders the WebSocket conversations of a tcpdump capture:
 // capture file (pcap_read.go) ──▶ link/IP/TCP decoding (gopacket layers)
@@ -23,6 +23,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/reassembly"
+
+	"github.com/wsbench/wsbench/internal/trace"
 )
 
 // ErrNoWebSocket is returned by RenderCapture when the capture holds no
@@ -361,11 +363,11 @@ func (c *captureConn) ReassemblyComplete(_ reassembly.AssemblerContext) bool {
 	return true
 }
 
-func (c *captureConn) dirOf(h int) Dir {
+func (c *captureConn) dirOf(h int) trace.Dir {
 	if h == c.client {
-		return ClientToServer
+		return trace.ClientToServer
 	}
-	return ServerToClient
+	return trace.ServerToClient
 }
 
 func (c *captureConn) data(h int, at time.Time, skip int, p []byte) {
@@ -578,7 +580,7 @@ func (c *captureConn) finish() {
 // pendingFrame is how many bytes the Session holds undecoded for conn in
 // direction d: of an incomplete frame, or after a gap while no frame
 // boundary was found (resync).
-func (s *Session) pendingFrame(conn uint64, d Dir) (n int, resync bool) {
+func (s *Session) pendingFrame(conn uint64, d trace.Dir) (n int, resync bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if sp := s.streams[streamKey{conn, d}]; sp != nil && !sp.broken {

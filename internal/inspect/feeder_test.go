@@ -1,4 +1,4 @@
-package trace
+package inspect
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wsbench/wsbench/internal/trace"
 )
 
 // gateWriter blocks every Write until the gate is opened.
@@ -39,7 +41,7 @@ func TestFeederNeverBlocks(t *testing.T) {
 	go func() {
 		defer close(fed)
 		for i := 0; i < total; i += 10 {
-			f.Data(1, ClientToServer, time.Now(), bytes.Repeat(frame, 10))
+			f.Data(1, trace.ClientToServer, time.Now(), bytes.Repeat(frame, 10))
 		}
 		f.Note(1, "c1 closed")
 	}()

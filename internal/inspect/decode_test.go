@@ -1,9 +1,11 @@
-package trace
+package inspect
 
 import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/wsbench/wsbench/internal/trace"
 )
 
 func TestParseFrameErrors(t *testing.T) {
@@ -85,7 +87,7 @@ func TestDecoderUTF8Fragments(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			last = d.Frame(1, ServerToClient, &f)
+			last = d.Frame(1, trace.ServerToClient, &f)
 			for _, v := range last.Violations {
 				if v.Tag == TagInvalidUTF8 {
 					bad = v.Detail

@@ -1,4 +1,4 @@
-package trace
+package inspect
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wsbench/wsbench/internal/trace"
 )
 
 type splitFrame struct {
@@ -104,7 +106,7 @@ func TestSplitterOversizedAndBroken(t *testing.T) {
 // odd chunks equals the rendering of what it recorded.
 func TestSessionMatchesRecording(t *testing.T) {
 	var file bytes.Buffer
-	rec, err := NewWriter(&file, WriterOptions{})
+	rec, err := trace.NewWriter(&file, trace.WriterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,13 +122,13 @@ func TestSessionMatchesRecording(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := 0; i < len(stream); i += 333 {
-			s.Data(1, ClientToServer, at.Add(time.Duration(i)*time.Microsecond), stream[i:min(i+333, len(stream))])
+			s.Data(1, trace.ClientToServer, at.Add(time.Duration(i)*time.Microsecond), stream[i:min(i+333, len(stream))])
 		}
 	}()
 	go func() {
 		defer wg.Done()
 		for i := range srv {
-			s.Data(1, ServerToClient, at.Add(2*time.Millisecond), srv[i:i+1])
+			s.Data(1, trace.ServerToClient, at.Add(2*time.Millisecond), srv[i:i+1])
 		}
 	}()
 	wg.Wait()
@@ -173,6 +175,6 @@ func BenchmarkSessionData(b *testing.B) {
 	b.SetBytes(int64(len(chunk)))
 	b.ReportAllocs()
 	for b.Loop() {
-		s.Data(1, ClientToServer, now, chunk)
+		s.Data(1, trace.ClientToServer, now, chunk)
 	}
 }

@@ -1,4 +1,4 @@
-package trace
+package inspect
 
 // decode.go judges frames in their stream: message and fragment numbering,
 // UTF-8 of text across fragments, close codes, and the RFC 6455 rules a
@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"unicode/utf8"
 
+	"github.com/wsbench/wsbench/internal/trace"
 	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
@@ -80,7 +81,7 @@ type Analysis struct {
 
 type streamKey struct {
 	conn uint64
-	dir  Dir
+	dir  trace.Dir
 }
 
 // stream is the fragmentation state of one connection direction.
@@ -128,15 +129,15 @@ func (d *Decoder) Handshake(conn uint64, response []byte) (*Deflate, error) {
 		d.deflate[conn] = p
 	}
 	// A new connection under a reused number starts afresh.
-	delete(d.streams, streamKey{conn, ClientToServer})
-	delete(d.streams, streamKey{conn, ServerToClient})
+	delete(d.streams, streamKey{conn, trace.ClientToServer})
+	delete(d.streams, streamKey{conn, trace.ServerToClient})
 	return p, err
 }
 
 // Dropped notes that frames of conn in direction dir are missing: the
 // message in progress is abandoned, and the compression window may be
 // wrong from here on (said if inflating fails).
-func (d *Decoder) Dropped(conn uint64, dir Dir) {
+func (d *Decoder) Dropped(conn uint64, dir trace.Dir) {
 	if s := d.streams[streamKey{conn, dir}]; s != nil {
 		s.inMsg = false
 		s.z.lost = true
@@ -144,7 +145,7 @@ func (d *Decoder) Dropped(conn uint64, dir Dir) {
 }
 
 // Frame analyses f, the next frame of conn in direction dir.
-func (d *Decoder) Frame(conn uint64, dir Dir, f *Frame) Analysis {
+func (d *Decoder) Frame(conn uint64, dir trace.Dir, f *Frame) Analysis {
 	k := streamKey{conn, dir}
 	s := d.streams[k]
 	if s == nil {
@@ -155,10 +156,10 @@ func (d *Decoder) Frame(conn uint64, dir Dir, f *Frame) Analysis {
 	add := func(tag, format string, args ...any) {
 		a.Violations = append(a.Violations, Violation{Tag: tag, Detail: fmt.Sprintf(format, args...)})
 	}
-	if dir == ClientToServer && !f.Masked {
+	if dir == trace.ClientToServer && !f.Masked {
 		add(TagUnmaskedClient, "a client frame without a masking key")
 	}
-	if dir == ServerToClient && f.Masked {
+	if dir == trace.ServerToClient && f.Masked {
 		add(TagMaskedServer, "a server frame with masking key %x", f.Key)
 	}
 	switch {
@@ -236,7 +237,7 @@ func (d *Decoder) Frame(conn uint64, dir Dir, f *Frame) Analysis {
 
 // compressed gathers a frame of a compressed message and, on its last
 // frame, inflates the message and checks inflated text as UTF-8.
-func (d *Decoder) compressed(s *stream, p *Deflate, dir Dir, f *Frame, a *Analysis, add func(string, string, ...any)) {
+func (d *Decoder) compressed(s *stream, p *Deflate, dir trace.Dir, f *Frame, a *Analysis, add func(string, string, ...any)) {
 	if !s.compOver {
 		if len(s.comp)+len(f.Payload) > maxInflated {
 			s.compOver = true

@@ -1,4 +1,4 @@
-package trace
+package inspect
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wsbench/wsbench/internal/trace"
 )
 
 const ms = time.Millisecond
@@ -40,7 +42,7 @@ func renderCases() []struct {
 	deflateRsp := withExt("permessage-deflate; client_max_window_bits=15")
 	deflateNoCtxRsp := withExt("permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10")
 	deflateBadRsp := withExt("x-other, permessage-deflate; server_max_window_bits=20; bogus")
-	C, S := ClientToServer, ServerToClient
+	C, S := trace.ClientToServer, trace.ServerToClient
 	type tc = struct {
 		name  string
 		trace []byte
@@ -99,8 +101,8 @@ func renderCases() []struct {
 			frame(1, C, 1*ms, mkFrame(true, 0, OpText, testKey, []byte("a"), -1)).
 			frame(1, C, 2*ms, []byte{0x81, 0x85, 0x37}).
 			frame(1, S, 3*ms, append(mkFrame(true, 0, OpText, nil, []byte("x"), -1), 0xee)).
-			raw(appendUvarintsRecord(nil, KindDropped, int(S), 1, uint64(4*ms), 12, 3400)).
-			raw(appendUvarintsRecord(nil, KindLimit, -1, uint64(5*ms), 65536)).
+			raw(trace.AppendUvarintsRecord(nil, trace.KindDropped, int(S), 1, uint64(4*ms), 12, 3400)).
+			raw(trace.AppendUvarintsRecord(nil, trace.KindLimit, -1, uint64(5*ms), 65536)).
 			end(6*ms, 1), RenderOptions{}},
 		{"filters", newBuilder().handshake(1, 0, testRequest, testResponse).handshake(2, 0, testRequest, testResponse).
 			frame(1, C, 1*ms, mkFrame(true, 0, OpText, testKey, []byte("one"), -1)).
@@ -108,7 +110,7 @@ func renderCases() []struct {
 			frame(2, S, 3*ms, mkFrame(true, 0, OpText, nil, []byte("two back"), -1)).
 			frame(2, C, 4*ms, mkFrame(true, 0, OpPing, testKey, []byte("two"), -1)).
 			frame(2, S, 5*ms, mkFrame(true, 0, OpText, nil, []byte("three"), -1)).
-			end(6*ms, 2), RenderOptions{Conns: []uint64{2}, Dirs: []Dir{S}, Opcodes: []uint8{OpText}, Grep: regexp.MustCompile("^two")}},
+			end(6*ms, 2), RenderOptions{Conns: []uint64{2}, Dirs: []trace.Dir{S}, Opcodes: []uint8{OpText}, Grep: regexp.MustCompile("^two")}},
 
 		// One trace per violation tag.
 		{"violation-" + TagUnmaskedClient, std().
@@ -246,7 +248,7 @@ func TestRenderColor(t *testing.T) {
 // record before the damage, then the offset and what was expected.
 func TestRenderDamaged(t *testing.T) {
 	full := renderCases()[0].trace // header, handshake, 2 frames, end
-	rd, err := NewReader(bytes.NewReader(full))
+	rd, err := trace.NewReader(bytes.NewReader(full))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +266,7 @@ func TestRenderDamaged(t *testing.T) {
 	for cut := 0; cut < len(full); cut++ {
 		var out bytes.Buffer
 		_, err := Render(&out, bytes.NewReader(full[:cut]), RenderOptions{})
-		isBoundary := cut == HeaderSize
+		isBoundary := cut == trace.HeaderSize
 		for _, s := range starts {
 			isBoundary = isBoundary || int64(cut) == s
 		}
@@ -274,7 +276,7 @@ func TestRenderDamaged(t *testing.T) {
 			}
 			continue
 		}
-		var fe *FormatError
+		var fe *trace.FormatError
 		if !errors.As(err, &fe) {
 			t.Fatalf("cut at %d: error %v, want a *FormatError", cut, err)
 		}
@@ -301,7 +303,7 @@ func TestRenderDamaged(t *testing.T) {
 	bad[starts[2]] = 0x42
 	var out bytes.Buffer
 	_, err = Render(&out, bytes.NewReader(bad), RenderOptions{})
-	var fe *FormatError
+	var fe *trace.FormatError
 	if !errors.As(err, &fe) || fe.Offset != starts[2] || !strings.Contains(fe.Expected, "record kind") {
 		t.Fatalf("corrupt kind: %v, want a FormatError at %d", err, starts[2])
 	}
@@ -318,7 +320,7 @@ func TestRenderDamaged(t *testing.T) {
 // is tagged length-msb-set (a 1002 protocol error) in text and JSON.
 func TestRenderLengthMSBSet(t *testing.T) {
 	bad := []byte{0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 1, 'x'}
-	tr := newBuilder().handshake(1, 0, testRequest, testResponse).frame(1, ServerToClient, ms, bad).end(2*ms, 1)
+	tr := newBuilder().handshake(1, 0, testRequest, testResponse).frame(1, trace.ServerToClient, ms, bad).end(2*ms, 1)
 	var text bytes.Buffer
 	st, err := Render(&text, bytes.NewReader(tr), RenderOptions{})
 	if err != nil {

@@ -1,10 +1,12 @@
-package trace
+package inspect
 
 import (
 	"bytes"
 	"compress/flate"
 	"strings"
 	"testing"
+
+	"github.com/wsbench/wsbench/internal/trace"
 )
 
 func TestParseDeflate(t *testing.T) {
@@ -164,7 +166,7 @@ func FuzzDeflate(f *testing.F) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				a = d.Frame(1, ServerToClient, &fr)
+				a = d.Frame(1, trace.ServerToClient, &fr)
 			}
 			if len(a.Violations) > 0 || !bytes.Equal(a.Inflated, msg) {
 				t.Fatalf("message %d (%q): inflated %q, violations %v", i, msg, a.Inflated, a.Violations)

@@ -1,4 +1,4 @@
-package trace
+package inspect
 
 // frame.go decodes one WebSocket frame (RFC 6455 section 5.2) from raw
 // bytes for rendering: every header field as sent, including the ones a

@@ -1,4 +1,4 @@
-package trace
+package inspect
 
 import (
 	"bufio"
@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/wsbench/wsbench/internal/trace"
 )
 
 // FuzzParseFrame: no input panics; a decoded frame is consistent with its
@@ -49,9 +51,9 @@ func FuzzParseFrame(f *testing.F) {
 			if q := string(appendQuoted(nil, fr.Payload)); q != strconv.Quote(string(fr.Payload)) {
 				t.Fatalf("appendQuoted %s, strconv.Quote %s", q, strconv.Quote(string(fr.Payload)))
 			}
-			a := d.Frame(1, ClientToServer, &fr)
+			a := d.Frame(1, trace.ClientToServer, &fr)
 			checkJSONFast(t, &fr, &a, rest[:n])
-			_ = d.Frame(2, ServerToClient, &fr)
+			_ = d.Frame(2, trace.ServerToClient, &fr)
 			if a.UTF8Checked && a.UTF8Valid {
 				for _, v := range a.Violations {
 					if v.Tag == TagInvalidUTF8 {
@@ -73,7 +75,7 @@ func FuzzReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, o := range []RenderOptions{{}, {JSON: true, MaxPayload: 8}, {Color: true, Grep: regexp.MustCompile("a"), Opcodes: []uint8{1, 2}}} {
 			_, err := Render(io.Discard, bytes.NewReader(b), o)
-			var fe *FormatError
+			var fe *trace.FormatError
 			if err != nil && !errors.As(err, &fe) {
 				t.Fatalf("error %v is not a *FormatError", err)
 			}
@@ -103,7 +105,7 @@ func traceSeeds() [][]byte {
 func frameSeeds() [][]byte {
 	var out [][]byte
 	for _, c := range renderCases() {
-		r, err := NewReader(bytes.NewReader(c.trace))
+		r, err := trace.NewReader(bytes.NewReader(c.trace))
 		if err != nil {
 			panic(err)
 		}
@@ -112,7 +114,7 @@ func frameSeeds() [][]byte {
 			if err != nil {
 				break
 			}
-			if rec.Kind == KindFrame && len(rec.Raw) <= maxSeed {
+			if rec.Kind == trace.KindFrame && len(rec.Raw) <= maxSeed {
 				out = append(out, rec.Raw)
 			}
 		}
@@ -154,7 +156,7 @@ func checkJSONFast(t *testing.T, fr *Frame, a *Analysis, raw []byte) {
 	}
 	for _, max := range []int{0, 3} {
 		var fast, slow bytes.Buffer
-		rec := Record{Kind: KindFrame, Conn: 7, Dir: ServerToClient, Time: 1234, StreamOffset: 99, Raw: raw}
+		rec := trace.Record{Kind: trace.KindFrame, Conn: 7, Dir: trace.ServerToClient, Time: 1234, StreamOffset: 99, Raw: raw}
 		rd := &renderer{w: bufio.NewWriter(&fast), o: RenderOptions{MaxPayload: max, JSON: true}}
 		rd.jsonFrameFast(5, &rec, fr, a)
 		_ = rd.w.Flush()
