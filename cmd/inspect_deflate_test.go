@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,7 +82,7 @@ func TestInspectRelayDeflate(t *testing.T) {
 		t.Fatal(err)
 	}
 	var again bytes.Buffer
-	if _, err := inspect.Render(&again, bytes.NewReader(b), inspect.RenderOptions{MaxPayload: inspect.DefaultMaxPayload, JSON: true}); err != nil {
+	if _, err := inspect.Run(context.Background(), &again, inspect.TraceReader{R: bytes.NewReader(b)}, inspect.Options{Render: inspect.RenderOptions{MaxPayload: inspect.DefaultMaxPayload, JSON: true}}); err != nil {
 		t.Fatal(err)
 	}
 	js := again.String()

@@ -270,7 +270,7 @@ func muteServer(t *testing.T) string {
 // upgradeResponse reads a client's upgrade request from br and returns the
 // 101 response that accepts it, for test servers that then misbehave.
 func upgradeResponse(br *bufio.Reader) ([]byte, error) {
-	head, err := readHTTPHead(br)
+	head, err := inspect.ReadHTTPHead(br)
 	if err != nil {
 		return nil, err
 	}

@@ -33,7 +33,7 @@ func BenchmarkRelayThroughput(b *testing.B) {
 		}
 		defer c.Close()
 		br := bufio.NewReader(c)
-		if _, err := readHTTPHead(br); err != nil {
+		if _, err := inspect.ReadHTTPHead(br); err != nil {
 			return
 		}
 		if _, err := io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"); err != nil {
@@ -73,7 +73,7 @@ func BenchmarkRelayThroughput(b *testing.B) {
 	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := readHTTPHead(bufio.NewReader(c)); err != nil {
+	if _, err := inspect.ReadHTTPHead(bufio.NewReader(c)); err != nil {
 		b.Fatal(err)
 	}
 	frame := []byte{0x81, 0xfd, 1, 2, 3, 4}

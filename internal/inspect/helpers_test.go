@@ -2,8 +2,10 @@ package inspect
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -120,4 +122,16 @@ func golden(t *testing.T, name string, got []byte) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs from the golden file (run with -update after checking):\n--- got\n%s\n--- want\n%s", name, got, want)
 	}
+}
+
+// Render renders (a test shorthand) the trace in r on w: Run with a TraceReader.
+func Render(w io.Writer, r io.Reader, o RenderOptions) (RenderStats, error) {
+	return Run(context.Background(), w, TraceReader{R: r}, Options{Render: o})
+}
+
+// RenderCapture renders (a test shorthand) the capture in r on w: Run with a Capture.
+func RenderCapture(w io.Writer, r io.Reader, o RenderOptions) (CaptureStats, error) {
+	c := &Capture{R: r}
+	_, err := Run(context.Background(), w, c, Options{Render: o})
+	return c.Stats, err
 }

@@ -179,6 +179,13 @@ func (s *Session) noteLocked(conn uint64, msg string) {
 	s.rd.note("%s", msg)
 }
 
+// setOnViolations sets SessionOptions.OnViolations, before any traffic.
+func (s *Session) setOnViolations(f func(conn uint64, dir trace.Dir, vs []Violation)) {
+	s.mu.Lock()
+	s.rd.onViolations = f
+	s.mu.Unlock()
+}
+
 // Err is the first error writing the output, if any.
 func (s *Session) Err() error {
 	s.mu.Lock()

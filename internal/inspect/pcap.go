@@ -9,6 +9,7 @@ package inspect
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -27,11 +28,11 @@ import (
 	"github.com/wsbench/wsbench/internal/trace"
 )
 
-// ErrNoWebSocket is returned by RenderCapture when the capture holds no
+// ErrNoWebSocket is returned by Capture.Inspect when the capture holds no
 // WebSocket connection.
 var ErrNoWebSocket = errors.New("no WebSocket connection in the capture")
 
-// CaptureStats count what RenderCapture saw.
+// CaptureStats count what Capture.Inspect saw.
 type CaptureStats struct {
 	RenderStats
 	Packets    int // packets read from the file
@@ -50,23 +51,28 @@ const (
 	maxBufferedPagesTotal  = 16384 // and in all (~30 MiB)
 )
 
-// RenderCapture reads a pcap or pcapng capture from r, reassembles its TCP
-// connections and renders the WebSocket ones on w: the upgrade as text, then
-// every frame both ways, with the same renderer and filters as Render.
+// Capture is a pcap or pcapng capture read from R. Its TCP connections are
+// reassembled and the WebSocket ones rendered: the upgrade as text, then
+// every frame both ways, with the same renderer and filters as a trace.
 // Connections are numbered c1, c2… in the order of their first packet;
-// every other TCP connection gets one note line and is skipped. On a
-// malformed file everything decoded before the damage is rendered, then the
-// *CaptureError. A capture without any WebSocket connection returns
-// ErrNoWebSocket.
-func RenderCapture(w io.Writer, r io.Reader, o RenderOptions) (CaptureStats, error) {
-	cp := &capture{s: NewSession(w, SessionOptions{Render: o, MaxFrame: DefaultMaxLiveFrame}), completed: map[connKey]bool{}, frag: newDefragmenter()}
-	err := cp.run(r)
+// every other TCP connection gets one note line and is skipped.
+type Capture struct {
+	R     io.Reader
+	Stats CaptureStats // what Inspect saw, once it returns
+}
+
+// Inspect renders the capture. On a malformed file everything decoded
+// before the damage is rendered, then the *CaptureError is returned. A
+// capture without any WebSocket connection returns ErrNoWebSocket.
+func (c *Capture) Inspect(_ context.Context, s *Session) error {
+	cp := &capture{s: s, completed: map[connKey]bool{}, frag: newDefragmenter()}
+	err := cp.run(c.R)
 	cp.s.mu.Lock()
 	if err != nil {
 		cp.errorLocked(err)
 	}
 	cp.s.flushLocked()
-	st := CaptureStats{RenderStats: cp.s.rd.stats, Packets: cp.packets, TCPStreams: int(cp.nextID), WebSockets: cp.websockets}
+	c.Stats = CaptureStats{RenderStats: cp.s.rd.stats, Packets: cp.packets, TCPStreams: int(cp.nextID), WebSockets: cp.websockets}
 	if werr := cp.s.err; werr != nil && err == nil {
 		err = werr
 	}
@@ -75,10 +81,9 @@ func RenderCapture(w io.Writer, r io.Reader, o RenderOptions) (CaptureStats, err
 		cp.s.Note(0, "no WebSocket connection in this capture (%d packet(s), %d TCP connection(s))", cp.packets, cp.nextID)
 		err = ErrNoWebSocket
 	}
-	return st, err
+	return err
 }
 
-// connKey names a TCP connection whichever way its packets go.
 type connKey struct{ a, b string }
 
 func keyOf(src, dst string) connKey {
@@ -88,7 +93,7 @@ func keyOf(src, dst string) connKey {
 	return connKey{src, dst}
 }
 
-// capture is the state of one RenderCapture.
+// capture is the state of one Capture.Inspect.
 type capture struct {
 	s          *Session
 	packets    int

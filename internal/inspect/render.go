@@ -21,7 +21,7 @@ import (
 // DefaultMaxPayload is how many payload bytes a rendering shows per frame.
 const DefaultMaxPayload = 256
 
-// RenderOptions select and shape what Render prints.
+// RenderOptions select and shape what Run prints.
 type RenderOptions struct {
 	// MaxPayload bounds the payload bytes dumped per frame; longer payloads
 	// are cut with a note. 0 shows everything.
@@ -34,7 +34,7 @@ type RenderOptions struct {
 	Color      bool           // ANSI colours in the text rendering
 }
 
-// RenderStats count what Render saw.
+// RenderStats count what Run rendered.
 type RenderStats struct {
 	Frames     int // frame records read
 	Shown      int // frames that passed the filters
@@ -51,20 +51,6 @@ const (
 	ansiPurple = "\x1b[35m"
 	ansiDim    = "\x1b[2m"
 )
-
-// Render reads the trace in r and writes its rendering to w. On a
-// truncated or corrupt trace it renders every record before the damage,
-// then a line naming the offset and what was expected, and returns the
-// *FormatError.
-func Render(w io.Writer, r io.Reader, o RenderOptions) (RenderStats, error) {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	rd := &renderer{w: bw, o: o, dec: NewDecoder()}
-	err := rd.run(r)
-	if ferr := bw.Flush(); ferr != nil && err == nil {
-		err = fmt.Errorf("inspect: write output: %w", ferr)
-	}
-	return rd.stats, err
-}
 
 type renderer struct {
 	// line and unmasked are reused from frame to frame, so that rendering

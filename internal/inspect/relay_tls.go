@@ -1,6 +1,6 @@
-package cmd
+package inspect
 
-// inspect_tls.go is the relay's server side TLS: a certificate from files
+// relay_tls.go is the relay's server side TLS: a certificate from files
 // (--listen-cert, --listen-key) or one generated in memory for local use
 // (--listen-tls-self-signed).
 
@@ -23,24 +23,25 @@ import (
 // selfSignedValidity is how long a generated certificate is valid.
 const selfSignedValidity = 7 * 24 * time.Hour
 
-// listenTLS is the relay's server TLS configuration, nil for plain ws://,
-// with a note describing the certificate.
-func listenTLS(o *inspectOptions) (*tls.Config, string, error) {
-	files := o.ListenCert != "" || o.ListenKey != ""
+// ListenTLS is the relay's server TLS configuration, nil for plain ws://,
+// with a note describing the certificate: from the PEM files certFile and
+// keyFile, or generated in memory when selfSigned (and both are "").
+func ListenTLS(certFile, keyFile string, selfSigned bool) (*tls.Config, string, error) {
+	files := certFile != "" || keyFile != ""
 	switch {
-	case files && o.ListenSelfSigned:
+	case files && selfSigned:
 		return nil, "", errors.New("inspect: --listen-tls-self-signed or --listen-cert with --listen-key, not both")
-	case files && (o.ListenCert == "" || o.ListenKey == ""):
+	case files && (certFile == "" || keyFile == ""):
 		return nil, "", errors.New("inspect: --listen-cert and --listen-key go together")
-	case !files && !o.ListenSelfSigned:
+	case !files && !selfSigned:
 		return nil, "", nil
 	}
 	var cert tls.Certificate
 	var err error
 	if files {
-		cert, err = tls.LoadX509KeyPair(o.ListenCert, o.ListenKey)
+		cert, err = tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			return nil, "", fmt.Errorf("inspect: --listen-cert %s / --listen-key %s: %w", o.ListenCert, o.ListenKey, err)
+			return nil, "", fmt.Errorf("inspect: --listen-cert %s / --listen-key %s: %w", certFile, keyFile, err)
 		}
 	} else {
 		cert, err = generateSelfSigned(time.Now())
@@ -53,7 +54,7 @@ func listenTLS(o *inspectOptions) (*tls.Config, string, error) {
 		return nil, "", fmt.Errorf("inspect: parse the listening certificate: %w", err)
 	}
 	sum := sha256.Sum256(cert.Certificate[0])
-	kind := "certificate " + o.ListenCert
+	kind := "certificate " + certFile
 	if !files {
 		kind = "self-signed certificate"
 	}

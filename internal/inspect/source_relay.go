@@ -1,10 +1,10 @@
-package cmd
+package inspect
 
-// inspect_relay.go is `wsbench inspect --listen ADDR --upstream URL`: a
+// source_relay.go is `wsbench inspect --listen ADDR --upstream URL`: a
 // byte-for-byte TCP relay between real WebSocket clients and a real server
-// that feeds a copy of each direction to a live inspect.Session. It never
-// re-frames: what one side wrote is exactly what the other side reads,
-// except the Host header (and path) of the upgrade request.
+// that feeds a copy of each direction to the Session through a Feeder. It
+// never re-frames: what one side wrote is exactly what the other side
+// reads, except the Host header (and path) of the upgrade request.
 
 import (
 	"bufio"
@@ -22,102 +22,120 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/dialer"
-	"github.com/wsbench/wsbench/internal/inspect"
 	"github.com/wsbench/wsbench/internal/trace"
 )
 
-// maxHTTPHead bounds an upgrade request or response head.
-const maxHTTPHead = 64 << 10
+// RelayOptions configure a Relay.
+type RelayOptions struct {
+	Listen           string // accept clients here
+	Upstream         string // forward them to this ws:// or wss:// URL
+	Insecure         bool   // wss:// upstream: skip certificate verification
+	CAFile           string // wss:// upstream: trust this PEM CA file too
+	ListenCert       string // serve TLS (wss://) with this PEM certificate…
+	ListenKey        string // …and this PEM key
+	ListenSelfSigned bool   // serve TLS with a certificate generated in memory
+	ConnectTimeout   time.Duration
+	HandshakeTimeout time.Duration
+	RenderQueue      int               // bytes queued for rendering before the relay passes them over
+	OnListen         func(net.Addr)    // called once listening (tests)
+	OnConnDone       func(conn uint64) // called when a client's relay ends (tests)
+}
 
-// relay is a running relay and its connections.
-type relay struct {
-	o         *inspectOptions
+// Relay is the relay source.
+type Relay struct {
+	o         RelayOptions
 	up        *url.URL
 	upAddr    string
 	tls       *tls.Config // to the upstream; nil for ws://
 	serverTLS *tls.Config // to the clients; nil for plain TCP
-	sess      *inspect.Session
-	feed      *inspect.Feeder // renders off the copy path
-	mu        sync.Mutex
-	conns     map[net.Conn]struct{} // open sockets, closed on shutdown
-	shutdown  bool
+	tlsNote   string      // what serverTLS serves
 }
 
-func runInspectRelay(ctx context.Context, o *inspectOptions, ro inspect.RenderOptions) (err error) {
-	switch {
-	case o.Listen == "" || o.Upstream == "":
-		return usageError(errors.New("inspect: --listen and --upstream go together"))
-	case o.File != "":
-		return usageError(fmt.Errorf("inspect: %s: give a trace file, a ws:// URL or --listen with --upstream, not both", o.File))
-	case len(o.Headers) > 0 || len(o.Subprotocols) > 0 || o.Binary || o.Compression:
-		return usageError(errors.New("inspect: -H, --subprotocol, --binary and --compression are for live mode; the relay forwards the client's request"))
-	}
+// NewRelay checks the options: the upstream URL, the TLS files. Its errors
+// are the user's to fix.
+func NewRelay(o RelayOptions) (*Relay, error) {
 	u, err := url.Parse(o.Upstream)
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Hostname() == "" {
-		return usageError(fmt.Errorf("--upstream %q: want ws://host[:port]/path or wss://…", o.Upstream))
+		return nil, fmt.Errorf("--upstream %q: want ws://host[:port]/path or wss://…", o.Upstream)
 	}
-	r := &relay{o: o, up: u, conns: make(map[net.Conn]struct{})}
+	r := &Relay{o: o, up: u}
 	if u.Scheme == "wss" {
-		if r.tls, err = dialerTLS(o, u.Hostname()); err != nil {
-			return usageError(err)
+		if r.tls, err = dialer.TLSConfig(o.Insecure, o.CAFile); err != nil {
+			return nil, err
 		}
+		r.tls.ServerName = u.Hostname()
 		r.upAddr = net.JoinHostPort(u.Hostname(), cmp.Or(u.Port(), "443"))
 	} else {
 		r.upAddr = net.JoinHostPort(u.Hostname(), cmp.Or(u.Port(), "80"))
 	}
-	if o.ConnectTimeout <= 0 {
-		o.ConnectTimeout = 10 * time.Second
+	if r.o.ConnectTimeout <= 0 {
+		r.o.ConnectTimeout = 10 * time.Second
 	}
-	if o.HandshakeTimeout <= 0 {
-		o.HandshakeTimeout = 10 * time.Second
+	if r.o.HandshakeTimeout <= 0 {
+		r.o.HandshakeTimeout = 10 * time.Second
 	}
-	serverTLS, tlsNote, err := listenTLS(o)
-	if err != nil {
-		return usageError(err)
+	if r.serverTLS, r.tlsNote, err = ListenTLS(o.ListenCert, o.ListenKey, o.ListenSelfSigned); err != nil {
+		return nil, err
 	}
+	return r, nil
+}
+
+// relay is a running relay and its connections.
+type relay struct {
+	*Relay
+	sess     *Session
+	feed     *Feeder // renders off the copy path
+	mu       sync.Mutex
+	conns    map[net.Conn]struct{} // open sockets, closed on shutdown
+	shutdown bool
+}
+
+// Inspect listens and relays until ctx is done.
+func (rl *Relay) Inspect(ctx context.Context, s *Session) error {
 	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", o.Listen)
+	ln, err := lc.Listen(ctx, "tcp", rl.o.Listen)
 	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("inspect: listen on %s: %w", o.Listen, err)}
+		return fmt.Errorf("inspect: listen on %s: %w", rl.o.Listen, err)
 	}
-	r.serverTLS = serverTLS
-	rec, err := openRecord(o)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	defer func() { err = closeRecord(rec, err) }()
-	r.sess = inspect.NewSession(o.Stdout, inspect.SessionOptions{Render: ro, Record: rec})
+	r := &relay{Relay: rl, sess: s, conns: make(map[net.Conn]struct{})}
 	scheme := "ws"
-	if serverTLS != nil {
+	if r.serverTLS != nil {
 		scheme = "wss"
 	}
-	r.sess.Note(0, "relaying %s://%s to %s", scheme, ln.Addr(), o.Upstream)
-	if tlsNote != "" {
-		r.sess.Note(0, "%s", tlsNote)
+	r.sess.Note(0, "relaying %s://%s to %s", scheme, ln.Addr(), r.o.Upstream)
+	if r.tlsNote != "" {
+		r.sess.Note(0, "%s", r.tlsNote)
 	}
-	r.feed = inspect.NewFeeder(r.sess, o.RenderQueue)
-	if o.OnListen != nil {
-		o.OnListen(ln.Addr())
+	r.feed = NewFeeder(r.sess, r.o.RenderQueue)
+	if r.o.OnListen != nil {
+		r.o.OnListen(ln.Addr())
 	}
-
 	stop := context.AfterFunc(ctx, func() {
-		r.mu.Lock()
-		r.shutdown = true
-		for c := range r.conns {
-			c.Close()
-		}
-		r.mu.Unlock()
+		r.closeAll()
 		ln.Close()
 	})
 	defer stop()
 	var wg sync.WaitGroup
+	n, err := r.accept(ctx, ln, &wg)
+	r.closeAll()
+	wg.Wait()
+	r.feed.Close()
+	if fs := r.feed.Stats(); fs.DroppedBytes > 0 {
+		r.sess.Note(0, "the renderer fell behind: %d byte(s) in %d read(s) relayed but not decoded, shown as %d gap(s)", fs.DroppedBytes, fs.DroppedChunks, fs.Gaps)
+	}
+	r.sess.Note(0, "relay stopped after %d connection(s)", n)
+	return err
+}
+
+// accept serves clients until ctx is done or the listener fails, and
+// returns how many it accepted.
+func (r *relay) accept(ctx context.Context, ln net.Listener, wg *sync.WaitGroup) (uint64, error) {
 	var id uint64
 	for {
 		c, aerr := ln.Accept()
 		if aerr != nil {
 			if ctx.Err() != nil {
-				break
+				return id, nil
 			}
 			if !errors.Is(aerr, net.ErrClosed) {
 				// Out of file descriptors and the like: say so, let
@@ -129,12 +147,11 @@ func runInspectRelay(ctx context.Context, o *inspectOptions, ro inspect.RenderOp
 				}
 				continue
 			}
-			err = &ExitError{Code: ExitFailure, Err: fmt.Errorf("inspect: accept on %s: %w", ln.Addr(), aerr)}
-			break
+			return id, fmt.Errorf("inspect: accept on %s: %w", ln.Addr(), aerr)
 		}
 		if !r.track(c) {
 			c.Close()
-			break
+			return id, nil
 		}
 		id++
 		r.feed.Open(id)
@@ -142,40 +159,21 @@ func runInspectRelay(ctx context.Context, o *inspectOptions, ro inspect.RenderOp
 		go func(id uint64) {
 			defer wg.Done()
 			r.serve(ctx, id, c)
-			if o.OnConnDone != nil {
-				o.OnConnDone(id)
+			if r.o.OnConnDone != nil {
+				r.o.OnConnDone(id)
 			}
 		}(id)
 	}
+}
+
+// closeAll closes every open socket and refuses new ones.
+func (r *relay) closeAll() {
 	r.mu.Lock()
 	r.shutdown = true
 	for c := range r.conns {
 		c.Close()
 	}
 	r.mu.Unlock()
-	wg.Wait()
-	r.feed.Close()
-	if fs := r.feed.Stats(); fs.DroppedBytes > 0 {
-		r.sess.Note(0, "the renderer fell behind: %d byte(s) in %d read(s) relayed but not decoded, shown as %d gap(s)", fs.DroppedBytes, fs.DroppedChunks, fs.Gaps)
-	}
-	r.sess.Note(0, "relay stopped after %d connection(s)", id)
-	if o.OnStats != nil {
-		o.OnStats(r.sess.Stats())
-	}
-	if serr := r.sess.Err(); serr != nil && err == nil {
-		err = &ExitError{Code: ExitFailure, Err: serr}
-	}
-	return err
-}
-
-// dialerTLS is the client TLS configuration for a wss:// upstream.
-func dialerTLS(o *inspectOptions, host string) (*tls.Config, error) {
-	cfg, err := dialer.TLSConfig(o.Insecure, o.CAFile)
-	if err != nil {
-		return nil, err
-	}
-	cfg.ServerName = host
-	return cfg, nil
 }
 
 // track registers an open socket, or reports false during shutdown.
@@ -219,12 +217,12 @@ func (r *relay) serve(ctx context.Context, id uint64, client net.Conn) {
 		client = tc
 	}
 	cbr := bufio.NewReaderSize(client, 4<<10)
-	head, err := readHTTPHead(cbr)
+	head, err := ReadHTTPHead(cbr)
 	if err != nil {
 		note("reading the upgrade request: %v", err)
 		return
 	}
-	req := rewriteRequest(head, r.up)
+	req := RewriteRequest(head, r.up)
 
 	nd := net.Dialer{Timeout: r.o.ConnectTimeout}
 	up, err := nd.DialContext(ctx, "tcp", r.upAddr)
@@ -253,7 +251,7 @@ func (r *relay) serve(ctx context.Context, id uint64, client net.Conn) {
 		return
 	}
 	ubr := bufio.NewReaderSize(up, 4<<10)
-	rsp, err := readHTTPHead(ubr)
+	rsp, err := ReadHTTPHead(ubr)
 	if err != nil {
 		note("upstream %s: reading the upgrade response: %v", r.o.Upstream, err)
 		return
@@ -266,14 +264,14 @@ func (r *relay) serve(ctx context.Context, id uint64, client net.Conn) {
 	_ = client.SetDeadline(time.Time{})
 	_ = up.SetDeadline(time.Time{})
 
-	decode := statusCode(rsp) == 101
+	decode := StatusCode(rsp) == 101
 	now := time.Now()
 	if decode {
 		r.feed.Handshake(id, now, req, rsp)
 		r.feed.Data(id, trace.ClientToServer, now, earlyC)
 		r.feed.Data(id, trace.ServerToClient, now, earlyS)
 	} else {
-		note("upstream answered %q: relaying without decoding", firstLine(rsp))
+		note("upstream answered %q: relaying without decoding", statusLine(rsp))
 	}
 
 	var wg sync.WaitGroup
@@ -333,70 +331,4 @@ func take(br *bufio.Reader) []byte {
 	out := bytes.Clone(b)
 	_, _ = br.Discard(len(b))
 	return out
-}
-
-// readHTTPHead reads an HTTP request or response head up to and including
-// the blank line.
-func readHTTPHead(br *bufio.Reader) ([]byte, error) {
-	var head []byte
-	for {
-		line, err := br.ReadSlice('\n')
-		head = append(head, line...)
-		if len(head) > maxHTTPHead {
-			return nil, fmt.Errorf("HTTP head longer than %d bytes", maxHTTPHead)
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, fmt.Errorf("after %d byte(s) of HTTP head: %w", len(head), err)
-		}
-		if bytes.Equal(line, []byte("\r\n")) || bytes.Equal(line, []byte("\n")) {
-			if len(head) == len(line) {
-				return nil, errors.New("empty line instead of a request line")
-			}
-			return head, nil
-		}
-	}
-}
-
-// rewriteRequest sets the Host header to the upstream's and, when the
-// upstream URL has a path, the request target to its path and query. The
-// rest of the head is kept byte for byte.
-func rewriteRequest(head []byte, up *url.URL) []byte {
-	lines := bytes.SplitAfter(head, []byte("\n"))
-	out := make([]byte, 0, len(head)+len(up.Host))
-	for i, l := range lines {
-		switch {
-		case i == 0:
-			if p := up.RequestURI(); up.Path != "" && up.Path != "/" || up.RawQuery != "" {
-				f := bytes.SplitN(l, []byte(" "), 3)
-				if len(f) == 3 {
-					l = bytes.Join([][]byte{f[0], []byte(p), f[2]}, []byte(" "))
-				}
-			}
-		case len(l) > 5 && bytes.EqualFold(l[:5], []byte("host:")):
-			l = []byte("Host: " + up.Host + "\r\n")
-		}
-		out = append(out, l...)
-	}
-	return out
-}
-
-// statusCode is the status of an HTTP response head, 0 if unreadable.
-func statusCode(rsp []byte) int {
-	f := bytes.Fields(firstLine(rsp))
-	if len(f) < 2 {
-		return 0
-	}
-	n, _ := strconv.Atoi(string(f[1]))
-	return n
-}
-
-func firstLine(b []byte) []byte {
-	l, _, _ := bytes.Cut(b, []byte("\n"))
-	return bytes.TrimSuffix(l, []byte("\r"))
 }
