@@ -186,6 +186,13 @@ func runInspect(ctx context.Context, o *inspectOptions) (err error) {
 		return err
 	}
 	defer done()
+	// The relay listens before the recording starts: a taken address
+	// leaves no trace file behind.
+	if l, ok := src.(interface{ Listen(context.Context) error }); ok {
+		if err := l.Listen(ctx); err != nil {
+			return &ExitError{Code: ExitFailure, Err: err}
+		}
+	}
 	var rec *trace.Writer
 	if o.mode() != modeFile {
 		if rec, err = openRecord(o); err != nil {
@@ -214,7 +221,10 @@ func (o *inspectOptions) source() (inspect.Source, func(), error) {
 			ConnectTimeout: o.ConnectTimeout, HandshakeTimeout: o.HandshakeTimeout,
 			RenderQueue: o.RenderQueue, OnListen: o.OnListen, OnConnDone: o.OnConnDone,
 		})
-		return r, func() {}, usageErrorOrNil(err)
+		if err != nil {
+			return nil, nil, usageError(err)
+		}
+		return r, func() { r.Close() }, nil
 	case modeLive:
 		l, err := inspect.NewLive(inspect.LiveOptions{
 			URL: o.File, Headers: o.Headers, Subprotocols: o.Subprotocols, Insecure: o.Insecure, CAFile: o.CAFile,

@@ -492,3 +492,25 @@ func TestInspectRelayBrokenServer(t *testing.T) {
 		t.Errorf("%d server frames shown, want 5:\n%s", n, s)
 	}
 }
+
+// TestInspectRelayListenTaken: a relay whose address is taken fails with
+// exit 3 before it creates the --record file.
+func TestInspectRelayListenTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	rec := filepath.Join(t.TempDir(), "relay.trace")
+	var out bytes.Buffer
+	err = runInspect(context.Background(), &inspectOptions{
+		Listen: ln.Addr().String(), Upstream: "ws://127.0.0.1:1/", Record: rec, RecordMaxBytes: trace.DefaultMaxBytes, Stdout: &out,
+	})
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != ExitFailure || !strings.Contains(err.Error(), "listen on "+ln.Addr().String()) {
+		t.Fatalf("relay on a taken address: %v, want exit %d naming the address", err, ExitFailure)
+	}
+	if _, err := os.Stat(rec); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("--record file after a failed listen: %v, want none", err)
+	}
+}

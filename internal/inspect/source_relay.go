@@ -49,6 +49,7 @@ type Relay struct {
 	tls       *tls.Config // to the upstream; nil for ws://
 	serverTLS *tls.Config // to the clients; nil for plain TCP
 	tlsNote   string      // what serverTLS serves
+	ln        net.Listener
 }
 
 // NewRelay checks the options: the upstream URL, the TLS files. Its errors
@@ -90,13 +91,36 @@ type relay struct {
 	shutdown bool
 }
 
-// Inspect listens and relays until ctx is done.
-func (rl *Relay) Inspect(ctx context.Context, s *Session) error {
+// Listen opens the listening socket, so that a caller can learn that the
+// address is taken before it starts a recording. Inspect calls it when
+// the caller did not.
+func (rl *Relay) Listen(ctx context.Context) error {
+	if rl.ln != nil {
+		return nil
+	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", rl.o.Listen)
 	if err != nil {
 		return fmt.Errorf("inspect: listen on %s: %w", rl.o.Listen, err)
 	}
+	rl.ln = ln
+	return nil
+}
+
+// Close closes the listening socket, if Listen opened one.
+func (rl *Relay) Close() error {
+	if rl.ln == nil {
+		return nil
+	}
+	return rl.ln.Close()
+}
+
+// Inspect listens (unless Listen did) and relays until ctx is done.
+func (rl *Relay) Inspect(ctx context.Context, s *Session) error {
+	if err := rl.Listen(ctx); err != nil {
+		return err
+	}
+	ln := rl.ln
 	r := &relay{Relay: rl, sess: s, conns: make(map[net.Conn]struct{})}
 	scheme := "ws"
 	if r.serverTLS != nil {
