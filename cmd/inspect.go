@@ -231,7 +231,10 @@ func (o *inspectOptions) source() (inspect.Source, func(), error) {
 			ConnectTimeout: o.ConnectTimeout, HandshakeTimeout: o.HandshakeTimeout,
 			Binary: o.Binary, Compression: o.Compression, CloseWait: o.CloseWait, Stdin: o.Stdin, Stderr: o.Stderr,
 		})
-		return l, func() {}, usageErrorOrNil(err)
+		if err != nil {
+			return nil, nil, usageError(err)
+		}
+		return l, func() {}, nil
 	}
 	if scheme, rest, ok := strings.Cut(o.File, "://"); ok && (scheme == "http" || scheme == "https") {
 		return nil, nil, usageError(fmt.Errorf("inspect %s: inspect speaks WebSocket, not plain HTTP: use %s", o.File, strings.Replace(scheme, "http", "ws", 1)+"://"+rest))
@@ -241,13 +244,6 @@ func (o *inspectOptions) source() (inspect.Source, func(), error) {
 		return nil, nil, usageError(fmt.Errorf("inspect: %w", err))
 	}
 	return f, func() { f.Close() }, nil
-}
-
-func usageErrorOrNil(err error) error {
-	if err == nil {
-		return nil
-	}
-	return usageError(err)
 }
 
 // openRecord creates the --record trace, or returns nil without one.
