@@ -1,8 +1,8 @@
 package cmd
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,8 +16,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wsbench/wsbench/dialer"
+	"github.com/wsbench/wsbench/internal/inspect"
 	"github.com/wsbench/wsbench/internal/trace"
 )
+
+// inspect.go is `wsbench inspect`: flags into inspectOptions, the
+// cross-mode checks, and the wiring of one internal/inspect Source to
+// inspect.Run. The sources themselves live in internal/inspect.
 
 // inspectOptions holds everything `wsbench inspect` needs; flags only fill
 // it in.
@@ -51,10 +56,10 @@ type inspectOptions struct {
 
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
-	Color          bool                    // stdout is a terminal
-	OnListen       func(net.Addr)          // relay: called once listening (tests)
-	OnConnDone     func(conn uint64)       // relay: called when a client's relay ends (tests)
-	OnStats        func(trace.RenderStats) // relay: what was rendered, at the end (benchmarks)
+	Color          bool                      // stdout is a terminal
+	OnListen       func(net.Addr)            // relay: called once listening (tests)
+	OnConnDone     func(conn uint64)         // relay: called when a client's relay ends (tests)
+	OnStats        func(inspect.RenderStats) // relay: what was rendered, at the end (benchmarks)
 }
 
 func newInspectCmd() *cobra.Command {
@@ -62,7 +67,213 @@ func newInspectCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "inspect TRACE | CAPTURE.pcap | ws://HOST/PATH | --listen ADDR --upstream URL",
 		Short: "Show WebSocket frames from a trace, a pcap capture, a live connection or a relay, header fields decoded and violations flagged",
-		Long: `Inspect renders WebSocket traffic frame by frame: the HTTP upgrade of each
+		Long:  inspectLong,
+		Args: func(c *cobra.Command, args []string) error {
+			if opts.mode() == modeRelay {
+				return noArgs("the relay forwards to --upstream URL")(c, args)
+			}
+			return oneArg("TRACE, CAPTURE.pcap or ws:// URL", "wsbench inspect echo.trace, or wsbench inspect ws://127.0.0.1:8080/echo")(c, args)
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				opts.File = args[0]
+			}
+			opts.Stdin = c.InOrStdin()
+			opts.Stdout = c.OutOrStdout()
+			opts.Stderr = c.ErrOrStderr()
+			if f, ok := opts.Stdout.(*os.File); ok {
+				opts.Color = wantColor(isatty.IsTerminal(f.Fd()), os.Getenv)
+			}
+			ctx, stop := interruptContext(c.Context())
+			defer stop()
+			return runInspect(ctx, opts)
+		},
+	}
+	inspectFlags(c, opts)
+	return c
+}
+
+func inspectFlags(c *cobra.Command, opts *inspectOptions) {
+	f := c.Flags()
+	f.IntVar(&opts.MaxPayload, "max-payload", inspect.DefaultMaxPayload, "payload bytes shown per frame; 0 shows all")
+	f.StringSliceVar(&opts.Conns, "conn", nil, "only these connections (1 or c1; repeat or comma-separate)")
+	f.StringSliceVar(&opts.Dirs, "dir", nil, "only this direction: c2s (client to server) or s2c")
+	f.StringSliceVar(&opts.Opcodes, "opcode", nil, "only these opcodes: text, binary, cont, close, ping, pong or a number (0x9)")
+	f.StringVar(&opts.Grep, "grep", "", "only frames whose unmasked payload matches this regular expression")
+	f.BoolVar(&opts.JSON, "json", false, "JSON Lines, one object per record, instead of text")
+	f.StringArrayVarP(&opts.Headers, "header", "H", nil, "live: extra upgrade request header 'Name: value' (repeatable)")
+	f.StringSliceVar(&opts.Subprotocols, "subprotocol", nil, "live: offer these subprotocols, by preference")
+	f.BoolVar(&opts.Insecure, "insecure", false, "skip TLS certificate verification for wss://")
+	f.StringVar(&opts.CAFile, "ca-file", "", "trust this PEM CA `FILE` for wss:// besides the system roots")
+	f.DurationVar(&opts.ConnectTimeout, "connect-timeout", dialer.DefaultConnectTimeout, "TCP (+TLS) connect timeout")
+	f.DurationVar(&opts.HandshakeTimeout, "handshake-timeout", dialer.DefaultHandshakeTimeout, "HTTP upgrade timeout")
+	f.BoolVar(&opts.Binary, "binary", false, "live: stdin lines are hex, sent as binary frames")
+	f.BoolVar(&opts.Compression, "compression", false, "live: offer permessage-deflate (no context takeover); compressed frames are shown inflated")
+	f.DurationVar(&opts.CloseWait, "close-wait", inspect.DefaultCloseWait, "live: how long to wait for the server's close after ours")
+	f.StringVar(&opts.Record, "record", "", "live/relay: also record the traffic to this trace `FILE`")
+	f.Int64Var(&opts.RecordMaxBytes, "record-max-bytes", trace.DefaultMaxBytes, "size cap of the --record file; 0 = none")
+	f.StringVar(&opts.Listen, "listen", "", "relay: accept WebSocket clients on this address (with --upstream)")
+	f.StringVar(&opts.Upstream, "upstream", "", "relay: the ws:// or wss:// server to forward them to")
+	f.IntVar(&opts.RenderQueue, "render-queue", inspect.DefaultFeedQueue, "relay: bytes held for the renderer; when it falls behind by more, bytes are relayed but not decoded (shown as gaps)")
+	f.StringVar(&opts.ListenCert, "listen-cert", "", "relay: serve wss:// to clients with this PEM certificate (chain) file, with --listen-key")
+	f.StringVar(&opts.ListenKey, "listen-key", "", "relay: the PEM private key of --listen-cert")
+	f.BoolVar(&opts.ListenSelfSigned, "listen-tls-self-signed", false, "relay: serve wss:// with a self-signed certificate for localhost, 127.0.0.1 and ::1 made in memory")
+}
+
+// inspectMode is what inspect reads.
+type inspectMode int
+
+const (
+	modeFile  inspectMode = iota // a trace file or a capture
+	modeLive                     // a ws:// or wss:// URL
+	modeRelay                    // --listen and --upstream
+)
+
+// mode: any relay flag makes a relay, a ws:// or wss:// argument a live
+// connection, anything else names a file.
+func (o *inspectOptions) mode() inspectMode {
+	switch {
+	case o.Listen != "" || o.Upstream != "" || o.ListenCert != "" || o.ListenKey != "" || o.ListenSelfSigned:
+		return modeRelay
+	case isWSURL(o.File):
+		return modeLive
+	}
+	return modeFile
+}
+
+// inspectRules are the cross-mode flag checks, all in one place: in mode,
+// a flag combination for which bad holds is a usage error saying msg
+// ({file} stands for the argument). They run in this order.
+var inspectRules = []struct {
+	mode inspectMode
+	bad  func(o *inspectOptions) bool
+	msg  string
+}{
+	{modeRelay, func(o *inspectOptions) bool { return o.Listen == "" || o.Upstream == "" },
+		"--listen and --upstream go together"},
+	{modeRelay, func(o *inspectOptions) bool { return o.File != "" },
+		"{file}: give a trace file, a ws:// URL or --listen with --upstream, not both"},
+	{modeRelay, func(o *inspectOptions) bool {
+		return len(o.Headers) > 0 || len(o.Subprotocols) > 0 || o.Binary || o.Compression
+	}, "-H, --subprotocol, --binary and --compression are for live mode; the relay forwards the client's request"},
+	{modeRelay, func(o *inspectOptions) bool { return (o.ListenCert != "" || o.ListenKey != "") && o.ListenSelfSigned },
+		"--listen-tls-self-signed or --listen-cert with --listen-key, not both"},
+	{modeRelay, func(o *inspectOptions) bool { return (o.ListenCert == "") != (o.ListenKey == "") },
+		"--listen-cert and --listen-key go together"},
+}
+
+// checkModeFlags applies inspectRules.
+func (o *inspectOptions) checkModeFlags() error {
+	m := o.mode()
+	for _, r := range inspectRules {
+		if r.mode == m && r.bad(o) {
+			return usageError(errors.New("inspect: " + strings.ReplaceAll(r.msg, "{file}", o.File)))
+		}
+	}
+	return nil
+}
+
+func runInspect(ctx context.Context, o *inspectOptions) (err error) {
+	ro, err := o.renderOptions()
+	if err != nil {
+		return err
+	}
+	if err := o.checkModeFlags(); err != nil {
+		return err
+	}
+	src, done, err := o.source()
+	if err != nil {
+		return err
+	}
+	defer done()
+	// The relay listens before the recording starts: a taken address
+	// leaves no trace file behind.
+	if l, ok := src.(interface{ Listen(context.Context) error }); ok {
+		if err := l.Listen(ctx); err != nil {
+			return &ExitError{Code: ExitFailure, Err: err}
+		}
+	}
+	var rec *trace.Writer
+	if o.mode() != modeFile {
+		if rec, err = openRecord(o); err != nil {
+			return err
+		}
+		defer func() { err = closeRecord(rec, err) }()
+	}
+	stats, err := inspect.Run(ctx, o.Stdout, src, inspect.Options{Render: ro, Record: rec})
+	if o.OnStats != nil {
+		o.OnStats(stats)
+	}
+	if err != nil {
+		return &ExitError{Code: ExitFailure, Err: err}
+	}
+	return nil
+}
+
+// source is the inspect.Source of o's mode, and what releases it. Its
+// errors are usage errors.
+func (o *inspectOptions) source() (inspect.Source, func(), error) {
+	switch o.mode() {
+	case modeRelay:
+		r, err := inspect.NewRelay(inspect.RelayOptions{
+			Listen: o.Listen, Upstream: o.Upstream, Insecure: o.Insecure, CAFile: o.CAFile,
+			ListenCert: o.ListenCert, ListenKey: o.ListenKey, ListenSelfSigned: o.ListenSelfSigned,
+			ConnectTimeout: o.ConnectTimeout, HandshakeTimeout: o.HandshakeTimeout,
+			RenderQueue: o.RenderQueue, OnListen: o.OnListen, OnConnDone: o.OnConnDone,
+		})
+		if err != nil {
+			return nil, nil, usageError(err)
+		}
+		return r, func() { r.Close() }, nil
+	case modeLive:
+		l, err := inspect.NewLive(inspect.LiveOptions{
+			URL: o.File, Headers: o.Headers, Subprotocols: o.Subprotocols, Insecure: o.Insecure, CAFile: o.CAFile,
+			ConnectTimeout: o.ConnectTimeout, HandshakeTimeout: o.HandshakeTimeout,
+			Binary: o.Binary, Compression: o.Compression, CloseWait: o.CloseWait, Stdin: o.Stdin, Stderr: o.Stderr,
+		})
+		if err != nil {
+			return nil, nil, usageError(err)
+		}
+		return l, func() {}, nil
+	}
+	if scheme, rest, ok := strings.Cut(o.File, "://"); ok && (scheme == "http" || scheme == "https") {
+		return nil, nil, usageError(fmt.Errorf("inspect %s: inspect speaks WebSocket, not plain HTTP: use %s", o.File, strings.Replace(scheme, "http", "ws", 1)+"://"+rest))
+	}
+	f, err := inspect.OpenFile(o.File)
+	if err != nil {
+		return nil, nil, usageError(fmt.Errorf("inspect: %w", err))
+	}
+	return f, func() { f.Close() }, nil
+}
+
+// openRecord creates the --record trace, or returns nil without one.
+func openRecord(o *inspectOptions) (*trace.Writer, error) {
+	if o.Record == "" {
+		return nil, nil
+	}
+	if o.RecordMaxBytes < 0 {
+		return nil, usageError(fmt.Errorf("--record-max-bytes %d: use 0 (no cap) or more", o.RecordMaxBytes))
+	}
+	w, err := trace.Create(o.Record, trace.WriterOptions{Conns: 0, MaxBytes: o.RecordMaxBytes})
+	if err != nil {
+		return nil, usageError(fmt.Errorf("--record: %w", err))
+	}
+	return w, nil
+}
+
+// closeRecord ends the recording, keeping the first error.
+func closeRecord(rec *trace.Writer, err error) error {
+	if rec == nil {
+		return err
+	}
+	if cerr := rec.Close(); cerr != nil && err == nil {
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("--record: %w", cerr)}
+	}
+	return err
+}
+
+// inspectLong is inspect's --help text.
+const inspectLong = `Inspect renders WebSocket traffic frame by frame: the HTTP upgrade of each
 connection as text, then per frame a summary line (time, connection,
 direction, stream offset, FIN, RSV, opcode, mask and key, length and its
 form, message and fragment number), hex + ASCII dumps of the header, the
@@ -117,90 +328,7 @@ and reason, ping payload…) and the RFC 6455 rules it breaks.
 
 --record FILE writes what live and relay modes show as a trace file, which
 "wsbench inspect FILE" renders the same way. Compressed messages
-(permessage-deflate, with or without context takeover) are shown inflated.`,
-		Args: func(c *cobra.Command, args []string) error {
-			if opts.Listen != "" || opts.Upstream != "" || opts.ListenCert != "" || opts.ListenKey != "" || opts.ListenSelfSigned {
-				return noArgs("the relay forwards to --upstream URL")(c, args)
-			}
-			return oneArg("TRACE, CAPTURE.pcap or ws:// URL", "wsbench inspect echo.trace, or wsbench inspect ws://127.0.0.1:8080/echo")(c, args)
-		},
-		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				opts.File = args[0]
-			}
-			opts.Stdin = c.InOrStdin()
-			opts.Stdout = c.OutOrStdout()
-			opts.Stderr = c.ErrOrStderr()
-			if f, ok := opts.Stdout.(*os.File); ok {
-				opts.Color = wantColor(isatty.IsTerminal(f.Fd()), os.Getenv)
-			}
-			ctx, stop := interruptContext(c.Context())
-			defer stop()
-			return runInspect(ctx, opts)
-		},
-	}
-	f := c.Flags()
-	f.IntVar(&opts.MaxPayload, "max-payload", trace.DefaultMaxPayload, "payload bytes shown per frame; 0 shows all")
-	f.StringSliceVar(&opts.Conns, "conn", nil, "only these connections (1 or c1; repeat or comma-separate)")
-	f.StringSliceVar(&opts.Dirs, "dir", nil, "only this direction: c2s (client to server) or s2c")
-	f.StringSliceVar(&opts.Opcodes, "opcode", nil, "only these opcodes: text, binary, cont, close, ping, pong or a number (0x9)")
-	f.StringVar(&opts.Grep, "grep", "", "only frames whose unmasked payload matches this regular expression")
-	f.BoolVar(&opts.JSON, "json", false, "JSON Lines, one object per record, instead of text")
-	f.StringArrayVarP(&opts.Headers, "header", "H", nil, "live: extra upgrade request header 'Name: value' (repeatable)")
-	f.StringSliceVar(&opts.Subprotocols, "subprotocol", nil, "live: offer these subprotocols, by preference")
-	f.BoolVar(&opts.Insecure, "insecure", false, "skip TLS certificate verification for wss://")
-	f.StringVar(&opts.CAFile, "ca-file", "", "trust this PEM CA `FILE` for wss:// besides the system roots")
-	f.DurationVar(&opts.ConnectTimeout, "connect-timeout", dialer.DefaultConnectTimeout, "TCP (+TLS) connect timeout")
-	f.DurationVar(&opts.HandshakeTimeout, "handshake-timeout", dialer.DefaultHandshakeTimeout, "HTTP upgrade timeout")
-	f.BoolVar(&opts.Binary, "binary", false, "live: stdin lines are hex, sent as binary frames")
-	f.BoolVar(&opts.Compression, "compression", false, "live: offer permessage-deflate (no context takeover); compressed frames are shown inflated")
-	f.DurationVar(&opts.CloseWait, "close-wait", defaultCloseWait, "live: how long to wait for the server's close after ours")
-	f.StringVar(&opts.Record, "record", "", "live/relay: also record the traffic to this trace `FILE`")
-	f.Int64Var(&opts.RecordMaxBytes, "record-max-bytes", trace.DefaultMaxBytes, "size cap of the --record file; 0 = none")
-	f.StringVar(&opts.Listen, "listen", "", "relay: accept WebSocket clients on this address (with --upstream)")
-	f.StringVar(&opts.Upstream, "upstream", "", "relay: the ws:// or wss:// server to forward them to")
-	f.IntVar(&opts.RenderQueue, "render-queue", trace.DefaultFeedQueue, "relay: bytes held for the renderer; when it falls behind by more, bytes are relayed but not decoded (shown as gaps)")
-	f.StringVar(&opts.ListenCert, "listen-cert", "", "relay: serve wss:// to clients with this PEM certificate (chain) file, with --listen-key")
-	f.StringVar(&opts.ListenKey, "listen-key", "", "relay: the PEM private key of --listen-cert")
-	f.BoolVar(&opts.ListenSelfSigned, "listen-tls-self-signed", false, "relay: serve wss:// with a self-signed certificate for localhost, 127.0.0.1 and ::1 made in memory")
-	return c
-}
-
-// defaultCloseWait bounds the wait for the server's close reply in live mode.
-const defaultCloseWait = 5 * time.Second
-
-func runInspect(ctx context.Context, o *inspectOptions) error {
-	ro, err := o.renderOptions()
-	if err != nil {
-		return err
-	}
-	switch {
-	case o.Listen != "" || o.Upstream != "" || o.ListenCert != "" || o.ListenKey != "" || o.ListenSelfSigned:
-		return runInspectRelay(ctx, o, ro)
-	case isWSURL(o.File):
-		return runInspectLive(ctx, o, ro)
-	case strings.HasPrefix(o.File, "http://") || strings.HasPrefix(o.File, "https://"):
-		scheme, rest, _ := strings.Cut(o.File, "://")
-		ws := "ws://" + rest
-		if scheme == "https" {
-			ws = "wss://" + rest
-		}
-		return usageError(fmt.Errorf("inspect %s: inspect speaks WebSocket, not plain HTTP: use %s", o.File, ws))
-	}
-	f, err := os.Open(o.File)
-	if err != nil {
-		return usageError(fmt.Errorf("inspect: %w", err))
-	}
-	defer f.Close()
-	br := bufio.NewReaderSize(f, 64<<10)
-	if sniffCapture(br) {
-		return runInspectCapture(o, br, ro)
-	}
-	if _, err := trace.Render(o.Stdout, br, ro); err != nil {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("inspect %s: %w", o.File, err)}
-	}
-	return nil
-}
+(permessage-deflate, with or without context takeover) are shown inflated.`
 
 // wantColor reports whether output to a terminal (tty) gets colour: not
 // when the NO_COLOR environment variable is set to anything but ""
@@ -212,8 +340,8 @@ func wantColor(tty bool, getenv func(string) string) bool {
 func isWSURL(s string) bool { return strings.HasPrefix(s, "ws://") || strings.HasPrefix(s, "wss://") }
 
 // renderOptions checks the rendering flags shared by every mode.
-func (o *inspectOptions) renderOptions() (trace.RenderOptions, error) {
-	ro := trace.RenderOptions{MaxPayload: o.MaxPayload, JSON: o.JSON, Color: o.Color && !o.JSON}
+func (o *inspectOptions) renderOptions() (inspect.RenderOptions, error) {
+	ro := inspect.RenderOptions{MaxPayload: o.MaxPayload, JSON: o.JSON, Color: o.Color && !o.JSON}
 	if o.MaxPayload < 0 {
 		return ro, usageError(fmt.Errorf("--max-payload %d: use 0 (all) or more", o.MaxPayload))
 	}
@@ -262,17 +390,17 @@ func parseOpcode(s string) (uint8, error) {
 	v := strings.ToLower(strings.TrimSpace(s))
 	switch v {
 	case "cont", "continuation":
-		return trace.OpContinuation, nil
+		return inspect.OpContinuation, nil
 	case "text":
-		return trace.OpText, nil
+		return inspect.OpText, nil
 	case "binary":
-		return trace.OpBinary, nil
+		return inspect.OpBinary, nil
 	case "close":
-		return trace.OpClose, nil
+		return inspect.OpClose, nil
 	case "ping":
-		return trace.OpPing, nil
+		return inspect.OpPing, nil
 	case "pong":
-		return trace.OpPong, nil
+		return inspect.OpPong, nil
 	}
 	n, err := strconv.ParseUint(v, 0, 8)
 	if err != nil || n > 0xf {

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsbench/wsbench/internal/inspect"
 	"github.com/wsbench/wsbench/internal/trace"
 )
 
@@ -80,7 +82,7 @@ func TestInspectRelayDeflate(t *testing.T) {
 		t.Fatal(err)
 	}
 	var again bytes.Buffer
-	if _, err := trace.Render(&again, bytes.NewReader(b), trace.RenderOptions{MaxPayload: trace.DefaultMaxPayload, JSON: true}); err != nil {
+	if _, err := inspect.Run(context.Background(), &again, inspect.TraceReader{R: bytes.NewReader(b)}, inspect.Options{Render: inspect.RenderOptions{MaxPayload: inspect.DefaultMaxPayload, JSON: true}}); err != nil {
 		t.Fatal(err)
 	}
 	js := again.String()
@@ -95,7 +97,7 @@ func TestInspectRelayDeflate(t *testing.T) {
 func TestInspectLiveDeflate(t *testing.T) {
 	upAddr, _ := gorillaEchoServer(t, nil, true)
 	long := strings.Repeat("inflate me please ", 20)
-	out, _, err := live(t, inspectOptions{File: "ws://" + upAddr + "/ws", Compression: true, MaxPayload: trace.DefaultMaxPayload}, long+"\nhi\n")
+	out, _, err := live(t, inspectOptions{File: "ws://" + upAddr + "/ws", Compression: true, MaxPayload: inspect.DefaultMaxPayload}, long+"\nhi\n")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsbench/wsbench/internal/trace"
+	"github.com/wsbench/wsbench/internal/inspect"
 )
 
 // badServer upgrades one connection, sends bad (raw frame bytes) — in the
@@ -66,7 +66,7 @@ func badServer(t *testing.T, bad []byte, withHead bool) (addr string, closeCode 
 			for i := range n {
 				p[4+i] ^= p[i&3]
 			}
-			if h[0]&0xf == trace.OpClose {
+			if h[0]&0xf == inspect.OpClose {
 				code := uint16(1005)
 				if n >= 2 {
 					code = binary.BigEndian.Uint16(p[4:])
@@ -91,17 +91,17 @@ func TestInspectLiveBadServer(t *testing.T) {
 		tag      string
 		code     uint16
 	}{
-		{"masked server frame", []byte{0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2}, false, trace.TagMaskedServer, 1002},
-		{"masked server frame with the 101", []byte{0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2}, true, trace.TagMaskedServer, 1002},
-		{"reserved opcode", []byte{0x83, 0x02, 'h', 'i'}, false, trace.TagReservedOpcode, 1002},
-		{"reserved opcode with the 101", []byte{0x8b, 0x00}, true, trace.TagReservedOpcode, 1002},
-		{"RSV without extension", []byte{0xa1, 0x02, 'h', 'i'}, false, trace.TagRSVWithoutExt, 1002},
-		{"bad UTF-8", []byte{0x81, 0x04, 'a', 0xff, 'b', 'c'}, false, trace.TagInvalidUTF8, 1007},
-		{"bad UTF-8 across fragments", []byte{0x01, 0x02, 'o', 0xc3, 0x80, 0x02, 0x28, 'x'}, false, trace.TagInvalidUTF8, 1007},
-		{"fragmented ping", []byte{0x09, 0x01, 'p'}, false, trace.TagFragmentedControl, 1002},
-		{"stray continuation", []byte{0x80, 0x01, 'x'}, false, trace.TagBadContinuation, 1002},
-		{"invalid close code", []byte{0x88, 0x02, 0x03, 0xed}, false, trace.TagInvalidCloseCode, 1002},
-		{"64-bit length with the top bit", []byte{0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 1}, false, trace.TagLengthMSBSet, 1002},
+		{"masked server frame", []byte{0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2}, false, inspect.TagMaskedServer, 1002},
+		{"masked server frame with the 101", []byte{0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2}, true, inspect.TagMaskedServer, 1002},
+		{"reserved opcode", []byte{0x83, 0x02, 'h', 'i'}, false, inspect.TagReservedOpcode, 1002},
+		{"reserved opcode with the 101", []byte{0x8b, 0x00}, true, inspect.TagReservedOpcode, 1002},
+		{"RSV without extension", []byte{0xa1, 0x02, 'h', 'i'}, false, inspect.TagRSVWithoutExt, 1002},
+		{"bad UTF-8", []byte{0x81, 0x04, 'a', 0xff, 'b', 'c'}, false, inspect.TagInvalidUTF8, 1007},
+		{"bad UTF-8 across fragments", []byte{0x01, 0x02, 'o', 0xc3, 0x80, 0x02, 0x28, 'x'}, false, inspect.TagInvalidUTF8, 1007},
+		{"fragmented ping", []byte{0x09, 0x01, 'p'}, false, inspect.TagFragmentedControl, 1002},
+		{"stray continuation", []byte{0x80, 0x01, 'x'}, false, inspect.TagBadContinuation, 1002},
+		{"invalid close code", []byte{0x88, 0x02, 0x03, 0xed}, false, inspect.TagInvalidCloseCode, 1002},
+		{"64-bit length with the top bit", []byte{0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 1}, false, inspect.TagLengthMSBSet, 1002},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -113,7 +113,7 @@ func TestInspectLiveBadServer(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			err := runInspect(ctx, &inspectOptions{
-				File: "ws://" + addr + "/", MaxPayload: trace.DefaultMaxPayload, CloseWait: 5 * time.Second,
+				File: "ws://" + addr + "/", MaxPayload: inspect.DefaultMaxPayload, CloseWait: 5 * time.Second,
 				ConnectTimeout: 5 * time.Second, HandshakeTimeout: 5 * time.Second,
 				Stdin: stdin, Stdout: &out, Stderr: io.Discard,
 			})

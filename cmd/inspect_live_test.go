@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsbench/wsbench/internal/inspect"
 	"github.com/wsbench/wsbench/internal/trace"
 	"github.com/wsbench/wsbench/target"
 )
@@ -182,13 +183,13 @@ func TestInspectLiveEcho(t *testing.T) {
 func TestInspectLiveRecord(t *testing.T) {
 	srv := startEcho(t)
 	file := filepath.Join(t.TempDir(), "live.trace")
-	out, _, err := live(t, inspectOptions{File: srv.URL("/echo"), Record: file, RecordMaxBytes: trace.DefaultMaxBytes, MaxPayload: trace.DefaultMaxPayload},
+	out, _, err := live(t, inspectOptions{File: srv.URL("/echo"), Record: file, RecordMaxBytes: trace.DefaultMaxBytes, MaxPayload: inspect.DefaultMaxPayload},
 		"one\n/ping p\n"+strings.Repeat("x", 300)+"\n")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	var back bytes.Buffer
-	if err := runInspect(context.Background(), &inspectOptions{File: file, MaxPayload: trace.DefaultMaxPayload, Stdout: &back}); err != nil {
+	if err := runInspect(context.Background(), &inspectOptions{File: file, MaxPayload: inspect.DefaultMaxPayload, Stdout: &back}); err != nil {
 		t.Fatalf("%v\n%s", err, back.String())
 	}
 	keep := func(s string) string {
@@ -269,7 +270,7 @@ func muteServer(t *testing.T) string {
 // upgradeResponse reads a client's upgrade request from br and returns the
 // 101 response that accepts it, for test servers that then misbehave.
 func upgradeResponse(br *bufio.Reader) ([]byte, error) {
-	head, err := readHTTPHead(br)
+	head, err := inspect.ReadHTTPHead(br)
 	if err != nil {
 		return nil, err
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/gorilla/websocket"
 
-	"github.com/wsbench/wsbench/internal/trace"
+	"github.com/wsbench/wsbench/internal/inspect"
 )
 
 // wireConn records the bytes a client connection writes and reads, in
@@ -194,7 +194,7 @@ func TestInspectPcap(t *testing.T) {
 	if !errors.As(err, &ee) || ee.Code != ExitFailure {
 		t.Fatalf("truncated capture: %v, want exit status %d", err, ExitFailure)
 	}
-	var ce *trace.CaptureError
+	var ce *inspect.CaptureError
 	if !errors.As(err, &ce) {
 		t.Errorf("truncated capture: %v is not a CaptureError", err)
 	}
@@ -211,7 +211,7 @@ func TestInspectPcapNoWebSocket(t *testing.T) {
 	var out bytes.Buffer
 	err := runInspect(context.Background(), &inspectOptions{File: file, Stdout: &out})
 	var ee *ExitError
-	if !errors.As(err, &ee) || ee.Code != ExitFailure || !errors.Is(err, trace.ErrNoWebSocket) {
+	if !errors.As(err, &ee) || ee.Code != ExitFailure || !errors.Is(err, inspect.ErrNoWebSocket) {
 		t.Fatalf("capture without WebSocket: %v, want exit status %d and ErrNoWebSocket", err, ExitFailure)
 	}
 	wantAll(t, out.String(),

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsbench/wsbench/internal/trace"
+	"github.com/wsbench/wsbench/internal/inspect"
 )
 
 // BenchmarkRelayThroughput pushes masked 131-byte text frames (125-byte
@@ -33,7 +33,7 @@ func BenchmarkRelayThroughput(b *testing.B) {
 		}
 		defer c.Close()
 		br := bufio.NewReader(c)
-		if _, err := readHTTPHead(br); err != nil {
+		if _, err := inspect.ReadHTTPHead(br); err != nil {
 			return
 		}
 		if _, err := io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"); err != nil {
@@ -56,12 +56,12 @@ func BenchmarkRelayThroughput(b *testing.B) {
 	addrCh := make(chan net.Addr, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	relayErr := make(chan error, 1)
-	statsCh := make(chan trace.RenderStats, 1)
+	statsCh := make(chan inspect.RenderStats, 1)
 	go func() {
 		relayErr <- runInspect(ctx, &inspectOptions{
-			Listen: "127.0.0.1:0", Upstream: "ws://" + upLn.Addr().String() + "/", MaxPayload: trace.DefaultMaxPayload,
+			Listen: "127.0.0.1:0", Upstream: "ws://" + upLn.Addr().String() + "/", MaxPayload: inspect.DefaultMaxPayload,
 			Stdout: devnull, Stderr: io.Discard, OnListen: func(a net.Addr) { addrCh <- a },
-			OnStats: func(st trace.RenderStats) { statsCh <- st },
+			OnStats: func(st inspect.RenderStats) { statsCh <- st },
 		})
 	}()
 	addr := <-addrCh
@@ -73,7 +73,7 @@ func BenchmarkRelayThroughput(b *testing.B) {
 	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := readHTTPHead(bufio.NewReader(c)); err != nil {
+	if _, err := inspect.ReadHTTPHead(bufio.NewReader(c)); err != nil {
 		b.Fatal(err)
 	}
 	frame := []byte{0x81, 0xfd, 1, 2, 3, 4}

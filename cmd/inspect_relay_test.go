@@ -18,6 +18,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/wsbench/wsbench/internal/inspect"
 	"github.com/wsbench/wsbench/internal/trace"
 )
 
@@ -126,7 +127,7 @@ func countFrames(t *testing.T, b []byte) int {
 	t.Helper()
 	n := 0
 	for len(b) > 0 {
-		_, size, err := trace.ParseFrame(b)
+		_, size, err := inspect.ParseFrame(b)
 		if err != nil {
 			t.Fatalf("frame %d: %v", n+1, err)
 		}
@@ -195,7 +196,7 @@ func TestInspectRelayGorilla(t *testing.T) {
 	go func() {
 		relayErr <- runInspect(ctx, &inspectOptions{
 			Listen: "127.0.0.1:0", Upstream: "ws://" + raw.Addr().String() + "/ws",
-			MaxPayload: trace.DefaultMaxPayload, Record: recFile, RecordMaxBytes: trace.DefaultMaxBytes,
+			MaxPayload: inspect.DefaultMaxPayload, Record: recFile, RecordMaxBytes: trace.DefaultMaxBytes,
 			ConnectTimeout: 5 * time.Second, HandshakeTimeout: 5 * time.Second,
 			Stdout: out, Stderr: io.Discard,
 			OnListen:   func(a net.Addr) { addrCh <- a },
@@ -301,7 +302,7 @@ func TestInspectRelayGorilla(t *testing.T) {
 	// Bytes in == bytes out, both ways, except the rewritten Host and path.
 	cHead, sHead, cFrames, rspFrames := checkRelayedBytes(t, srvLn, cli)
 	upURL, _ := url.Parse("ws://" + raw.Addr().String() + "/ws")
-	if want := rewriteRequest(cHead, upURL); !bytes.Equal(sHead, want) {
+	if want := inspect.RewriteRequest(cHead, upURL); !bytes.Equal(sHead, want) {
 		t.Errorf("upgrade request as received:\n%s\nwant:\n%s", sHead, want)
 	}
 	if !bytes.HasPrefix(sHead, []byte("GET /ws HTTP/1.1\r\n")) || !bytes.Contains(sHead, []byte("\r\nHost: "+raw.Addr().String()+"\r\n")) ||
@@ -408,38 +409,6 @@ func TestInspectRelayUpstreamDown(t *testing.T) {
 	wantAll(t, out.String(), "-- c1 accepted from ", "-- c1 upstream ws://"+dead+"/: ", "connection refused")
 }
 
-// FuzzRelayHead: no input panics the relay's HTTP head handling; the
-// rewrite changes only the request target and the Host line.
-func FuzzRelayHead(f *testing.F) {
-	f.Add([]byte("GET /chat?x=1 HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\n\r\n\x81\x85"), "ws://up.test:81/ws")
-	f.Add([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"), "ws://up.test/")
-	f.Add([]byte("GET / HTTP/1.1\nhost:x\n\n"), "wss://[::1]:443/a?b=c")
-	f.Fuzz(func(t *testing.T, in []byte, upstream string) {
-		u, err := url.Parse(upstream)
-		if err != nil {
-			return
-		}
-		head, err := readHTTPHead(bufio.NewReader(bytes.NewReader(in)))
-		if err != nil {
-			return
-		}
-		if !bytes.HasPrefix(in, head) || len(head) > maxHTTPHead {
-			t.Fatalf("head %q is not a prefix of the input", head)
-		}
-		_ = statusCode(head)
-		out := rewriteRequest(head, u)
-		a, b := bytes.SplitAfter(head, []byte("\n")), bytes.SplitAfter(out, []byte("\n"))
-		if len(a) != len(b) {
-			t.Fatalf("%d lines became %d", len(a), len(b))
-		}
-		for i := 1; i < len(a); i++ {
-			if !bytes.Equal(a[i], b[i]) && !(len(a[i]) > 5 && bytes.EqualFold(a[i][:5], []byte("host:"))) {
-				t.Fatalf("line %d changed: %q -> %q", i, a[i], b[i])
-			}
-		}
-	})
-}
-
 // TestInspectRelayBrokenServer: the relay shows what a broken server sends
 // (which a client would refuse to read), whatever the TCP chunking, and
 // passes it on unchanged.
@@ -465,7 +434,7 @@ func TestInspectRelayBrokenServer(t *testing.T) {
 		}
 		defer c.Close()
 		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		if _, err := readHTTPHead(bufio.NewReader(c)); err != nil {
+		if _, err := inspect.ReadHTTPHead(bufio.NewReader(c)); err != nil {
 			return
 		}
 		_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
@@ -521,5 +490,27 @@ func TestInspectRelayBrokenServer(t *testing.T) {
 		`=>   ping payload="p"`, "-- c1 closed: 0 byte(s) client to server, 21 byte(s) server to client")
 	if n := frameLines(s, " c1 S>C "); n != 5 {
 		t.Errorf("%d server frames shown, want 5:\n%s", n, s)
+	}
+}
+
+// TestInspectRelayListenTaken: a relay whose address is taken fails with
+// exit 3 before it creates the --record file.
+func TestInspectRelayListenTaken(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	rec := filepath.Join(t.TempDir(), "relay.trace")
+	var out bytes.Buffer
+	err = runInspect(context.Background(), &inspectOptions{
+		Listen: ln.Addr().String(), Upstream: "ws://127.0.0.1:1/", Record: rec, RecordMaxBytes: trace.DefaultMaxBytes, Stdout: &out,
+	})
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != ExitFailure || !strings.Contains(err.Error(), "listen on "+ln.Addr().String()) {
+		t.Fatalf("relay on a taken address: %v, want exit %d naming the address", err, ExitFailure)
+	}
+	if _, err := os.Stat(rec); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("--record file after a failed listen: %v, want none", err)
 	}
 }

@@ -17,7 +17,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/wsbench/wsbench/internal/trace"
+	"github.com/wsbench/wsbench/internal/inspect"
 )
 
 // gorillaEchoServer serves a gorilla echo endpoint on /ws, over TLS when
@@ -70,7 +70,7 @@ func startRelay(t *testing.T, o *inspectOptions) (net.Addr, *syncBuffer, chan ui
 	doneCh := make(chan uint64, 8)
 	out := &syncBuffer{}
 	o.Listen, o.Stdout, o.Stderr = "127.0.0.1:0", out, io.Discard
-	o.MaxPayload = trace.DefaultMaxPayload
+	o.MaxPayload = inspect.DefaultMaxPayload
 	o.ConnectTimeout, o.HandshakeTimeout = 5*time.Second, 5*time.Second
 	o.OnListen = func(a net.Addr) { addrCh <- a }
 	o.OnConnDone = func(id uint64) { doneCh <- id }

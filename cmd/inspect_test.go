@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsbench/wsbench/internal/inspect"
 	"github.com/wsbench/wsbench/internal/trace"
 )
 
@@ -56,7 +57,7 @@ func TestRunTraceInspect(t *testing.T) {
 	}
 
 	var text bytes.Buffer
-	if err := runInspect(context.Background(), &inspectOptions{File: tfile, MaxPayload: trace.DefaultMaxPayload, Stdout: &text}); err != nil {
+	if err := runInspect(context.Background(), &inspectOptions{File: tfile, MaxPayload: inspect.DefaultMaxPayload, Stdout: &text}); err != nil {
 		t.Fatalf("inspect: %v\n%s", err, text.String())
 	}
 	out := text.String()

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/dialer"
-	"github.com/wsbench/wsbench/internal/trace"
+	"github.com/wsbench/wsbench/internal/inspect"
 )
 
 // execute runs a wsbench command line in-process and returns its error
@@ -114,7 +114,7 @@ func TestInspectNotWebSocket(t *testing.T) {
 	for _, url := range []string{"ws" + strings.TrimPrefix(page.URL, "http") + "/", "ws://" + old + "/"} {
 		var out bytes.Buffer
 		err := runInspect(context.Background(), &inspectOptions{
-			File: url, MaxPayload: trace.DefaultMaxPayload, CloseWait: time.Second,
+			File: url, MaxPayload: inspect.DefaultMaxPayload, CloseWait: time.Second,
 			ConnectTimeout: 5 * time.Second, HandshakeTimeout: 5 * time.Second,
 			Stdin: strings.NewReader(""), Stdout: &out, Stderr: io.Discard,
 		})
@@ -137,7 +137,7 @@ func TestInspectEndlessHead(t *testing.T) {
 	addr := endlessHeadServer(t)
 	var out bytes.Buffer
 	err := runInspect(context.Background(), &inspectOptions{
-		File: "ws://" + addr + "/", MaxPayload: trace.DefaultMaxPayload, CloseWait: time.Second,
+		File: "ws://" + addr + "/", MaxPayload: inspect.DefaultMaxPayload, CloseWait: time.Second,
 		ConnectTimeout: 5 * time.Second, HandshakeTimeout: 10 * time.Second,
 		Stdin: strings.NewReader(""), Stdout: &out, Stderr: io.Discard,
 	})

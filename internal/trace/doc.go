@@ -1,16 +1,12 @@
-// Package trace records WebSocket wire traffic to a trace file and reads it
-// back for `wsbench inspect`.
+// Package trace is the trace file format: the Writer that `wsbench run
+// --trace` and inspect's --record use, and the Reader that inspect renders
+// from.
 //
 // Place in the data flow: dialer.Conn ── Tap ──▶ trace.Writer ──▶ trace
-// file ──▶ trace.Reader ──▶ Decoder (frame fields, RFC 6455 violations) ──▶
-// Renderer (text or JSON Lines). The recorder and `inspect` share this one
-// package, so the format has a single definition: format.go, described for
-// other tools in docs/trace-format.md.
-//
-// Live traffic (`wsbench inspect ws://…` through the dialer's Tap, and the
-// relay's copies of each direction) goes through a Session instead: bytes ──▶
-// per-direction splitter (frames as they complete) ──▶ the same Decoder and
-// renderer, and the same Writer when recording (live.go).
+// file ──▶ trace.Reader ──▶ internal/inspect (decoder and renderers). The
+// format has a single definition, format.go, described for other tools in
+// docs/trace-format.md; this package stores frames as bytes and knows no
+// RFC 6455 rule.
 //
 // The Writer is a dialer.Tap and dialer.TapSampler: it traces a sample of
 // connections, stops at a size cap and never blocks the I/O goroutines on

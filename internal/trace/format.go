@@ -82,8 +82,8 @@ func (d Dir) String() string {
 	return "S>C"
 }
 
-// appendHeader appends the file header for a recording started at unixNano.
-func appendHeader(b []byte, unixNano int64) []byte {
+// AppendHeader appends the file header for a recording started at unixNano.
+func AppendHeader(b []byte, unixNano int64) []byte {
 	b = append(b, Magic...)
 	b = binary.BigEndian.AppendUint16(b, Version)
 	b = binary.BigEndian.AppendUint16(b, 0)
@@ -101,9 +101,9 @@ func uvarintLen(x uint64) int {
 	return n
 }
 
-// appendFrameRecord appends a KindFrame record. It does not allocate when b
+// AppendFrameRecord appends a KindFrame record. It does not allocate when b
 // has room.
-func appendFrameRecord(b []byte, conn uint64, dir Dir, t uint64, off uint64, raw []byte) []byte {
+func AppendFrameRecord(b []byte, conn uint64, dir Dir, t uint64, off uint64, raw []byte) []byte {
 	body := uvarintLen(conn) + 1 + uvarintLen(t) + uvarintLen(off) + len(raw)
 	b = append(b, byte(KindFrame))
 	b = binary.AppendUvarint(b, uint64(body))
@@ -114,14 +114,14 @@ func appendFrameRecord(b []byte, conn uint64, dir Dir, t uint64, off uint64, raw
 	return append(b, raw...)
 }
 
-// frameRecordSize is the length appendFrameRecord adds.
+// frameRecordSize is the length AppendFrameRecord adds.
 func frameRecordSize(conn uint64, t uint64, off uint64, rawLen int) int {
 	body := uvarintLen(conn) + 1 + uvarintLen(t) + uvarintLen(off) + rawLen
 	return 1 + uvarintLen(uint64(body)) + body
 }
 
-// appendHandshakeRecord appends a KindHandshake record.
-func appendHandshakeRecord(b []byte, conn uint64, t uint64, req, rsp []byte) []byte {
+// AppendHandshakeRecord appends a KindHandshake record.
+func AppendHandshakeRecord(b []byte, conn uint64, t uint64, req, rsp []byte) []byte {
 	body := uvarintLen(conn) + uvarintLen(t) + uvarintLen(uint64(len(req))) + len(req) + len(rsp)
 	b = append(b, byte(KindHandshake))
 	b = binary.AppendUvarint(b, uint64(body))
@@ -132,9 +132,9 @@ func appendHandshakeRecord(b []byte, conn uint64, t uint64, req, rsp []byte) []b
 	return append(b, rsp...)
 }
 
-// appendUvarintsRecord appends a record whose body is kind-specific
+// AppendUvarintsRecord appends a record whose body is kind-specific
 // uvarints, with an optional direction byte after the first one.
-func appendUvarintsRecord(b []byte, k Kind, dir int, vals ...uint64) []byte {
+func AppendUvarintsRecord(b []byte, k Kind, dir int, vals ...uint64) []byte {
 	body := 0
 	for _, v := range vals {
 		body += uvarintLen(v)

@@ -1,121 +1,34 @@
 package trace
 
-import (
-	"bytes"
-	"encoding/binary"
-	"flag"
-	"os"
-	"path/filepath"
-	"testing"
-	"time"
-)
+import "time"
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
-
-// testStart is the start time of hand-built traces, so renderings are stable.
+// testStart is the start time of hand-built traces, so readings are stable.
 var testStart = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// Opcodes of the frames the tests record; the format stores frames as
+// bytes and knows no opcode (internal/inspect decodes them).
+const (
+	opText   = 0x1
+	opBinary = 0x2
+)
 
 const (
 	testRequest  = "GET /echo HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
 	testResponse = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
 )
 
-// builder writes a trace by hand, keeping the stream offsets itself.
-type builder struct {
-	b      []byte
-	off    map[streamKey]uint64
-	frames uint64
-}
-
-func newBuilder() *builder {
-	return &builder{b: appendHeader(nil, testStart.UnixNano()), off: map[streamKey]uint64{}}
-}
-
-func (t *builder) handshake(conn uint64, at time.Duration, req, rsp string) *builder {
-	t.b = appendHandshakeRecord(t.b, conn, uint64(at), []byte(req), []byte(rsp))
-	return t
-}
-
-func (t *builder) frame(conn uint64, dir Dir, at time.Duration, raw []byte) *builder {
-	k := streamKey{conn, dir}
-	t.b = appendFrameRecord(t.b, conn, dir, uint64(at), t.off[k], raw)
-	t.off[k] += uint64(len(raw))
-	t.frames++
-	return t
-}
-
-func (t *builder) end(at time.Duration, conns uint64) []byte {
-	return appendUvarintsRecord(t.b, KindEnd, -1, uint64(at), t.frames, 0, 0, conns)
-}
-
-// mkFrame builds a frame as a peer might send it, right or wrong. key nil
-// means unmasked; form -1 picks the minimal length form.
-func mkFrame(fin bool, rsv, op uint8, key []byte, payload []byte, form int) []byte {
-	b0 := op & 0xf
-	if fin {
-		b0 |= 0x80
-	}
-	b0 |= (rsv & 7) << 4
-	var mask byte
-	if key != nil {
-		mask = 0x80
-	}
-	n := len(payload)
-	if form < 0 {
-		switch {
-		case n < 126:
-			form = int(Len7)
-		case n < 1<<16:
-			form = int(Len16)
-		default:
-			form = int(Len64)
-		}
-	}
-	b := []byte{b0}
-	switch LengthForm(form) {
-	case Len7:
-		b = append(b, mask|byte(n))
-	case Len16:
-		b = append(b, mask|126)
-		b = binary.BigEndian.AppendUint16(b, uint16(n))
-	case Len64:
-		b = append(b, mask|127)
-		b = binary.BigEndian.AppendUint64(b, uint64(n))
-	}
-	if key == nil {
-		return append(b, payload...)
-	}
-	b = append(b, key...)
-	for i, c := range payload {
-		b = append(b, c^key[i&3])
-	}
-	return b
-}
-
 var testKey = []byte{0x37, 0xfa, 0x21, 0x3d}
 
-func closePayload(code uint16, reason string) []byte {
-	return append(binary.BigEndian.AppendUint16(nil, code), reason...)
-}
-
-// golden compares got with testdata/golden/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
+// maskedFrame builds a final client frame with a payload of less than 126
+// bytes, masked with testKey.
+func maskedFrame(op byte, payload []byte) []byte {
+	if len(payload) > 125 {
+		panic("maskedFrame: payload over 125 bytes")
 	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
+	b := []byte{0x80 | op, 0x80 | byte(len(payload))}
+	b = append(b, testKey...)
+	for i, c := range payload {
+		b = append(b, c^testKey[i&3])
 	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run with -update after checking):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	return b
 }

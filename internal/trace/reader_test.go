@@ -10,8 +10,8 @@ import (
 )
 
 func TestReaderErrors(t *testing.T) {
-	hdr := appendHeader(nil, testStart.UnixNano())
-	frame := appendFrameRecord(nil, 1, ClientToServer, 5, 0, []byte{0x81, 0x00})
+	hdr := AppendHeader(nil, testStart.UnixNano())
+	frame := AppendFrameRecord(nil, 1, ClientToServer, 5, 0, []byte{0x81, 0x00})
 	withKind := func(k Kind, body ...byte) []byte {
 		b := append(bytes.Clone(hdr), byte(k))
 		b = binary.AppendUvarint(b, uint64(len(body)))
@@ -68,7 +68,7 @@ func TestReaderErrors(t *testing.T) {
 }
 
 func TestReaderEmptyTrace(t *testing.T) {
-	r, err := NewReader(bytes.NewReader(appendHeader(nil, 0)))
+	r, err := NewReader(bytes.NewReader(AppendHeader(nil, 0)))
 	if err != nil {
 		t.Fatal(err)
 	}

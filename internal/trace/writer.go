@@ -111,7 +111,7 @@ func NewWriter(w io.Writer, o WriterOptions) (*Writer, error) {
 		o.Now = time.Now
 	}
 	start := o.Now()
-	hdr := appendHeader(make([]byte, 0, HeaderSize), start.UnixNano())
+	hdr := AppendHeader(make([]byte, 0, HeaderSize), start.UnixNano())
 	if _, err := w.Write(hdr); err != nil {
 		return nil, fmt.Errorf("trace: write header: %w", err)
 	}
@@ -198,7 +198,7 @@ func (w *Writer) HandshakeAt(conn uint64, at time.Time, request, response []byte
 	if !w.roomLocked(n, t) {
 		return
 	}
-	w.buf = appendHandshakeRecord(w.buf, cs.id, t, request, response)
+	w.buf = AppendHandshakeRecord(w.buf, cs.id, t, request, response)
 	w.afterAppendLocked()
 }
 
@@ -251,7 +251,7 @@ func (w *Writer) Frame(conn uint64, dir dialer.Direction, at time.Time, raw []by
 	if cs.dropFrames[d] > 0 {
 		w.appendDropLocked(cs, d)
 	}
-	w.buf = appendFrameRecord(w.buf, cs.id, d, t, off, raw)
+	w.buf = AppendFrameRecord(w.buf, cs.id, d, t, off, raw)
 	w.stats.Frames++
 	w.afterAppendLocked()
 	w.mu.Unlock()
@@ -259,7 +259,7 @@ func (w *Writer) Frame(conn uint64, dir dialer.Direction, at time.Time, raw []by
 
 // appendDropLocked writes the pending drop note of one connection direction.
 func (w *Writer) appendDropLocked(cs *connState, d Dir) {
-	w.buf = appendUvarintsRecord(w.buf, KindDropped, int(d), cs.id, cs.dropAt[d], cs.dropFrames[d], cs.dropBytes[d])
+	w.buf = AppendUvarintsRecord(w.buf, KindDropped, int(d), cs.id, cs.dropAt[d], cs.dropFrames[d], cs.dropBytes[d])
 	cs.dropFrames[d], cs.dropBytes[d] = 0, 0
 }
 
@@ -274,7 +274,7 @@ func (w *Writer) roomLocked(n int, t uint64) bool {
 	}
 	w.limited = true
 	w.stats.Limited = true
-	w.buf = appendUvarintsRecord(w.buf, KindLimit, -1, t, uint64(w.opts.MaxBytes))
+	w.buf = AppendUvarintsRecord(w.buf, KindLimit, -1, t, uint64(w.opts.MaxBytes))
 	w.afterAppendLocked()
 	return false
 }
@@ -359,7 +359,7 @@ func (w *Writer) Close() error {
 			}
 		}
 	}
-	w.buf = appendUvarintsRecord(w.buf, KindEnd, -1, t, w.stats.Frames, w.stats.Dropped, w.stats.PastCap, uint64(w.stats.Conns))
+	w.buf = AppendUvarintsRecord(w.buf, KindEnd, -1, t, w.stats.Frames, w.stats.Dropped, w.stats.PastCap, uint64(w.stats.Conns))
 	w.closed = true
 	w.mu.Unlock()
 	close(w.done)

@@ -29,7 +29,7 @@ func benchFile(b *testing.B) *os.File {
 	return f
 }
 
-func benchRaw() []byte { return mkFrame(true, 0, OpText, testKey, make([]byte, 64), -1) }
+func benchRaw() []byte { return maskedFrame(opText, make([]byte, 64)) }
 
 // BenchmarkWriterFrame: one connection, one goroutine; 0 allocs/op. At
 // this synthetic rate the file falls behind and most frames are dropped
@@ -123,7 +123,7 @@ type mutexBufioTap struct {
 
 func (m *mutexBufioTap) Frame(conn uint64, at uint64, raw []byte) {
 	m.mu.Lock()
-	m.rec = appendFrameRecord(m.rec[:0], conn, ClientToServer, at, m.off, raw)
+	m.rec = AppendFrameRecord(m.rec[:0], conn, ClientToServer, at, m.off, raw)
 	m.off += uint64(len(raw))
 	m.bw.Write(m.rec)
 	m.mu.Unlock()
@@ -158,7 +158,7 @@ type chanTap struct {
 }
 
 func (c *chanTap) Frame(conn uint64, at uint64, raw []byte) {
-	rec := appendFrameRecord(make([]byte, 0, frameRecordSize(conn, at, 0, len(raw))), conn, ClientToServer, at, 0, raw)
+	rec := AppendFrameRecord(make([]byte, 0, frameRecordSize(conn, at, 0, len(raw))), conn, ClientToServer, at, 0, raw)
 	select {
 	case c.ch <- rec:
 	default:

@@ -43,7 +43,7 @@ func TestWriterRoundTrip(t *testing.T) {
 		t.Fatal("Sample: a sampled connection asked again must stay sampled")
 	}
 	w.Handshake(100, []byte(testRequest), []byte(testResponse))
-	raw := mkFrame(true, 0, OpText, testKey, []byte("hello"), -1)
+	raw := maskedFrame(opText, []byte("hello"))
 	w.Frame(100, dialer.ClientToServer, testStart.Add(time.Millisecond), raw)
 	raw[0] = 0 // the Writer must have copied it
 	w.Frame(200, dialer.ServerToClient, testStart.Add(2*time.Millisecond), []byte{0x81, 0x01, 'x'})
@@ -74,7 +74,7 @@ func TestWriterRoundTrip(t *testing.T) {
 		off  uint64
 		raw  []byte
 	}{
-		{1, ClientToServer, time.Millisecond, 0, mkFrame(true, 0, OpText, testKey, []byte("hello"), -1)},
+		{1, ClientToServer, time.Millisecond, 0, maskedFrame(opText, []byte("hello"))},
 		{2, ServerToClient, 2 * time.Millisecond, 0, []byte{0x81, 0x01, 'x'}},
 		{1, ClientToServer, 3 * time.Millisecond, 11, []byte{0x89, 0x80, 1, 2, 3, 4}},
 	}
@@ -100,7 +100,7 @@ func TestWriterSizeCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Sample(1)
-	raw := mkFrame(true, 0, OpBinary, testKey, make([]byte, 40), -1)
+	raw := maskedFrame(opBinary, make([]byte, 40))
 	for range 50 {
 		w.Frame(1, dialer.ClientToServer, time.Now(), raw)
 	}
@@ -155,7 +155,7 @@ func TestWriterDropsWhenBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Sample(7)
-	raw := mkFrame(true, 0, OpBinary, testKey, make([]byte, 94), -1) // 100 bytes
+	raw := maskedFrame(opBinary, make([]byte, 94)) // 100 bytes
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -226,12 +226,12 @@ func TestWriterConcurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, recs := readAll(t, buf.Bytes())
-	seen := map[streamKey]int{}
+	seen := map[[2]uint64]int{}
 	for _, r := range recs {
 		if r.Kind != KindFrame {
 			continue
 		}
-		k := streamKey{r.Conn, r.Dir}
+		k := [2]uint64{r.Conn, uint64(r.Dir)}
 		i := seen[k]
 		if r.StreamOffset != uint64(i*5) || r.Raw[4] != byte(i) {
 			t.Fatalf("conn %d %s frame %d: offset %d, payload %v", r.Conn, r.Dir, i, r.StreamOffset, r.Raw)
