@@ -189,7 +189,7 @@ func (d *Decoder) Frame(conn uint64, dir trace.Dir, f *Frame) Analysis {
 		if !f.Fin {
 			add(TagFragmentedControl, "a %s frame with FIN=0", OpcodeName(op))
 		}
-		if f.Length > 125 {
+		if f.Length > wsproto.MaxControlPayload {
 			add(TagOversizedControl, "a %s payload of %d bytes (at most 125)", OpcodeName(op), f.Length)
 		}
 	}
@@ -272,28 +272,11 @@ func (d *Decoder) compressed(s *stream, p *Deflate, dir trace.Dir, f *Frame, a *
 	if a.MsgOpcode == OpText {
 		a.UTF8Checked = true
 		a.UTF8Valid = true
-		if off := invalidUTF8At(out); off >= 0 {
+		if off := wsproto.InvalidUTF8At(out); off >= 0 {
 			a.UTF8Valid = false
 			add(TagInvalidUTF8, "invalid UTF-8 at byte %d of the inflated message", off)
 		}
 	}
-}
-
-// invalidUTF8At is the offset of the first invalid UTF-8 sequence in p, or
-// -1 when p is valid.
-func invalidUTF8At(p []byte) int {
-	if utf8.Valid(p) {
-		return -1
-	}
-	off := 0
-	for off < len(p) {
-		r, size := utf8.DecodeRune(p[off:])
-		if r == utf8.RuneError && size == 1 {
-			return off
-		}
-		off += size
-	}
-	return off
 }
 
 // checkText validates one fragment of a text message, carrying an
@@ -346,7 +329,7 @@ func closeInfo(p []byte, a *Analysis, add func(string, string, ...any)) *Close {
 		add(TagInvalidCloseCode, "close code %d (%s) may not be sent", c.Code, c.Name)
 	}
 	a.UTF8Checked = true
-	off := invalidUTF8At(p[2:])
+	off := wsproto.InvalidUTF8At(p[2:])
 	a.UTF8Valid = off < 0
 	if !a.UTF8Valid {
 		add(TagInvalidUTF8, "invalid UTF-8 at byte %d of the close reason", off)

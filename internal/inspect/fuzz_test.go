@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/wsbench/wsbench/internal/trace"
+	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
 // FuzzParseFrame: no input panics; a decoded frame is consistent with its
@@ -169,7 +170,7 @@ func checkJSONFast(t *testing.T, fr *Frame, a *Analysis, raw []byte) {
 	}
 }
 
-// TestJSONString: appendJSONString agrees with encoding/json on awkward
+// TestJSONString: wsproto.AppendJSONString (what the JSON renderer uses) agrees with encoding/json on awkward
 // strings.
 func TestJSONString(t *testing.T) {
 	for _, s := range []string{"", "plain", "quote\" back\\slash", "\x00\x01\x1f\x7f", "\b\f\n\r\t", "<&>", "caf\xc3\x28", "\xff\xfe", "\u2028\u2029", "ünïcödé 日本 🎉", "\xed\xa0\x80"} {
@@ -179,7 +180,7 @@ func TestJSONString(t *testing.T) {
 		if err := enc.Encode(s); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := string(appendJSONString(nil, []byte(s))), strings.TrimSuffix(buf.String(), "\n"); got != want {
+		if got, want := string(wsproto.AppendJSONString(nil, []byte(s))), strings.TrimSuffix(buf.String(), "\n"); got != want {
 			t.Errorf("%q: got %s, encoding/json %s", s, got, want)
 		}
 	}

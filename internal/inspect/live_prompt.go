@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/dialer"
+	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
 // liveHelp is what /help prints.
@@ -101,7 +102,7 @@ func (l *liveConn) line(s string) (done bool, err error) {
 	cmd, arg, _ := strings.Cut(s, " ")
 	switch cmd {
 	case "/ping":
-		if len(arg) > 125 {
+		if len(arg) > wsproto.MaxControlPayload {
 			fmt.Fprintf(l.o.Stderr, "wsbench: /ping: payload of %d bytes (at most 125)\n", len(arg))
 			return false, nil
 		}

@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wsbench/wsbench/internal/trace"
+	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
 // jsonRecord is one line of the JSON rendering; Type says which fields
@@ -232,7 +232,7 @@ func (rd *renderer) jsonFrameFast(n int, rec *trace.Record, f *Frame, a *Analysi
 	}
 	if a.MsgOpcode == OpText && (f.Opcode == OpText || f.Opcode == OpContinuation) || f.Opcode == OpPing || f.Opcode == OpPong {
 		b = append(b, `,"text":`...)
-		b = appendJSONString(b, payload)
+		b = wsproto.AppendJSONString(b, payload)
 	}
 	if a.UTF8Checked {
 		if a.UTF8Valid {
@@ -243,58 +243,4 @@ func (rd *renderer) jsonFrameFast(n int, rec *trace.Record, f *Frame, a *Analysi
 	}
 	b = append(b, "}\n"...)
 	rd.flushLine(b)
-}
-
-// appendJSONString appends p as encoding/json writes a string holding
-// those bytes with HTML escaping off: invalid UTF-8 as \ufffd, U+2028 and
-// U+2029 escaped, control characters as \n, \r, \t, \b, \f or \u00XX.
-func appendJSONString(b, p []byte) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(p); {
-		if c := p[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, p[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRune(p[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, p[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, p[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, p[start:]...)
-	return append(b, '"')
 }
