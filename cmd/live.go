@@ -23,9 +23,6 @@ import (
 	"github.com/wsbench/wsbench/scenario"
 )
 
-// pushGrace is how long the end of a run waits for queued pushes.
-const pushGrace = 2 * time.Second
-
 // pushOptions are the --push flags of `wsbench run`.
 type pushOptions struct {
 	Push      []string // KIND=URL
@@ -101,7 +98,7 @@ func (o *runOptions) pushSink(account io.Writer) (report.Sink, error) {
 	}
 	p, err := promrw.New(promrw.Config{
 		URL: url, RunID: runID, Scenario: scenarioLabel(o.File), Segment: o.Segment,
-		Grace: pushGrace, Account: account,
+		Account: account, // Grace: promrw.DefaultGrace
 	})
 	if err != nil {
 		return nil, fmt.Errorf("--push: %w", err)
