@@ -1,11 +1,11 @@
 package cmd
 
-// live.go attaches, in one place, what `wsbench run` shows and sends
-// while the load runs: every per-interval output is a report.Sink (the
-// progress line, the --hlog interval log, the --push outputs, a worker's
-// stream to its parent) fed by report.Feed in run.go and workers.go.
-// Adding a --push kind is its package under report/ plus its case in
-// pushSink.
+// live.go holds, in one place, what `wsbench run` shows and sends while
+// the load runs: every per-interval output is a report.Sink (the progress
+// line, the --hlog interval log, the --push outputs, a worker's stream to
+// its parent), flagged in addLiveFlags, attached in attachSinks and fed by
+// report.Feed (run.go, workers.go). Adding one is its Sink under report/
+// plus its flag and its line here (a --push kind: its case in pushSink).
 
 import (
 	"errors"
@@ -29,8 +29,10 @@ type pushOptions struct {
 	PushRunID string   // label run_id; "" = random
 }
 
-func addPushFlags(c *cobra.Command, o *pushOptions) {
+// addLiveFlags registers the flags of the per-interval outputs.
+func addLiveFlags(c *cobra.Command, o *runOptions) {
 	f := c.Flags()
+	f.StringVar(&o.HLog, "hlog", "", "write an HdrHistogram interval log to this file")
 	f.StringArrayVar(&o.Push, "push", nil, "stream per-interval metrics while the run goes: prometheus-rw=URL (Prometheus remote write, e.g. http://127.0.0.1:9090/api/v1/write)")
 	f.StringVar(&o.PushRunID, "push-run-id", "", "the run_id label of pushed series (default: random)")
 }

@@ -32,7 +32,7 @@ type runOptions struct {
 	CAFile   string
 	Segment  string
 	Out      string
-	HLog     string
+	HLog     string // --hlog (live.go)
 
 	Artifacts artifactOptions // --html, --series
 
@@ -101,7 +101,6 @@ connection succeeded, or more than half of the connection attempts failed),
 	f.StringVar(&opts.CAFile, "ca-file", "", "trust this PEM CA for wss:// besides the system roots")
 	f.StringVar(&opts.Segment, "segment", "", "run only this execution segment of the load, e.g. 0:1/2 (for several processes or machines); auto = segment $JOB_COMPLETION_INDEX of $WSBENCH_SEGMENTS (a pod of an Indexed Job), auto/N = of N")
 	f.StringVarP(&opts.Out, "out", "o", "", "write the results (mergeable histograms, per-second series) as JSON to this file")
-	f.StringVar(&opts.HLog, "hlog", "", "write an HdrHistogram interval log to this file")
 	opts.Artifacts.register(c)
 	f.StringVar(&opts.Format, "format", "table", "summary format on stdout: "+report.StdoutFormats())
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress line")
@@ -114,7 +113,7 @@ connection succeeded, or more than half of the connection attempts failed),
 	f.StringVar(&opts.Trace, "trace", "", "record the frames of some connections to this `FILE` (render it with wsbench inspect FILE)")
 	f.IntVar(&opts.TraceConns, "trace-conns", trace.DefaultConns, "connections to trace with --trace; 0 traces all")
 	f.Int64Var(&opts.TraceMaxBytes, "trace-max-bytes", trace.DefaultMaxBytes, "size cap of the --trace file; recording stops there")
-	addPushFlags(c, &opts.pushOptions)
+	addLiveFlags(c, opts)
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this `FILE` (for go tool pprof)")
 	_ = f.MarkHidden("cpuprofile")
 	addDistributedFlags(f, &opts.distOptions)
