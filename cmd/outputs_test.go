@@ -53,7 +53,7 @@ func TestCompareMisfits(t *testing.T) {
 	} {
 		o := c.o
 		o.Files, o.Compare = []string{"base.json", "new.json"}, true
-		err := runReport(&o)
+		err := runReport(context.Background(), &o)
 		var ee *ExitError
 		if !errors.As(err, &ee) || ee.Code != ExitUsage || err.Error() != c.want {
 			t.Errorf("err = %v, want usage error %q", err, c.want)

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -69,10 +70,7 @@ written; 4 when --compare --fail-on-regression finds a regression
 			opts.waitOptions.Log = opts.Stderr
 			ctx, stop := interruptContext(c.Context())
 			defer stop()
-			if err := waitForResults(ctx, opts); err != nil {
-				return err
-			}
-			return runReport(opts)
+			return runReport(ctx, opts)
 		},
 	}
 	f := c.Flags()
@@ -86,7 +84,12 @@ written; 4 when --compare --fail-on-regression finds a regression
 	return c
 }
 
-func runReport(o *reportOptions) error {
+// runReport waits for the files with --wait, then renders, merges or
+// compares them.
+func runReport(ctx context.Context, o *reportOptions) error {
+	if err := waitForResults(ctx, o); err != nil {
+		return err
+	}
 	format, err := stdoutFormat(o.Format)
 	if err != nil {
 		return err
