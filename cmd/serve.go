@@ -19,6 +19,7 @@ type serveOptions struct {
 	logLevel     string
 	cpuProfile   string
 	flushTimeout time.Duration // bound on the history flush at shutdown
+	stderr       io.Writer     // the log; nil = discard
 }
 
 func newServeCmd() *cobra.Command {
@@ -35,7 +36,8 @@ func newServeCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := interruptContext(cmd.Context())
 			defer stop()
-			return runServe(ctx, o, cmd.ErrOrStderr())
+			o.stderr = cmd.ErrOrStderr()
+			return runServe(ctx, o)
 		},
 	}
 	f := cmd.Flags()
@@ -68,13 +70,17 @@ func newServeCmd() *cobra.Command {
 	return cmd
 }
 
-func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
+func runServe(ctx context.Context, o *serveOptions) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return usageError(fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel))
 	}
 	if err := o.check(); err != nil {
 		return usageError(err)
+	}
+	stderr := o.stderr
+	if stderr == nil {
+		stderr = io.Discard
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	stopProfile, err := startCPUProfile(o.cpuProfile)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -193,7 +192,7 @@ func TestServeRejectsBadBounds(t *testing.T) {
 		o := &serveOptions{cfg: target.DefaultConfig(), logLevel: "info"}
 		o.cfg.Addr = "127.0.0.1:0"
 		tc.mod(&o.cfg)
-		err := runServe(context.Background(), o, io.Discard)
+		err := runServe(context.Background(), o)
 		var ee *ExitError
 		if !errors.As(err, &ee) || ee.Code != ExitUsage || !strings.Contains(err.Error(), tc.flag) {
 			t.Errorf("%s: got %v, want a usage error naming the flag", tc.flag, err)
