@@ -49,8 +49,8 @@ type Conn struct {
 	bigH       ws.Header
 	bigStart   int // offset of that frame's payload in msg
 	bigHL      int
-	bigRaw     [maxHeaderSize]byte // its header, for the Tap
-	rerr       error               // sticky read error
+	bigRaw     [wsproto.MaxHeaderSize]byte // its header, for the Tap
+	rerr       error                       // sticky read error
 
 	// Deadlines as the caller set them (UnixNano, 0: none): a control
 	// frame's own write deadline never outlives the caller's write
@@ -231,14 +231,13 @@ func (c *Conn) ReadMessage() (Message, error) {
 			if err := c.need(2); err != nil {
 				return Message{}, c.fail(err)
 			}
-			hl := headerSize(c.rbuf[c.rpos+1])
+			hl := wsproto.HeaderSize(c.rbuf[c.rpos+1])
 			if err := c.need(hl); err != nil {
 				return Message{}, c.fail(err)
 			}
-			var ok bool
-			h, ok = parseHeader(c.rbuf[c.rpos:])
-			if !ok {
-				return Message{}, c.violation(1002, "64-bit payload length with the most significant bit set")
+			h, _, _ = wsproto.ParseHeader(c.rbuf[c.rpos : c.rpos+hl]) // complete: need(hl)
+			if wsproto.LengthMSBSet(h) {
+				return Message{}, c.violation(wsproto.FaultLengthMSB.CloseCode(), "64-bit payload length with the most significant bit set")
 			}
 			if code, why := c.check(h); code != 0 {
 				return Message{}, c.violation(code, why)
@@ -312,11 +311,11 @@ func (c *Conn) check(h ws.Header) (uint16, string) {
 		return 1002, fmt.Sprintf("RSV bits %03b set without a negotiated extension", h.Rsv)
 	}
 	if op.IsControl() {
-		if !h.Fin {
-			return 1002, "fragmented control frame"
-		}
-		if h.Length > maxControlPayload {
-			return 1002, fmt.Sprintf("control frame payload of %d bytes (max 125)", h.Length)
+		switch f := wsproto.ControlFault(h); f {
+		case wsproto.FaultFragmentedControl:
+			return f.CloseCode(), "fragmented control frame"
+		case wsproto.FaultLongControl:
+			return f.CloseCode(), fmt.Sprintf("control frame payload of %d bytes (max 125)", h.Length)
 		}
 		return 0, ""
 	}
@@ -356,20 +355,16 @@ func (c *Conn) finish(op ws.OpCode, compressed bool, p []byte) (Message, error) 
 
 // peerClose answers the peer's close frame and returns it as *CloseError.
 func (c *Conn) peerClose(p []byte) error {
-	ce := &CloseError{Code: 1005}
-	switch {
-	case len(p) == 1:
-		return c.violation(1002, "close frame with a 1-byte payload")
-	case len(p) >= 2:
-		ce.Code = uint16(p[0])<<8 | uint16(p[1])
-		if !wsproto.ValidCloseCode(ce.Code) {
-			return c.violation(1002, fmt.Sprintf("invalid close code %d", ce.Code))
-		}
-		if !utf8.Valid(p[2:]) {
-			return c.violation(1007, "close reason is not valid UTF-8")
-		}
-		ce.Reason = string(p[2:])
+	code, reason, f := wsproto.ParseCloseBody(p)
+	switch f {
+	case wsproto.FaultCloseLen1:
+		return c.violation(f.CloseCode(), "close frame with a 1-byte payload")
+	case wsproto.FaultCloseCode:
+		return c.violation(f.CloseCode(), fmt.Sprintf("invalid close code %d", code))
+	case wsproto.FaultCloseUTF8:
+		return c.violation(f.CloseCode(), "close reason is not valid UTF-8")
 	}
+	ce := &CloseError{Code: code, Reason: string(reason)}
 	// Echo the code (RFC 6455 section 5.5.1); a failed write changes nothing
 	// for the caller, who gets the peer's close either way.
 	_ = c.SendClose(ce.Code, "")

@@ -1,11 +1,13 @@
 package dialer
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
 // WriteText sends p as one masked text frame in one write call. p is not
@@ -19,7 +21,7 @@ func (c *Conn) WriteBinary(p []byte) error { return c.writeData(ws.OpBinary, p) 
 // from ReadMessage as a Message with Op ws.OpPong. A ping not written within
 // Options.ControlWriteTimeout fails the connection with a *StallError.
 func (c *Conn) Ping(payload []byte) error {
-	if len(payload) > maxControlPayload {
+	if len(payload) > wsproto.MaxControlPayload {
 		return fmt.Errorf("dialer: ping payload of %d bytes (max 125)", len(payload))
 	}
 	return c.writeControl(ws.OpPing, payload)
@@ -33,8 +35,8 @@ func (c *Conn) Ping(payload []byte) error {
 // written within Options.ControlWriteTimeout, or the connection fails with
 // a *StallError.
 func (c *Conn) SendClose(code uint16, reason string) error {
-	var body [maxControlPayload]byte
-	n := closeBody(body[:], code, reason)
+	var body [wsproto.MaxControlPayload]byte
+	n := len(wsproto.AppendCloseBody(body[:0], code, reason))
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closeSent {
@@ -65,7 +67,7 @@ func (c *Conn) writeData(op ws.OpCode, p []byte) error {
 		if err != nil {
 			return err
 		}
-		p, rsv = z, bitRsv1
+		p, rsv = z, wsproto.Rsv1
 		if cap(c.fl.out.b) > retainLimit {
 			defer func() { c.fl.out.b = nil }()
 		}
@@ -238,12 +240,13 @@ func unixTime(ns int64) time.Time {
 // frame builds header, key and masked copy of p in wbuf and reports it to
 // the Tap. The caller holds wmu.
 func (c *Conn) frame(op ws.OpCode, rsv byte, p []byte) []byte {
-	total := maxHeaderSize + len(p)
+	total := wsproto.MaxHeaderSize + len(p)
 	if cap(c.wbuf) < total {
 		c.wbuf = make([]byte, max(256, total+total/4))
 	}
 	b := c.wbuf[:cap(c.wbuf)]
-	hl := putHeader(b, true, rsv, op, len(p), rand.Uint32())
+	hdr := wsproto.AppendHeader(b[:0], wsproto.FirstByte(true, rsv, op), true, len(p))
+	hl := len(binary.LittleEndian.AppendUint32(hdr, rand.Uint32())) // the masking key
 	n := hl + copy(b[hl:], p)
 	ws.Cipher(b[hl:n], [4]byte(b[hl-4:hl]), 0)
 	if c.tap != nil {

@@ -342,8 +342,8 @@ func (d *decoder) ping(v *ynode, f string) *PingStep {
 			p.Timeout, _ = d.positiveDur(val, kf)
 		case "payload":
 			s, _ := d.str(val, kf)
-			if len(s) > 125 {
-				d.fail(val, kf, "a ping payload is at most 125 bytes, got %d", len(s))
+			if len(s) > wsproto.MaxControlPayload {
+				d.fail(val, kf, "a ping payload is at most %d bytes, got %d", wsproto.MaxControlPayload, len(s))
 			}
 			p.Payload = []byte(s)
 		}
@@ -368,8 +368,8 @@ func (d *decoder) close(v *ynode, f string) *CloseStep {
 			}
 		case "reason":
 			c.Reason, _ = d.str(val, kf)
-			if len(c.Reason) > 123 {
-				d.fail(val, kf, "a close reason is at most 123 bytes, got %d", len(c.Reason))
+			if len(c.Reason) > wsproto.MaxCloseReason {
+				d.fail(val, kf, "a close reason is at most %d bytes, got %d", wsproto.MaxCloseReason, len(c.Reason))
 			} else if !utf8.ValidString(c.Reason) {
 				d.fail(val, kf, "a close reason must be valid UTF-8")
 			}

@@ -5,7 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
 // Template is a string with {{expression}} placeholders, compiled once at
@@ -336,41 +337,7 @@ func appendText(dst []byte, s string, esc bool) []byte {
 	if !esc {
 		return append(dst, s...)
 	}
-	return appendJSONEscaped(dst, s)
-}
-
-// appendJSONEscaped appends s with JSON string escaping (no quotes).
-func appendJSONEscaped[S ~string | ~[]byte](dst []byte, s S) []byte {
-	const hexDigits = "0123456789abcdef"
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				dst = append(dst, '\\', c)
-			case c == '\n':
-				dst = append(dst, '\\', 'n')
-			case c == '\r':
-				dst = append(dst, '\\', 'r')
-			case c == '\t':
-				dst = append(dst, '\\', 't')
-			case c < 0x20:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			default:
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(string(s[i:min(len(s), i+utf8.UTFMax)]))
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, `\ufffd`...)
-		} else {
-			dst = append(dst, s[i:i+size]...)
-		}
-		i += size
-	}
-	return dst
+	return wsproto.AppendJSONEscaped(dst, s)
 }
 
 // tmplBuilder assembles the parts of a template, merging adjacent literals.
@@ -435,7 +402,7 @@ func parseParts(s string, esc bool) ([]part, error) {
 	var parts []part
 	litOf := func(t string) part {
 		if esc {
-			return part{kind: partLit, lit: appendJSONEscaped(nil, t)}
+			return part{kind: partLit, lit: wsproto.AppendJSONEscaped(nil, t)}
 		}
 		return part{kind: partLit, lit: []byte(t)}
 	}
@@ -461,7 +428,7 @@ func parseParts(s string, esc bool) ([]part, error) {
 		}
 		p.esc = esc
 		if p.kind == partLit && esc {
-			p.lit = appendJSONEscaped(nil, p.lit)
+			p.lit = wsproto.AppendJSONEscaped(nil, p.lit)
 		}
 		parts = append(parts, p)
 		i = start + end + 2
@@ -729,7 +696,7 @@ func (b *tmplBuilder) addJSON(v any) error {
 				b.lit([]byte(","))
 			}
 			b.lit([]byte(`"`))
-			b.lit(appendJSONEscaped(nil, kv.Key))
+			b.lit(wsproto.AppendJSONEscaped(nil, kv.Key))
 			b.lit([]byte(`":`))
 			if err := b.addJSON(kv.Value); err != nil {
 				return fmt.Errorf("%s: %w", kv.Key, err)
@@ -766,9 +733,7 @@ func (b *tmplBuilder) addJSONString(s string) error {
 func appendJSONSource(dst []byte, v any) []byte {
 	switch x := v.(type) {
 	case string:
-		dst = append(dst, '"')
-		dst = appendJSONEscaped(dst, x)
-		return append(dst, '"')
+		return wsproto.AppendJSONString(dst, x)
 	case []any:
 		dst = append(dst, '[')
 		for i, e := range x {

@@ -126,6 +126,7 @@ func TestTemplateVariablesAndStatic(t *testing.T) {
 func TestJSONTemplate(t *testing.T) {
 	v := testVars()
 	v.Set("quote", "a\"b\\c\n\x01é")
+	v.Set("odd", "\b\f\u2028\u2029<&>\xff")
 	cases := []struct {
 		in   any
 		want string
@@ -139,6 +140,10 @@ func TestJSONTemplate(t *testing.T) {
 		{map[string]any{"s": "{{scenario}}", "id": "{{uuid}}x", "n": "{{rand_int 3 3}}"}, ``},
 		{"{{env.TOKEN}}", `"se\"cret"`},
 		{map[string]any{"big": int64(-5), "u": uint64(9)}, `{"big":-5,"u":9}`},
+		// Escaped as encoding/json escapes (HTML escaping off), in literal
+		// text and in rendered values alike: \b, \f, U+2028/U+2029, bad UTF-8.
+		{map[string]any{"lit": "\b\f\u2028\u2029<&>\xff", "v": "{{odd}}"},
+			`{"lit":"\b\f\u2028\u2029<&>\ufffd","v":"\b\f\u2028\u2029<&>\ufffd"}`},
 	}
 	for _, c := range cases {
 		tm, err := JSONTemplate(c.in)

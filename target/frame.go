@@ -1,75 +1,18 @@
 package target
 
 import (
-	"encoding/binary"
 	"sync"
 	"sync/atomic"
-	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
-// maxHeaderSize is the longest frame header: 2 bytes, 8 bytes of extended
-// length and a 4-byte masking key (RFC 6455 §5.2).
-const maxHeaderSize = 14
+// The read loop in conn.go knows wsproto's header decoding under these
+// names (conn.go is left alone while the TLS path changes).
+const maxHeaderSize = wsproto.MaxHeaderSize
 
-// parseHeader decodes a frame header from the front of b without consuming
-// anything. It returns the header, its encoded size, and ok=false when b does
-// not yet hold the whole header. It never allocates.
-func parseHeader(b []byte) (h ws.Header, n int, ok bool) {
-	if len(b) < 2 {
-		return h, 0, false
-	}
-	h.Fin = b[0]&0x80 != 0
-	h.Rsv = (b[0] & 0x70) >> 4
-	h.OpCode = ws.OpCode(b[0] & 0x0f)
-	h.Masked = b[1]&0x80 != 0
-	n = 2
-	switch l := b[1] & 0x7f; l {
-	case 126:
-		if len(b) < 4 {
-			return h, 0, false
-		}
-		h.Length = int64(binary.BigEndian.Uint16(b[2:4]))
-		n = 4
-	case 127:
-		if len(b) < 10 {
-			return h, 0, false
-		}
-		// The most significant bit must be 0 (RFC 6455 §5.2): a length
-		// with it set comes out negative here and checkHeader refuses it
-		// as a protocol error.
-		h.Length = int64(binary.BigEndian.Uint64(b[2:10]))
-		n = 10
-	default:
-		h.Length = int64(l)
-	}
-	if h.Masked {
-		if len(b) < n+4 {
-			return h, 0, false
-		}
-		copy(h.Mask[:], b[n:n+4])
-		n += 4
-	}
-	return h, n, true
-}
-
-// appendHeader encodes an unmasked server frame header (FIN set) for a
-// payload of length n onto dst. It never allocates when dst has room.
-func appendHeader(dst []byte, op ws.OpCode, n int) []byte {
-	b0 := byte(0x80) | byte(op)
-	switch {
-	case n <= 125:
-		return append(dst, b0, byte(n))
-	case n <= 0xffff:
-		return append(dst, b0, 126, byte(n>>8), byte(n))
-	default:
-		return append(dst, b0, 127,
-			byte(uint64(n)>>56), byte(uint64(n)>>48), byte(uint64(n)>>40), byte(uint64(n)>>32),
-			byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-}
+func parseHeader(b []byte) (ws.Header, int, bool) { return wsproto.ParseHeader(b) }
 
 // frameError is a protocol violation found while decoding client frames; it
 // becomes the close code sent to the peer.
@@ -100,7 +43,7 @@ var (
 // fragmented says whether a fragmented data message is in progress and
 // soFar how many payload bytes it holds.
 func checkHeader(h ws.Header, fragmented bool, soFar, maxMessage int64) *frameError {
-	if h.Length < 0 {
+	if wsproto.LengthMSBSet(h) {
 		return errLengthMSB
 	}
 	if !h.Masked {
@@ -113,10 +56,10 @@ func checkHeader(h ws.Header, fragmented bool, soFar, maxMessage int64) *frameEr
 		return errReservedOp
 	}
 	if h.OpCode.IsControl() {
-		if !h.Fin {
+		switch wsproto.ControlFault(h) {
+		case wsproto.FaultFragmentedControl:
 			return errFragmentedCtl
-		}
-		if h.Length > 125 {
+		case wsproto.FaultLongControl:
 			return errLongCtl
 		}
 		return nil
@@ -137,20 +80,16 @@ func checkHeader(h ws.Header, fragmented bool, soFar, maxMessage int64) *frameEr
 // checkClosePayload validates the payload of a client close frame (RFC 6455
 // §5.5.1, §7.4): empty, or a valid code followed by UTF-8 text.
 func checkClosePayload(p []byte) (ws.StatusCode, *frameError) {
-	switch len(p) {
-	case 0:
-		return ws.StatusNoStatusRcvd, nil
-	case 1:
+	code, _, f := wsproto.ParseCloseBody(p)
+	switch f {
+	case wsproto.FaultCloseLen1:
 		return 0, errCloseLen1
-	}
-	code := ws.StatusCode(binary.BigEndian.Uint16(p))
-	if !wsproto.ValidCloseCode(uint16(code)) {
+	case wsproto.FaultCloseCode:
 		return 0, errCloseCode
-	}
-	if !utf8.Valid(p[2:]) {
+	case wsproto.FaultCloseUTF8:
 		return 0, errCloseUTF8
 	}
-	return code, nil
+	return ws.StatusCode(code), nil
 }
 
 // frame is one encoded server frame (header + payload) whose bytes may be
@@ -205,7 +144,7 @@ func (fp *framePool) put(f *frame) {
 // the caller. 0 allocs/op in steady state (pooled).
 func (fp *framePool) encode(op ws.OpCode, payload []byte) *frame {
 	f := fp.get(len(payload) + 10)
-	f.b = appendHeader(f.b, op, len(payload))
+	f.b = wsproto.AppendHeader(f.b, wsproto.FirstByte(true, 0, op), false, len(payload))
 	f.b = append(f.b, payload...)
 	return f
 }
@@ -216,15 +155,9 @@ func (fp *framePool) encodeClose(code ws.StatusCode, reason string) *frame {
 	if code == ws.StatusNoStatusRcvd || code == 0 {
 		return fp.encode(ws.OpClose, nil)
 	}
-	if len(reason) > 123 {
-		reason = reason[:123]
-		for len(reason) > 0 && !utf8.ValidString(reason) {
-			reason = reason[:len(reason)-1]
-		}
-	}
+	reason = wsproto.TrimCloseReason(reason)
 	f := fp.get(4 + 2 + len(reason))
-	f.b = appendHeader(f.b, ws.OpClose, 2+len(reason))
-	f.b = append(f.b, byte(code>>8), byte(code))
-	f.b = append(f.b, reason...)
+	f.b = wsproto.AppendHeader(f.b, wsproto.FirstByte(true, 0, ws.OpClose), false, 2+len(reason))
+	f.b = wsproto.AppendCloseBody(f.b, uint16(code), reason)
 	return f
 }

@@ -3,6 +3,8 @@ package target
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"io"
 	"net"
@@ -69,6 +71,24 @@ func upgradeRaw(t testing.TB, s *Server, path string) *rawConn {
 	rc.write([]byte(upgradeRequest(path)))
 	resp := rc.response()
 	if resp.StatusCode != 101 {
+		t.Fatalf("upgrade %s: status %d", path, resp.StatusCode)
+	}
+	return rc
+}
+
+// upgradeTLS dials a wss:// server (its certificate in pool) and completes
+// the upgrade on path.
+func upgradeTLS(t testing.TB, s *Server, pool *x509.CertPool, path string) *rawConn {
+	t.Helper()
+	nc, err := tls.Dial("tcp", s.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+	if err != nil {
+		t.Fatalf("dial (TLS): %v", err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	rc := &rawConn{t: t, nc: nc, br: bufio.NewReader(nc)}
+	rc.write([]byte(upgradeRequest(path)))
+	if resp := rc.response(); resp.StatusCode != 101 {
 		t.Fatalf("upgrade %s: status %d", path, resp.StatusCode)
 	}
 	return rc

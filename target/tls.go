@@ -15,13 +15,24 @@ import (
 
 // tlsServer is the crypto/tls path: gnet has no TLS, so each wss://
 // connection gets a reader and a writer goroutine running the same wsConn
-// code (handshake, frames, queue, hub) as the event loop.
+// code (handshake, frames, queue, hub) as the event loop, and one sweeper
+// goroutine runs the heartbeat of every connection.
+//
+// A write is never given a deadline while the connection is open: after a
+// write times out crypto/tls refuses every later write, so a slow consumer
+// could not be sent its 1008. Slowness is judged as on the event loop, by
+// how long the queue stays over --outbound-limit; the writer's socket write
+// may block meanwhile, which holds up nothing but that writer.
 type tlsServer struct {
 	s     *Server
 	ln    net.Listener
 	mu    sync.Mutex
 	conns map[*tlsConn]struct{}
-	wg    sync.WaitGroup
+	wg    sync.WaitGroup // accept and every connection's two goroutines
+
+	stopSweep chan struct{}
+	sweepDone chan struct{}
+	bufs      sync.Pool // *[]byte transport buffers
 
 	// wakeups counts returns from the blocking calls of every read loop
 	// (the TLS handshake and each read), so a test can tell a loop that
@@ -34,9 +45,13 @@ func startTLS(s *Server, tc *tls.Config) (*tlsServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen (TLS) on %s: %w", s.cfg.Addr, err)
 	}
-	ts := &tlsServer{s: s, ln: ln, conns: map[*tlsConn]struct{}{}}
+	ts := &tlsServer{
+		s: s, ln: ln, conns: map[*tlsConn]struct{}{},
+		stopSweep: make(chan struct{}), sweepDone: make(chan struct{}),
+	}
 	ts.wg.Add(1)
 	go ts.accept()
+	go ts.sweep()
 	return ts, nil
 }
 
@@ -67,10 +82,14 @@ func (ts *tlsServer) accept() {
 			_ = nc.Close()
 			continue
 		}
-		if tcp, ok := nc.(*net.TCPConn); ok && s.cfg.SendBuffer > 0 {
+		raw := nc
+		if c, ok := nc.(*tls.Conn); ok {
+			raw = c.NetConn()
+		}
+		if tcp, ok := raw.(*net.TCPConn); ok && s.cfg.SendBuffer > 0 {
 			_ = tcp.SetWriteBuffer(s.cfg.SendBuffer)
 		}
-		tc := &tlsConn{ts: ts, nc: nc, wake: make(chan struct{}, 1), done: make(chan struct{})}
+		tc := &tlsConn{ts: ts, nc: nc, raw: raw, wake: make(chan struct{}, 1)}
 		now := s.now()
 		tc.c = wsConn{srv: s, own: tc, out: tc, openedAt: now, lastRead: now, loopIdx: -1, hs: hs}
 		s.table.add(&tc.c)
@@ -85,19 +104,50 @@ func (ts *tlsServer) accept() {
 	}
 }
 
+// sweep runs the heartbeat of every connection each sweep interval: idle
+// and ping timers, slow consumers, close timeouts. It lives apart from the
+// read loops because a read can wait on the writer inside crypto/tls (a
+// read that must answer with a TLS record takes the write lock).
+func (ts *tlsServer) sweep() {
+	defer close(ts.sweepDone)
+	tick := time.NewTicker(ts.s.sweepEvery)
+	defer tick.Stop()
+	var list []*tlsConn
+	for {
+		select {
+		case <-ts.stopSweep:
+			return
+		case <-tick.C:
+		}
+		list = ts.snapshot(list[:0])
+		for i, tc := range list {
+			tc.mu.Lock()
+			if tc.hsDone && !tc.ended {
+				tc.heartbeat()
+			}
+			tc.mu.Unlock()
+			list[i] = nil
+		}
+	}
+}
+
+// snapshot appends every live connection to dst.
+func (ts *tlsServer) snapshot(dst []*tlsConn) []*tlsConn {
+	ts.mu.Lock()
+	for tc := range ts.conns {
+		dst = append(dst, tc)
+	}
+	ts.mu.Unlock()
+	return dst
+}
+
 // stopAccepting closes the listener.
 func (ts *tlsServer) stopAccepting() { _ = ts.ln.Close() }
 
 // readBarrier waits until no connection is inside process: each owner lock
 // is taken once.
 func (ts *tlsServer) readBarrier() {
-	ts.mu.Lock()
-	conns := make([]*tlsConn, 0, len(ts.conns))
-	for tc := range ts.conns {
-		conns = append(conns, tc)
-	}
-	ts.mu.Unlock()
-	for _, tc := range conns {
+	for _, tc := range ts.snapshot(nil) {
 		tc.mu.Lock()
 		tc.mu.Unlock() //nolint:staticcheck // an empty critical section is the barrier
 	}
@@ -107,40 +157,72 @@ func (ts *tlsServer) readBarrier() {
 // (closing the sockets when ctx expires).
 func (ts *tlsServer) shutdown(ctx context.Context) {
 	_ = ts.ln.Close()
-	ts.mu.Lock()
-	for tc := range ts.conns {
+	for _, tc := range ts.snapshot(nil) {
 		tc.c.requestClose(1001, "server shutting down", true)
 	}
-	ts.mu.Unlock()
 	done := make(chan struct{})
 	go func() { ts.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-ctx.Done():
-		ts.mu.Lock()
-		for tc := range ts.conns {
-			_ = tc.nc.Close()
+		for _, tc := range ts.snapshot(nil) {
+			tc.abort()
 		}
-		ts.mu.Unlock()
 		<-done
 	}
+	close(ts.stopSweep)
+	<-ts.sweepDone
+}
+
+// transportMax is the largest transport buffer kept for reuse.
+const transportMax = 64 << 10
+
+func (ts *tlsServer) getBuf() []byte {
+	if p, ok := ts.bufs.Get().(*[]byte); ok {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, flushHighWater)
+}
+
+func (ts *tlsServer) putBuf(b []byte) {
+	if cap(b) > transportMax {
+		return
+	}
+	b = b[:0]
+	ts.bufs.Put(&b)
 }
 
 // tlsConn is one wss:// connection: owner and sink of its wsConn.
+//
+// Its transport is the pending buffer: flush (the owner role, under mu)
+// copies queued frames into it, at most flushHighWater at a time as on the
+// event loop, and the writer goroutine writes it to the socket without
+// holding mu. buffered() counts pending and the write in flight, so the
+// outbound limit and its 4x cap cover them as they cover gnet's buffer.
 type tlsConn struct {
-	ts    *tlsServer
-	nc    net.Conn
-	c     wsConn
-	mu    sync.Mutex // serialises process and flush (the owner role)
-	sc    *scratch
-	in    tlsInput
-	wake  chan struct{}
-	done  chan struct{}
-	once  sync.Once
-	ended bool // connGone ran; guarded by mu
+	ts     *tlsServer
+	nc     net.Conn
+	raw    net.Conn // the TCP socket under nc: closing it never blocks
+	c      wsConn
+	mu     sync.Mutex // serialises process, flush and heartbeat (the owner role)
+	sc     *scratch
+	in     tlsInput
+	wake   chan struct{}
+	hsDone bool // the TLS handshake is done; guarded by mu
+	ended  bool // connGone ran; guarded by mu
+
+	omu      sync.Mutex // guards the transport
+	pending  []byte     // handed to the transport, not yet being written
+	inflight int        // bytes of the socket write in progress
+	closing  bool       // close the socket once pending is written
+	closeBy  time.Time  // the write deadline set when closing began
+	closed   bool       // the socket is closed (or being closed)
 }
 
-func (tc *tlsConn) markDirty(c *wsConn) {
+func (tc *tlsConn) markDirty(c *wsConn) { tc.poke() }
+
+// poke wakes the writer; safe from any goroutine, never blocks.
+func (tc *tlsConn) poke() {
 	select {
 	case tc.wake <- struct{}{}:
 	default:
@@ -149,45 +231,94 @@ func (tc *tlsConn) markDirty(c *wsConn) {
 
 func (tc *tlsConn) handled() {}
 
+// writev copies bufs into the transport; the writer sends them.
 func (tc *tlsConn) writev(bufs [][]byte) error {
-	_ = tc.nc.SetWriteDeadline(time.Now().Add(tc.ts.s.cfg.SlowTimeout))
-	nb := net.Buffers(bufs)
-	_, err := nb.WriteTo(tc.nc)
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		tc.ts.s.m.slowDisconnect.Add(1)
+	tc.omu.Lock()
+	if tc.closed {
+		tc.omu.Unlock()
+		return net.ErrClosed
 	}
-	return err
+	if tc.pending == nil {
+		tc.pending = tc.ts.getBuf()
+	}
+	for _, b := range bufs {
+		tc.pending = append(tc.pending, b...)
+	}
+	tc.omu.Unlock()
+	tc.poke()
+	return nil
 }
 
-func (tc *tlsConn) buffered() int { return 0 }
+func (tc *tlsConn) buffered() int {
+	tc.omu.Lock()
+	n := len(tc.pending) + tc.inflight
+	tc.omu.Unlock()
+	return n
+}
 
-// flushLocked flushes and closes the socket when the close is done.
+// flushLocked flushes and, when the close is done, has the socket closed
+// once the transport is written (within the close timeout).
 func (tc *tlsConn) flushLocked() {
 	if tc.sc == nil {
 		tc.sc = newScratch()
 	}
 	if tc.c.flush(tc.sc) {
-		tc.finish()
+		tc.shut(tc.ts.s.cfg.CloseTimeout)
 	}
 }
 
-func (tc *tlsConn) finish() {
-	tc.once.Do(func() {
-		_ = tc.nc.Close()
-		close(tc.done)
-	})
+// shut has the writer close the socket as soon as the transport is written,
+// giving that write at most grace: the socket's write deadline ends a write
+// that takes longer (crypto/tls refuses further writes then, but nothing is
+// to follow).
+func (tc *tlsConn) shut(grace time.Duration) {
+	by := time.Now().Add(grace)
+	tc.omu.Lock()
+	if !tc.closed && (!tc.closing || by.Before(tc.closeBy)) {
+		tc.closing, tc.closeBy = true, by
+		_ = tc.nc.SetWriteDeadline(by)
+	}
+	tc.omu.Unlock()
+	tc.poke()
+}
+
+// abort closes the socket now, dropping whatever the transport holds. It
+// closes the TCP socket under crypto/tls, which ends a blocked write or
+// read at once and never blocks itself.
+func (tc *tlsConn) abort() {
+	tc.omu.Lock()
+	tc.closed = true
+	tc.omu.Unlock()
+	_ = tc.raw.Close()
+	tc.poke()
+}
+
+// closeDrained closes the socket after the transport was written: with a
+// TLS close_notify, which crypto/tls bounds by its own write deadline (and
+// abort ends at once).
+func (tc *tlsConn) closeDrained() {
+	tc.omu.Lock()
+	if tc.closed {
+		tc.omu.Unlock()
+		return
+	}
+	tc.closed = true
+	tc.omu.Unlock()
+	_ = tc.nc.Close()
 }
 
 func (tc *tlsConn) readLoop() {
 	defer tc.ts.wg.Done()
 	s := tc.ts.s
 	if !tc.handshakeTLS() {
-		tc.finish()
+		tc.abort()
 		return
 	}
+	tc.mu.Lock()
+	tc.hsDone = true
+	tc.mu.Unlock()
 	var buf [4096]byte
 	for {
-		_ = tc.nc.SetReadDeadline(time.Now().Add(s.sweepEvery))
 		n, err := tc.nc.Read(buf[:])
 		tc.ts.wakeups.Add(1)
 		if n > 0 {
@@ -203,21 +334,16 @@ func (tc *tlsConn) readLoop() {
 			tc.mu.Unlock()
 		}
 		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				tc.mu.Lock()
-				tc.heartbeat()
-				tc.mu.Unlock()
-				select {
-				case <-tc.done:
-					return
-				default:
-				}
-				continue
+			if errors.Is(err, io.EOF) {
+				// The peer is done sending; what is queued for it (a close
+				// reply) still goes out.
+				tc.shut(s.cfg.CloseTimeout)
+				return
 			}
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+			if !errors.Is(err, net.ErrClosed) {
 				s.log.Debug("read (TLS)", "err", err)
 			}
-			tc.finish()
+			tc.abort()
 			return
 		}
 	}
@@ -245,11 +371,17 @@ func (tc *tlsConn) handshakeTLS() bool {
 		s.log.Debug("TLS handshake", "remote", tc.nc.RemoteAddr().String(), "err", err)
 		return false
 	}
-	_ = conn.SetDeadline(time.Time{})
+	_ = conn.SetReadDeadline(time.Time{})
+	tc.omu.Lock()
+	if !tc.closing {
+		_ = conn.SetWriteDeadline(time.Time{})
+	}
+	tc.omu.Unlock()
 	return true
 }
 
-// heartbeat is the sweep of the event loop, for one TLS connection.
+// heartbeat is the sweep of the event loop, for one TLS connection; owner
+// role (mu held).
 func (tc *tlsConn) heartbeat() {
 	s := tc.ts.s
 	c := &tc.c
@@ -258,7 +390,8 @@ func (tc *tlsConn) heartbeat() {
 	case stHandshake:
 		if now-c.openedAt > int64(s.cfg.HandshakeTimeout) {
 			s.m.upgradeFailed("timeout")
-			tc.finish()
+			c.state = stClosed
+			tc.abort()
 			return
 		}
 	case stOpen:
@@ -274,20 +407,59 @@ func (tc *tlsConn) heartbeat() {
 		}
 	case stClosing:
 		if now > c.closeDeadline {
+			// No close reply within the close timeout: whatever is still
+			// unsent (a slow consumer's 1008 included) is given up.
 			c.state, c.closeAfter = stClosed, true
+			tc.abort()
+			return
 		}
 	}
+	// flush also cuts a connection that stayed over the outbound limit for
+	// the slow timeout (closeSlow).
 	tc.flushLocked()
 }
 
+// writeLoop owns the socket's write side: it moves the queue into the
+// transport (under mu) and writes the transport to the socket (without
+// mu), until the connection is closed.
 func (tc *tlsConn) writeLoop() {
 	defer tc.ts.wg.Done()
 	defer tc.gone()
-	for {
-		select {
-		case <-tc.done:
-			return
-		case <-tc.wake:
+	for range tc.wake {
+		tc.mu.Lock()
+		tc.flushLocked()
+		tc.mu.Unlock()
+		for {
+			tc.omu.Lock()
+			if tc.closed {
+				tc.omu.Unlock()
+				return
+			}
+			b := tc.pending
+			if len(b) == 0 {
+				closing := tc.closing
+				tc.omu.Unlock()
+				if closing {
+					tc.closeDrained()
+					return
+				}
+				break
+			}
+			tc.pending, tc.inflight = nil, len(b)
+			tc.omu.Unlock()
+			_, err := tc.nc.Write(b)
+			tc.omu.Lock()
+			tc.inflight = 0
+			tc.omu.Unlock()
+			tc.ts.putBuf(b)
+			if err != nil {
+				if !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
+					tc.ts.s.log.Debug("write (TLS)", "err", err)
+				}
+				tc.abort()
+				return
+			}
+			// The transport drained: hand it more of the queue.
 			tc.mu.Lock()
 			tc.flushLocked()
 			tc.mu.Unlock()
@@ -295,7 +467,7 @@ func (tc *tlsConn) writeLoop() {
 	}
 }
 
-// gone releases the connection once both goroutines are about to end.
+// gone releases the connection once its socket is closed.
 func (tc *tlsConn) gone() {
 	tc.mu.Lock()
 	tc.ended = true

@@ -1,5 +1,10 @@
 package wsproto
 
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
+
 // Close status codes with a meaning of their own (RFC 6455 section 7.4.1
 // and the IANA "WebSocket Close Code Number" registry).
 const (
@@ -93,4 +98,50 @@ func CloseCodeName(code uint16) string {
 		return "Private Use"
 	}
 	return "Out of Range"
+}
+
+// ParseCloseBody reads the body of a received close frame (RFC 6455
+// section 5.5.1 and 7.4): empty, which means CloseNoStatus, or a code that
+// ValidCloseCode accepts followed by a UTF-8 reason. The reason aliases p.
+// On a fault, code and reason are what could be read.
+func ParseCloseBody(p []byte) (code uint16, reason []byte, f Fault) {
+	switch len(p) {
+	case 0:
+		return CloseNoStatus, nil, FaultNone
+	case 1:
+		return 0, nil, FaultCloseLen1
+	}
+	code = binary.BigEndian.Uint16(p)
+	if !ValidCloseCode(code) {
+		return code, p[2:], FaultCloseCode
+	}
+	if !utf8.Valid(p[2:]) {
+		return code, p[2:], FaultCloseUTF8
+	}
+	return code, p[2:], FaultNone
+}
+
+// TrimCloseReason cuts reason to the MaxCloseReason bytes a close frame
+// has room for, at a UTF-8 boundary. A reason that fits is returned as is.
+func TrimCloseReason(reason string) string {
+	if len(reason) <= MaxCloseReason {
+		return reason
+	}
+	r := reason[:MaxCloseReason]
+	for len(r) > 0 && !utf8.ValidString(r) {
+		r = r[:len(r)-1]
+	}
+	return r
+}
+
+// AppendCloseBody appends the body of a close frame to send: code and
+// reason cut by TrimCloseReason. Code 0 (none given) or CloseNoStatus gives
+// an empty body. It never allocates when dst has room for
+// MaxControlPayload bytes.
+func AppendCloseBody(dst []byte, code uint16, reason string) []byte {
+	if code == 0 || code == CloseNoStatus {
+		return dst
+	}
+	dst = append(dst, byte(code>>8), byte(code))
+	return append(dst, TrimCloseReason(reason)...)
 }

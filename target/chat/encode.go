@@ -2,7 +2,8 @@ package chat
 
 import (
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
 // Error codes sent in `error` messages (docs/protocol.md lists them).
@@ -22,63 +23,9 @@ const (
 	CodeInternal     = "internal"              // the history store failed to persist a message
 )
 
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string. s is valid UTF-8 (the hub only
-// sees validated input).
-func appendString(dst []byte, s []byte) []byte {
-	dst = append(dst, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			dst = append(dst, c)
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRune(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				dst = append(dst, `\ufffd`...)
-			} else {
-				dst = append(dst, s[i:i+size]...)
-			}
-			i += size
-			continue
-		}
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-		}
-		i++
-	}
-	return append(dst, '"')
-}
-
-// appendStr appends s as a JSON string without converting it to a []byte
-// (which would allocate for long names) when it needs no escaping, as
-// validated nicknames and room names never do.
-func appendStr(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
-			return appendString(dst, []byte(s))
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
-}
-
 func appendWelcome(dst []byte, name string) []byte {
 	dst = append(dst, `{"op":"welcome","name":`...)
-	dst = appendStr(dst, name)
+	dst = wsproto.AppendJSONString(dst, name)
 	return append(dst, '}')
 }
 
@@ -87,7 +34,7 @@ func appendRoomCount(dst []byte, op string, room string, members int) []byte {
 	dst = append(dst, `{"op":"`...)
 	dst = append(dst, op...)
 	dst = append(dst, `","room":`...)
-	dst = appendStr(dst, room)
+	dst = wsproto.AppendJSONString(dst, room)
 	dst = append(dst, `,"members":`...)
 	dst = strconv.AppendInt(dst, int64(members), 10)
 	return append(dst, '}')
@@ -95,9 +42,9 @@ func appendRoomCount(dst []byte, op string, room string, members int) []byte {
 
 func appendPresence(dst []byte, room, name, event string, members int) []byte {
 	dst = append(dst, `{"op":"presence","room":`...)
-	dst = appendStr(dst, room)
+	dst = wsproto.AppendJSONString(dst, room)
 	dst = append(dst, `,"name":`...)
-	dst = appendStr(dst, name)
+	dst = wsproto.AppendJSONString(dst, name)
 	dst = append(dst, `,"event":"`...)
 	dst = append(dst, event...)
 	dst = append(dst, `","members":`...)
@@ -121,7 +68,7 @@ func appendError(dst []byte, id []byte, code, message string) []byte {
 	dst = append(dst, `"code":"`...)
 	dst = append(dst, code...)
 	dst = append(dst, `","message":`...)
-	dst = appendStr(dst, message)
+	dst = wsproto.AppendJSONString(dst, message)
 	return append(dst, '}')
 }
 

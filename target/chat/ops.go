@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/wsbench/wsbench/internal/wsproto"
 	"github.com/wsbench/wsbench/target/history"
 )
 
@@ -292,9 +293,9 @@ func (h *Hub) opSay(sc *scratch, c *conn, id []byte, now int64) {
 	// Encode the live frame once, then its history form right after it.
 	start := len(sc.buf)
 	b := append(sc.buf, `{"op":"said","room":`...)
-	b = appendStr(b, r.name)
+	b = wsproto.AppendJSONString(b, r.name)
 	b = append(b, `,"from":`...)
-	b = appendStr(b, c.name)
+	b = wsproto.AppendJSONString(b, c.name)
 	b = append(b, `,"text":`...)
 	b = append(b, text...)
 	b = append(b, `,"srv_ts":`...)
@@ -367,7 +368,7 @@ func (h *Hub) opShout(sc *scratch, c *conn, id []byte, now int64) {
 	}
 	start := len(sc.buf)
 	b := append(sc.buf, `{"op":"shouted","from":`...)
-	b = appendStr(b, c.name)
+	b = wsproto.AppendJSONString(b, c.name)
 	b = append(b, `,"text":`...)
 	b = append(b, text...)
 	b = append(b, `,"srv_ts":`...)
@@ -416,9 +417,9 @@ func (h *Hub) opDM(sc *scratch, c *conn, id []byte, now int64) {
 	}
 	start := len(sc.buf)
 	b := append(sc.buf, `{"op":"dm","from":`...)
-	b = appendStr(b, c.name)
+	b = wsproto.AppendJSONString(b, c.name)
 	b = append(b, `,"to":`...)
-	b = appendString(b, to)
+	b = wsproto.AppendJSONString(b, to)
 	b = append(b, `,"text":`...)
 	b = append(b, text...)
 	b = append(b, `,"srv_ts":`...)
