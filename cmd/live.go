@@ -1,88 +1,114 @@
 package cmd
 
-// live.go holds what `wsbench run` shows and sends while the load runs,
-// besides the per-interval ticker in run.go: the --push outputs (Prometheus
-// remote write today) and the planned length behind the progress line's
-// percentage.
+// live.go holds, in one place, what `wsbench run` shows and sends while
+// the load runs: every per-interval output is a report.Sink (the progress
+// line, the --hlog interval log, the --push outputs, a worker's stream to
+// its parent), flagged in addLiveFlags, attached in attachSinks and fed by
+// report.Feed (run.go, workers.go). Adding one is its Sink under report/
+// plus its flag and its line here (a --push kind: its case in pushSink).
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/report/promrw"
 	"github.com/wsbench/wsbench/scenario"
 )
-
-// pushKindPromRW names the Prometheus remote-write output of --push.
-const pushKindPromRW = "prometheus-rw"
-
-// pushGrace is how long the end of a run waits for queued pushes.
-const pushGrace = 2 * time.Second
 
 // pushOptions are the --push flags of `wsbench run`.
 type pushOptions struct {
 	Push      []string // KIND=URL
 	PushRunID string   // label run_id; "" = random
-
-	pusher    *promrw.Pusher
-	pushURL   string
-	pushRunID string
 }
 
-func addPushFlags(c *cobra.Command, o *pushOptions) {
+// addLiveFlags registers the flags of the per-interval outputs.
+func addLiveFlags(c *cobra.Command, o *runOptions) {
 	f := c.Flags()
+	f.StringVar(&o.HLog, "hlog", "", "write an HdrHistogram interval log to this file")
 	f.StringArrayVar(&o.Push, "push", nil, "stream per-interval metrics while the run goes: prometheus-rw=URL (Prometheus remote write, e.g. http://127.0.0.1:9090/api/v1/write)")
 	f.StringVar(&o.PushRunID, "push-run-id", "", "the run_id label of pushed series (default: random)")
 }
 
-// startPush checks the --push flags and starts the pusher; a worker of
-// --workers never pushes (its parent does, with the combined intervals).
-func (o *runOptions) startPush() error {
-	if len(o.Push) == 0 || o.WorkerStream {
-		return nil
+// attachSinks creates the per-interval outputs of a run, before the load
+// starts so that a bad flag fails fast. A worker of --workers streams to
+// its parent and nothing else (the parent shows, logs and pushes the
+// combined intervals). notes receives the lines to print after the
+// summary (the push account).
+func (o *runOptions) attachSinks(plan *scenario.Plan, notes io.Writer) (*report.Sinks, error) {
+	sinks := &report.Sinks{}
+	if o.workerStream != nil {
+		sinks.Add("worker stream", o.workerStream)
+		return sinks, nil
 	}
-	if len(o.Push) > 1 {
-		return fmt.Errorf("--push: one output per run (got %d)", len(o.Push))
-	}
-	kind, url, ok := strings.Cut(o.Push[0], "=")
-	if !ok || kind != pushKindPromRW {
-		return fmt.Errorf("--push %q: want %s=URL (the only output so far)", o.Push[0], pushKindPromRW)
-	}
-	if err := promrw.CheckURL(url); err != nil {
-		return fmt.Errorf("--push: %w", err)
-	}
-	o.pushRunID = o.PushRunID
-	if o.pushRunID == "" {
-		o.pushRunID = promrw.NewRunID()
-	}
-	p, err := promrw.New(promrw.Config{
-		URL: url, RunID: o.pushRunID, Scenario: scenarioLabel(o.File), Segment: o.Segment,
-	})
+	push, err := o.pushSink(notes)
 	if err != nil {
-		return fmt.Errorf("--push: %w", err)
+		return nil, usageError(err)
 	}
-	o.pusher, o.pushURL = p, url
-	if !o.Quiet {
-		fmt.Fprintf(o.Stderr, "wsbench: pushing to %s as run_id=%s\n", url, o.pushRunID)
+	if push != nil {
+		sinks.Add("--push", push)
 	}
-	return nil
+	sinks.Add("progress", &report.Progress{
+		W: o.Stderr, TTY: o.StderrTTY, Quiet: o.Quiet,
+		Main: mainLatencies(plan), Total: plannedLength(plan), MinSpan: o.Interval / 2,
+	})
+	if o.HLog != "" {
+		f, err := os.Create(o.HLog)
+		if err != nil {
+			sinks.Close()
+			return nil, usageError(fmt.Errorf("--hlog: %w", err))
+		}
+		sinks.Add("--hlog "+o.HLog, fileSink{report.NewHLogWriter(f), f})
+	}
+	return sinks, nil
 }
 
-// finishPush drains the pusher (waiting at most pushGrace) and writes its
-// account to w. A push that failed does not fail the run: the results and
-// thresholds are whole either way, and the line says what was dropped.
-func (o *runOptions) finishPush(w io.Writer) {
-	if o.pusher == nil {
-		return
+// fileSink is a sink that writes to a file of its own, closed with it.
+type fileSink struct {
+	report.Sink
+	f *os.File
+}
+
+func (s fileSink) Close() error { return errors.Join(s.Sink.Close(), s.f.Close()) }
+
+// pushSink checks the --push flags and starts the pusher; nil without
+// --push.
+func (o *runOptions) pushSink(account io.Writer) (report.Sink, error) {
+	if len(o.Push) == 0 {
+		return nil, nil
 	}
-	st := o.pusher.Close(pushGrace)
-	o.pusher = nil
-	fmt.Fprintf(w, "push:      %s %s run_id=%s: %s\n", pushKindPromRW, o.pushURL, o.pushRunID, st)
+	if len(o.Push) > 1 {
+		return nil, fmt.Errorf("--push: one output per run (got %d)", len(o.Push))
+	}
+	kind, url, ok := strings.Cut(o.Push[0], "=")
+	if !ok || kind != promrw.Kind {
+		return nil, fmt.Errorf("--push %q: want %s=URL (the only output so far)", o.Push[0], promrw.Kind)
+	}
+	if err := promrw.CheckURL(url); err != nil {
+		return nil, fmt.Errorf("--push: %w", err)
+	}
+	runID := o.PushRunID
+	if runID == "" {
+		runID = promrw.NewRunID()
+	}
+	p, err := promrw.New(promrw.Config{
+		URL: url, RunID: runID, Scenario: scenarioLabel(o.File), Segment: o.Segment,
+		Account: account, // Grace: promrw.DefaultGrace
+	})
+	if err != nil {
+		return nil, fmt.Errorf("--push: %w", err)
+	}
+	if !o.Quiet {
+		fmt.Fprintf(o.Stderr, "wsbench: pushing to %s as run_id=%s\n", url, runID)
+	}
+	return p, nil
 }
 
 // scenarioLabel is the scenario label of pushed series: the file's name
@@ -108,4 +134,32 @@ func plannedLength(p *scenario.Plan) time.Duration {
 		longest = max(longest, l)
 	}
 	return longest
+}
+
+// mainLatencies picks the metrics whose p99 the progress line shows:
+// delivery listeners first, then expects.
+func mainLatencies(p *scenario.Plan) []string {
+	var names []string
+	seen := map[string]bool{}
+	add := func(n string) {
+		if n != "" && !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	for _, sc := range p.Scenarios {
+		for _, l := range sc.Listeners {
+			if l.LatencyField != "" {
+				add(l.Name)
+			}
+		}
+	}
+	for _, sc := range p.Scenarios {
+		scenario.WalkSteps(sc.Steps, func(st *scenario.Step) {
+			if st.Kind == scenario.StepExpect {
+				add(st.Expect.Name) // the parser names unnamed expects "expect"
+			}
+		})
+	}
+	return names
 }

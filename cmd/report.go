@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -69,15 +70,12 @@ written; 4 when --compare --fail-on-regression finds a regression
 			opts.waitOptions.Log = opts.Stderr
 			ctx, stop := interruptContext(c.Context())
 			defer stop()
-			if err := waitForResults(ctx, opts); err != nil {
-				return err
-			}
-			return runReport(opts)
+			return runReport(ctx, opts)
 		},
 	}
 	f := c.Flags()
 	f.StringVarP(&opts.Out, "out", "o", "", "write the (merged) results as JSON to this file")
-	f.StringVar(&opts.Format, "format", "table", "output on stdout: table or json")
+	f.StringVar(&opts.Format, "format", "table", "output on stdout: "+report.StdoutFormats())
 	opts.Artifacts.register(c)
 	f.BoolVar(&opts.Compare, "compare", false, "compare two results files, BASE.json NEW.json, instead of merging them")
 	f.StringVar(&opts.FailOnRegression, "fail-on-regression", "", "with --compare: exit 4 when a value regressed by more than this, e.g. 10%")
@@ -86,15 +84,21 @@ written; 4 when --compare --fail-on-regression finds a regression
 	return c
 }
 
-func runReport(o *reportOptions) error {
-	if o.Format != "table" && o.Format != "json" {
-		return usageError(fmt.Errorf("--format %q: use table or json", o.Format))
+// runReport waits for the files with --wait, then renders, merges or
+// compares them.
+func runReport(ctx context.Context, o *reportOptions) error {
+	if err := waitForResults(ctx, o); err != nil {
+		return err
+	}
+	format, err := stdoutFormat(o.Format)
+	if err != nil {
+		return err
 	}
 	if len(o.Files) == 0 {
 		return usageError(errors.New("no results file given"))
 	}
 	if o.Compare {
-		return runCompare(o)
+		return runCompare(o, format)
 	}
 	if o.FailOnRegression != "" {
 		return usageError(errors.New("--fail-on-regression needs --compare BASE.json NEW.json"))
@@ -102,17 +106,31 @@ func runReport(o *reportOptions) error {
 	if err := o.Artifacts.check(); err != nil {
 		return usageError(err)
 	}
+	res, err := mergeFiles(o)
+	if err != nil {
+		return err
+	}
+	final := &finalOutputs{format: format, out: o.Out, files: o.Artifacts, stdout: o.Stdout, stderr: o.Stderr}
+	if err := final.write(res, nil); err != nil {
+		return &ExitError{Code: ExitFailure, Err: err}
+	}
+	return verdictError(res)
+}
+
+// mergeFiles reads o.Files and merges them, refusing (or with --force,
+// warning about) what checkMerge finds.
+func mergeFiles(o *reportOptions) (*report.Results, error) {
 	all := make([]*report.Results, 0, len(o.Files))
 	for _, path := range o.Files {
 		r, err := readResults(path)
 		if err != nil {
-			return usageError(err)
+			return nil, usageError(err)
 		}
 		all = append(all, r)
 	}
 	if errs := checkMerge(o.Files, all); len(errs) > 0 {
 		if !o.Force {
-			return usageError(fmt.Errorf("%w (--force to merge anyway)", errors.Join(errs...)))
+			return nil, usageError(fmt.Errorf("%w (--force to merge anyway)", errors.Join(errs...)))
 		}
 		if o.Stderr != nil {
 			for _, err := range errs {
@@ -120,31 +138,14 @@ func runReport(o *reportOptions) error {
 			}
 		}
 	}
-	res := all[0]
-	if len(all) > 1 {
-		merged, err := report.Merge(all...)
-		if err != nil {
-			return usageError(err)
-		}
-		res = merged
+	if len(all) == 1 {
+		return all[0], nil
 	}
-
-	var outErr error
-	if o.Format == "json" {
-		outErr = report.WriteJSON(o.Stdout, res)
-	} else {
-		outErr = report.WriteSummary(o.Stdout, res)
+	merged, err := report.Merge(all...)
+	if err != nil {
+		return nil, usageError(err)
 	}
-	if o.Out != "" {
-		if err := writeResultsFile(o.Out, res); err != nil {
-			outErr = errors.Join(outErr, err)
-		}
-	}
-	outErr = errors.Join(outErr, o.Artifacts.write(res))
-	if outErr != nil {
-		return &ExitError{Code: ExitFailure, Err: outErr}
-	}
-	return verdictError(res)
+	return merged, nil
 }
 
 func readResults(path string) (*report.Results, error) {
@@ -158,19 +159,4 @@ func readResults(path string) (*report.Results, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return r, nil
-}
-
-func writeResultsFile(path string, r *report.Results) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("--out: %w", err)
-	}
-	if err := report.WriteJSON(f, r); err != nil {
-		f.Close()
-		return fmt.Errorf("--out %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("--out %s: %w", path, err)
-	}
-	return nil
 }

@@ -3,7 +3,7 @@ package cmd
 import (
 	"errors"
 	"fmt"
-	"io"
+	"strings"
 
 	"github.com/wsbench/wsbench/report"
 )
@@ -14,13 +14,14 @@ const defaultTolerance = "10%"
 // runCompare is `wsbench report --compare BASE.json NEW.json`: the side by
 // side table (and --html page), and exit status ExitRegression when
 // --fail-on-regression is given and a value regressed beyond it.
-func runCompare(o *reportOptions) error {
+func runCompare(o *reportOptions, format report.Format) error {
+	misfit, without, with := o.Artifacts.comparisonMisfit(o.Out)
 	switch {
 	case len(o.Files) != 2:
 		return usageError(fmt.Errorf("--compare takes two results files, BASE.json NEW.json; got %d", len(o.Files)))
-	case o.Out != "" || o.Artifacts.Series != "":
-		return usageError(errors.New("--compare writes a comparison: --out and --series do not apply (use --html for a page)"))
-	case o.Format != "table":
+	case misfit:
+		return usageError(fmt.Errorf("--compare writes a comparison: %s do not apply (use %s for a page)", andList(without), strings.Join(with, " or ")))
+	case format.Comparison == nil:
 		return usageError(fmt.Errorf("--compare prints a table; --format %q does not apply", o.Format))
 	}
 	tolText := o.FailOnRegression
@@ -41,10 +42,7 @@ func runCompare(o *reportOptions) error {
 		}
 	}
 	cmp := report.Compare(rs[0], rs[1], tol)
-	outErr := report.WriteComparison(o.Stdout, cmp)
-	if o.Artifacts.HTML != "" {
-		outErr = errors.Join(outErr, writeFile("--html", o.Artifacts.HTML, func(w io.Writer) error { return report.WriteComparisonHTML(w, cmp) }))
-	}
+	outErr := errors.Join(format.Comparison(o.Stdout, cmp), o.Artifacts.writeComparison(cmp))
 	if outErr != nil {
 		return &ExitError{Code: ExitFailure, Err: outErr}
 	}

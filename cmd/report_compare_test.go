@@ -94,7 +94,7 @@ func runAgainst(t *testing.T, dir, name, target string, extra artifactOptions) s
 func TestCompareSlowerServer(t *testing.T) {
 	dir := t.TempDir()
 	htmlPath, seriesPath := filepath.Join(dir, "base.html"), filepath.Join(dir, "base.csv")
-	base := runAgainst(t, dir, "base", startDelayedEcho(t, 0), artifactOptions{HTML: htmlPath, Series: seriesPath})
+	base := runAgainst(t, dir, "base", startDelayedEcho(t, 0), artifactOptions{"html": htmlPath, "series": seriesPath})
 	slow := runAgainst(t, dir, "slow", startDelayedEcho(t, 40*time.Millisecond), artifactOptions{})
 
 	out, err := execRoot("report", "--compare", base, base, "--fail-on-regression", "10%")

@@ -42,16 +42,8 @@ func waitForResults(ctx context.Context, o *reportOptions) error {
 	if w.Wait == 0 {
 		return nil
 	}
-	if o.Compare {
-		return usageError(fmt.Errorf("--wait merges the results of a distributed run; --compare takes two given files"))
-	}
-	if w.Wait < 0 {
-		return usageError(fmt.Errorf("--wait %d: want the number of results files to merge", w.Wait))
-	}
-	for _, p := range o.Files {
-		if _, err := filepath.Match(p, ""); err != nil {
-			return usageError(fmt.Errorf("--wait: pattern %q: %w", p, err))
-		}
+	if err := checkWait(o); err != nil {
+		return err
 	}
 	poll := w.WaitPoll
 	if poll <= 0 {
@@ -65,18 +57,7 @@ func waitForResults(ctx context.Context, o *reportOptions) error {
 	complete := map[string]bool{}
 	announced := -1
 	for {
-		matched := matchResults(o.Files, o.Out)
-		var ready []string
-		for _, path := range matched {
-			if !complete[path] {
-				if _, err := readResults(path); err == nil {
-					complete[path] = true
-				}
-			}
-			if complete[path] {
-				ready = append(ready, path)
-			}
-		}
+		ready, matched := completeResults(o.Files, o.Out, complete)
 		switch {
 		case len(ready) == w.Wait:
 			fmt.Fprintf(log, "wsbench: %d of %d results files are complete; merging\n", len(ready), w.Wait)
@@ -105,6 +86,40 @@ func waitForResults(ctx context.Context, o *reportOptions) error {
 		case <-time.After(min(poll, time.Until(deadline)+time.Millisecond)):
 		}
 	}
+}
+
+// completeResults is the files that patterns match (matched) and those of
+// them that read as results (ready); complete remembers the latter across
+// calls, so a file is read until it is complete and not after.
+func completeResults(patterns []string, out string, complete map[string]bool) (ready, matched []string) {
+	matched = matchResults(patterns, out)
+	for _, path := range matched {
+		if !complete[path] {
+			if _, err := readResults(path); err == nil {
+				complete[path] = true
+			}
+		}
+		if complete[path] {
+			ready = append(ready, path)
+		}
+	}
+	return ready, matched
+}
+
+// checkWait says what is wrong with --wait and its patterns.
+func checkWait(o *reportOptions) error {
+	if o.Compare {
+		return usageError(fmt.Errorf("--wait merges the results of a distributed run; --compare takes two given files"))
+	}
+	if o.Wait < 0 {
+		return usageError(fmt.Errorf("--wait %d: want the number of results files to merge", o.Wait))
+	}
+	for _, p := range o.Files {
+		if _, err := filepath.Match(p, ""); err != nil {
+			return usageError(fmt.Errorf("--wait: pattern %q: %w", p, err))
+		}
+	}
+	return nil
 }
 
 // matchResults expands the patterns (a directory stands for its *.json),

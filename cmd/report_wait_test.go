@@ -55,7 +55,7 @@ func TestReportWait(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if err := runReport(o); err != nil {
+	if err := runReport(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
 	res, err := report.ReadJSON(&stdout)

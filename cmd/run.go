@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,7 +32,7 @@ type runOptions struct {
 	CAFile   string
 	Segment  string
 	Out      string
-	HLog     string
+	HLog     string // --hlog (live.go)
 
 	Artifacts artifactOptions // --html, --series
 
@@ -100,9 +101,8 @@ connection succeeded, or more than half of the connection attempts failed),
 	f.StringVar(&opts.CAFile, "ca-file", "", "trust this PEM CA for wss:// besides the system roots")
 	f.StringVar(&opts.Segment, "segment", "", "run only this execution segment of the load, e.g. 0:1/2 (for several processes or machines); auto = segment $JOB_COMPLETION_INDEX of $WSBENCH_SEGMENTS (a pod of an Indexed Job), auto/N = of N")
 	f.StringVarP(&opts.Out, "out", "o", "", "write the results (mergeable histograms, per-second series) as JSON to this file")
-	f.StringVar(&opts.HLog, "hlog", "", "write an HdrHistogram interval log to this file")
 	opts.Artifacts.register(c)
-	f.StringVar(&opts.Format, "format", "table", "summary format on stdout: table or json")
+	f.StringVar(&opts.Format, "format", "table", "summary format on stdout: "+report.StdoutFormats())
 	f.BoolVarP(&opts.Quiet, "quiet", "q", false, "no progress line")
 	f.BoolVar(&opts.Check, "check", false, "validate the scenario file and exit")
 	f.StringVar(&opts.LogLevel, "log-level", "warn", "log level of the embedded server: debug, info, warn, error")
@@ -113,7 +113,7 @@ connection succeeded, or more than half of the connection attempts failed),
 	f.StringVar(&opts.Trace, "trace", "", "record the frames of some connections to this `FILE` (render it with wsbench inspect FILE)")
 	f.IntVar(&opts.TraceConns, "trace-conns", trace.DefaultConns, "connections to trace with --trace; 0 traces all")
 	f.Int64Var(&opts.TraceMaxBytes, "trace-max-bytes", trace.DefaultMaxBytes, "size cap of the --trace file; recording stops there")
-	addPushFlags(c, &opts.pushOptions)
+	addLiveFlags(c, opts)
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to this `FILE` (for go tool pprof)")
 	_ = f.MarkHidden("cpuprofile")
 	addDistributedFlags(f, &opts.distOptions)
@@ -121,16 +121,76 @@ connection succeeded, or more than half of the connection attempts failed),
 }
 
 func runRun(ctx context.Context, o *runOptions) error {
-	if o.Format != "table" && o.Format != "json" {
-		return usageError(fmt.Errorf("--format %q: use table or json", o.Format))
+	format, err := o.setUp()
+	if err != nil {
+		return err
+	}
+	plan, segment, thresholds, err := o.loadPlan()
+	if err != nil {
+		return err
+	}
+	if o.Check {
+		fmt.Fprintf(o.Stdout, "%s: ok (%d scenario(s), %d threshold(s))\n", o.File, len(plan.Scenarios), len(thresholds))
+		return nil
+	}
+	prov, err := newProvenance(o, segment)
+	if err != nil {
+		return err
+	}
+	outs, err := o.openOutputs(plan, format)
+	if err != nil {
+		return err
+	}
+	defer outs.close()
+	stopProfile, err := startCPUProfile(o.CPUProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
+	baseURL, stopServer, err := o.resolveTarget(plan)
+	if err != nil {
+		return err
+	}
+	defer stopServer()
+	if err := awaitStart(ctx, o, baseURL); err != nil {
+		return err
+	}
+
+	res, runErr := o.execute(ctx, plan, baseURL, segment, outs)
+	sinkErr := outs.sinks.Close()
+	if res == nil { // no worker reported anything
+		return &ExitError{Code: ExitFailure, Err: errors.Join(runErr, sinkErr)}
+	}
+	prov.stamp(&res.Meta)
+	res.Meta.Interrupted = ctx.Err() != nil
+	res.Thresholds = report.Evaluate(res, thresholds)
+	stampDistributed(res, o, plan)
+	if o.workerStream != nil {
+		return handToParent(o.workerStream, res, runErr)
+	}
+	outErr := errors.Join(outs.final.write(res, outs.notes.Bytes()), sinkErr, outs.closeTrace(o))
+	switch {
+	case runErr != nil && !errors.Is(runErr, context.Canceled):
+		return &ExitError{Code: ExitFailure, Err: errors.Join(runErr, outErr)}
+	case outErr != nil:
+		return &ExitError{Code: ExitFailure, Err: outErr}
+	}
+	return deferredThresholds(o, verdictError(res))
+}
+
+// setUp checks the flags that need no scenario and fills in defaults.
+func (o *runOptions) setUp() (report.Format, error) {
+	format, err := stdoutFormat(o.Format)
+	if err != nil {
+		return format, err
 	}
 	switch {
 	case o.Workers < 0:
-		return usageError(fmt.Errorf("--workers %d: want at least 1", o.Workers))
+		return format, usageError(fmt.Errorf("--workers %d: want at least 1", o.Workers))
 	case o.Workers > 1 && o.WorkerStream:
-		return usageError(fmt.Errorf("--workers: a worker cannot start workers of its own"))
+		return format, usageError(fmt.Errorf("--workers: a worker cannot start workers of its own"))
 	case o.Workers > 1 && o.Trace != "":
-		return usageError(fmt.Errorf("--trace records the frames of one process: drop --workers, or trace one slice of the load with --segment"))
+		return format, usageError(fmt.Errorf("--trace records the frames of one process: drop --workers, or trace one slice of the load with --segment"))
 	}
 	if o.WorkerStream {
 		o.workerStream = report.NewStreamWriter(o.Stdout)
@@ -142,222 +202,174 @@ func runRun(ctx context.Context, o *runOptions) error {
 		o.Interval = time.Second
 	}
 	if err := resolveDistributed(o); err != nil {
-		return usageError(err)
+		return format, usageError(err)
 	}
+	return format, nil
+}
+
+// loadPlan reads the scenario file with the command line's overrides, this
+// process's segment and the file's thresholds.
+func (o *runOptions) loadPlan() (*scenario.Plan, scenario.Segment, []report.Threshold, error) {
+	var segment scenario.Segment
 	plan, err := scenario.LoadFile(o.File)
 	if err != nil {
-		return usageError(err)
+		return nil, segment, nil, usageError(err)
 	}
 	if err := plan.Apply(scenario.Overrides{
 		Target: o.Target, Duration: o.Duration, VUs: o.VUs, Rate: o.Rate,
 		Source: o.Source, Insecure: o.Insecure, CAFile: o.CAFile,
 	}); err != nil {
-		return usageError(err)
+		return nil, segment, nil, usageError(err)
 	}
 	if line := scenario.FormatScaling(plan.Scaling); line != "" && o.workerStream == nil {
 		// What --vus / --rate made of the file's mix, before anything runs.
 		fmt.Fprintf(o.Stderr, "wsbench: %s\n", line)
 	}
-	segment, err := scenario.ParseSegment(o.Segment)
-	if err != nil {
-		return usageError(err)
+	if segment, err = scenario.ParseSegment(o.Segment); err != nil {
+		return nil, segment, nil, usageError(err)
 	}
 	thresholds := make([]report.Threshold, 0, len(plan.Thresholds))
 	for _, ts := range plan.Thresholds {
 		th, err := report.ParseThreshold(ts.Expr)
 		if err != nil {
-			return usageError(fmt.Errorf("%s: thresholds: %w", ts.Pos, err))
+			return nil, segment, nil, usageError(fmt.Errorf("%s: thresholds: %w", ts.Pos, err))
 		}
 		thresholds = append(thresholds, th)
 	}
-	if o.Check {
-		fmt.Fprintf(o.Stdout, "%s: ok (%d scenario(s), %d threshold(s))\n", o.File, len(plan.Scenarios), len(thresholds))
-		return nil
-	}
-	prov, err := newProvenance(o, segment)
-	if err != nil {
-		return err
-	}
+	return plan, segment, thresholds, nil
+}
 
-	// Open output files before the load starts, so a bad path fails fast.
+// runOutputs is everything a run writes besides its load: the final
+// renderings, the per-interval sinks, the lines for after the summary and
+// the frame trace.
+type runOutputs struct {
+	final *finalOutputs
+	sinks *report.Sinks
+	notes bytes.Buffer
+	trace *trace.Writer
+}
+
+// openOutputs checks and creates the run's output files before the load
+// starts, so that a bad path fails fast.
+func (o *runOptions) openOutputs(plan *scenario.Plan, format report.Format) (*runOutputs, error) {
 	if err := o.Artifacts.check(); err != nil {
-		return usageError(err)
+		return nil, usageError(err)
 	}
-	var outFile, hlogFile *os.File
-	if o.Out != "" {
-		if outFile, err = os.Create(o.Out); err != nil {
-			return usageError(fmt.Errorf("--out: %w", err))
-		}
-		defer outFile.Close()
+	outs := &runOutputs{final: &finalOutputs{format: format, out: o.Out, files: o.Artifacts, stdout: o.Stdout, stderr: o.Stderr}}
+	if err := outs.final.open(); err != nil {
+		return nil, err
 	}
-	var hlog *report.HLogWriter
-	if o.HLog != "" {
-		if hlogFile, err = os.Create(o.HLog); err != nil {
-			return usageError(fmt.Errorf("--hlog: %w", err))
-		}
-		defer hlogFile.Close()
-		hlog = report.NewHLogWriter(hlogFile)
+	var err error
+	if outs.sinks, err = o.attachSinks(plan, &outs.notes); err != nil {
+		outs.final.close()
+		return nil, err
 	}
-	var tw *trace.Writer
 	if o.Trace != "" {
-		if tw, err = trace.Create(o.Trace, trace.WriterOptions{Conns: o.TraceConns, MaxBytes: o.TraceMaxBytes}); err != nil {
-			return usageError(fmt.Errorf("--trace: %w", err))
+		if outs.trace, err = trace.Create(o.Trace, trace.WriterOptions{Conns: o.TraceConns, MaxBytes: o.TraceMaxBytes}); err != nil {
+			outs.close()
+			return nil, usageError(fmt.Errorf("--trace: %w", err))
 		}
-		defer tw.Close()
 	}
-	if err := o.startPush(); err != nil {
-		return usageError(err)
-	}
-	defer o.finishPush(io.Discard) // an early return still stops the sender
-	stopProfile, err := startCPUProfile(o.CPUProfile)
-	if err != nil {
-		return err
-	}
-	defer stopProfile()
-	var tap dialer.Tap
-	if tw != nil {
-		tap = tw
-	}
+	return outs, nil
+}
 
-	baseURL := plan.Target
-	if baseURL == "" || baseURL == scenario.Builtin {
-		srv, err := startBuiltin(o)
-		if err != nil {
-			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("start embedded server: %w", err)}
-		}
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(sctx)
-		}()
-		baseURL = "ws://" + srv.Addr().String()
-	}
-
-	if err := awaitStart(ctx, o, baseURL); err != nil {
-		return err
-	}
-	start := time.Now()
-	var res *report.Results
-	var runErr, hlogErr error
-	switch {
-	case o.Workers > 1:
-		res, runErr, hlogErr = runWorkers(ctx, o, plan, baseURL, segment, hlog, start)
-	default:
-		res, runErr, hlogErr = runLocal(ctx, o, plan, baseURL, segment, hlog, tap, start)
-	}
-	if res == nil { // no worker reported anything
-		return &ExitError{Code: ExitFailure, Err: errors.Join(runErr, hlogErr)}
-	}
-	prov.stamp(&res.Meta)
-	res.Meta.Interrupted = ctx.Err() != nil
-	res.Thresholds = report.Evaluate(res, thresholds)
-	stampDistributed(res, o, plan)
-
-	var outErr error
-	if o.workerStream != nil {
-		// A worker hands everything to its parent, which judges thresholds.
-		if err := o.workerStream.WriteResults(res); err != nil {
-			return &ExitError{Code: ExitFailure, Err: errors.Join(runErr, err)}
-		}
-		if runErr != nil && !errors.Is(runErr, context.Canceled) {
-			return &ExitError{Code: ExitFailure, Err: runErr}
-		}
+// tap is the frame tap of the run: the trace writer, or none.
+func (r *runOutputs) tap() dialer.Tap {
+	if r.trace == nil {
 		return nil
 	}
-	if o.Format == "json" {
-		outErr = report.WriteJSON(o.Stdout, res)
-		o.finishPush(o.Stderr)
-	} else {
-		outErr = report.WriteSummary(o.Stdout, res)
-		o.finishPush(o.Stdout)
-	}
-	if outFile != nil {
-		if err := report.WriteJSON(outFile, res); err != nil {
-			outErr = errors.Join(outErr, fmt.Errorf("--out %s: %w", o.Out, err))
-		} else if err := outFile.Close(); err != nil {
-			outErr = errors.Join(outErr, fmt.Errorf("--out %s: %w", o.Out, err))
-		}
-	}
-	outErr = errors.Join(outErr, o.Artifacts.write(res))
-	if hlogErr != nil {
-		outErr = errors.Join(outErr, fmt.Errorf("--hlog %s: %w", o.HLog, hlogErr))
-	}
-	if tw != nil {
-		if err := tw.Close(); err != nil {
-			outErr = errors.Join(outErr, fmt.Errorf("--trace %s: %w", o.Trace, err))
-		} else if st := tw.Stats(); st.Dropped > 0 || st.Limited {
-			fmt.Fprintf(o.Stderr, "wsbench: trace %s is incomplete: %d frame(s) dropped (writer behind), %d past the size cap\n", o.Trace, st.Dropped, st.PastCap)
-		}
-	}
+	return r.trace
+}
 
-	switch {
-	case runErr != nil && !errors.Is(runErr, context.Canceled):
-		return &ExitError{Code: ExitFailure, Err: errors.Join(runErr, outErr)}
-	case outErr != nil:
-		return &ExitError{Code: ExitFailure, Err: outErr}
+// close releases what an early return leaves open.
+func (r *runOutputs) close() {
+	r.final.close()
+	_ = r.sinks.Close()
+	if r.trace != nil {
+		r.trace.Close()
 	}
-	return deferredThresholds(o, verdictError(res))
+}
+
+// closeTrace finishes the --trace file and says on stderr when it is
+// incomplete.
+func (r *runOutputs) closeTrace(o *runOptions) error {
+	if r.trace == nil {
+		return nil
+	}
+	tw := r.trace
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("--trace %s: %w", o.Trace, err)
+	}
+	if st := tw.Stats(); st.Dropped > 0 || st.Limited {
+		fmt.Fprintf(o.Stderr, "wsbench: trace %s is incomplete: %d frame(s) dropped (writer behind), %d past the size cap\n", o.Trace, st.Dropped, st.PastCap)
+	}
+	return nil
+}
+
+// resolveTarget is the plan's target, or the embedded server's address
+// after starting it; stop shuts the server down.
+func (o *runOptions) resolveTarget(plan *scenario.Plan) (baseURL string, stop func(), err error) {
+	if plan.Target != "" && plan.Target != scenario.Builtin {
+		return plan.Target, func() {}, nil
+	}
+	srv, err := startBuiltin(o)
+	if err != nil {
+		return "", nil, &ExitError{Code: ExitFailure, Err: fmt.Errorf("start embedded server: %w", err)}
+	}
+	stop = func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}
+	return "ws://" + srv.Addr().String(), stop, nil
+}
+
+// execute runs the load here or over --workers processes, feeding the
+// sinks, and returns its results (nil when no worker reported any).
+func (o *runOptions) execute(ctx context.Context, plan *scenario.Plan, baseURL string, segment scenario.Segment, outs *runOutputs) (*report.Results, error) {
+	start := time.Now()
+	if o.Workers > 1 {
+		return runWorkers(ctx, o, plan, baseURL, segment, outs.sinks, start)
+	}
+	return runLocal(ctx, o, plan, baseURL, segment, outs.sinks, outs.tap(), start)
+}
+
+// handToParent ends a worker's run: everything goes to its parent, which
+// judges thresholds.
+func handToParent(stream *report.StreamWriter, res *report.Results, runErr error) error {
+	if err := stream.WriteResults(res); err != nil {
+		return &ExitError{Code: ExitFailure, Err: errors.Join(runErr, err)}
+	}
+	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		return &ExitError{Code: ExitFailure, Err: runErr}
+	}
+	return nil
 }
 
 // runLocal runs the plan's load (or this process's segment of it) in this
-// process: virtual users, a ticker closing one interval per o.Interval for
-// the progress line, the interval log or the parent's stream, and the
-// results at the end.
-func runLocal(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL string, segment scenario.Segment, hlog *report.HLogWriter, tap dialer.Tap, start time.Time) (*report.Results, error, error) {
+// process: virtual users, one interval closed every o.Interval for the
+// sinks, and the results at the end.
+func runLocal(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL string, segment scenario.Segment, sinks report.Sink, tap dialer.Tap, start time.Time) (*report.Results, error) {
 	reg := report.NewRegistry()
-	progress := &report.Progress{W: o.Stderr, TTY: o.StderrTTY, Quiet: o.Quiet || o.workerStream != nil, Main: mainLatencies(plan), Total: plannedLength(plan)}
 	reg.StartAt(start)
 	sched := report.NewSchedSampler(reg)
-
-	tickDone := make(chan struct{})
-	tickStop := make(chan struct{})
-	var hlogErr error
-	tick := func(now time.Time) {
-		sched.Sample()
-		iv := reg.Tick(now)
-		if o.workerStream != nil {
-			if err := o.workerStream.WriteInterval(iv); err != nil && hlogErr == nil {
-				hlogErr = err
-			}
-			return
-		}
-		o.pusher.Push(iv)
-		if iv.End.Sub(iv.Start) >= o.Interval/2 {
-			// A sliver of an interval at the end would show inflated rates.
-			progress.Update(iv)
-		}
-		if hlog != nil && hlogErr == nil {
-			hlogErr = hlog.Write(iv)
-		}
-	}
+	done := make(chan struct{})
+	var runErr error
 	go func() {
-		defer close(tickDone)
-		t := time.NewTicker(o.Interval)
-		defer t.Stop()
-		for {
-			select {
-			case now := <-t.C:
-				tick(now)
-			case <-tickStop:
-				return
-			}
-		}
+		defer close(done)
+		runErr = scenario.Run(ctx, plan, scenario.RunOptions{
+			BaseURL:  baseURL,
+			Registry: reg,
+			Segment:  segment,
+			Env:      o.Env,
+			Logger:   newLogger(o.Stderr, "warn"),
+			Tap:      tap,
+		})
 	}()
-
-	runErr := scenario.Run(ctx, plan, scenario.RunOptions{
-		BaseURL:  baseURL,
-		Registry: reg,
-		Segment:  segment,
-		Env:      o.Env,
-		Logger:   newLogger(o.Stderr, "warn"),
-		Tap:      tap,
+	end := report.Feed(sinks, o.Interval, done, func(now time.Time) *report.Interval {
+		sched.Sample()
+		return reg.Tick(now)
 	})
-	close(tickStop)
-	<-tickDone
-	end := time.Now()
-	tick(end) // the last partial interval
-	progress.Done()
-
 	res := reg.Results(report.Meta{
 		Scenario: o.File,
 		Target:   baseURL,
@@ -366,7 +378,7 @@ func runLocal(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL s
 		End:      end,
 		Segment:  o.Segment,
 	})
-	return res, runErr, hlogErr
+	return res, runErr
 }
 
 // startBuiltin starts the reference server in-process on a free loopback port.
@@ -375,34 +387,6 @@ func startBuiltin(o *runOptions) (*target.Server, error) {
 	cfg := target.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	return target.Start(cfg, newLogger(o.Stderr, o.LogLevel))
-}
-
-// mainLatencies picks the metrics whose p99 the progress line shows:
-// delivery listeners first, then expects.
-func mainLatencies(p *scenario.Plan) []string {
-	var names []string
-	seen := map[string]bool{}
-	add := func(n string) {
-		if n != "" && !seen[n] {
-			seen[n] = true
-			names = append(names, n)
-		}
-	}
-	for _, sc := range p.Scenarios {
-		for _, l := range sc.Listeners {
-			if l.LatencyField != "" {
-				add(l.Name)
-			}
-		}
-	}
-	for _, sc := range p.Scenarios {
-		scenario.WalkSteps(sc.Steps, func(st *scenario.Step) {
-			if st.Kind == scenario.StepExpect {
-				add(st.Expect.Name) // the parser names unnamed expects "expect"
-			}
-		})
-	}
-	return names
 }
 
 // newLogger builds a text slog logger on w at the named level.

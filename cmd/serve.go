@@ -19,6 +19,7 @@ type serveOptions struct {
 	logLevel     string
 	cpuProfile   string
 	flushTimeout time.Duration // bound on the history flush at shutdown
+	stderr       io.Writer     // the log; nil = discard
 }
 
 func newServeCmd() *cobra.Command {
@@ -35,7 +36,8 @@ func newServeCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := interruptContext(cmd.Context())
 			defer stop()
-			return runServe(ctx, o, cmd.ErrOrStderr())
+			o.stderr = cmd.ErrOrStderr()
+			return runServe(ctx, o)
 		},
 	}
 	f := cmd.Flags()
@@ -68,48 +70,17 @@ func newServeCmd() *cobra.Command {
 	return cmd
 }
 
-func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
+func runServe(ctx context.Context, o *serveOptions) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
 		return usageError(fmt.Errorf("--log-level %q: want debug, info, warn or error", o.logLevel))
 	}
-	switch {
-	case o.cfg.MaxMessage <= 0:
-		return usageError(errors.New("--max-message must be positive"))
-	case o.cfg.MaxConns <= 0:
-		return usageError(errors.New("--max-conns must be positive"))
-	case o.cfg.HandshakesPerIP < 0:
-		return usageError(errors.New("--max-handshakes-per-ip must not be negative"))
-	case o.cfg.HandshakeTimeout <= 0:
-		return usageError(errors.New("--handshake-timeout must be positive"))
-	case o.cfg.OutboundLimit <= 0:
-		return usageError(errors.New("--outbound-limit must be positive"))
-	case o.cfg.PresenceLimit < 0:
-		return usageError(errors.New("--presence-limit must not be negative"))
-	case o.cfg.SendBuffer < 0:
-		return usageError(errors.New("--send-buffer must not be negative"))
-	case o.cfg.SlowTimeout <= 0:
-		return usageError(errors.New("--slow-timeout must be positive"))
-	case o.cfg.HistorySize < 0:
-		return usageError(errors.New("--history must not be negative"))
-	case o.cfg.HistoryRoomBytes <= 0:
-		return usageError(errors.New("--history-room-bytes must be positive"))
-	case o.cfg.HistoryTotal < int64(o.cfg.HistoryRoomBytes):
-		return usageError(fmt.Errorf("--history-total-bytes (%d) must be at least --history-room-bytes (%d)", o.cfg.HistoryTotal, o.cfg.HistoryRoomBytes))
-	case o.cfg.MaxChatMessage <= 0:
-		return usageError(errors.New("--max-chat-message must be positive"))
-	case o.cfg.MaxChatMessage > o.cfg.MaxMessage:
-		return usageError(fmt.Errorf("--max-chat-message (%d) must not exceed --max-message (%d): larger frames are closed with 1009 first", o.cfg.MaxChatMessage, o.cfg.MaxMessage))
-	case o.cfg.RoomCreates <= 0 || o.cfg.RoomCreates > 65535:
-		return usageError(fmt.Errorf("--room-creates %d: want 1..65535 rooms per minute", o.cfg.RoomCreates))
-	case o.cfg.RateLimit < 0:
-		return usageError(errors.New("--rate-limit must not be negative"))
-	case o.flushTimeout <= 0:
-		return usageError(errors.New("--flush-timeout must be positive"))
-	case o.cfg.Loops <= 0:
-		return usageError(errors.New("--loops must be positive"))
-	case (o.cfg.TLSCert == "") != (o.cfg.TLSKey == ""):
-		return usageError(errors.New("--tls-cert and --tls-key go together"))
+	if err := o.check(); err != nil {
+		return usageError(err)
+	}
+	stderr := o.stderr
+	if stderr == nil {
+		stderr = io.Discard
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	stopProfile, err := startCPUProfile(o.cpuProfile)
@@ -129,5 +100,38 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("shutdown: %w", err)}
 	}
 	logger.Info("stopped")
+	return nil
+}
+
+// check says what is wrong with the server's flags, if anything.
+func (o *serveOptions) check() error {
+	c := &o.cfg
+	for _, rule := range []struct {
+		bad bool
+		err string
+	}{
+		{c.MaxMessage <= 0, "--max-message must be positive"},
+		{c.MaxConns <= 0, "--max-conns must be positive"},
+		{c.HandshakesPerIP < 0, "--max-handshakes-per-ip must not be negative"},
+		{c.HandshakeTimeout <= 0, "--handshake-timeout must be positive"},
+		{c.OutboundLimit <= 0, "--outbound-limit must be positive"},
+		{c.PresenceLimit < 0, "--presence-limit must not be negative"},
+		{c.SendBuffer < 0, "--send-buffer must not be negative"},
+		{c.SlowTimeout <= 0, "--slow-timeout must be positive"},
+		{c.HistorySize < 0, "--history must not be negative"},
+		{c.HistoryRoomBytes <= 0, "--history-room-bytes must be positive"},
+		{c.HistoryTotal < int64(c.HistoryRoomBytes), fmt.Sprintf("--history-total-bytes (%d) must be at least --history-room-bytes (%d)", c.HistoryTotal, c.HistoryRoomBytes)},
+		{c.MaxChatMessage <= 0, "--max-chat-message must be positive"},
+		{c.MaxChatMessage > c.MaxMessage, fmt.Sprintf("--max-chat-message (%d) must not exceed --max-message (%d): larger frames are closed with 1009 first", c.MaxChatMessage, c.MaxMessage)},
+		{c.RoomCreates <= 0 || c.RoomCreates > 65535, fmt.Sprintf("--room-creates %d: want 1..65535 rooms per minute", c.RoomCreates)},
+		{c.RateLimit < 0, "--rate-limit must not be negative"},
+		{o.flushTimeout <= 0, "--flush-timeout must be positive"},
+		{c.Loops <= 0, "--loops must be positive"},
+		{(c.TLSCert == "") != (c.TLSKey == ""), "--tls-cert and --tls-key go together"},
+	} {
+		if rule.bad {
+			return errors.New(rule.err)
+		}
+	}
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +32,20 @@ func TestServeRejectsBadLimits(t *testing.T) {
 		{[]string{"--history-room-bytes", "4096", "--history-total-bytes", "1024"}, "--history-total-bytes (1024) must be at least --history-room-bytes (4096)"},
 		{[]string{"--room-creates", "0"}, "--room-creates 0: want 1..65535"},
 		{[]string{"--flush-timeout", "0s"}, "--flush-timeout must be positive"},
+		{[]string{"--max-message", "0"}, "--max-message must be positive"},
+		{[]string{"--max-conns", "0"}, "--max-conns must be positive"},
+		{[]string{"--max-handshakes-per-ip", "-1"}, "--max-handshakes-per-ip must not be negative"},
+		{[]string{"--handshake-timeout", "0s"}, "--handshake-timeout must be positive"},
+		{[]string{"--outbound-limit", "0"}, "--outbound-limit must be positive"},
+		{[]string{"--presence-limit", "-1"}, "--presence-limit must not be negative"},
+		{[]string{"--send-buffer", "-1"}, "--send-buffer must not be negative"},
+		{[]string{"--slow-timeout", "0s"}, "--slow-timeout must be positive"},
+		{[]string{"--history", "-1"}, "--history must not be negative"},
+		{[]string{"--room-creates", "65536"}, "--room-creates 65536: want 1..65535"},
+		{[]string{"--rate-limit", "-1"}, "--rate-limit must not be negative"},
+		{[]string{"--loops", "0"}, "--loops must be positive"},
+		{[]string{"--tls-cert", "x.pem"}, "--tls-cert and --tls-key go together"},
+		{[]string{"--log-level", "loud"}, `--log-level "loud": want debug, info, warn or error`},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -179,7 +192,7 @@ func TestServeRejectsBadBounds(t *testing.T) {
 		o := &serveOptions{cfg: target.DefaultConfig(), logLevel: "info"}
 		o.cfg.Addr = "127.0.0.1:0"
 		tc.mod(&o.cfg)
-		err := runServe(context.Background(), o, io.Discard)
+		err := runServe(context.Background(), o)
 		var ee *ExitError
 		if !errors.As(err, &ee) || ee.Code != ExitUsage || !strings.Contains(err.Error(), tc.flag) {
 			t.Errorf("%s: got %v, want a usage error naming the flag", tc.flag, err)

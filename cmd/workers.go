@@ -29,106 +29,104 @@ import (
 // before it is killed.
 const workerWaitDelay = 30 * time.Second
 
+// workerPool is the children of one run and what they report.
+type workerPool struct {
+	o       *runOptions
+	exe     string
+	baseURL string
+	parts   []string
+	comb    *report.Combiner
+	results []workerResult
+	cancel  context.CancelFunc // stops every worker
+	wg      sync.WaitGroup
+}
+
 type workerResult struct {
 	res *report.Results
 	err error // how the worker failed, nil if it reported
 }
 
-func runWorkers(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL string, segment scenario.Segment, hlog *report.HLogWriter, start time.Time) (*report.Results, error, error) {
+func runWorkers(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL string, segment scenario.Segment, sinks report.Sink, start time.Time) (*report.Results, error) {
 	parts, err := segment.Split(o.Workers)
 	if err != nil {
-		return nil, usageError(fmt.Errorf("--workers: %w", err)), nil
+		return nil, usageError(fmt.Errorf("--workers: %w", err))
 	}
 	exe := o.WorkerExe
 	if exe == "" {
 		if exe, err = os.Executable(); err != nil {
-			return nil, fmt.Errorf("--workers: find this executable: %w", err), nil
+			return nil, fmt.Errorf("--workers: find this executable: %w", err)
 		}
 	}
-
 	// Interrupting the parent interrupts the workers, which then report
 	// what they measured; a failing worker stops the others the same way.
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-
-	comb := report.NewCombiner(len(parts), start)
-	results := make([]workerResult, len(parts))
-	var wg sync.WaitGroup
-	for i, part := range parts {
-		cmd := exec.CommandContext(wctx, exe, workerArgs(o, baseURL, part)...)
-		cmd.Env = os.Environ()
-		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-		cmd.WaitDelay = workerWaitDelay
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			cancel()
-			wg.Wait()
-			return nil, fmt.Errorf("worker %d: %w", i+1, err), nil
-		}
-		tail := newPrefixWriter(o.Stderr, fmt.Sprintf("wsbench: worker %d/%d (segment %s): ", i+1, len(parts), part), 4096)
-		cmd.Stderr = tail
-		if err := cmd.Start(); err != nil {
-			cancel()
-			wg.Wait()
-			return nil, fmt.Errorf("start worker %d (%s): %w", i+1, exe, err), nil
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, readErr := readWorker(stdout, i, comb)
-			waitErr := cmd.Wait()
-			tail.Flush()
-			switch {
-			case res == nil && readErr == nil:
-				readErr = errors.New("exited without reporting results")
-			case res != nil && waitErr != nil:
-				readErr = waitErr // reported, but then failed (exit 3)
-			}
-			if readErr != nil {
-				if waitErr != nil && !errors.Is(readErr, waitErr) {
-					readErr = fmt.Errorf("%w (%v)", readErr, waitErr)
-				}
-				results[i].err = fmt.Errorf("worker %d/%d (segment %s): %w", i+1, len(parts), part, readErr)
-				cancel()
-			}
-			results[i].res = res
-		}()
+	p := &workerPool{
+		o: o, exe: exe, baseURL: baseURL, parts: parts, cancel: cancel,
+		comb: report.NewCombiner(len(parts), start), results: make([]workerResult, len(parts)),
 	}
-
-	progress := &report.Progress{W: o.Stderr, TTY: o.StderrTTY, Quiet: o.Quiet, Main: mainLatencies(plan), Total: plannedLength(plan)}
-	var hlogErr error
-	tick := func(now time.Time) {
-		iv := comb.Tick(now)
-		o.pusher.Push(iv)
-		if iv.End.Sub(iv.Start) >= o.Interval/2 {
-			progress.Update(iv)
-		}
-		if hlog != nil && hlogErr == nil {
-			hlogErr = hlog.Write(iv)
+	for i := range parts {
+		if err := p.start(wctx, i); err != nil {
+			cancel()
+			p.wg.Wait()
+			return nil, err
 		}
 	}
 	done := make(chan struct{})
 	go func() {
-		wg.Wait()
+		p.wg.Wait()
 		close(done)
 	}()
-	t := time.NewTicker(o.Interval)
-loop:
-	for {
-		select {
-		case now := <-t.C:
-			tick(now)
-		case <-done:
-			break loop
-		}
-	}
-	t.Stop()
-	tick(time.Now())
-	progress.Done()
+	report.Feed(sinks, o.Interval, done, p.comb.Tick)
+	return p.merge(start)
+}
 
+// start starts worker i, whose stream a goroutine then reads until the
+// worker exits.
+func (p *workerPool) start(ctx context.Context, i int) error {
+	part := p.parts[i]
+	cmd := exec.CommandContext(ctx, p.exe, workerArgs(p.o, p.baseURL, part)...)
+	cmd.Env = os.Environ()
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = workerWaitDelay
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("worker %d: %w", i+1, err)
+	}
+	tail := newPrefixWriter(p.o.Stderr, fmt.Sprintf("wsbench: worker %d/%d (segment %s): ", i+1, len(p.parts), part), 4096)
+	cmd.Stderr = tail
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start worker %d (%s): %w", i+1, p.exe, err)
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		res, readErr := readWorker(stdout, i, p.comb)
+		waitErr := cmd.Wait()
+		tail.Flush()
+		switch {
+		case res == nil && readErr == nil:
+			readErr = errors.New("exited without reporting results")
+		case res != nil && waitErr != nil:
+			readErr = waitErr // reported, but then failed (exit 3)
+		}
+		if readErr != nil {
+			if waitErr != nil && !errors.Is(readErr, waitErr) {
+				readErr = fmt.Errorf("%w (%v)", readErr, waitErr)
+			}
+			p.results[i].err = fmt.Errorf("worker %d/%d (segment %s): %w", i+1, len(p.parts), part, readErr)
+			p.cancel()
+		}
+		p.results[i].res = res
+	}()
+	return nil
+}
+
+// merge adds up what the workers reported, once all have exited.
+func (p *workerPool) merge(start time.Time) (*report.Results, error) {
 	var all []*report.Results
 	var errs []error
-	for _, r := range results {
+	for _, r := range p.results {
 		if r.res != nil {
 			all = append(all, r.res)
 		}
@@ -137,20 +135,20 @@ loop:
 		}
 	}
 	if len(all) == 0 {
-		return nil, errors.Join(append(errs, errors.New("no worker reported results"))...), hlogErr
+		return nil, errors.Join(append(errs, errors.New("no worker reported results"))...)
 	}
 	res, err := report.Merge(all...)
 	if err != nil {
-		return nil, errors.Join(append(errs, err)...), hlogErr
+		return nil, errors.Join(append(errs, err)...)
 	}
 	res.Thresholds = nil // re-evaluated by the caller on the whole run
-	res.Meta.Scenario = o.File
-	res.Meta.Segment = o.Segment
+	res.Meta.Scenario = p.o.File
+	res.Meta.Segment = p.o.Segment
 	res.Meta.Start = start
-	if len(errs) > 0 && len(all) < len(parts) {
-		errs = append(errs, fmt.Errorf("results cover %d of %d workers", len(all), len(parts)))
+	if len(errs) > 0 && len(all) < len(p.parts) {
+		errs = append(errs, fmt.Errorf("results cover %d of %d workers", len(all), len(p.parts)))
 	}
-	return res, errors.Join(errs...), hlogErr
+	return res, errors.Join(errs...)
 }
 
 // workerArgs builds a worker's command line: the parent's overrides, its

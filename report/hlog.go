@@ -25,9 +25,9 @@ func NewHLogWriter(w io.Writer) *HLogWriter {
 	return &HLogWriter{lw: hdr.NewHistogramLogWriter(w)}
 }
 
-// Write appends the lines of one interval. It sets the tag of each of iv's
-// histograms to its metric's log tag.
-func (h *HLogWriter) Write(iv *Interval) error {
+// Interval appends the lines of one interval. It sets the tag of each of
+// iv's histograms to its metric's log tag.
+func (h *HLogWriter) Interval(iv *Interval) error {
 	if !h.started {
 		startMs := iv.End.Add(-iv.Elapsed).UnixMilli()
 		h.lw.SetBaseTime(startMs)
@@ -58,11 +58,15 @@ func (h *HLogWriter) Write(iv *Interval) error {
 	return nil
 }
 
+// Close does nothing: the log has no trailer, and its file is the
+// caller's. It makes HLogWriter a Sink.
+func (h *HLogWriter) Close() error { return nil }
+
 // WriteHLog writes intervals as one interval log.
 func WriteHLog(w io.Writer, intervals []*Interval) error {
 	hw := NewHLogWriter(w)
 	for _, iv := range intervals {
-		if err := hw.Write(iv); err != nil {
+		if err := hw.Interval(iv); err != nil {
 			return err
 		}
 	}

@@ -13,7 +13,7 @@ import (
 // errors, the p99 of the main latency); elsewhere (a log file, CI) one
 // logfmt line every Every intervals, so logs stay short and parseable.
 // Writes are best effort: a progress line that cannot be written is
-// dropped.
+// dropped. Progress is a Sink.
 type Progress struct {
 	W     io.Writer
 	TTY   bool // rewrite one line with \r and clear-to-end-of-line
@@ -29,6 +29,9 @@ type Progress struct {
 	// Every is how many intervals pass between two logfmt lines when not
 	// on a terminal; 0 means DefaultProgressEvery.
 	Every int
+	// MinSpan: intervals shorter than this are not shown (the sliver at
+	// the end of a run would show inflated rates); 0 shows every one.
+	MinSpan time.Duration
 
 	n     int
 	wrote bool
@@ -38,16 +41,16 @@ type Progress struct {
 // intervals, a logfmt line every ten seconds.
 const DefaultProgressEvery = 10
 
-// Update prints the line for iv.
-func (p *Progress) Update(iv *Interval) {
-	if p == nil || p.Quiet || p.W == nil || iv == nil {
-		return
+// Interval prints the line for iv.
+func (p *Progress) Interval(iv *Interval) error {
+	if p == nil || p.Quiet || p.W == nil || iv == nil || iv.End.Sub(iv.Start) < p.MinSpan {
+		return nil
 	}
 	p.n++
 	if p.TTY {
 		_, _ = io.WriteString(p.W, "\r\x1b[K"+ProgressLine(iv, p.Main, p.Total))
 		p.wrote = true
-		return
+		return nil
 	}
 	every := p.Every
 	if every <= 0 {
@@ -56,16 +59,18 @@ func (p *Progress) Update(iv *Interval) {
 	if p.n%every == 0 {
 		_, _ = io.WriteString(p.W, ProgressLogfmt(iv, p.Main, p.Total)+"\n")
 	}
+	return nil
 }
 
-// Done ends the updating line on a terminal so that what follows starts on
+// Close ends the updating line on a terminal so that what follows starts on
 // a fresh line.
-func (p *Progress) Done() {
+func (p *Progress) Close() error {
 	if p == nil || p.Quiet || p.W == nil || !p.TTY || !p.wrote {
-		return
+		return nil
 	}
 	_, _ = io.WriteString(p.W, "\n")
 	p.wrote = false
+	return nil
 }
 
 // progressFigures are the numbers of one progress line.

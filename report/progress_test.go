@@ -84,9 +84,9 @@ func TestProgressOutputs(t *testing.T) {
 	var plain bytes.Buffer
 	p := &Progress{W: &plain, Main: []string{"echo"}, Every: 2}
 	for _, iv := range ivs {
-		p.Update(iv)
+		_ = p.Interval(iv)
 	}
-	p.Done()
+	_ = p.Close()
 	got := plain.String()
 	if strings.Count(got, "\n") != 2 || strings.Contains(got, "\r") || strings.Contains(got, "\x1b") {
 		t.Fatalf("not a terminal: want a logfmt line every 2nd interval, got %q", got)
@@ -102,9 +102,9 @@ func TestProgressOutputs(t *testing.T) {
 
 	var tty bytes.Buffer
 	p = &Progress{W: &tty, TTY: true, Total: 5 * time.Second}
-	p.Update(ivs[0])
-	p.Update(ivs[1])
-	p.Done()
+	_ = p.Interval(ivs[0])
+	_ = p.Interval(ivs[1])
+	_ = p.Close()
 	got = tty.String()
 	if strings.Count(got, "\r\x1b[K") != 2 || !strings.HasSuffix(got, "\n") || strings.Count(got, "\n") != 1 {
 		t.Fatalf("tty progress %q", got)
@@ -115,8 +115,8 @@ func TestProgressOutputs(t *testing.T) {
 
 	var quiet bytes.Buffer
 	p = &Progress{W: &quiet, Quiet: true}
-	p.Update(ivs[0])
-	p.Done()
+	_ = p.Interval(ivs[0])
+	_ = p.Close()
 	if quiet.Len() != 0 {
 		t.Fatalf("quiet progress wrote %q", quiet.String())
 	}
@@ -136,12 +136,12 @@ func TestGaugePeaksAcrossWorkers(t *testing.T) {
 		g := r.Gauge("vus")
 		g.Add(int64(5 * (i + 1)))
 		g.Add(-int64(5 * (i + 1)))
-		if err := w.WriteInterval(r.Tick(t0.Add(time.Second))); err != nil {
+		if err := w.Interval(r.Tick(t0.Add(time.Second))); err != nil {
 			t.Fatal(err)
 		}
 		g.Add(2)
 		if i == 0 {
-			if err := w.WriteInterval(r.Tick(t0.Add(2 * time.Second))); err != nil {
+			if err := w.Interval(r.Tick(t0.Add(2 * time.Second))); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -1,11 +1,12 @@
 // Package report is where measurements go in the data flow of wsbench:
 // virtual users record samples into a Registry (HdrHistograms per latency
 // metric, counters, gauges); once a second the runner closes an Interval
-// (live progress line, HdrHistogram interval log); at the end the Registry
-// yields Results, which are data first: rendered as summary tables, written
-// as JSON with the full histograms, read back, merged with the results of
-// other processes, and checked against thresholds that decide the exit
-// status.
+// and hands it to every Sink (sink.go: live progress line, HdrHistogram
+// interval log, a worker's stream, the Prometheus push); at the end the
+// Registry yields Results, which are data first: rendered in the Formats
+// of output.go (summary tables, JSON with the full histograms, HTML,
+// series), read back, merged with the results of other processes, and
+// checked against thresholds that decide the exit status.
 //
 // Latency values are kept in nanoseconds in histograms that track 1 ns to
 // one hour with 3 significant digits (see HistLowest, HistHighest,

@@ -52,8 +52,8 @@ type StreamWriter struct {
 // NewStreamWriter returns a StreamWriter on w.
 func NewStreamWriter(w io.Writer) *StreamWriter { return &StreamWriter{enc: json.NewEncoder(w)} }
 
-// WriteInterval writes iv as one line. Histograms without samples are left out.
-func (s *StreamWriter) WriteInterval(iv *Interval) error {
+// Interval writes iv as one line. Histograms without samples are left out.
+func (s *StreamWriter) Interval(iv *Interval) error {
 	si := &streamInterval{
 		Start: iv.Start, End: iv.End, Elapsed: iv.Elapsed,
 		Counters: iv.Counters, Totals: iv.Totals, Gauges: iv.Gauges, Peaks: iv.Peaks,
@@ -71,6 +71,10 @@ func (s *StreamWriter) WriteInterval(iv *Interval) error {
 	}
 	return s.write(StreamRecord{Type: StreamInterval, Interval: si})
 }
+
+// Close does nothing: the stream ends with WriteResults. It makes
+// StreamWriter a Sink.
+func (s *StreamWriter) Close() error { return nil }
 
 // WriteResults writes the worker's final results as one line.
 func (s *StreamWriter) WriteResults(r *Results) error {

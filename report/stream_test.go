@@ -26,7 +26,7 @@ func TestStreamRoundTripAndCombine(t *testing.T) {
 			}
 			ctr.Add(10)
 			g.Set(int64(5 * (i + 1)))
-			if err := w.WriteInterval(reg.Tick(start.Add(time.Duration(s) * time.Second))); err != nil {
+			if err := w.Interval(reg.Tick(start.Add(time.Duration(s) * time.Second))); err != nil {
 				t.Fatal(err)
 			}
 		}

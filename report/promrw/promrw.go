@@ -18,7 +18,7 @@
 // reference server's /metrics (wsbench_connections, …) so that both can
 // live in one Prometheus.
 //
-// Pushing never slows the load: Push encodes on the caller's goroutine
+// Pushing never slows the load: Interval encodes on the caller's goroutine
 // (microseconds, once per interval) and hands the request to a bounded
 // queue drained by one sender goroutine; when the queue is full the batch
 // is dropped and counted, and a request that fails is not retried (the
@@ -76,10 +76,14 @@ var labelled = []struct{ prefix, family, label string }{
 	{"conn.failed.", FailedTotal, "kind"},
 }
 
+// Kind is the name of this output in `wsbench run --push KIND=URL`.
+const Kind = "prometheus-rw"
+
 // Defaults of Config.
 const (
 	DefaultQueue   = 16
 	DefaultTimeout = 5 * time.Second
+	DefaultGrace   = 2 * time.Second
 )
 
 // Config says where and how to push.
@@ -94,11 +98,17 @@ type Config struct {
 	// Timeout bounds each request; 0 means DefaultTimeout.
 	Timeout time.Duration
 	Client  *http.Client // nil: a client of its own
+	// Grace is how long Close waits for queued requests; 0 means
+	// DefaultGrace.
+	Grace time.Duration
+	// Account, when set, receives Close's one-line account of what was
+	// sent and dropped.
+	Account io.Writer
 }
 
 // Stats says what became of the pushed intervals.
 type Stats struct {
-	Batches   int64 // intervals handed to Push
+	Batches   int64 // intervals handed to Interval
 	Sent      int64 // accepted by the endpoint (2xx)
 	QueueFull int64 // dropped because the queue was full
 	Failed    int64 // refused by the endpoint or not answered in time
@@ -121,8 +131,9 @@ func (s Stats) String() string {
 	return line
 }
 
-// Pusher sends intervals to one endpoint. Push is meant to be called from
-// one goroutine (the interval ticker); Stats and Close are safe from any.
+// Pusher sends intervals to one endpoint; it is a report.Sink. Interval is
+// meant to be called from one goroutine (the interval ticker); Stats is
+// safe from any.
 type Pusher struct {
 	cfg    Config
 	client *http.Client
@@ -132,7 +143,7 @@ type Pusher struct {
 	stop   context.CancelFunc
 	ctx    context.Context
 
-	samples map[string]int64 // cumulative latency sample counts, owned by Push
+	samples map[string]int64 // cumulative latency sample counts, owned by Interval
 	closed  bool
 
 	batches, sent, queueFull, failed, unsent atomic.Int64
@@ -150,6 +161,9 @@ func New(cfg Config) (*Pusher, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = DefaultGrace
 	}
 	if cfg.Segment == "" {
 		cfg.Segment = "0:1"
@@ -187,11 +201,14 @@ func CheckURL(raw string) error {
 	return nil
 }
 
-// Push encodes iv and queues it for sending. It never blocks: when the
-// queue is full the batch is dropped and counted. A nil Pusher does nothing.
-func (p *Pusher) Push(iv *report.Interval) {
+// Interval encodes iv and queues it for sending. It never blocks: when the
+// queue is full the batch is dropped and counted. A nil Pusher does
+// nothing. A push that fails does not fail the run (the results are whole
+// either way), so it returns nil; Stats and the account say what was
+// dropped.
+func (p *Pusher) Interval(iv *report.Interval) error {
 	if p == nil || iv == nil || p.closed {
-		return
+		return nil
 	}
 	p.batches.Add(1)
 	body := snappy.Encode(nil, EncodeWriteRequest(p.Series(iv)))
@@ -200,9 +217,10 @@ func (p *Pusher) Push(iv *report.Interval) {
 	default:
 		p.queueFull.Add(1)
 	}
+	return nil
 }
 
-// Series turns iv into the time series Push sends, every sample stamped
+// Series turns iv into the time series Interval sends, every sample stamped
 // with the end of the interval. It updates the cumulative latency counts,
 // so call it once per interval.
 func (p *Pusher) Series(iv *report.Interval) []TimeSeries {
@@ -322,11 +340,25 @@ func (p *Pusher) post(body []byte) error {
 	return nil
 }
 
-// Close stops taking intervals and waits up to grace for the queued ones
+// Close drains the queue for at most Config.Grace and writes the account
+// ("push:      prometheus-rw URL run_id=ID: 9 of 9 batch(es) sent, 0
+// dropped") to Config.Account. It returns nil: see Interval.
+func (p *Pusher) Close() error {
+	if p == nil || p.closed {
+		return nil
+	}
+	st := p.Drain(p.cfg.Grace)
+	if p.cfg.Account != nil {
+		fmt.Fprintf(p.cfg.Account, "push:      %s %s run_id=%s: %s\n", Kind, p.cfg.URL, p.cfg.RunID, st)
+	}
+	return nil
+}
+
+// Drain stops taking intervals and waits up to grace for the queued ones
 // to be sent; what is still queued or in flight then is abandoned and
-// counted as unsent. It returns the final Stats. Call it from
-// the goroutine that calls Push, after the last Push.
-func (p *Pusher) Close(grace time.Duration) Stats {
+// counted as unsent. It returns the final Stats. Call it from the
+// goroutine that calls Interval, after the last Interval.
+func (p *Pusher) Drain(grace time.Duration) Stats {
 	if p == nil {
 		return Stats{}
 	}

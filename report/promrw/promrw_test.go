@@ -178,18 +178,18 @@ func TestPushRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, iv := range intervals(3) {
-		p.Push(iv)
+		_ = p.Interval(iv)
 	}
-	st := p.Close(time.Minute)
+	st := p.Drain(time.Minute)
 	if st.Batches != 3 || st.Sent != 3 || st.Dropped() != 0 || st.LastError != "" {
 		t.Fatalf("stats %+v", st)
 	}
 	if v := find(got, Prefix+"msgs_sent_total"); len(v) != 3 || v[2].Samples[0].Value != 30 || label(v[2], LabelSegment) != "0:1" {
 		t.Fatalf("msgs.sent series received: %+v", v)
 	}
-	p.Push(intervals(1)[0]) // after Close: ignored
+	_ = p.Interval(intervals(1)[0]) // after Drain: ignored
 	if p.Stats().Batches != 3 {
-		t.Fatal("Push after Close counted")
+		t.Fatal("Interval after Drain counted")
 	}
 }
 
@@ -229,9 +229,9 @@ func TestPushNeverBlocks(t *testing.T) {
 	}
 	ivs := intervals(1)
 	for i := 0; i < 50; i++ {
-		p.Push(ivs[0])
+		_ = p.Interval(ivs[0])
 	}
-	st := p.Close(100 * time.Millisecond)
+	st := p.Drain(100 * time.Millisecond)
 	if st.Batches != 50 || st.Sent != 0 || st.Dropped() != 50 {
 		t.Fatalf("stats %+v: want all 50 dropped", st)
 	}
@@ -253,8 +253,8 @@ func TestFailedPush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.Push(intervals(1)[0])
-	st := p.Close(time.Minute)
+	_ = p.Interval(intervals(1)[0])
+	st := p.Drain(time.Minute)
 	if st.Failed != 1 || !strings.Contains(st.LastError, "400 Bad Request: out of order sample") {
 		t.Fatalf("stats %+v", st)
 	}
@@ -273,5 +273,35 @@ func TestCheckURL(t *testing.T) {
 		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
 			t.Errorf("CheckURL(%q) = %v, want %q", raw, err, want)
 		}
+	}
+}
+
+// TestCloseAccount: as the run's report.Sink, Close drains the queue and
+// writes the one-line account the run prints after its summary, once.
+func TestCloseAccount(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	var account strings.Builder
+	p, err := New(Config{URL: srv.URL + "/api/v1/write", RunID: "r9", Account: &account})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sink report.Sink = p
+	for _, iv := range intervals(2) {
+		if err := sink.Interval(iv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := "push:      prometheus-rw " + srv.URL + "/api/v1/write run_id=r9: 2 of 2 batch(es) sent, 0 dropped\n"
+	if account.String() != want {
+		t.Fatalf("account %q, want %q", account.String(), want)
 	}
 }
