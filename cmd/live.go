@@ -35,6 +35,19 @@ func addLiveFlags(c *cobra.Command, o *runOptions) {
 	f.StringVar(&o.HLog, "hlog", "", "write an HdrHistogram interval log to this file")
 	f.StringArrayVar(&o.Push, "push", nil, "stream per-interval metrics while the run goes: prometheus-rw=URL (Prometheus remote write, e.g. http://127.0.0.1:9090/api/v1/write)")
 	f.StringVar(&o.PushRunID, "push-run-id", "", "the run_id label of pushed series (default: random)")
+	f.DurationVar(&o.LogEvery, "log-every", 10*time.Second, "when stderr is not a terminal, write the progress as a logfmt line this often (rounded to whole intervals; e.g. 1s for a line per interval in kubectl logs)")
+}
+
+// progressEvery turns --log-every into whole intervals (at least one; 0 =
+// report.DefaultProgressEvery when the flag was not parsed).
+func (o *runOptions) progressEvery() int {
+	if o.LogEvery <= 0 {
+		return 0
+	}
+	if o.Interval <= 0 || o.LogEvery <= o.Interval {
+		return 1
+	}
+	return int((o.LogEvery + o.Interval/2) / o.Interval)
 }
 
 // attachSinks creates the per-interval outputs of a run, before the load
@@ -58,6 +71,7 @@ func (o *runOptions) attachSinks(plan *scenario.Plan, notes io.Writer) (*report.
 	sinks.Add("progress", &report.Progress{
 		W: o.Stderr, TTY: o.StderrTTY, Quiet: o.Quiet,
 		Main: mainLatencies(plan), Total: plannedLength(plan), MinSpan: o.Interval / 2,
+		Every: o.progressEvery(),
 	})
 	if o.HLog != "" {
 		f, err := os.Create(o.HLog)

@@ -53,3 +53,34 @@ func TestProgressOpenModel(t *testing.T) {
 
 // shown says whether a gauge's value or its peak is above zero.
 func shown(value, peak string) bool { return value != "0" || peak != "" && peak != "0" }
+
+// --log-every sets how often the logfmt progress line is written when
+// stderr is not a terminal: every interval for kubectl logs, every ten by
+// default.
+func TestLogEvery(t *testing.T) {
+	for _, tc := range []struct {
+		every, interval time.Duration
+		want            int
+	}{{0, time.Second, 0}, {time.Second, time.Second, 1}, {10 * time.Second, time.Second, 10}, {1400 * time.Millisecond, time.Second, 1}, {time.Second, 250 * time.Millisecond, 4}} {
+		o := &runOptions{LogEvery: tc.every, Interval: tc.interval}
+		if got := o.progressEvery(); got != tc.want {
+			t.Errorf("--log-every %s with %s intervals: every %d intervals, want %d", tc.every, tc.interval, got, tc.want)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	opts := &runOptions{
+		File: "../examples/echo.yaml", Duration: 2 * time.Second, VUs: 2,
+		Format: "json", LogLevel: "error", Interval: 250 * time.Millisecond, LogEvery: 250 * time.Millisecond,
+		Stdout: &stdout, Stderr: &stderr,
+	}
+	if err := runRun(context.Background(), opts); err != nil {
+		var ee *ExitError
+		if !errors.As(err, &ee) || ee.Code != ExitThreshold {
+			t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+		}
+	}
+	lines := strings.Count(stderr.String(), "msg=progress ")
+	if lines < 6 {
+		t.Errorf("%d logfmt progress lines in a 2s run at --log-every 250ms, want one per interval (≥ 6):\n%s", lines, stderr.String())
+	}
+}

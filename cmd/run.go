@@ -62,6 +62,7 @@ type runOptions struct {
 	StderrTTY      bool                // progress updates one line in place
 	Env            func(string) string // nil = os.Getenv
 	Interval       time.Duration       // progress/series interval; 0 = 1s
+	LogEvery       time.Duration       // --log-every: logfmt progress period when stderr is not a terminal
 }
 
 func newRunCmd() *cobra.Command {

@@ -192,7 +192,7 @@ func TestChartRendersJobs(t *testing.T) {
 		t.Errorf("completions %d parallelism %d, want 6 and 6", *run.Spec.Completions, *run.Spec.Parallelism)
 	}
 	c := run.Spec.Template.Spec.Containers[0]
-	for _, want := range []string{"run", "/scenario/scenario.yaml", "--segment=auto", "--start-at=+45s", "--defer-thresholds", "--run-id=$(WSBENCH_RUN)", "--vus=30000", "--target=ws://load-serve:8080", "--out=/results/segment-$(WSBENCH_INDEX).json"} {
+	for _, want := range []string{"run", "/scenario/scenario.yaml", "--segment=auto", "--start-at=+45s", "--defer-thresholds", "--log-every=1s", "--run-id=$(WSBENCH_RUN)", "--vus=30000", "--target=ws://load-serve:8080", "--out=/results/segment-$(WSBENCH_INDEX).json"} {
 		if !slices.Contains(c.Args, want) {
 			t.Errorf("runner args %q lack %q", c.Args, want)
 		}

@@ -37,7 +37,7 @@ merge=$!
 
 for ((i = 0; i < n; i++)); do
 	env -i JOB_COMPLETION_INDEX="$i" WSBENCH_SEGMENTS="$n" WSBENCH_START_BASE="$base" WSBENCH_HOST="$(hostname)" \
-		"$bin" run "$scenario" --segment=auto --start-at=+5s --defer-thresholds --run-id="run-${base//:/}" \
+		"$bin" run "$scenario" --segment=auto --start-at=+5s --defer-thresholds --log-every=1s --run-id="run-${base//:/}" \
 		--target="ws://127.0.0.1:$port" --out="$results/segment-$i.json" "$@" \
 		>"$work/runner-$i.out" 2>"$work/runner-$i.err" &
 	pids+=($!)
