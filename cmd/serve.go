@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wsbench/wsbench/target"
+	"github.com/wsbench/wsbench/target/cluster"
 )
 
 // serveOptions are the flags of `wsbench serve`.
@@ -63,6 +64,9 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&o.flushTimeout, "flush-timeout", o.flushTimeout, "at shutdown, how long to wait for the history store to commit pending messages (exit 3 past it)")
 	f.StringVar(&o.logLevel, "log-level", o.logLevel, "log level: debug, info, warn, error")
 	f.IntVar(&c.Loops, "loops", c.Loops, "event loops")
+	f.StringVar(&c.Cluster, "cluster", "", "join a cluster of serve nodes through these NATS servers (nats://HOST:PORT[,...], JetStream on): rooms, shouts, dms and nicknames span every node")
+	f.StringVar(&c.ClusterName, "cluster-name", "wsbench", "with --cluster: the cluster's name, separating clusters that share NATS servers (A-Z a-z 0-9 _ -)")
+	f.DurationVar(&c.ClusterNodeTTL, "cluster-node-ttl", 15*time.Second, "with --cluster: a node that stops heartbeating (killed) has its nicknames freed within this (at least 1s)")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the server to this `FILE` until it stops (for go tool pprof)")
 	_ = f.MarkHidden("cpuprofile")
 	return cmd
@@ -108,8 +112,15 @@ func runServe(ctx context.Context, o *serveOptions, stderr io.Writer) error {
 		return usageError(errors.New("--flush-timeout must be positive"))
 	case o.cfg.Loops <= 0:
 		return usageError(errors.New("--loops must be positive"))
+	case o.cfg.Cluster != "" && o.cfg.ClusterNodeTTL < time.Second:
+		return usageError(fmt.Errorf("--cluster-node-ttl %v: want at least 1s", o.cfg.ClusterNodeTTL))
 	case (o.cfg.TLSCert == "") != (o.cfg.TLSKey == ""):
 		return usageError(errors.New("--tls-cert and --tls-key go together"))
+	}
+	if o.cfg.Cluster != "" {
+		if err := cluster.CheckName(o.cfg.ClusterName); err != nil {
+			return usageError(fmt.Errorf("--cluster-name: %w", err))
+		}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	stopProfile, err := startCPUProfile(o.cpuProfile)
