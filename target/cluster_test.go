@@ -329,3 +329,28 @@ func TestNoClusterNoBroker(t *testing.T) {
 		t.Fatal("a node without --cluster has a broker link")
 	}
 }
+
+// Racing claims of one name from every node: exactly one wins.
+func TestClusterNickRaceOneWinner(t *testing.T) {
+	ns := startNATS(t)
+	nodes := startNodes(t, ns, 3, nil)
+	var peers []*peer
+	for i := range 12 {
+		peers = append(peers, dialPeer(t, nodes[i%3], ""))
+	}
+	for _, p := range peers {
+		p.send(map[string]any{"op": "nick", "name": "zion"})
+	}
+	won := 0
+	for _, p := range peers {
+		switch m := p.next(); {
+		case m["op"] == "welcome":
+			won++
+		case m["code"] != "nick_taken":
+			t.Fatalf("got %v", m)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d connections got the name zion, want 1", won)
+	}
+}
