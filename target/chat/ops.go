@@ -26,10 +26,7 @@ func (h *Hub) opNick(sc *scratch, c *conn, id []byte) {
 			nm := string(name)
 			h.claims[nm] = c
 			h.nickMu.Unlock()
-			idCopy := append([]byte(nil), id...)
-			if id == nil {
-				idCopy = nil
-			}
+			idCopy := append([]byte(nil), id...) // nil stays nil
 			h.cfg.Broker.ClaimNick(nm, func(err error) { h.claimed(c, nm, idCopy, err) })
 			return
 		}
