@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wsbench/wsbench/target"
+	"github.com/wsbench/wsbench/target/cluster"
 )
 
 // serveOptions are the flags of `wsbench serve`.
@@ -65,6 +66,9 @@ func newServeCmd() *cobra.Command {
 	f.DurationVar(&o.flushTimeout, "flush-timeout", o.flushTimeout, "at shutdown, how long to wait for the history store to commit pending messages (exit 3 past it)")
 	f.StringVar(&o.logLevel, "log-level", o.logLevel, "log level: debug, info, warn, error")
 	f.IntVar(&c.Loops, "loops", c.Loops, "event loops")
+	f.StringVar(&c.Cluster, "cluster", "", "join a cluster of serve nodes through these NATS servers (nats://HOST:PORT[,...], JetStream on): rooms, shouts, dms and nicknames span every node")
+	f.StringVar(&c.ClusterName, "cluster-name", "wsbench", "with --cluster: the cluster's name, separating clusters that share NATS servers (A-Z a-z 0-9 _ -)")
+	f.DurationVar(&c.ClusterNodeTTL, "cluster-node-ttl", 15*time.Second, "with --cluster: a node that stops heartbeating (killed) has its nicknames freed within this (at least 1s)")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the server to this `FILE` until it stops (for go tool pprof)")
 	_ = f.MarkHidden("cpuprofile")
 	return cmd
@@ -81,6 +85,11 @@ func runServe(ctx context.Context, o *serveOptions) error {
 	stderr := o.stderr
 	if stderr == nil {
 		stderr = io.Discard
+	}
+	if o.cfg.Cluster != "" {
+		if err := cluster.CheckName(o.cfg.ClusterName); err != nil {
+			return usageError(fmt.Errorf("--cluster-name: %w", err))
+		}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	stopProfile, err := startCPUProfile(o.cpuProfile)
@@ -127,6 +136,7 @@ func (o *serveOptions) check() error {
 		{c.RateLimit < 0, "--rate-limit must not be negative"},
 		{o.flushTimeout <= 0, "--flush-timeout must be positive"},
 		{c.Loops <= 0, "--loops must be positive"},
+		{c.Cluster != "" && c.ClusterNodeTTL < time.Second, fmt.Sprintf("--cluster-node-ttl %v: want at least 1s", c.ClusterNodeTTL)},
 		{(c.TLSCert == "") != (c.TLSKey == ""), "--tls-cert and --tls-key go together"},
 	} {
 		if rule.bad {

@@ -2,10 +2,12 @@ package target
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/wsbench/wsbench/target/chat"
+	"github.com/wsbench/wsbench/target/cluster"
 	"github.com/wsbench/wsbench/target/history"
 )
 
@@ -27,13 +29,21 @@ func (o outbox) Close(id chat.ConnID, code uint16, reason string) {
 }
 
 // hubAdapter maps the server's uint64 connection IDs onto chat.ConnID.
-type hubAdapter struct{ h *chat.Hub }
+type hubAdapter struct {
+	h    *chat.Hub
+	node *cluster.Node // nil without --cluster
+}
 
 func (a hubAdapter) Open(id uint64)               { a.h.Open(chat.ConnID(id)) }
 func (a hubAdapter) Handle(id uint64, msg []byte) { a.h.Handle(chat.ConnID(id), msg) }
 func (a hubAdapter) Closed(id uint64)             { a.h.Closed(chat.ConnID(id)) }
 func (a hubAdapter) Shutdown(ctx context.Context) error {
-	return a.h.Shutdown(ctx)
+	err := a.h.Shutdown(ctx)
+	if a.node != nil {
+		// Leaving the cluster frees this node's nicknames at once.
+		err = errors.Join(err, a.node.Close())
+	}
+	return err
 }
 func (a hubAdapter) Stats() HubStats {
 	st := a.h.Stats()
@@ -61,12 +71,35 @@ func newHub(cfg Config, s *Server, logger *slog.Logger) (chatHub, error) {
 		}
 		hc.Store = st
 	}
+	var node *cluster.Node
+	if cfg.Cluster != "" {
+		var err error
+		node, err = cluster.Dial(context.Background(), cluster.Config{
+			URLs: cfg.Cluster, Name: cfg.ClusterName, NodeTTL: cfg.ClusterNodeTTL, Logger: logger,
+		})
+		if err != nil {
+			if hc.Store != nil {
+				_ = hc.Store.Close()
+			}
+			return nil, fmt.Errorf("--cluster: %w", err)
+		}
+		hc.Broker = node
+	}
 	h, err := chat.NewHub(hc, outbox{s})
+	if err == nil && node != nil {
+		if err = node.Attach(h); err != nil {
+			_ = node.Close()
+			err = fmt.Errorf("--cluster: %w", err)
+		}
+	}
 	if err != nil {
 		if hc.Store != nil {
 			_ = hc.Store.Close()
 		}
+		if node != nil {
+			_ = node.Close()
+		}
 		return nil, fmt.Errorf("create chat hub: %w", err)
 	}
-	return hubAdapter{h}, nil
+	return hubAdapter{h: h, node: node}, nil
 }

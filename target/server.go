@@ -51,6 +51,12 @@ type Config struct {
 	Loops            int           // event loops (default: number of CPUs)
 	HandshakeTimeout time.Duration // the TLS handshake and the HTTP upgrade must complete within it
 	CloseTimeout     time.Duration // how long to wait for a peer's close reply
+	// Cluster lists NATS server URLs (comma-separated): several servers
+	// sharing them behave as one chat server. "" = a single node; nothing
+	// cluster-related starts.
+	Cluster        string
+	ClusterName    string        // separates clusters on one NATS server (subject and bucket prefix)
+	ClusterNodeTTL time.Duration // a dead node's nicknames are free again within this
 }
 
 // DefaultConfig returns the defaults of `wsbench serve`.

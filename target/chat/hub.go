@@ -53,6 +53,9 @@ type Config struct {
 	PresenceLimit int
 	Now           func() time.Time
 	Logger        *slog.Logger
+	// Broker links this hub to the other nodes of a cluster; nil (the
+	// default) is a single node, and the hub then never calls it.
+	Broker Broker
 }
 
 // Defaults for Config's zero values.
@@ -130,8 +133,11 @@ type Hub struct {
 
 	// Lock order: conn.mu → room.mu → roomsMu, and conn.mu → nickMu.
 	// roomsMu is never held while taking a room lock.
-	nickMu     sync.RWMutex
-	nicks      map[string]*conn
+	nickMu sync.RWMutex
+	nicks  map[string]*conn
+	// claims are nicknames being claimed from the Broker, held so that no
+	// other local connection claims them meanwhile (nil without a Broker).
+	claims     map[string]*conn
 	named      []ConnID // every connection with a nickname (shout recipients)
 	namedConns []*conn  // parallel to named
 
@@ -254,6 +260,9 @@ func NewHub(cfg Config, out Outbox) (*Hub, error) {
 		nicks: make(map[string]*conn),
 		rooms: make(map[string]*room),
 		idle:  list.New(),
+	}
+	if cfg.Broker != nil {
+		h.claims = make(map[string]*conn)
 	}
 	for i := range h.shards {
 		h.shards[i].m = make(map[ConnID]*conn)

@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"errors"
 	"strconv"
 	"time"
 
@@ -15,32 +16,89 @@ func (h *Hub) opNick(sc *scratch, c *conn, id []byte) {
 	}
 	if c.name != string(name) {
 		h.nickMu.Lock()
-		if other := h.nicks[string(name)]; other != nil {
+		if h.nicks[string(name)] != nil || h.claims[string(name)] != nil {
 			h.nickMu.Unlock()
 			h.fail(sc, c, id, CodeNickTaken, "nickname "+string(name)+" is taken")
 			return
 		}
-		if c.name != "" {
-			delete(h.nicks, c.name)
-		} else {
-			c.namedIdx = len(h.named)
-			h.named = append(h.named, c.one[0])
-			h.namedConns = append(h.namedConns, c)
-			h.stats.users.Add(1)
+		if h.cfg.Broker != nil {
+			// Cluster mode: the name must be free on every node. welcome
+			// (or nick_taken) follows when the broker answers.
+			nm := string(name)
+			h.claims[nm] = c
+			h.nickMu.Unlock()
+			idCopy := append([]byte(nil), id...) // nil stays nil
+			h.cfg.Broker.ClaimNick(nm, func(err error) { h.claimed(c, nm, idCopy, err) })
+			return
 		}
-		c.name = string(name)
-		h.nicks[c.name] = c
+		h.setNick(c, string(name))
 		h.nickMu.Unlock()
 	}
+	h.welcome(sc, c, id)
+}
+
+func (h *Hub) welcome(sc *scratch, c *conn, id []byte) {
 	start := len(sc.buf)
 	sc.buf = appendWelcome(sc.buf, c.name)
 	h.deliver(c.one[:], sc.buf[start:], Reply)
 	h.ack(sc, c, id)
 }
 
+// setNick names c; nickMu is held.
+func (h *Hub) setNick(c *conn, name string) {
+	if c.name != "" {
+		delete(h.nicks, c.name)
+		if h.cfg.Broker != nil {
+			h.cfg.Broker.ReleaseNick(c.name)
+		}
+	} else {
+		c.namedIdx = len(h.named)
+		h.named = append(h.named, c.one[0])
+		h.namedConns = append(h.namedConns, c)
+		h.stats.users.Add(1)
+	}
+	c.name = name
+	h.nicks[name] = c
+}
+
+// claimed finishes a cluster nickname claim; it runs on a broker goroutine.
+func (h *Hub) claimed(c *conn, name string, id []byte, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h.nickMu.Lock()
+	if h.claims[name] == c {
+		delete(h.claims, name)
+	}
+	if err != nil || c.closed {
+		h.nickMu.Unlock()
+		if err == nil {
+			h.cfg.Broker.ReleaseNick(name) // the connection went away meanwhile
+		}
+		if c.closed {
+			return
+		}
+		sc := h.getScratch()
+		defer h.putScratch(sc)
+		if errors.Is(err, ErrNickTaken) {
+			h.fail(sc, c, id, CodeNickTaken, "nickname "+name+" is taken")
+		} else {
+			h.fail(sc, c, id, CodeInternal, "nickname registry: "+err.Error())
+		}
+		return
+	}
+	h.setNick(c, name)
+	h.nickMu.Unlock()
+	sc := h.getScratch()
+	defer h.putScratch(sc)
+	h.welcome(sc, c, id)
+}
+
 // dropNick frees c's nickname; nickMu is held.
 func (h *Hub) dropNick(c *conn) {
 	delete(h.nicks, c.name)
+	if h.cfg.Broker != nil {
+		h.cfg.Broker.ReleaseNick(c.name)
+	}
 	last := len(h.named) - 1
 	if i := c.namedIdx; i >= 0 && i <= last {
 		moved := h.namedConns[last]
@@ -165,6 +223,9 @@ func (h *Hub) opJoin(sc *scratch, c *conn, id []byte, now int64) {
 	h.stats.members.Add(1)
 	if n == 1 {
 		h.stats.rooms.Add(1)
+		if h.cfg.Broker != nil {
+			h.cfg.Broker.RoomActive(r.name)
+		}
 		if r.idleAt != nil {
 			h.roomsMu.Lock()
 			h.idle.Remove(r.idleAt)
@@ -247,6 +308,9 @@ func (h *Hub) removeMember(sc *scratch, c *conn, r *room, reply bool) {
 		return
 	}
 	h.stats.rooms.Add(-1)
+	if h.cfg.Broker != nil {
+		h.cfg.Broker.RoomIdle(r.name)
+	}
 	h.roomsMu.Lock()
 	if r.ring.Len() == 0 && r.pending.Load() == 0 {
 		r.dead = true
@@ -320,6 +384,9 @@ func (h *Hub) opSay(sc *scratch, c *conn, id []byte, now int64) {
 	}
 	h.stats.broadcasts.Add(1)
 	h.deliver(to, live, Chatter)
+	if h.cfg.Broker != nil {
+		h.cfg.Broker.PublishRoom(r.name, live) // under r.mu: one order per room per node
+	}
 	persisted := store != nil && r.ring.Cap() > 0
 	if persisted {
 		r.pending.Add(1)
@@ -384,6 +451,9 @@ func (h *Hub) opShout(sc *scratch, c *conn, id []byte, now int64) {
 	h.stats.broadcasts.Add(1)
 	h.deliver(to, b[start:], Chatter)
 	h.nickMu.RUnlock()
+	if h.cfg.Broker != nil {
+		h.cfg.Broker.PublishShout(b[start:])
+	}
 	h.ack(sc, c, id)
 }
 
@@ -408,11 +478,8 @@ func (h *Hub) opDM(sc *scratch, c *conn, id []byte, now int64) {
 		tid = target.one[0]
 	}
 	h.nickMu.RUnlock()
-	if target == nil {
-		if len(to) > 64 {
-			to = to[:64]
-		}
-		h.fail(sc, c, id, CodeUnknownUser, "no user named "+string(to))
+	if target == nil && (h.cfg.Broker == nil || !validName(to, h.cfg.MaxNameLen, false)) {
+		h.failUnknownUser(sc, c, id, to)
 		return
 	}
 	start := len(sc.buf)
@@ -427,7 +494,50 @@ func (h *Hub) opDM(sc *scratch, c *conn, id []byte, now int64) {
 	b = appendPassThrough(b, &sc.req, dmReserved)
 	b = append(b, '}')
 	sc.buf = b
+	if target == nil {
+		h.remoteDM(c, id, string(to), b[start:])
+		return
+	}
 	sc.ids = append(sc.ids[:0], tid)
 	h.deliver(sc.ids, b[start:], Reply)
 	h.ack(sc, c, id)
+}
+
+func (h *Hub) failUnknownUser(sc *scratch, c *conn, id, to []byte) {
+	if len(to) > 64 {
+		to = to[:64]
+	}
+	h.fail(sc, c, id, CodeUnknownUser, "no user named "+string(to))
+}
+
+// remoteDM sends a dm through the broker to a user not connected here; the
+// ack (or unknown_user) follows when the other node answers.
+func (h *Hub) remoteDM(c *conn, id []byte, to string, frame []byte) {
+	self := c.one[0]
+	var idCopy []byte
+	if id != nil {
+		idCopy = append([]byte(nil), id...)
+	}
+	h.cfg.Broker.SendDM(to, frame, func(err error) {
+		var b []byte
+		switch {
+		case err == nil:
+			if idCopy == nil {
+				return
+			}
+			h.stats.acks.Add(1)
+			b = appendAck(make([]byte, 0, 16+len(idCopy)), idCopy)
+		case errors.Is(err, ErrUnknownUser):
+			h.stats.errors.Add(1)
+			t := to
+			if len(t) > 64 {
+				t = t[:64]
+			}
+			b = appendError(nil, idCopy, CodeUnknownUser, "no user named "+t)
+		default:
+			h.stats.errors.Add(1)
+			b = appendError(nil, idCopy, CodeInternal, "broker: "+err.Error())
+		}
+		h.deliver([]ConnID{self}, b, Reply)
+	})
 }

@@ -1,0 +1,485 @@
+// Package cluster joins several `wsbench serve` processes into one chat
+// server through NATS (`wsbench serve --cluster nats://…`). It implements
+// chat.Broker: the hub calls it to publish room messages and shouts, to find
+// a user on another node and to claim nicknames cluster-wide, and it calls
+// the hub back (Receiver) with what other nodes publish. The hub itself
+// knows nothing of NATS.
+//
+// Subjects (docs/protocol.md, "Cluster mode"), with <c> the cluster name
+// and names escaped by Token:
+//
+//	wsbench.<c>.room.<room>  a room's `said` frames; a node subscribes while it has members in the room
+//	wsbench.<c>.shout        `shouted` frames; every node subscribes
+//	wsbench.<c>.user.<nick>  `dm` frames as requests; the node where <nick> is connected subscribes and replies
+//
+// Nicknames live in the JetStream key-value bucket wsbench_<c>_nicks (key:
+// escaped name, value: owner node ID), created only if absent. Each node
+// keeps a heartbeat key in wsbench_<c>_nodes, a bucket whose entries expire
+// NodeTTL after their last write: a name whose owner node has no live
+// heartbeat is free, so a dead node's names are claimable again at most
+// NodeTTL after its last heartbeat.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/wsbench/wsbench/target/chat"
+)
+
+// Config configures a Node. Zero values pick the defaults.
+type Config struct {
+	URLs string // comma-separated NATS server URLs (nats://host:port,…)
+	// Name separates clusters sharing one NATS server: it prefixes every
+	// subject and bucket. Default "wsbench"; letters, digits, _ and -.
+	Name string
+	// NodeTTL bounds how long a dead node's nicknames stay taken: its
+	// heartbeat (written every NodeTTL/3) expires NodeTTL after the last
+	// write. Default 15s.
+	NodeTTL time.Duration
+	// Timeout bounds each broker round trip (a dm, a nickname claim).
+	// Default 2s.
+	Timeout time.Duration
+	Logger  *slog.Logger
+}
+
+// Defaults for Config's zero values.
+const (
+	DefaultName    = "wsbench"
+	DefaultNodeTTL = 15 * time.Second
+	DefaultTimeout = 2 * time.Second
+)
+
+// inboxSize is how many broker messages may wait for the dispatcher; past it
+// NATS drops them (a slow consumer: delivery across nodes is at most once).
+const inboxSize = 1 << 16
+
+// Receiver is what a Node delivers to: the chat hub.
+type Receiver interface {
+	RemoteRoom(room string, frame []byte)
+	RemoteShout(frame []byte)
+	RemoteDM(to string, frame []byte) bool
+}
+
+// Node is one server's link to the cluster.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	id     string
+	prefix string // "wsbench.<c>."
+	nc     *nats.Conn
+	nicks  jetstream.KeyValue
+	nodes  jetstream.KeyValue
+
+	recv Receiver
+	in   chan *nats.Msg
+
+	mu     sync.Mutex
+	closed bool
+	rooms  map[string]*nats.Subscription
+	users  map[string]owned
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// owned is a nickname this node holds: its key's revision (a release
+// deletes the key only if it is still that revision) and its dm
+// subscription.
+type owned struct {
+	rev uint64
+	sub *nats.Subscription
+}
+
+var _ chat.Broker = (*Node)(nil)
+
+// Dial connects to NATS, opens (or creates) the cluster's buckets and
+// writes this node's first heartbeat. Call Attach before serving.
+func Dial(ctx context.Context, cfg Config) (*Node, error) {
+	if cfg.Name == "" {
+		cfg.Name = DefaultName
+	}
+	if err := CheckName(cfg.Name); err != nil {
+		return nil, err
+	}
+	if cfg.NodeTTL == 0 {
+		cfg.NodeTTL = DefaultNodeTTL
+	}
+	if cfg.NodeTTL < time.Second {
+		return nil, fmt.Errorf("cluster node TTL %v: want at least 1s", cfg.NodeTTL)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if strings.TrimSpace(cfg.URLs) == "" {
+		return nil, errors.New("cluster: no NATS URL")
+	}
+	n := &Node{
+		cfg: cfg, log: cfg.Logger, id: nuid.Next(), prefix: "wsbench." + cfg.Name + ".",
+		in: make(chan *nats.Msg, inboxSize), rooms: make(map[string]*nats.Subscription),
+		users: make(map[string]owned), stop: make(chan struct{}),
+	}
+	nc, err := nats.Connect(cfg.URLs,
+		nats.Name("wsbench serve "+n.id),
+		nats.NoEcho(), // a node never hears its own publishes: it delivered them locally already
+		nats.MaxReconnects(-1),
+		nats.Timeout(cfg.Timeout),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: connect to %s: %w", cfg.URLs, err)
+	}
+	n.nc = nc
+	fail := func(err error) (*Node, error) {
+		nc.Close()
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fail(fmt.Errorf("cluster: JetStream: %w", err))
+	}
+	kctx, cancel := context.WithTimeout(ctx, 4*cfg.Timeout)
+	defer cancel()
+	n.nicks, err = js.CreateOrUpdateKeyValue(kctx, jetstream.KeyValueConfig{
+		Bucket: "wsbench_" + cfg.Name + "_nicks", Description: "wsbench serve nicknames: name -> owner node", History: 1,
+	})
+	if err != nil {
+		return fail(fmt.Errorf("cluster: nickname bucket (is JetStream enabled on the NATS server?): %w", err))
+	}
+	n.nodes, err = js.CreateOrUpdateKeyValue(kctx, jetstream.KeyValueConfig{
+		Bucket: "wsbench_" + cfg.Name + "_nodes", Description: "wsbench serve node heartbeats", History: 1, TTL: cfg.NodeTTL,
+	})
+	if err != nil {
+		return fail(fmt.Errorf("cluster: node bucket: %w", err))
+	}
+	if err := n.heartbeat(kctx); err != nil {
+		return fail(err)
+	}
+	return n, nil
+}
+
+// ID is this node's ID (the value of the nickname keys it owns).
+func (n *Node) ID() string { return n.id }
+
+// Attach starts delivering to r: it subscribes to shouts and starts the
+// dispatcher and the heartbeat. Call it once, before the hub serves.
+func (n *Node) Attach(r Receiver) error {
+	n.recv = r
+	if _, err := n.nc.ChanSubscribe(n.prefix+"shout", n.in); err != nil {
+		return fmt.Errorf("cluster: subscribe to shouts: %w", err)
+	}
+	n.wg.Add(2)
+	go n.dispatch()
+	go n.beat()
+	return nil
+}
+
+// Close leaves the cluster: it deletes this node's heartbeat (its names are
+// free at once) and drains the NATS connection.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	n.mu.Unlock()
+	close(n.stop)
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Timeout)
+	defer cancel()
+	err := n.nodes.Delete(ctx, n.id)
+	n.nc.Close()
+	n.wg.Wait()
+	if err != nil {
+		return fmt.Errorf("cluster: delete node heartbeat: %w", err)
+	}
+	return nil
+}
+
+// Abort drops the NATS connection without any goodbye, as a killed process
+// would (tests use it to simulate node loss).
+func (n *Node) Abort() {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return
+	}
+	n.closed = true
+	n.mu.Unlock()
+	close(n.stop)
+	n.nc.Close()
+	n.wg.Wait()
+}
+
+func (n *Node) heartbeat(ctx context.Context) error {
+	if _, err := n.nodes.Put(ctx, n.id, []byte(time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
+		return fmt.Errorf("cluster: node heartbeat: %w", err)
+	}
+	return nil
+}
+
+func (n *Node) beat() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.NodeTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Timeout)
+			if err := n.heartbeat(ctx); err != nil {
+				n.log.Warn("cluster heartbeat failed", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// dispatch hands every message from the other nodes to the hub, in the
+// order NATS delivered them.
+func (n *Node) dispatch() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case m := <-n.in:
+			n.handle(m)
+		}
+	}
+}
+
+func (n *Node) handle(m *nats.Msg) {
+	rest, ok := strings.CutPrefix(m.Subject, n.prefix)
+	if !ok {
+		return
+	}
+	switch {
+	case rest == "shout":
+		n.recv.RemoteShout(m.Data)
+	case strings.HasPrefix(rest, "room."):
+		if room, ok := Untoken(rest[len("room."):]); ok {
+			n.recv.RemoteRoom(room, m.Data)
+		}
+	case strings.HasPrefix(rest, "user."):
+		var reply []byte
+		if to, ok := Untoken(rest[len("user."):]); !ok || !n.recv.RemoteDM(to, m.Data) {
+			reply = []byte("unknown")
+		}
+		if m.Reply != "" {
+			_ = m.Respond(reply)
+		}
+	}
+}
+
+// RoomActive implements chat.Broker: subscribe to the room's subject.
+func (n *Node) RoomActive(room string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed || n.rooms[room] != nil {
+		return
+	}
+	sub, err := n.nc.ChanSubscribe(n.prefix+"room."+Token(room), n.in)
+	if err != nil {
+		n.log.Error("cluster: subscribe to room", "room", room, "err", err)
+		return
+	}
+	n.rooms[room] = sub
+}
+
+// RoomIdle implements chat.Broker: unsubscribe from the room's subject.
+func (n *Node) RoomIdle(room string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if sub := n.rooms[room]; sub != nil {
+		delete(n.rooms, room)
+		_ = sub.Unsubscribe()
+	}
+}
+
+// PublishRoom implements chat.Broker.
+func (n *Node) PublishRoom(room string, frame []byte) {
+	if err := n.nc.Publish(n.prefix+"room."+Token(room), frame); err != nil {
+		n.log.Debug("cluster: publish room message", "room", room, "err", err)
+	}
+}
+
+// PublishShout implements chat.Broker.
+func (n *Node) PublishShout(frame []byte) {
+	if err := n.nc.Publish(n.prefix+"shout", frame); err != nil {
+		n.log.Debug("cluster: publish shout", "err", err)
+	}
+}
+
+// SendDM implements chat.Broker: a request to the user's subject, answered
+// by the node where the user is connected.
+func (n *Node) SendDM(to string, frame []byte, done func(error)) {
+	frame = append([]byte(nil), frame...)
+	n.spawn(done, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Timeout)
+		defer cancel()
+		m, err := n.nc.RequestWithContext(ctx, n.prefix+"user."+Token(to), frame)
+		switch {
+		case errors.Is(err, nats.ErrNoResponders):
+			err = chat.ErrUnknownUser
+		case err != nil:
+			err = fmt.Errorf("dm through NATS: %w", err)
+		case len(m.Data) > 0:
+			err = chat.ErrUnknownUser // the user left that node meanwhile
+		}
+		done(err)
+	})
+}
+
+// ClaimNick implements chat.Broker.
+func (n *Node) ClaimNick(name string, done func(error)) {
+	n.spawn(done, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Timeout)
+		defer cancel()
+		rev, err := n.claim(ctx, name)
+		if err == nil {
+			n.mu.Lock()
+			if n.closed {
+				err = errClosed
+			} else {
+				var sub *nats.Subscription
+				sub, err = n.nc.ChanSubscribe(n.prefix+"user."+Token(name), n.in)
+				if err == nil {
+					if old := n.users[name]; old.sub != nil {
+						_ = old.sub.Unsubscribe()
+					}
+					n.users[name] = owned{rev: rev, sub: sub}
+				}
+			}
+			n.mu.Unlock()
+			if err == nil {
+				// welcome promises the name is reachable: the server has
+				// the subscription once the flush returns.
+				if ferr := n.nc.FlushWithContext(ctx); ferr != nil {
+					n.log.Warn("cluster: flush after nickname claim", "name", name, "err", ferr)
+				}
+			}
+		}
+		done(err)
+	})
+}
+
+// errClosed is reported for calls after Close.
+var errClosed = errors.New("cluster: node is shutting down")
+
+// spawn runs f on its own goroutine, or reports errClosed to done once the
+// node is closed.
+func (n *Node) spawn(done func(error), f func()) {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		go done(errClosed) // never call back on the caller's goroutine: it holds hub locks
+		return
+	}
+	n.wg.Add(1)
+	n.mu.Unlock()
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
+}
+
+// claim takes name's key: create it if absent, or take it over (compare
+// and set on its revision) if its owner node has no live heartbeat.
+func (n *Node) claim(ctx context.Context, name string) (uint64, error) {
+	key, me := Token(name), []byte(n.id)
+	for range 3 {
+		rev, err := n.nicks.Create(ctx, key, me)
+		if err == nil {
+			return rev, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			return 0, fmt.Errorf("claim nickname: %w", err)
+		}
+		e, err := n.nicks.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // released meanwhile
+		}
+		if err != nil {
+			return 0, fmt.Errorf("claim nickname: %w", err)
+		}
+		if owner := string(e.Value()); owner != n.id {
+			// A name of this node's own is left over from a release still
+			// in flight; another node's is free once its heartbeat expired.
+			_, err := n.nodes.Get(ctx, owner)
+			if err == nil {
+				return 0, chat.ErrNickTaken
+			}
+			if !errors.Is(err, jetstream.ErrKeyNotFound) {
+				return 0, fmt.Errorf("claim nickname: owner heartbeat: %w", err)
+			}
+		}
+		rev, err = n.nicks.Update(ctx, key, me, e.Revision())
+		if err == nil {
+			return rev, nil
+		}
+		if !wrongRevision(err) {
+			return 0, fmt.Errorf("claim nickname: %w", err)
+		}
+	}
+	return 0, chat.ErrNickTaken // contended: someone else won each round
+}
+
+func wrongRevision(err error) bool {
+	var api *jetstream.APIError
+	return errors.As(err, &api) && (api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// ReleaseNick implements chat.Broker: stop hearing the name's dms and
+// delete its key if this node still owns that revision.
+func (n *Node) ReleaseNick(name string) {
+	n.mu.Lock()
+	o, ok := n.users[name]
+	if ok {
+		delete(n.users, name)
+		_ = o.sub.Unsubscribe()
+	}
+	closed := n.closed
+	if ok && !closed {
+		n.wg.Add(1)
+	}
+	n.mu.Unlock()
+	if !ok || closed {
+		return // after Close the node's heartbeat is gone, which frees its names
+	}
+	go func() {
+		defer n.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Timeout)
+		defer cancel()
+		err := n.nicks.Delete(ctx, Token(name), jetstream.LastRevision(o.rev))
+		if err != nil && !wrongRevision(err) {
+			n.log.Warn("cluster: release nickname", "name", name, "err", err)
+		}
+	}()
+}
+
+// CheckName reports whether s is a valid cluster name (--cluster-name).
+func CheckName(s string) error {
+	if s == "" || len(s) > 64 {
+		return fmt.Errorf("cluster name %q: want 1..64 characters of A-Z a-z 0-9 _ -", s)
+	}
+	for _, b := range []byte(s) {
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '-') {
+			return fmt.Errorf("cluster name %q: want 1..64 characters of A-Z a-z 0-9 _ -", s)
+		}
+	}
+	return nil
+}
