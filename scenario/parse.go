@@ -59,7 +59,6 @@ type decoder struct {
 	scenarioUses []tmplUse
 	fileUses     []tmplUse
 	inFileLevel  bool
-	captures     map[string]bool // this scenario's captured variable names
 }
 
 type tmplUse struct {

@@ -247,7 +247,7 @@ func TestParseChatRoom(t *testing.T) {
 }
 
 func TestParseSingleScenarioDefaults(t *testing.T) {
-	p, err := Parse("s.yaml", []byte(`
+	_, err := Parse("s.yaml", []byte(`
 steps:
   - connect: {path: /echo, headers: {A: b}}
   - send: hello
@@ -256,7 +256,7 @@ steps:
 	if err == nil {
 		t.Fatal("a closed model with no duration, stages or iterations parsed")
 	}
-	p, err = Parse("s.yaml", []byte(`
+	p, err := Parse("s.yaml", []byte(`
 target: ws://127.0.0.1:9000/
 iterations: 3
 connect: {headers: {X: "1"}, compression: true}
@@ -309,7 +309,7 @@ steps:
 }
 
 func TestParseYAMLFeatures(t *testing.T) {
-	p, err := Parse("a.yaml", []byte(`
+	_, err := Parse("a.yaml", []byte(`
 x-common: &common
   duration: 10s
   steps: [connect, close]
@@ -334,7 +334,7 @@ scenarios:
 	if !strings.Contains(err.Error(), "unknown field `x-common`") {
 		t.Fatalf("error: %v", err)
 	}
-	p, err = Parse("a.yaml", []byte(`
+	p, err := Parse("a.yaml", []byte(`
 scenarios:
   a: &common
     duration: 10s

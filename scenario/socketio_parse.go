@@ -11,7 +11,6 @@ import (
 
 var (
 	emitFields     = []string{"name", "event", "args", "ack", "timeout", "on_timeout", "binary_hex", "binary_base64", "random_bytes"}
-	emitBinaries   = []string{"binary_hex", "binary_base64", "random_bytes"}
 	ackMatchFields = []string{"json", "regex"}
 	protocolNames  = []string{"websocket", "socketio"}
 )
