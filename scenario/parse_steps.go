@@ -53,42 +53,20 @@ func (d *decoder) step(n *ynode, field string, conn ConnectOptions) (Step, bool)
 		d.fail(n, field, "a step has exactly one kind, found `%s` and `%s` (write them as separate list items)", n.keys[0].str, n.keys[1].str)
 		return Step{}, false
 	default:
-		d.fail(n, field, "expected a step (connect, send, expect, think, repeat, ping, close, group or emit), got %s", n.describe())
+		d.fail(n, field, "expected a step (%s), got %s", stepKindList(), n.describe())
 		return Step{}, false
 	}
-	st := Step{Pos: n.pos}
-	f := join(field, kind)
-	switch kind {
-	case "connect":
-		st.Kind = StepConnect
-		st.Connect = &ConnectStep{Options: conn}
-		if v.kind != yNull {
-			st.Connect.Options = mergeConnect(conn, d.connectOptions(v, f))
-		}
-	case "send":
-		st.Kind, st.Send = StepSend, d.send(v, f)
-	case "expect":
-		st.Kind, st.Expect = StepExpect, d.expect(v, f)
-	case "think":
-		st.Kind, st.Think = StepThink, d.think(v, f)
-	case "repeat":
-		st.Kind, st.Repeat = StepRepeat, d.repeat(v, f, conn)
-	case "ping":
-		st.Kind, st.Ping = StepPing, d.ping(v, f)
-	case "close":
-		st.Kind, st.Close = StepClose, d.close(v, f)
-	case "group":
-		st.Kind, st.Group = StepGroup, d.group(v, f, conn)
-	case "emit":
-		st.Kind, st.Emit = StepEmit, d.emit(v, f)
-	default:
+	k, known := stepKindByName(kind)
+	if !known {
 		at := n
 		if n.kind == yMap {
 			at = n.keys[0]
 		}
-		d.failHint(at, field, closest(kind, stepKinds), "unknown step `%s`", kind)
+		d.failHint(at, field, closest(kind, stepKindNames()), "unknown step `%s`", kind)
 		return Step{}, false
 	}
+	st := Step{Kind: k, Pos: n.pos}
+	stepKinds[k].parse(d, &st, v, join(field, kind), conn)
 	return st, true
 }
 
@@ -395,3 +373,32 @@ func (d *decoder) group(v *ynode, f string, conn ConnectOptions) *GroupStep {
 	}
 	return g
 }
+
+func parseConnect(d *decoder, st *Step, v *ynode, f string, conn ConnectOptions) {
+	st.Connect = &ConnectStep{Options: conn}
+	if v.kind != yNull {
+		st.Connect.Options = mergeConnect(conn, d.connectOptions(v, f))
+	}
+}
+
+func parseSend(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) { st.Send = d.send(v, f) }
+
+func parseExpect(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) {
+	st.Expect = d.expect(v, f)
+}
+
+func parseThink(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) { st.Think = d.think(v, f) }
+
+func parseRepeat(d *decoder, st *Step, v *ynode, f string, conn ConnectOptions) {
+	st.Repeat = d.repeat(v, f, conn)
+}
+
+func parsePing(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) { st.Ping = d.ping(v, f) }
+
+func parseClose(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) { st.Close = d.close(v, f) }
+
+func parseGroup(d *decoder, st *Step, v *ynode, f string, conn ConnectOptions) {
+	st.Group = d.group(v, f, conn)
+}
+
+func parseEmit(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) { st.Emit = d.emit(v, f) }

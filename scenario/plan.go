@@ -164,30 +164,6 @@ type Reconnect struct {
 	MaxAttempts int           // 0: unlimited until the run ends
 }
 
-// StepKind tells which of Step's fields is set.
-type StepKind int
-
-const (
-	StepConnect StepKind = iota
-	StepSend
-	StepExpect
-	StepThink
-	StepRepeat
-	StepPing
-	StepClose
-	StepGroup
-	StepEmit // Socket.IO event
-)
-
-var stepKindNames = [...]string{"connect", "send", "expect", "think", "repeat", "ping", "close", "group", "emit"}
-
-func (k StepKind) String() string {
-	if int(k) < len(stepKindNames) {
-		return stepKindNames[k]
-	}
-	return fmt.Sprintf("step(%d)", int(k))
-}
-
 // Step is one instruction of a virtual user. Exactly the field named by Kind is non-nil.
 type Step struct {
 	Kind    StepKind

@@ -161,70 +161,95 @@ func (s *scenarioRun) run(ctx context.Context, seg Segment) {
 // compile resolves steps: metric handles (looked up once, so recording
 // does not touch the registry's maps), matchers, dialers.
 func (s *scenarioRun) compile(steps []Step, paced bool, tap dialer.Tap, dialers map[string]*dialer.Dialer) ([]cstep, error) {
-	reg := s.r.m.reg
+	env := compileEnv{paced: paced, tap: tap, dialers: dialers}
 	out := make([]cstep, len(steps))
 	for i := range steps {
 		st := &steps[i]
 		c := &out[i]
 		c.Step = st
-		var err error
-		switch st.Kind {
-		case StepConnect:
-			if st.Connect == nil {
-				return nil, fmt.Errorf("%s: connect step without options", st.Pos)
-			}
-			opts := mergeConnect(mergeConnect(s.r.plan.Connect, s.sc.Connect), st.Connect.Options)
-			c.dial, err = s.prepareDial(opts, tap, dialers)
-		case StepSend:
-			if st.Send == nil || (st.Send.Kind != PayloadBinary && st.Send.Body == nil) {
-				return nil, fmt.Errorf("%s: send step without a body", st.Pos)
-			}
-		case StepExpect:
-			if st.Expect == nil {
-				return nil, fmt.Errorf("%s: expect step without a matcher", st.Pos)
-			}
-			if err = st.Expect.Match.Compile(); err != nil {
-				err = fmt.Errorf("%s: expect %s: %w", st.Pos, st.Expect.Name, err)
-			}
-			name := nameOr(st.Expect.Name, "expect")
-			c.lat = reg.Latency(name)
-			if paced {
-				c.raw = reg.Latency(name + report.RawSuffix)
-			}
-		case StepThink:
-			if st.Think == nil {
-				return nil, fmt.Errorf("%s: think step without a duration", st.Pos)
-			}
-		case StepPing:
-			if st.Ping == nil {
-				return nil, fmt.Errorf("%s: ping step without options", st.Pos)
-			}
-			c.lat = reg.Latency(nameOr(st.Ping.Name, "ping"))
-		case StepClose:
-			if st.Close == nil {
-				return nil, fmt.Errorf("%s: close step without options", st.Pos)
-			}
-		case StepRepeat:
-			if st.Repeat == nil {
-				return nil, fmt.Errorf("%s: repeat step without a body", st.Pos)
-			}
-			c.sub, err = s.compile(st.Repeat.Steps, paced || st.Repeat.Every > 0, tap, dialers)
-		case StepEmit:
-			err = s.compileEmit(c, paced)
-		case StepGroup:
-			if st.Group == nil {
-				return nil, fmt.Errorf("%s: group step without a body", st.Pos)
-			}
-			c.lat = reg.Latency(nameOr(st.Group.Name, "group"))
-			c.sub, err = s.compile(st.Group.Steps, paced, tap, dialers)
-		default:
-			err = fmt.Errorf("%s: unknown step kind %v", st.Pos, st.Kind)
+		if st.Kind < 0 || st.Kind >= numStepKinds {
+			return nil, fmt.Errorf("%s: unknown step kind %v", st.Pos, st.Kind)
 		}
-		if err != nil {
+		if err := stepKinds[st.Kind].compile(s, c, env); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+func compileConnect(s *scenarioRun, c *cstep, env compileEnv) error {
+	if c.Connect == nil {
+		return fmt.Errorf("%s: connect step without options", c.Pos)
+	}
+	opts := mergeConnect(mergeConnect(s.r.plan.Connect, s.sc.Connect), c.Connect.Options)
+	var err error
+	c.dial, err = s.prepareDial(opts, env.tap, env.dialers)
+	return err
+}
+
+func compileSend(s *scenarioRun, c *cstep, env compileEnv) error {
+	if c.Send == nil || (c.Send.Kind != PayloadBinary && c.Send.Body == nil) {
+		return fmt.Errorf("%s: send step without a body", c.Pos)
+	}
+	return nil
+}
+
+func compileExpect(s *scenarioRun, c *cstep, env compileEnv) error {
+	if c.Expect == nil {
+		return fmt.Errorf("%s: expect step without a matcher", c.Pos)
+	}
+	var err error
+	if err = c.Expect.Match.Compile(); err != nil {
+		err = fmt.Errorf("%s: expect %s: %w", c.Pos, c.Expect.Name, err)
+	}
+	reg := s.r.m.reg
+	name := nameOr(c.Expect.Name, "expect")
+	c.lat = reg.Latency(name)
+	if env.paced {
+		c.raw = reg.Latency(name + report.RawSuffix)
+	}
+	return err
+}
+
+func compileThink(s *scenarioRun, c *cstep, env compileEnv) error {
+	if c.Think == nil {
+		return fmt.Errorf("%s: think step without a duration", c.Pos)
+	}
+	return nil
+}
+
+func compilePing(s *scenarioRun, c *cstep, env compileEnv) error {
+	if c.Ping == nil {
+		return fmt.Errorf("%s: ping step without options", c.Pos)
+	}
+	c.lat = s.r.m.reg.Latency(nameOr(c.Ping.Name, "ping"))
+	return nil
+}
+
+func compileClose(s *scenarioRun, c *cstep, env compileEnv) error {
+	if c.Close == nil {
+		return fmt.Errorf("%s: close step without options", c.Pos)
+	}
+	return nil
+}
+
+func compileRepeat(s *scenarioRun, c *cstep, env compileEnv) error {
+	if c.Repeat == nil {
+		return fmt.Errorf("%s: repeat step without a body", c.Pos)
+	}
+	var err error
+	c.sub, err = s.compile(c.Repeat.Steps, env.paced || c.Repeat.Every > 0, env.tap, env.dialers)
+	return err
+}
+
+func compileGroup(s *scenarioRun, c *cstep, env compileEnv) error {
+	if c.Group == nil {
+		return fmt.Errorf("%s: group step without a body", c.Pos)
+	}
+	c.lat = s.r.m.reg.Latency(nameOr(c.Group.Name, "group"))
+	var err error
+	c.sub, err = s.compile(c.Group.Steps, env.paced, env.tap, env.dialers)
+	return err
 }
 
 func nameOr(name, def string) string {

@@ -380,7 +380,7 @@ func (l *link) goodbye() {
 
 // emit sends a Socket.IO event and, with ack, reads the connection until
 // its acknowledgement comes.
-func (v *vu) emit(st *cstep, sc sched) error {
+func runEmit(v *vu, st *cstep, sc sched) error {
 	l, err := v.liveLink()
 	if err != nil {
 		return err
@@ -481,7 +481,7 @@ func (v *vu) emit(st *cstep, sc sched) error {
 }
 
 // compileEmit prepares an emit step: its payload template and metrics.
-func (s *scenarioRun) compileEmit(c *cstep, paced bool) error {
+func compileEmit(s *scenarioRun, c *cstep, env compileEnv) error {
 	e := c.Emit
 	if e == nil {
 		return fmt.Errorf("%s: emit step without options", c.Pos)
@@ -504,7 +504,7 @@ func (s *scenarioRun) compileEmit(c *cstep, paced bool) error {
 		reg := s.r.m.reg
 		name := nameOr(e.Name, e.Event)
 		c.lat = reg.Latency(name)
-		if paced {
+		if env.paced {
 			c.raw = reg.Latency(name + report.RawSuffix)
 		}
 	}

@@ -159,54 +159,50 @@ func (v *vu) step(st *cstep, sc sched) error {
 	if v.ctx.Err() != nil {
 		return errCancelled
 	}
-	if l := v.link; l != nil && l.aside != nil && st.Kind != StepSend && st.Kind != StepRepeat && st.Kind != StepGroup {
+	if st.Kind < 0 || st.Kind >= numStepKinds {
+		return fmt.Errorf("%s: unknown step kind %v", st.Pos, st.Kind)
+	}
+	k := &stepKinds[st.Kind]
+	if l := v.link; l != nil && l.aside != nil && !k.keepsAside {
 		l.own()
 	}
-	switch st.Kind {
-	case StepConnect:
-		// After failed dials, wait before the next (backoff.go).
-		if err := v.backoffWait(st.dial.backoff); err != nil {
-			return err
-		}
-		if err := v.connect(st.dial); err != nil {
-			return err
-		}
-		if v.depth == 0 {
-			v.resume = v.top + 1
-		} else {
-			v.resume = v.top
-		}
-		return nil
-	case StepSend:
-		return v.send(st, sc)
-	case StepExpect:
-		return v.expect(st)
-	case StepThink:
-		if st.Think.NoRead {
-			return v.pause(thinkTime(st.Think, v.vars))
-		}
-		return v.sleep(thinkTime(st.Think, v.vars))
-	case StepRepeat:
-		return v.repeat(st, sc)
-	case StepPing:
-		return v.ping(st)
-	case StepClose:
-		return v.closeStep(st)
-	case StepEmit:
-		return v.emit(st, sc)
-	case StepGroup:
-		start := time.Now()
-		v.depth++
-		defer func() { v.depth-- }()
-		for i := range st.sub {
-			if err := v.step(&st.sub[i], sc); err != nil {
-				return err
-			}
-		}
-		st.lat.Record(time.Since(start))
-		return nil
+	return k.run(v, st, sc)
+}
+
+func runConnect(v *vu, st *cstep, _ sched) error {
+	// After failed dials, wait before the next (backoff.go).
+	if err := v.backoffWait(st.dial.backoff); err != nil {
+		return err
 	}
-	return fmt.Errorf("%s: unknown step kind %v", st.Pos, st.Kind)
+	if err := v.connect(st.dial); err != nil {
+		return err
+	}
+	if v.depth == 0 {
+		v.resume = v.top + 1
+	} else {
+		v.resume = v.top
+	}
+	return nil
+}
+
+func runThink(v *vu, st *cstep, _ sched) error {
+	if st.Think.NoRead {
+		return v.pause(thinkTime(st.Think, v.vars))
+	}
+	return v.sleep(thinkTime(st.Think, v.vars))
+}
+
+func runGroup(v *vu, st *cstep, sc sched) error {
+	start := time.Now()
+	v.depth++
+	defer func() { v.depth-- }()
+	for i := range st.sub {
+		if err := v.step(&st.sub[i], sc); err != nil {
+			return err
+		}
+	}
+	st.lat.Record(time.Since(start))
+	return nil
 }
 
 // thinkTime draws a think time from the step's distribution.
@@ -268,7 +264,7 @@ func (v *vu) pause(d time.Duration) error {
 	}
 }
 
-func (v *vu) repeat(st *cstep, sc sched) error {
+func runRepeat(v *vu, st *cstep, sc sched) error {
 	r := st.Repeat
 	start := time.Now()
 	end := time.Time{}
@@ -414,7 +410,7 @@ func (v *vu) liveLink() (*link, error) {
 	return l, nil
 }
 
-func (v *vu) send(st *cstep, sc sched) error {
+func runSend(v *vu, st *cstep, sc sched) error {
 	l, err := v.liveLink()
 	if err != nil {
 		return err
@@ -478,7 +474,7 @@ func appendRandom(dst []byte, n int, v *Vars) []byte {
 	return dst
 }
 
-func (v *vu) expect(st *cstep) error {
+func runExpect(v *vu, st *cstep, _ sched) error {
 	l := v.link
 	if l == nil {
 		v.m.errNotConnected.Inc()
@@ -533,7 +529,7 @@ func (v *vu) expect(st *cstep) error {
 	return errIterFailed
 }
 
-func (v *vu) ping(st *cstep) error {
+func runPing(v *vu, st *cstep, _ sched) error {
 	l, err := v.liveLink()
 	if err != nil {
 		return err
@@ -564,7 +560,7 @@ func (v *vu) ping(st *cstep) error {
 	return errIterFailed
 }
 
-func (v *vu) closeStep(st *cstep) error {
+func runClose(v *vu, st *cstep, _ sched) error {
 	l, err := v.liveLink()
 	if err != nil {
 		return err
