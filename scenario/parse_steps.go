@@ -15,7 +15,6 @@ var (
 	expectFields   = []string{"name", "event", "json", "regex", "binary", "timeout", "on_timeout", "capture"}
 	thinkFields    = []string{"fixed", "uniform", "exponential", "read"}
 	repeatFields   = []string{"count", "duration", "every", "steps"}
-	pingFields     = []string{"name", "timeout", "payload"}
 	closeFields    = []string{"code", "reason"}
 	groupFields    = []string{"name", "steps"}
 	onTimeoutNames = []string{"fail", "continue"}
@@ -306,29 +305,6 @@ func (d *decoder) repeat(v *ynode, f string, conn ConnectOptions) *RepeatStep {
 	return r
 }
 
-func (d *decoder) ping(v *ynode, f string) *PingStep {
-	p := &PingStep{Name: "ping", Timeout: DefaultPingTimeout}
-	if !d.needMap(v, f, pingFields, true) {
-		return p
-	}
-	for i, k := range v.keys {
-		val, kf := v.vals[i], join(f, k.str)
-		switch k.str {
-		case "name":
-			p.Name = d.metricName(val, kf)
-		case "timeout":
-			p.Timeout, _ = d.positiveDur(val, kf)
-		case "payload":
-			s, _ := d.str(val, kf)
-			if len(s) > 125 {
-				d.fail(val, kf, "a ping payload is at most 125 bytes, got %d", len(s))
-			}
-			p.Payload = []byte(s)
-		}
-	}
-	return p
-}
-
 func (d *decoder) close(v *ynode, f string) *CloseStep {
 	c := &CloseStep{Code: 1000}
 	if !d.needMap(v, f, closeFields, true) {
@@ -392,8 +368,6 @@ func parseThink(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) { st
 func parseRepeat(d *decoder, st *Step, v *ynode, f string, conn ConnectOptions) {
 	st.Repeat = d.repeat(v, f, conn)
 }
-
-func parsePing(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) { st.Ping = d.ping(v, f) }
 
 func parseClose(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) { st.Close = d.close(v, f) }
 

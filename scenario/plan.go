@@ -275,13 +275,6 @@ type RepeatStep struct {
 	Steps []Step
 }
 
-// PingStep sends a ping and records the pong round trip under Name (default "ping").
-type PingStep struct {
-	Name    string
-	Payload []byte
-	Timeout time.Duration
-}
-
 // CloseStep starts the close handshake.
 type CloseStep struct {
 	Code   uint16 // default 1000

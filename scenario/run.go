@@ -218,14 +218,6 @@ func compileThink(s *scenarioRun, c *cstep, env compileEnv) error {
 	return nil
 }
 
-func compilePing(s *scenarioRun, c *cstep, env compileEnv) error {
-	if c.Ping == nil {
-		return fmt.Errorf("%s: ping step without options", c.Pos)
-	}
-	c.lat = s.r.m.reg.Latency(nameOr(c.Ping.Name, "ping"))
-	return nil
-}
-
 func compileClose(s *scenarioRun, c *cstep, env compileEnv) error {
 	if c.Close == nil {
 		return fmt.Errorf("%s: close step without options", c.Pos)

@@ -529,37 +529,6 @@ func runExpect(v *vu, st *cstep, _ sched) error {
 	return errIterFailed
 }
 
-func runPing(v *vu, st *cstep, _ sched) error {
-	l, err := v.liveLink()
-	if err != nil {
-		return err
-	}
-	p := st.Ping
-	timeout := p.Timeout
-	if timeout <= 0 {
-		timeout = DefaultPingTimeout
-	}
-	sent := time.Now()
-	if err := l.c.Ping(p.Payload); err != nil {
-		v.m.errSend.Inc()
-		return errConnLost
-	}
-	l.waitKind = waitPong
-	ok := l.readUntil(sent.Add(timeout)) == readGot
-	l.waitKind = waitNone
-	switch {
-	case ok:
-		st.lat.Record(l.gotAt.Sub(sent))
-		return nil
-	case v.ctx.Err() != nil:
-		return errCancelled
-	case l.dead.Load():
-		return errConnLost
-	}
-	v.m.errPingTimeout.Inc()
-	return errIterFailed
-}
-
 func runClose(v *vu, st *cstep, _ sched) error {
 	l, err := v.liveLink()
 	if err != nil {
