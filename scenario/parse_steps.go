@@ -4,9 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"strings"
-	"unicode/utf8"
-
-	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
 var (
@@ -15,7 +12,6 @@ var (
 	expectFields   = []string{"name", "event", "json", "regex", "binary", "timeout", "on_timeout", "capture"}
 	thinkFields    = []string{"fixed", "uniform", "exponential", "read"}
 	repeatFields   = []string{"count", "duration", "every", "steps"}
-	closeFields    = []string{"code", "reason"}
 	groupFields    = []string{"name", "steps"}
 	onTimeoutNames = []string{"fail", "continue"}
 )
@@ -305,33 +301,6 @@ func (d *decoder) repeat(v *ynode, f string, conn ConnectOptions) *RepeatStep {
 	return r
 }
 
-func (d *decoder) close(v *ynode, f string) *CloseStep {
-	c := &CloseStep{Code: 1000}
-	if !d.needMap(v, f, closeFields, true) {
-		return c
-	}
-	for i, k := range v.keys {
-		val, kf := v.vals[i], join(f, k.str)
-		switch k.str {
-		case "code":
-			if code, ok := d.int(val, kf, 0, 65535); ok {
-				if code < 0 || code > 0xffff || !wsproto.ValidCloseCode(uint16(code)) {
-					d.fail(val, kf, "%d is not a close code an endpoint may send (1000-1003, 1007-1014, 3000-4999)", code)
-				}
-				c.Code = uint16(code)
-			}
-		case "reason":
-			c.Reason, _ = d.str(val, kf)
-			if len(c.Reason) > 123 {
-				d.fail(val, kf, "a close reason is at most 123 bytes, got %d", len(c.Reason))
-			} else if !utf8.ValidString(c.Reason) {
-				d.fail(val, kf, "a close reason must be valid UTF-8")
-			}
-		}
-	}
-	return c
-}
-
 func (d *decoder) group(v *ynode, f string, conn ConnectOptions) *GroupStep {
 	g := &GroupStep{}
 	if !d.needMap(v, f, groupFields, false) {
@@ -368,8 +337,6 @@ func parseThink(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) { st
 func parseRepeat(d *decoder, st *Step, v *ynode, f string, conn ConnectOptions) {
 	st.Repeat = d.repeat(v, f, conn)
 }
-
-func parseClose(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) { st.Close = d.close(v, f) }
 
 func parseGroup(d *decoder, st *Step, v *ynode, f string, conn ConnectOptions) {
 	st.Group = d.group(v, f, conn)

@@ -275,12 +275,6 @@ type RepeatStep struct {
 	Steps []Step
 }
 
-// CloseStep starts the close handshake.
-type CloseStep struct {
-	Code   uint16 // default 1000
-	Reason string
-}
-
 // GroupStep runs Steps and records their total duration under Name.
 type GroupStep struct {
 	Name  string

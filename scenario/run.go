@@ -218,13 +218,6 @@ func compileThink(s *scenarioRun, c *cstep, env compileEnv) error {
 	return nil
 }
 
-func compileClose(s *scenarioRun, c *cstep, env compileEnv) error {
-	if c.Close == nil {
-		return fmt.Errorf("%s: close step without options", c.Pos)
-	}
-	return nil
-}
-
 func compileRepeat(s *scenarioRun, c *cstep, env compileEnv) error {
 	if c.Repeat == nil {
 		return fmt.Errorf("%s: repeat step without a body", c.Pos)

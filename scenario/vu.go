@@ -529,29 +529,6 @@ func runExpect(v *vu, st *cstep, _ sched) error {
 	return errIterFailed
 }
 
-func runClose(v *vu, st *cstep, _ sched) error {
-	l, err := v.liveLink()
-	if err != nil {
-		return err
-	}
-	code := st.Close.Code
-	if code == 0 {
-		code = 1000
-	}
-	l.closing = true
-	l.goodbye()
-	if err := l.c.SendClose(code, st.Close.Reason); err != nil {
-		v.m.errSend.Inc()
-	} else if l.readUntil(time.Now().Add(closeWait)) != readEnded && v.ctx.Err() == nil {
-		v.m.errCloseTimeout.Inc()
-	}
-	v.dropLink()
-	if v.ctx.Err() != nil {
-		return errCancelled
-	}
-	return nil
-}
-
 // endConn closes the VU's connection if it has one: with a close handshake
 // bounded by endCloseWait when graceful, at once otherwise.
 func (v *vu) endConn(graceful bool) {
