@@ -12,7 +12,6 @@ var (
 	expectFields   = []string{"name", "event", "json", "regex", "binary", "timeout", "on_timeout", "capture"}
 	thinkFields    = []string{"fixed", "uniform", "exponential", "read"}
 	repeatFields   = []string{"count", "duration", "every", "steps"}
-	groupFields    = []string{"name", "steps"}
 	onTimeoutNames = []string{"fail", "continue"}
 )
 
@@ -301,24 +300,6 @@ func (d *decoder) repeat(v *ynode, f string, conn ConnectOptions) *RepeatStep {
 	return r
 }
 
-func (d *decoder) group(v *ynode, f string, conn ConnectOptions) *GroupStep {
-	g := &GroupStep{}
-	if !d.needMap(v, f, groupFields, false) {
-		return g
-	}
-	if nn := v.get("name"); nn != nil {
-		g.Name = d.metricName(nn, join(f, "name"))
-	} else {
-		d.fail(v, f, "missing `name` (the group's duration metric)")
-	}
-	if sn := v.get("steps"); sn != nil {
-		g.Steps = d.steps(sn, join(f, "steps"), conn)
-	} else {
-		d.fail(v, f, "missing `steps`")
-	}
-	return g
-}
-
 func parseConnect(d *decoder, st *Step, v *ynode, f string, conn ConnectOptions) {
 	st.Connect = &ConnectStep{Options: conn}
 	if v.kind != yNull {
@@ -336,10 +317,6 @@ func parseThink(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) { st
 
 func parseRepeat(d *decoder, st *Step, v *ynode, f string, conn ConnectOptions) {
 	st.Repeat = d.repeat(v, f, conn)
-}
-
-func parseGroup(d *decoder, st *Step, v *ynode, f string, conn ConnectOptions) {
-	st.Group = d.group(v, f, conn)
 }
 
 func parseEmit(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) { st.Emit = d.emit(v, f) }

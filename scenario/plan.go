@@ -275,12 +275,6 @@ type RepeatStep struct {
 	Steps []Step
 }
 
-// GroupStep runs Steps and records their total duration under Name.
-type GroupStep struct {
-	Name  string
-	Steps []Step
-}
-
 // Listener watches every inbound message for the whole session.
 type Listener struct {
 	Name  string // counter "listener.<Name>" and latency metric Name

@@ -227,16 +227,6 @@ func compileRepeat(s *scenarioRun, c *cstep, env compileEnv) error {
 	return err
 }
 
-func compileGroup(s *scenarioRun, c *cstep, env compileEnv) error {
-	if c.Group == nil {
-		return fmt.Errorf("%s: group step without a body", c.Pos)
-	}
-	c.lat = s.r.m.reg.Latency(nameOr(c.Group.Name, "group"))
-	var err error
-	c.sub, err = s.compile(c.Group.Steps, env.paced, env.tap, env.dialers)
-	return err
-}
-
 func nameOr(name, def string) string {
 	if name == "" {
 		return def

@@ -192,19 +192,6 @@ func runThink(v *vu, st *cstep, _ sched) error {
 	return v.sleep(thinkTime(st.Think, v.vars))
 }
 
-func runGroup(v *vu, st *cstep, sc sched) error {
-	start := time.Now()
-	v.depth++
-	defer func() { v.depth-- }()
-	for i := range st.sub {
-		if err := v.step(&st.sub[i], sc); err != nil {
-			return err
-		}
-	}
-	st.lat.Record(time.Since(start))
-	return nil
-}
-
 // thinkTime draws a think time from the step's distribution.
 func thinkTime(t *ThinkStep, v *Vars) time.Duration {
 	r := v.rng()
