@@ -10,7 +10,6 @@ var (
 	sendFields     = []string{"name", "json", "text", "binary_hex", "binary_base64", "random_bytes"}
 	sendPayloads   = []string{"json", "text", "binary_hex", "binary_base64", "random_bytes"}
 	expectFields   = []string{"name", "event", "json", "regex", "binary", "timeout", "on_timeout", "capture"}
-	thinkFields    = []string{"fixed", "uniform", "exponential", "read"}
 	repeatFields   = []string{"count", "duration", "every", "steps"}
 	onTimeoutNames = []string{"fail", "continue"}
 )
@@ -223,56 +222,6 @@ func (d *decoder) capture(n *ynode, field string, m Matcher) map[string]string {
 	return out
 }
 
-func (d *decoder) think(v *ynode, f string) *ThinkStep {
-	t := &ThinkStep{Dist: ThinkFixed}
-	if v.kind == yString || v.kind == yInt {
-		t.Fixed, _ = d.positiveDur(v, f)
-		return t
-	}
-	if !d.needMap(v, f, thinkFields, false) {
-		return t
-	}
-	dist := -1
-	for i, k := range v.keys {
-		val, kf := v.vals[i], join(f, k.str)
-		if k.str == "read" {
-			read, _ := d.bool(val, kf)
-			t.NoRead = !read
-			continue
-		}
-		if dist >= 0 {
-			d.fail(val, kf, "expected exactly one of fixed, uniform or exponential, found `%s` and `%s`", v.keys[dist].str, k.str)
-			return t
-		}
-		dist = i
-	}
-	if dist < 0 {
-		d.fail(v, f, "expected exactly one of fixed, uniform or exponential")
-		return t
-	}
-	val, kf := v.vals[dist], join(f, v.keys[dist].str)
-	switch v.keys[dist].str {
-	case "fixed":
-		t.Fixed, _ = d.positiveDur(val, kf)
-	case "uniform":
-		t.Dist = ThinkUniform
-		if val.kind != ySeq || len(val.items) != 2 {
-			d.fail(val, kf, "expected [min, max], got %s", val.describe())
-			return t
-		}
-		var ok1, ok2 bool
-		t.Min, ok1 = d.dur(val.items[0], index(kf, 0))
-		t.Max, ok2 = d.dur(val.items[1], index(kf, 1))
-		if ok1 && ok2 && (t.Min < 0 || t.Max <= 0 || t.Min > t.Max) {
-			d.fail(val, kf, "want 0 <= min <= max and max > 0, got [%s, %s]", t.Min, t.Max)
-		}
-	case "exponential":
-		t.Dist = ThinkExponential
-		t.Mean, _ = d.positiveDur(val, kf)
-	}
-	return t
-}
-
 func (d *decoder) repeat(v *ynode, f string, conn ConnectOptions) *RepeatStep {
 	r := &RepeatStep{}
 	if !d.needMap(v, f, repeatFields, false) {
@@ -312,8 +261,6 @@ func parseSend(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) { st.
 func parseExpect(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) {
 	st.Expect = d.expect(v, f)
 }
-
-func parseThink(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) { st.Think = d.think(v, f) }
 
 func parseRepeat(d *decoder, st *Step, v *ynode, f string, conn ConnectOptions) {
 	st.Repeat = d.repeat(v, f, conn)

@@ -243,27 +243,6 @@ const (
 	TimeoutContinue                  // count a timeout error and go on with the next step
 )
 
-// ThinkDist is a think-time distribution.
-type ThinkDist int
-
-const (
-	ThinkFixed ThinkDist = iota
-	ThinkUniform
-	ThinkExponential
-)
-
-// ThinkStep pauses the VU.
-type ThinkStep struct {
-	Dist ThinkDist
-	Fixed,
-	Min, Max, // uniform
-	Mean time.Duration // exponential
-	// NoRead (`read: false`) pauses without reading the connection: the
-	// server's messages pile up in the socket buffers as with a stalled
-	// client, and are read (and timed) only when the VU next reads.
-	NoRead bool
-}
-
 // RepeatStep runs Steps Count times or for Duration, optionally paced.
 type RepeatStep struct {
 	Count    int           // 0 with Duration set: until Duration passes

@@ -211,13 +211,6 @@ func compileExpect(s *scenarioRun, c *cstep, env compileEnv) error {
 	return err
 }
 
-func compileThink(s *scenarioRun, c *cstep, env compileEnv) error {
-	if c.Think == nil {
-		return fmt.Errorf("%s: think step without a duration", c.Pos)
-	}
-	return nil
-}
-
 func compileRepeat(s *scenarioRun, c *cstep, env compileEnv) error {
 	if c.Repeat == nil {
 		return fmt.Errorf("%s: repeat step without a body", c.Pos)

@@ -18,7 +18,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"strconv"
 	"sync/atomic"
@@ -183,29 +182,6 @@ func runConnect(v *vu, st *cstep, _ sched) error {
 		v.resume = v.top
 	}
 	return nil
-}
-
-func runThink(v *vu, st *cstep, _ sched) error {
-	if st.Think.NoRead {
-		return v.pause(thinkTime(st.Think, v.vars))
-	}
-	return v.sleep(thinkTime(st.Think, v.vars))
-}
-
-// thinkTime draws a think time from the step's distribution.
-func thinkTime(t *ThinkStep, v *Vars) time.Duration {
-	r := v.rng()
-	switch t.Dist {
-	case ThinkUniform:
-		if t.Max <= t.Min {
-			return t.Min
-		}
-		return t.Min + time.Duration(r.Int64N(int64(t.Max-t.Min)+1))
-	case ThinkExponential:
-		d := r.ExpFloat64() * float64(t.Mean)
-		return time.Duration(min(d, float64(math.MaxInt64/2)))
-	}
-	return t.Fixed
 }
 
 // sleep waits d or until the VU is cancelled, reading the open connection
