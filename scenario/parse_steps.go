@@ -10,7 +10,6 @@ var (
 	sendFields     = []string{"name", "json", "text", "binary_hex", "binary_base64", "random_bytes"}
 	sendPayloads   = []string{"json", "text", "binary_hex", "binary_base64", "random_bytes"}
 	expectFields   = []string{"name", "event", "json", "regex", "binary", "timeout", "on_timeout", "capture"}
-	repeatFields   = []string{"count", "duration", "every", "steps"}
 	onTimeoutNames = []string{"fail", "continue"}
 )
 
@@ -222,33 +221,6 @@ func (d *decoder) capture(n *ynode, field string, m Matcher) map[string]string {
 	return out
 }
 
-func (d *decoder) repeat(v *ynode, f string, conn ConnectOptions) *RepeatStep {
-	r := &RepeatStep{}
-	if !d.needMap(v, f, repeatFields, false) {
-		return r
-	}
-	for i, k := range v.keys {
-		val, kf := v.vals[i], join(f, k.str)
-		switch k.str {
-		case "count":
-			r.Count, _ = d.int(val, kf, 1, 1_000_000_000)
-		case "duration":
-			r.Duration, _ = d.positiveDur(val, kf)
-		case "every":
-			r.Every, _ = d.positiveDur(val, kf)
-		case "steps":
-			r.Steps = d.steps(val, kf, conn)
-		}
-	}
-	if v.get("count") == nil && v.get("duration") == nil {
-		d.fail(v, f, "needs `count` or `duration`")
-	}
-	if v.get("steps") == nil {
-		d.fail(v, f, "missing `steps`")
-	}
-	return r
-}
-
 func parseConnect(d *decoder, st *Step, v *ynode, f string, conn ConnectOptions) {
 	st.Connect = &ConnectStep{Options: conn}
 	if v.kind != yNull {
@@ -260,10 +232,6 @@ func parseSend(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) { st.
 
 func parseExpect(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) {
 	st.Expect = d.expect(v, f)
-}
-
-func parseRepeat(d *decoder, st *Step, v *ynode, f string, conn ConnectOptions) {
-	st.Repeat = d.repeat(v, f, conn)
 }
 
 func parseEmit(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) { st.Emit = d.emit(v, f) }

@@ -243,17 +243,6 @@ const (
 	TimeoutContinue                  // count a timeout error and go on with the next step
 )
 
-// RepeatStep runs Steps Count times or for Duration, optionally paced.
-type RepeatStep struct {
-	Count    int           // 0 with Duration set: until Duration passes
-	Duration time.Duration // 0 with Count set: Count times
-	// Every paces iterations at a fixed rate. Latencies of sends inside are
-	// then measured from the scheduled send time (coordinated-omission
-	// correction) and also raw under "<name>.raw".
-	Every time.Duration
-	Steps []Step
-}
-
 // Listener watches every inbound message for the whole session.
 type Listener struct {
 	Name  string // counter "listener.<Name>" and latency metric Name

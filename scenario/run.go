@@ -211,15 +211,6 @@ func compileExpect(s *scenarioRun, c *cstep, env compileEnv) error {
 	return err
 }
 
-func compileRepeat(s *scenarioRun, c *cstep, env compileEnv) error {
-	if c.Repeat == nil {
-		return fmt.Errorf("%s: repeat step without a body", c.Pos)
-	}
-	var err error
-	c.sub, err = s.compile(c.Repeat.Steps, env.paced || c.Repeat.Every > 0, env.tap, env.dialers)
-	return err
-}
-
 func nameOr(name, def string) string {
 	if name == "" {
 		return def

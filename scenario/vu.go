@@ -227,44 +227,6 @@ func (v *vu) pause(d time.Duration) error {
 	}
 }
 
-func runRepeat(v *vu, st *cstep, sc sched) error {
-	r := st.Repeat
-	start := time.Now()
-	end := time.Time{}
-	if r.Duration > 0 {
-		end = start.Add(r.Duration)
-	}
-	v.depth++
-	defer func() { v.depth-- }()
-	for k := 0; ; k++ {
-		if r.Count > 0 && k >= r.Count {
-			return nil
-		}
-		if r.Count <= 0 && r.Duration <= 0 {
-			return nil
-		}
-		inner := sc
-		if r.Every > 0 {
-			at := start.Add(time.Duration(k) * r.Every)
-			if !end.IsZero() && !at.Before(end) {
-				return nil
-			}
-			if err := v.sleep(time.Until(at)); err != nil {
-				return err
-			}
-			// Late? Run at once; latencies still count from at.
-			inner = sched{at: at, actual: time.Now()}
-		} else if !end.IsZero() && !time.Now().Before(end) {
-			return nil
-		}
-		for i := range st.sub {
-			if err := v.step(&st.sub[i], inner); err != nil {
-				return err
-			}
-		}
-	}
-}
-
 // connect dials with d, closing any previous connection first.
 func (v *vu) connect(d *cdial) error {
 	v.endConn(false)
