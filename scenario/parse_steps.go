@@ -7,8 +7,6 @@ import (
 )
 
 var (
-	sendFields     = []string{"name", "json", "text", "binary_hex", "binary_base64", "random_bytes"}
-	sendPayloads   = []string{"json", "text", "binary_hex", "binary_base64", "random_bytes"}
 	expectFields   = []string{"name", "event", "json", "regex", "binary", "timeout", "on_timeout", "capture"}
 	onTimeoutNames = []string{"fail", "continue"}
 )
@@ -113,54 +111,6 @@ func (d *decoder) needMap(v *ynode, field string, allowed []string, optional boo
 	return d.object(v, field, allowed)
 }
 
-func (d *decoder) send(v *ynode, f string) *SendStep {
-	s := &SendStep{}
-	if v.kind == yString { // send: "text"
-		s.Kind, s.Body = PayloadText, d.template(v, f)
-		return s
-	}
-	if !d.needMap(v, f, sendFields, false) {
-		return s
-	}
-	var payloads []string
-	for _, k := range v.keys {
-		if contains(sendPayloads, k.str) {
-			payloads = append(payloads, k.str)
-		}
-	}
-	switch len(payloads) {
-	case 0:
-		d.fail(v, f, "needs one payload: json, text, binary_hex, binary_base64 or random_bytes")
-	case 1:
-	default:
-		d.fail(v.get(payloads[1]), join(f, payloads[1]), "a send has one payload, found `%s` and `%s`", payloads[0], payloads[1])
-	}
-	for i, k := range v.keys {
-		val, kf := v.vals[i], join(f, k.str)
-		switch k.str {
-		case "name":
-			s.Name = d.metricName(val, kf)
-		case "json":
-			s.Kind = PayloadJSON
-			body := d.jsonValue(val, kf, true)
-			t, err := JSONTemplate(body)
-			if err != nil {
-				d.fail(val, kf, "%v", err)
-			}
-			s.Body = t
-		case "text":
-			s.Kind, s.Body = PayloadText, d.template(val, kf)
-		case "binary_hex", "binary_base64":
-			s.Kind = PayloadBinary
-			s.Raw = d.binary(val, kf, k.str)
-		case "random_bytes":
-			s.Kind = PayloadBinary
-			s.RandomBytes, _ = d.int(val, kf, 1, 16<<20)
-		}
-	}
-	return s
-}
-
 func (d *decoder) expect(v *ynode, f string) *ExpectStep {
 	e := &ExpectStep{Name: "expect", Timeout: DefaultExpectTimeout}
 	if !d.needMap(v, f, expectFields, true) {
@@ -227,8 +177,6 @@ func parseConnect(d *decoder, st *Step, v *ynode, f string, conn ConnectOptions)
 		st.Connect.Options = mergeConnect(conn, d.connectOptions(v, f))
 	}
 }
-
-func parseSend(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) { st.Send = d.send(v, f) }
 
 func parseExpect(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) {
 	st.Expect = d.expect(v, f)

@@ -185,24 +185,6 @@ type ConnectStep struct {
 	Options ConnectOptions // merged over the scenario's options
 }
 
-// PayloadKind is the kind of frame a send step writes.
-type PayloadKind int
-
-const (
-	PayloadText   PayloadKind = iota // Body rendered as UTF-8 text
-	PayloadJSON                      // Body rendered as a JSON text frame
-	PayloadBinary                    // Raw bytes, or RandomBytes random bytes
-)
-
-// SendStep writes one data frame.
-type SendStep struct {
-	Name        string // optional; a following expect measures from this send
-	Kind        PayloadKind
-	Body        *Template // text and JSON
-	Raw         []byte    // binary from hex or base64
-	RandomBytes int       // binary of N random bytes when > 0
-}
-
 // Matcher matches an inbound data message by a JSON subset or a regular expression.
 type Matcher struct {
 	// JSON is a subset that the message's JSON object must contain: every key

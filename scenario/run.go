@@ -187,13 +187,6 @@ func compileConnect(s *scenarioRun, c *cstep, env compileEnv) error {
 	return err
 }
 
-func compileSend(s *scenarioRun, c *cstep, env compileEnv) error {
-	if c.Send == nil || (c.Send.Kind != PayloadBinary && c.Send.Body == nil) {
-		return fmt.Errorf("%s: send step without a body", c.Pos)
-	}
-	return nil
-}
-
 func compileExpect(s *scenarioRun, c *cstep, env compileEnv) error {
 	if c.Expect == nil {
 		return fmt.Errorf("%s: expect step without a matcher", c.Pos)

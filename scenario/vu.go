@@ -335,56 +335,6 @@ func (v *vu) liveLink() (*link, error) {
 	return l, nil
 }
 
-func runSend(v *vu, st *cstep, sc sched) error {
-	l, err := v.liveLink()
-	if err != nil {
-		return err
-	}
-	s := st.Send
-	v.vars.Seq++
-	var p []byte
-	switch {
-	case s.Kind == PayloadBinary && s.RandomBytes > 0:
-		v.buf = appendRandom(v.buf[:0], s.RandomBytes, v.vars)
-		p = v.buf
-	case s.Kind == PayloadBinary:
-		p = s.Raw
-	default:
-		v.buf = s.Body.Append(v.buf[:0], v.vars)
-		p = v.buf
-	}
-	if l.aside == nil {
-		l.unreadSends++
-		l.unreadBytes += len(p)
-		if l.unreadSends > floodSends || l.unreadBytes > floodBytes {
-			l.startAside()
-		}
-	}
-	now := time.Now()
-	if s.Kind == PayloadBinary {
-		err = l.c.WriteBinary(p)
-	} else {
-		err = l.c.WriteText(p)
-	}
-	if err != nil {
-		if v.ctx.Err() == nil { // not a write cut by an interrupt
-			v.m.errSend.Inc()
-		}
-		v.s.r.log.Debug("send failed", "scenario", v.s.sc.Name, "vu", v.vars.VU, "err", err)
-		return errConnLost
-	}
-	m := v.m
-	m.msgsSent.Inc()
-	m.bytesSent.Add(int64(len(p)))
-	v.lastSend = now
-	if sc.at.IsZero() {
-		v.lastPlan = time.Time{}
-	} else {
-		v.lastPlan = sc.at.Add(now.Sub(sc.actual))
-	}
-	return nil
-}
-
 // appendRandom appends n random bytes from the VU's source.
 func appendRandom(dst []byte, n int, v *Vars) []byte {
 	r := v.rng()
