@@ -7,7 +7,6 @@ import (
 )
 
 var (
-	expectFields   = []string{"name", "event", "json", "regex", "binary", "timeout", "on_timeout", "capture"}
 	onTimeoutNames = []string{"fail", "continue"}
 )
 
@@ -111,75 +110,11 @@ func (d *decoder) needMap(v *ynode, field string, allowed []string, optional boo
 	return d.object(v, field, allowed)
 }
 
-func (d *decoder) expect(v *ynode, f string) *ExpectStep {
-	e := &ExpectStep{Name: "expect", Timeout: DefaultExpectTimeout}
-	if !d.needMap(v, f, expectFields, true) {
-		return e
-	}
-	e.Match = d.matcher(v, f)
-	if names := e.Match.regexVars(); names != nil {
-		d.useVars(v.get("regex"), join(f, "regex"), names)
-	}
-	for i, k := range v.keys {
-		val, kf := v.vals[i], join(f, k.str)
-		switch k.str {
-		case "name":
-			e.Name = d.metricName(val, kf)
-		case "timeout":
-			e.Timeout, _ = d.positiveDur(val, kf)
-		case "on_timeout":
-			e.OnTimeout = d.onTimeout(val, kf)
-		case "capture":
-			e.Capture = d.capture(val, kf, e.Match)
-		}
-	}
-	return e
-}
-
-func (d *decoder) capture(n *ynode, field string, m Matcher) map[string]string {
-	if n.kind != yMap {
-		d.fail(n, field, "expected a mapping of variable name to dot path or regex group ($1), got %s", n.describe())
-		return nil
-	}
-	out := make(map[string]string, len(n.keys))
-	for i, k := range n.keys {
-		kf := join(field, k.str)
-		if !isIdent(k.str) || strings.Contains(k.str, "-") {
-			d.fail(k, kf, "variable names are letters, digits and `_`, starting with a letter or `_`")
-			continue
-		}
-		if contains(builtinExprs, k.str) || k.str == "env" {
-			d.fail(k, kf, "`%s` is a built-in template name; choose another variable name", k.str)
-			continue
-		}
-		path, ok := d.str(n.vals[i], kf)
-		if !ok {
-			continue
-		}
-		if g, isGroup := regexGroup(path); isGroup {
-			switch {
-			case m.Regex == nil:
-				d.fail(n.vals[i], kf, "regex group %s needs a `regex` matcher", path)
-			case g > m.numSubexp():
-				d.fail(n.vals[i], kf, "the regex has %d capture group(s), no %s", m.numSubexp(), path)
-			}
-		} else {
-			path = d.path(n.vals[i], kf)
-		}
-		out[k.str] = path
-	}
-	return out
-}
-
 func parseConnect(d *decoder, st *Step, v *ynode, f string, conn ConnectOptions) {
 	st.Connect = &ConnectStep{Options: conn}
 	if v.kind != yNull {
 		st.Connect.Options = mergeConnect(conn, d.connectOptions(v, f))
 	}
-}
-
-func parseExpect(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) {
-	st.Expect = d.expect(v, f)
 }
 
 func parseEmit(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) { st.Emit = d.emit(v, f) }

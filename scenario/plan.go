@@ -204,19 +204,6 @@ type Matcher struct {
 	compiled *compiledMatcher // JSON precompiled by Compile (Parse calls it)
 }
 
-// ExpectStep waits for a matching message and records the latency since the
-// VU's previous send under Name.
-type ExpectStep struct {
-	Name      string // metric name; default "expect"
-	Match     Matcher
-	Timeout   time.Duration
-	OnTimeout OnTimeout
-	// Capture stores values of the matched message into the VU's variables:
-	// variable name → dot path into the JSON message ("from", "user.id") or,
-	// for regex matchers, "$1", "$2"... for capture groups.
-	Capture map[string]string
-}
-
 // OnTimeout says what an expect does when its timeout passes.
 type OnTimeout int
 

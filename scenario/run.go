@@ -187,23 +187,6 @@ func compileConnect(s *scenarioRun, c *cstep, env compileEnv) error {
 	return err
 }
 
-func compileExpect(s *scenarioRun, c *cstep, env compileEnv) error {
-	if c.Expect == nil {
-		return fmt.Errorf("%s: expect step without a matcher", c.Pos)
-	}
-	var err error
-	if err = c.Expect.Match.Compile(); err != nil {
-		err = fmt.Errorf("%s: expect %s: %w", c.Pos, c.Expect.Name, err)
-	}
-	reg := s.r.m.reg
-	name := nameOr(c.Expect.Name, "expect")
-	c.lat = reg.Latency(name)
-	if env.paced {
-		c.raw = reg.Latency(name + report.RawSuffix)
-	}
-	return err
-}
-
 func nameOr(name, def string) string {
 	if name == "" {
 		return def

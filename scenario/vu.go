@@ -349,61 +349,6 @@ func appendRandom(dst []byte, n int, v *Vars) []byte {
 	return dst
 }
 
-func runExpect(v *vu, st *cstep, _ sched) error {
-	l := v.link
-	if l == nil {
-		v.m.errNotConnected.Inc()
-		return errIterFailed
-	}
-	e := st.Expect
-	timeout := e.Timeout
-	if timeout <= 0 {
-		timeout = DefaultExpectTimeout
-	}
-	// Messages kept before the connection ended still count, but only
-	// those that arrived after the send this expect times (or the
-	// connect): an older one answers an earlier request, however well it
-	// matches (a stale ack with the same id).
-	at, ok := l.takeBacklog(st, v.vars, v.lastSend)
-	if !ok {
-		if l.dead.Load() {
-			return errConnLost
-		}
-		l.waitKind, l.want = waitExpect, st
-		ok = l.readUntil(time.Now().Add(timeout)) == readGot
-		at = l.gotAt
-		l.waitKind, l.want = waitNone, nil
-	}
-	capErr := l.capErr
-	l.capErr = nil
-
-	m := v.m
-	if ok {
-		if capErr != nil {
-			m.errCapture.Inc()
-			v.s.r.log.Debug("capture failed", "scenario", v.s.sc.Name, "vu", v.vars.VU, "step", e.Name, "err", capErr)
-		}
-		if v.lastPlan.IsZero() {
-			st.lat.Record(at.Sub(v.lastSend))
-		} else {
-			st.lat.Record(at.Sub(v.lastPlan))
-			st.raw.Record(at.Sub(v.lastSend))
-		}
-		return nil
-	}
-	switch {
-	case v.ctx.Err() != nil:
-		return errCancelled
-	case l.dead.Load():
-		return errConnLost
-	}
-	m.errExpectTimeout.Inc()
-	if e.OnTimeout == TimeoutContinue {
-		return nil
-	}
-	return errIterFailed
-}
-
 // endConn closes the VU's connection if it has one: with a close handshake
 // bounded by endCloseWait when graceful, at once otherwise.
 func (v *vu) endConn(graceful bool) {
