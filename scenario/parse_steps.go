@@ -110,11 +110,4 @@ func (d *decoder) needMap(v *ynode, field string, allowed []string, optional boo
 	return d.object(v, field, allowed)
 }
 
-func parseConnect(d *decoder, st *Step, v *ynode, f string, conn ConnectOptions) {
-	st.Connect = &ConnectStep{Options: conn}
-	if v.kind != yNull {
-		st.Connect.Options = mergeConnect(conn, d.connectOptions(v, f))
-	}
-}
-
 func parseEmit(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) { st.Emit = d.emit(v, f) }

@@ -179,12 +179,6 @@ type Step struct {
 	Emit    *EmitStep
 }
 
-// ConnectStep dials the target and upgrades. Its latency is recorded as the
-// "connect" (TCP) and "handshake" (upgrade) metrics.
-type ConnectStep struct {
-	Options ConnectOptions // merged over the scenario's options
-}
-
 // Matcher matches an inbound data message by a JSON subset or a regular expression.
 type Matcher struct {
 	// JSON is a subset that the message's JSON object must contain: every key

@@ -177,16 +177,6 @@ func (s *scenarioRun) compile(steps []Step, paced bool, tap dialer.Tap, dialers 
 	return out, nil
 }
 
-func compileConnect(s *scenarioRun, c *cstep, env compileEnv) error {
-	if c.Connect == nil {
-		return fmt.Errorf("%s: connect step without options", c.Pos)
-	}
-	opts := mergeConnect(mergeConnect(s.r.plan.Connect, s.sc.Connect), c.Connect.Options)
-	var err error
-	c.dial, err = s.prepareDial(opts, env.tap, env.dialers)
-	return err
-}
-
 func nameOr(name, def string) string {
 	if name == "" {
 		return def

@@ -168,22 +168,6 @@ func (v *vu) step(st *cstep, sc sched) error {
 	return k.run(v, st, sc)
 }
 
-func runConnect(v *vu, st *cstep, _ sched) error {
-	// After failed dials, wait before the next (backoff.go).
-	if err := v.backoffWait(st.dial.backoff); err != nil {
-		return err
-	}
-	if err := v.connect(st.dial); err != nil {
-		return err
-	}
-	if v.depth == 0 {
-		v.resume = v.top + 1
-	} else {
-		v.resume = v.top
-	}
-	return nil
-}
-
 // sleep waits d or until the VU is cancelled, reading the open connection
 // meanwhile. If the connection ends, it sleeps out the rest without one.
 func (v *vu) sleep(d time.Duration) error {
