@@ -109,5 +109,3 @@ func (d *decoder) needMap(v *ynode, field string, allowed []string, optional boo
 	}
 	return d.object(v, field, allowed)
 }
-
-func parseEmit(d *decoder, st *Step, v *ynode, f string, _ ConnectOptions) { st.Emit = d.emit(v, f) }
