@@ -53,8 +53,11 @@ func exercise(t *testing.T, steps []Step, v *Vars) {
 		st := &steps[i]
 		switch st.Kind {
 		case StepConnect:
-			st.Connect.Options.Header(v)
-			st.Connect.Options.URL("ws://127.0.0.1:1", v)
+			if dt, err := newDialTarget("ws://127.0.0.1:1", st.Connect.Options); err == nil {
+				dt.render(v)
+			} else {
+				t.Fatalf("a parsed connect step does not compile: %v", err)
+			}
 		case StepSend:
 			out := st.Send.Body.Append(nil, v)
 			if st.Send.Kind == PayloadJSON && !json.Valid(out) {

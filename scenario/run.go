@@ -184,38 +184,18 @@ func nameOr(name, def string) string {
 	return name
 }
 
-// prepareDial builds (or reuses) the dialer for opts and splits the headers
-// into static ones (in the dialer) and templates rendered per connection.
+// prepareDial builds (or reuses) the dialer for opts, with the static
+// headers in the dialer and the templated ones rendered per connection.
 func (s *scenarioRun) prepareDial(opts ConnectOptions, tap dialer.Tap, dialers map[string]*dialer.Dialer) (*cdial, error) {
-	d := &cdial{base: strings.TrimSuffix(s.r.base, "/"), backoff: opts.Backoff.withDefaults()}
+	d := &cdial{backoff: opts.Backoff.withDefaults()}
 	var err error
 	if d.sio, err = s.prepareSocketIO(&opts); err != nil {
 		return nil, err
 	}
-	static := map[string][]string{}
-	for name, val := range opts.Headers {
-		if !strings.Contains(val, "{{") {
-			static[name] = []string{val}
-			continue
-		}
-		t, err := ParseTemplate(val)
-		if err != nil {
-			return nil, fmt.Errorf("connect header %s: %w", name, err)
-		}
-		d.headers = append(d.headers, cheader{name: name, tmpl: t})
+	if d.dialTarget, err = newDialTarget(s.r.base, opts); err != nil {
+		return nil, err
 	}
-	if strings.Contains(opts.Path, "{{") {
-		t, err := ParseTemplate(opts.Path)
-		if err != nil {
-			return nil, fmt.Errorf("connect path: %w", err)
-		}
-		d.path = t
-	} else {
-		d.url = d.base + opts.Path
-		if opts.Path == "" {
-			d.url = s.r.base
-		}
-	}
+	static := d.static
 	// One dialer per distinct option set, shared by every VU that uses it.
 	key := fmt.Sprintf("%q|%v|%v|%v|%v|%v|%q|%q|%d", opts.Subprotocols, opts.ConnectTimeout, opts.HandshakeTimeout,
 		opts.Compression, opts.Insecure, static, opts.CAFile, opts.Source, opts.RecvBuffer)
@@ -251,6 +231,36 @@ func (s *scenarioRun) prepareDial(opts ConnectOptions, tap dialer.Tap, dialers m
 	d.d = dialer.NewDialer(do)
 	dialers[key] = d.d
 	return d, nil
+}
+
+// newDialTarget compiles the URL (base joined with opts.Path) and the
+// headers of opts, splitting the headers into static ones and templates.
+func newDialTarget(base string, opts ConnectOptions) (dialTarget, error) {
+	t := dialTarget{base: strings.TrimSuffix(base, "/"), static: map[string][]string{}}
+	for name, val := range opts.Headers {
+		if !strings.Contains(val, "{{") {
+			t.static[name] = []string{val}
+			continue
+		}
+		tm, err := ParseTemplate(val)
+		if err != nil {
+			return t, fmt.Errorf("connect header %s: %w", name, err)
+		}
+		t.headers = append(t.headers, cheader{name: name, tmpl: tm})
+	}
+	switch {
+	case strings.Contains(opts.Path, "{{"):
+		tm, err := ParseTemplate(opts.Path)
+		if err != nil {
+			return t, fmt.Errorf("connect path: %w", err)
+		}
+		t.path = tm
+	case opts.Path == "":
+		t.url = base
+	default:
+		t.url = t.base + opts.Path
+	}
+	return t, nil
 }
 
 // compileListeners resolves the listeners' matchers and metric handles.

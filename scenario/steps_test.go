@@ -95,19 +95,19 @@ func TestStepKindsDocs(t *testing.T) {
 		section = section[:end+3]
 	}
 	var documented []string
-	for _, m := range regexp.MustCompile("(?m)^### (\\w+)$").FindAllStringSubmatch(section, -1) {
+	for _, m := range regexp.MustCompile(`(?m)^### (\w+)$`).FindAllStringSubmatch(section, -1) {
 		documented = append(documented, m[1])
 	}
 	kinds := stepKindNames()
 	if !slices.Equal(documented, kinds) {
 		t.Errorf("docs/scenarios.md ## Steps documents %v, the registry has %v (in this order)", documented, kinds)
 	}
-	m := regexp.MustCompile("A step is a bare word \\(([^)]*):").FindStringSubmatch(section)
+	m := regexp.MustCompile(`A step is a bare word \(([^)]*):`).FindStringSubmatch(section)
 	if m == nil {
 		t.Fatal("docs/scenarios.md ## Steps does not say which steps may be bare words")
 	}
 	var bare []string
-	for _, w := range regexp.MustCompile("`(\\w+)`").FindAllStringSubmatch(m[1], -1) {
+	for _, w := range regexp.MustCompile("`"+`(\w+)`+"`").FindAllStringSubmatch(m[1], -1) {
 		bare = append(bare, w[1])
 	}
 	if want := bareKinds(t); !slices.Equal(bare, want) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -141,38 +140,6 @@ func mergeConnect(base, over ConnectOptions) ConnectOptions {
 	}
 	mergeSocketIO(&out, over)
 	return out
-}
-
-// URL joins base (a resolved target such as ws://127.0.0.1:8080) and Path,
-// rendering templates in Path with v.
-func (o *ConnectOptions) URL(base string, v *Vars) string {
-	if o.Path == "" {
-		return base
-	}
-	path := o.Path
-	if strings.Contains(path, "{{") {
-		if t, err := ParseTemplate(path); err == nil {
-			path = t.Render(v)
-		}
-	}
-	return strings.TrimSuffix(base, "/") + path
-}
-
-// Header renders the header templates with v (nil when there are none).
-func (o *ConnectOptions) Header(v *Vars) http.Header {
-	if len(o.Headers) == 0 {
-		return nil
-	}
-	h := make(http.Header, len(o.Headers))
-	for name, val := range o.Headers {
-		if strings.Contains(val, "{{") {
-			if t, err := ParseTemplate(val); err == nil {
-				val = t.Render(v)
-			}
-		}
-		h.Set(name, val)
-	}
-	return h
 }
 
 // JSONSchema is the JSON Schema (draft 2020-12) of scenario files, for

@@ -684,14 +684,38 @@ func (l *link) fail(err error) {
 // cdial is a connect step prepared for dialing: its dialer (shared by every
 // VU), URL and per-connection header templates.
 type cdial struct {
-	d       *dialer.Dialer
-	sio     *sioDial  // Socket.IO handshake after the upgrade; nil for raw WebSocket
+	d   *dialer.Dialer
+	sio *sioDial // Socket.IO handshake after the upgrade; nil for raw WebSocket
+	dialTarget
+
+	backoff DialBackoff // wait after failed dials (backoff.go)
+}
+
+// dialTarget is where a connect step dials: its URL and headers, with
+// their templates compiled once (newDialTarget).
+type dialTarget struct {
 	url     string    // static URL, or "" when path is a template
 	path    *Template // templated path
 	base    string
-	headers []cheader // templated headers rendered per connection
+	static  map[string][]string // headers without templates, set in the dialer
+	headers []cheader           // templated headers rendered per connection
+}
 
-	backoff DialBackoff // wait after failed dials (backoff.go)
+// render returns the URL and the templated headers (nil when there are
+// none) of a connection of the VU with variables v.
+func (t *dialTarget) render(v *Vars) (string, map[string][]string) {
+	url := t.url
+	if t.path != nil {
+		url = string(t.path.Append([]byte(t.base), v))
+	}
+	if len(t.headers) == 0 {
+		return url, nil
+	}
+	h := make(map[string][]string, len(t.headers))
+	for _, hd := range t.headers {
+		h[hd.name] = []string{hd.tmpl.Render(v)}
+	}
+	return url, h
 }
 
 type cheader struct {
@@ -720,16 +744,9 @@ func (d *cdial) dialApart(ctx context.Context, v *Vars) (*dialer.Conn, dialer.Ti
 }
 
 func (d *cdial) dial(ctx context.Context, v *Vars) (*dialer.Conn, dialer.Timings, error) {
-	url := d.url
-	if d.path != nil {
-		url = string(d.path.Append([]byte(d.base), v))
-	}
-	if len(d.headers) == 0 {
+	url, h := d.render(v)
+	if h == nil {
 		return d.d.Dial(ctx, url)
-	}
-	h := make(map[string][]string, len(d.headers))
-	for _, hd := range d.headers {
-		h[hd.name] = []string{hd.tmpl.Render(v)}
 	}
 	return d.d.DialHeader(ctx, url, h)
 }
