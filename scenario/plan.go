@@ -228,11 +228,8 @@ func WalkSteps(steps []Step, fn func(*Step)) {
 	for i := range steps {
 		st := &steps[i]
 		fn(st)
-		switch st.Kind {
-		case StepRepeat:
-			WalkSteps(st.Repeat.Steps, fn)
-		case StepGroup:
-			WalkSteps(st.Group.Steps, fn)
+		if inner, _ := blockSteps(st); inner != nil {
+			WalkSteps(inner, fn)
 		}
 	}
 }

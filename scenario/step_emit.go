@@ -278,3 +278,11 @@ func runEmit(v *vu, st *cstep, sc sched) error {
 	}
 	return errIterFailed
 }
+
+// emitLatency is the ack latency, recorded only when the emit asks for one.
+func emitLatency(st *Step) (string, bool) {
+	if !st.Emit.Ack {
+		return "", false
+	}
+	return nameOr(st.Emit.Name, st.Emit.Event), true
+}

@@ -227,3 +227,5 @@ func (e *ExpectStep) CaptureInto(msg []byte, v *Vars) error {
 	}
 	return nil
 }
+
+func expectLatency(st *Step) (string, bool) { return nameOr(st.Expect.Name, "expect"), true }

@@ -62,3 +62,7 @@ func runGroup(v *vu, st *cstep, sc sched) error {
 	st.lat.Record(time.Since(start))
 	return nil
 }
+
+func groupBlock(st *Step) ([]Step, bool) { return st.Group.Steps, false }
+
+func groupLatency(st *Step) (string, bool) { return nameOr(st.Group.Name, "group"), false }

@@ -82,3 +82,5 @@ func runPing(v *vu, st *cstep, _ sched) error {
 	v.m.errPingTimeout.Inc()
 	return errIterFailed
 }
+
+func pingLatency(st *Step) (string, bool) { return nameOr(st.Ping.Name, "ping"), false }

@@ -101,3 +101,5 @@ func runRepeat(v *vu, st *cstep, sc sched) error {
 		}
 	}
 }
+
+func repeatBlock(st *Step) ([]Step, bool) { return st.Repeat.Steps, true }

@@ -45,7 +45,28 @@ type stepKind struct {
 	// keepsAside: the step does not wait on the connection, so a helper
 	// reading it during a flood of sends (readAside) may go on reading.
 	keepsAside bool
+	// conn is what the step needs of the VU's connection, for the check
+	// that no step runs without one (checkConnected).
+	conn connUse
+	// block returns the steps a block kind holds and whether they run in
+	// rounds (repeat); nil for the other kinds.
+	block func(st *Step) (steps []Step, rounds bool)
+	// latency names the latency metric the step records ("" for none),
+	// for MetricNames and so for the threshold check of --check; timed
+	// says it is timed from a send, and so also recorded uncorrected under
+	// "<name>.raw" inside a repeat with `every`.
+	latency func(st *Step) (name string, timed bool)
 }
+
+// connUse is what a step needs of the VU's connection.
+type connUse uint8
+
+const (
+	connAny   connUse = iota // runs with or without one
+	connOpens                // opens one (connect)
+	connNeeds                // needs an open one
+	connEnds                 // needs an open one and closes it
+)
 
 // stepKinds is indexed by StepKind. It is filled by init, not by its
 // declaration, because the kinds that hold steps (repeat, group) parse,
@@ -55,15 +76,15 @@ var stepKinds [numStepKinds]stepKind
 
 func init() {
 	stepKinds = [numStepKinds]stepKind{
-		StepConnect: {name: "connect", parse: parseConnect, compile: compileConnect, run: runConnect},
-		StepSend:    {name: "send", parse: parseSend, compile: compileSend, run: runSend, keepsAside: true},
-		StepExpect:  {name: "expect", parse: parseExpect, compile: compileExpect, run: runExpect},
+		StepConnect: {name: "connect", parse: parseConnect, compile: compileConnect, run: runConnect, conn: connOpens},
+		StepSend:    {name: "send", parse: parseSend, compile: compileSend, run: runSend, keepsAside: true, conn: connNeeds},
+		StepExpect:  {name: "expect", parse: parseExpect, compile: compileExpect, run: runExpect, conn: connNeeds, latency: expectLatency},
 		StepThink:   {name: "think", parse: parseThink, compile: compileThink, run: runThink},
-		StepRepeat:  {name: "repeat", parse: parseRepeat, compile: compileRepeat, run: runRepeat, keepsAside: true},
-		StepPing:    {name: "ping", parse: parsePing, compile: compilePing, run: runPing},
-		StepClose:   {name: "close", parse: parseClose, compile: compileClose, run: runClose},
-		StepGroup:   {name: "group", parse: parseGroup, compile: compileGroup, run: runGroup, keepsAside: true},
-		StepEmit:    {name: "emit", parse: parseEmit, compile: compileEmit, run: runEmit},
+		StepRepeat:  {name: "repeat", parse: parseRepeat, compile: compileRepeat, run: runRepeat, keepsAside: true, block: repeatBlock},
+		StepPing:    {name: "ping", parse: parsePing, compile: compilePing, run: runPing, conn: connNeeds, latency: pingLatency},
+		StepClose:   {name: "close", parse: parseClose, compile: compileClose, run: runClose, conn: connEnds},
+		StepGroup:   {name: "group", parse: parseGroup, compile: compileGroup, run: runGroup, keepsAside: true, block: groupBlock, latency: groupLatency},
+		StepEmit:    {name: "emit", parse: parseEmit, compile: compileEmit, run: runEmit, conn: connNeeds, latency: emitLatency},
 	}
 }
 
@@ -79,6 +100,15 @@ func (k StepKind) String() string {
 		return stepKinds[k].name
 	}
 	return fmt.Sprintf("step(%d)", int(k))
+}
+
+// blockSteps returns the steps st holds (repeat, group) and whether they
+// run in rounds.
+func blockSteps(st *Step) ([]Step, bool) {
+	if st.Kind < 0 || st.Kind >= numStepKinds || stepKinds[st.Kind].block == nil {
+		return nil, false
+	}
+	return stepKinds[st.Kind].block(st)
 }
 
 // stepKindNames lists the kinds' names in table order.

@@ -23,23 +23,24 @@ func (d *decoder) walkConnected(steps []Step, field string, connected bool) bool
 	for i := range steps {
 		st := &steps[i]
 		f := index(field, i)
-		switch st.Kind {
-		case StepConnect:
+		switch stepKinds[st.Kind].conn {
+		case connOpens:
 			connected = true
-		case StepSend, StepExpect, StepPing, StepClose, StepEmit:
+		case connNeeds, connEnds:
 			if !connected {
 				d.errs = append(d.errs, &Error{Pos: st.Pos, Field: f, Msg: fmt.Sprintf("%s without an open connection: add a `connect` step before it", st.Kind)})
 				connected = true // report once per gap
 			}
-			if st.Kind == StepClose {
+			if stepKinds[st.Kind].conn == connEnds {
 				connected = false
 			}
-		case StepRepeat:
-			body := join(f, "repeat.steps")
-			connected = d.walkConnected(st.Repeat.Steps, body, connected)
-			connected = d.walkConnected(st.Repeat.Steps, body, connected)
-		case StepGroup:
-			connected = d.walkConnected(st.Group.Steps, join(f, "group.steps"), connected)
+		}
+		if inner, rounds := blockSteps(st); inner != nil {
+			body := join(f, st.Kind.String()+".steps")
+			connected = d.walkConnected(inner, body, connected)
+			if rounds {
+				connected = d.walkConnected(inner, body, connected)
+			}
 		}
 	}
 	return connected
