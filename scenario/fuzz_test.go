@@ -68,14 +68,13 @@ func exercise(t *testing.T, steps []Step, v *Vars) {
 			if st.Expect.Match.Match(ws.OpText, msg, v) {
 				_ = st.Expect.CaptureInto(msg, v)
 			}
-		case StepRepeat:
-			exercise(t, st.Repeat.Steps, v)
-		case StepGroup:
-			exercise(t, st.Group.Steps, v)
 		case StepThink, StepPing, StepClose:
 			if st.Think == nil && st.Ping == nil && st.Close == nil {
 				t.Fatalf("step %s without its options", st.Kind)
 			}
+		}
+		if inner, _ := blockSteps(st); inner != nil {
+			exercise(t, inner, v)
 		}
 	}
 }

@@ -59,8 +59,6 @@ func (d *decoder) step(n *ynode, field string, conn ConnectOptions) (Step, bool)
 	return st, true
 }
 
-// needMap reports whether a step's value is a mapping with allowed keys; a
-// null value (bare step word) is reported as needing options when required.
 // binary decodes a binary_hex (spaces, newlines, tabs and colons allowed) or
 // binary_base64 (padded or not) payload; nil after reporting an error.
 func (d *decoder) binary(v *ynode, field, kind string) []byte {
@@ -100,6 +98,8 @@ func (d *decoder) onTimeout(v *ynode, field string) OnTimeout {
 	return TimeoutFail
 }
 
+// needMap reports whether a step's value is a mapping with allowed keys; a
+// null value (bare step word) is reported as needing options when required.
 func (d *decoder) needMap(v *ynode, field string, allowed []string, optional bool) bool {
 	if v.kind == yNull {
 		if !optional {

@@ -105,10 +105,9 @@ func (d *decoder) walkSocketIO(steps []Step, field string, proto Protocol, anySI
 			if proto == ProtoSocketIO {
 				d.errs = append(d.errs, &Error{Pos: st.Pos, Field: join(f, "send"), Msg: "send writes raw WebSocket frames, which a Socket.IO server does not understand", Hint: "emit"})
 			}
-		case StepRepeat:
-			proto = d.walkSocketIO(st.Repeat.Steps, join(f, "repeat.steps"), proto, anySIO)
-		case StepGroup:
-			proto = d.walkSocketIO(st.Group.Steps, join(f, "group.steps"), proto, anySIO)
+		}
+		if inner, _ := blockSteps(st); inner != nil {
+			proto = d.walkSocketIO(inner, join(f, st.Kind.String()+".steps"), proto, anySIO)
 		}
 	}
 	return proto
