@@ -1,5 +1,9 @@
 package scenario
 
+// parse_steps.go decodes a list of steps, each through its kind's entry in
+// the registry (steps.go), and holds the decoding helpers that several
+// kinds share (binary payloads, on_timeout, needMap).
+
 import (
 	"encoding/base64"
 	"encoding/hex"
