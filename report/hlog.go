@@ -62,17 +62,6 @@ func (h *HLogWriter) Interval(iv *Interval) error {
 // caller's. It makes HLogWriter a Sink.
 func (h *HLogWriter) Close() error { return nil }
 
-// WriteHLog writes intervals as one interval log.
-func WriteHLog(w io.Writer, intervals []*Interval) error {
-	hw := NewHLogWriter(w)
-	for _, iv := range intervals {
-		if err := hw.Interval(iv); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // HLogTag is the interval-log tag of a metric: its name with the characters
 // the log format forbids in tags (comma, whitespace) replaced by '_'.
 func HLogTag(name string) string {

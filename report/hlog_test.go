@@ -16,8 +16,11 @@ func TestHLogReadBack(t *testing.T) {
 	r.Latency("odd name, with spaces").Record(5000)
 	ivs := feed(r, 3, 1)
 	var buf bytes.Buffer
-	if err := WriteHLog(&buf, ivs); err != nil {
-		t.Fatal(err)
+	hw := NewHLogWriter(&buf)
+	for _, iv := range ivs {
+		if err := hw.Interval(iv); err != nil {
+			t.Fatal(err)
+		}
 	}
 	text := buf.String()
 	for _, want := range []string{"#[Histogram log format version 1.3]", "#[StartTime: 1795302000 (seconds since epoch), 2026-11-21T23:00:00Z]", "#[BaseTime: 1795302000", `"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"`, "Tag=delivery.raw,1.000000,1.000000,9.003007,HISTF"} {

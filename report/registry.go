@@ -221,8 +221,7 @@ type Latency struct {
 	shards  []latencyShard
 	clamped atomic.Int64
 
-	total        *hdr.Histogram // guarded by the Registry's snap mutex
-	totalClamped int64          // clamped count already folded into Results
+	total *hdr.Histogram // guarded by the Registry's snap mutex
 }
 
 type latencyShard struct {

@@ -83,7 +83,7 @@ func echoHandler(delay time.Duration) func(int, *websocket.Conn) {
 func connectStep() Step { return Step{Kind: StepConnect, Connect: &ConnectStep{}} }
 
 func sendStep(body string) Step {
-	return Step{Kind: StepSend, Send: &SendStep{Kind: PayloadJSON, Body: MustParseTemplate(body)}}
+	return Step{Kind: StepSend, Send: &SendStep{Kind: PayloadJSON, Body: mustTemplate(body)}}
 }
 
 func expectStep(name string, match map[string]any, timeout time.Duration, on OnTimeout) Step {

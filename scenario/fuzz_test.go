@@ -53,8 +53,11 @@ func exercise(t *testing.T, steps []Step, v *Vars) {
 		st := &steps[i]
 		switch st.Kind {
 		case StepConnect:
-			st.Connect.Options.Header(v)
-			st.Connect.Options.URL("ws://127.0.0.1:1", v)
+			if dt, err := newDialTarget("ws://127.0.0.1:1", st.Connect.Options); err == nil {
+				dt.render(v)
+			} else {
+				t.Fatalf("a parsed connect step does not compile: %v", err)
+			}
 		case StepSend:
 			out := st.Send.Body.Append(nil, v)
 			if st.Send.Kind == PayloadJSON && !json.Valid(out) {
@@ -65,14 +68,13 @@ func exercise(t *testing.T, steps []Step, v *Vars) {
 			if st.Expect.Match.Match(ws.OpText, msg, v) {
 				_ = st.Expect.CaptureInto(msg, v)
 			}
-		case StepRepeat:
-			exercise(t, st.Repeat.Steps, v)
-		case StepGroup:
-			exercise(t, st.Group.Steps, v)
 		case StepThink, StepPing, StepClose:
 			if st.Think == nil && st.Ping == nil && st.Close == nil {
 				t.Fatalf("step %s without its options", st.Kind)
 			}
+		}
+		if inner, _ := blockSteps(st); inner != nil {
+			exercise(t, inner, v)
 		}
 	}
 }

@@ -389,66 +389,6 @@ func isIntText(raw []byte) bool {
 	return true
 }
 
-// CaptureInto stores the values named by e.Capture from the matched message
-// msg into v: "$N" is regex group N (0 = the whole match), anything else a
-// dot path into the JSON message (strings unescaped, other values as their
-// JSON text). A templated regex renders with v as it is before any of these
-// captures is stored. It fails naming every capture that found nothing.
-func (e *ExpectStep) CaptureInto(msg []byte, v *Vars) error {
-	if len(e.Capture) == 0 {
-		return nil
-	}
-	msg = e.Match.subject(msg)
-	var re *regexp.Regexp
-	if e.Match.Regex != nil {
-		for _, path := range e.Capture {
-			if _, ok := regexGroup(path); ok {
-				re = e.Match.regex(v)
-				break
-			}
-		}
-	}
-	var groups []int
-	var missing []string
-	for name, path := range e.Capture {
-		if g, ok := regexGroup(path); ok {
-			if e.Match.Regex == nil {
-				missing = append(missing, name+" ("+path+": no regex)")
-				continue
-			}
-			if groups == nil && re != nil {
-				groups = re.FindSubmatchIndex(msg)
-			}
-			if 2*g+1 >= len(groups) || groups[2*g] < 0 {
-				missing = append(missing, name+" ("+path+")")
-				continue
-			}
-			v.setBytes(name, msg[groups[2*g]:groups[2*g+1]])
-			continue
-		}
-		raw, ok := Lookup(msg, path)
-		if !ok {
-			missing = append(missing, name+" ("+path+")")
-			continue
-		}
-		if raw[0] == '"' && len(raw) >= 2 {
-			inner := raw[1 : len(raw)-1]
-			if hasBackslash(inner) {
-				v.scratch = jsonscan.AppendUnescaped(v.scratch[:0], inner)
-				inner = v.scratch
-			}
-			v.setBytes(name, inner)
-			continue
-		}
-		v.setBytes(name, raw)
-	}
-	if missing != nil {
-		slices.Sort(missing)
-		return fmt.Errorf("expect %s: capture found nothing for %v in %.200q", e.name(), missing, msg)
-	}
-	return nil
-}
-
 func (e *ExpectStep) name() string {
 	if e.Name == "" {
 		return "expect"

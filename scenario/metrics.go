@@ -42,23 +42,20 @@ func (p *Plan) MetricNames() []string {
 	walk = func(steps []Step, paced bool) {
 		for i := range steps {
 			st := &steps[i]
+			k := &stepKinds[st.Kind]
+			if k.latency != nil {
+				if name, timed := k.latency(st); name != "" {
+					latency(name, paced && timed)
+				}
+			}
 			switch st.Kind {
 			case StepConnect:
 				sio = sio || st.Connect.Options.Protocol == ProtoSocketIO
-			case StepExpect:
-				latency(nameOr(st.Expect.Name, "expect"), paced)
-			case StepPing:
-				latency(nameOr(st.Ping.Name, "ping"), false)
-			case StepGroup:
-				latency(nameOr(st.Group.Name, "group"), false)
-				walk(st.Group.Steps, paced)
-			case StepRepeat:
-				walk(st.Repeat.Steps, paced || st.Repeat.Every > 0)
 			case StepEmit:
 				sio = true
-				if st.Emit.Ack {
-					latency(nameOr(st.Emit.Name, st.Emit.Event), paced)
-				}
+			}
+			if inner, _ := blockSteps(st); inner != nil {
+				walk(inner, paced || (st.Kind == StepRepeat && st.Repeat.Every > 0))
 			}
 		}
 	}

@@ -59,7 +59,6 @@ type decoder struct {
 	scenarioUses []tmplUse
 	fileUses     []tmplUse
 	inFileLevel  bool
-	captures     map[string]bool // this scenario's captured variable names
 }
 
 type tmplUse struct {
@@ -256,7 +255,6 @@ var (
 	scenarioOnlyFields = []string{"weight", "vus", "vus_multiple_of", "arrival_rate", "max_vus", "stages", "iterations", "reconnect", "listeners", "steps"}
 	scenarioFields     = append([]string{"description", "duration", "connect"}, scenarioOnlyFields...)
 	connectFields      = []string{"path", "headers", "subprotocols", "connect_timeout", "handshake_timeout", "compression", "insecure", "ca_file", "source", "recv_buffer", "backoff", "protocol", "namespace", "auth", "engineio"}
-	stepKinds          = stepKindNames[:]
 )
 
 func (d *decoder) plan(root *ynode) *Plan {

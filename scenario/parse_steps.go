@@ -1,23 +1,16 @@
 package scenario
 
+// parse_steps.go decodes a list of steps, each through its kind's entry in
+// the registry (steps.go), and holds the decoding helpers that several
+// kinds share (binary payloads, on_timeout, needMap).
+
 import (
 	"encoding/base64"
 	"encoding/hex"
 	"strings"
-	"unicode/utf8"
-
-	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
 var (
-	sendFields     = []string{"name", "json", "text", "binary_hex", "binary_base64", "random_bytes"}
-	sendPayloads   = []string{"json", "text", "binary_hex", "binary_base64", "random_bytes"}
-	expectFields   = []string{"name", "event", "json", "regex", "binary", "timeout", "on_timeout", "capture"}
-	thinkFields    = []string{"fixed", "uniform", "exponential", "read"}
-	repeatFields   = []string{"count", "duration", "every", "steps"}
-	pingFields     = []string{"name", "timeout", "payload"}
-	closeFields    = []string{"code", "reason"}
-	groupFields    = []string{"name", "steps"}
 	onTimeoutNames = []string{"fail", "continue"}
 )
 
@@ -53,47 +46,23 @@ func (d *decoder) step(n *ynode, field string, conn ConnectOptions) (Step, bool)
 		d.fail(n, field, "a step has exactly one kind, found `%s` and `%s` (write them as separate list items)", n.keys[0].str, n.keys[1].str)
 		return Step{}, false
 	default:
-		d.fail(n, field, "expected a step (connect, send, expect, think, repeat, ping, close, group or emit), got %s", n.describe())
+		d.fail(n, field, "expected a step (%s), got %s", stepKindList(), n.describe())
 		return Step{}, false
 	}
-	st := Step{Pos: n.pos}
-	f := join(field, kind)
-	switch kind {
-	case "connect":
-		st.Kind = StepConnect
-		st.Connect = &ConnectStep{Options: conn}
-		if v.kind != yNull {
-			st.Connect.Options = mergeConnect(conn, d.connectOptions(v, f))
-		}
-	case "send":
-		st.Kind, st.Send = StepSend, d.send(v, f)
-	case "expect":
-		st.Kind, st.Expect = StepExpect, d.expect(v, f)
-	case "think":
-		st.Kind, st.Think = StepThink, d.think(v, f)
-	case "repeat":
-		st.Kind, st.Repeat = StepRepeat, d.repeat(v, f, conn)
-	case "ping":
-		st.Kind, st.Ping = StepPing, d.ping(v, f)
-	case "close":
-		st.Kind, st.Close = StepClose, d.close(v, f)
-	case "group":
-		st.Kind, st.Group = StepGroup, d.group(v, f, conn)
-	case "emit":
-		st.Kind, st.Emit = StepEmit, d.emit(v, f)
-	default:
+	k, known := stepKindByName(kind)
+	if !known {
 		at := n
 		if n.kind == yMap {
 			at = n.keys[0]
 		}
-		d.failHint(at, field, closest(kind, stepKinds), "unknown step `%s`", kind)
+		d.failHint(at, field, closest(kind, stepKindNames()), "unknown step `%s`", kind)
 		return Step{}, false
 	}
+	st := Step{Kind: k, Pos: n.pos}
+	stepKinds[k].parse(d, &st, v, join(field, kind), conn)
 	return st, true
 }
 
-// needMap reports whether a step's value is a mapping with allowed keys; a
-// null value (bare step word) is reported as needing options when required.
 // binary decodes a binary_hex (spaces, newlines, tabs and colons allowed) or
 // binary_base64 (padded or not) payload; nil after reporting an error.
 func (d *decoder) binary(v *ynode, field, kind string) []byte {
@@ -133,6 +102,8 @@ func (d *decoder) onTimeout(v *ynode, field string) OnTimeout {
 	return TimeoutFail
 }
 
+// needMap reports whether a step's value is a mapping with allowed keys; a
+// null value (bare step word) is reported as needing options when required.
 func (d *decoder) needMap(v *ynode, field string, allowed []string, optional bool) bool {
 	if v.kind == yNull {
 		if !optional {
@@ -141,257 +112,4 @@ func (d *decoder) needMap(v *ynode, field string, allowed []string, optional boo
 		return false
 	}
 	return d.object(v, field, allowed)
-}
-
-func (d *decoder) send(v *ynode, f string) *SendStep {
-	s := &SendStep{}
-	if v.kind == yString { // send: "text"
-		s.Kind, s.Body = PayloadText, d.template(v, f)
-		return s
-	}
-	if !d.needMap(v, f, sendFields, false) {
-		return s
-	}
-	var payloads []string
-	for _, k := range v.keys {
-		if contains(sendPayloads, k.str) {
-			payloads = append(payloads, k.str)
-		}
-	}
-	switch len(payloads) {
-	case 0:
-		d.fail(v, f, "needs one payload: json, text, binary_hex, binary_base64 or random_bytes")
-	case 1:
-	default:
-		d.fail(v.get(payloads[1]), join(f, payloads[1]), "a send has one payload, found `%s` and `%s`", payloads[0], payloads[1])
-	}
-	for i, k := range v.keys {
-		val, kf := v.vals[i], join(f, k.str)
-		switch k.str {
-		case "name":
-			s.Name = d.metricName(val, kf)
-		case "json":
-			s.Kind = PayloadJSON
-			body := d.jsonValue(val, kf, true)
-			t, err := JSONTemplate(body)
-			if err != nil {
-				d.fail(val, kf, "%v", err)
-			}
-			s.Body = t
-		case "text":
-			s.Kind, s.Body = PayloadText, d.template(val, kf)
-		case "binary_hex", "binary_base64":
-			s.Kind = PayloadBinary
-			s.Raw = d.binary(val, kf, k.str)
-		case "random_bytes":
-			s.Kind = PayloadBinary
-			s.RandomBytes, _ = d.int(val, kf, 1, 16<<20)
-		}
-	}
-	return s
-}
-
-func (d *decoder) expect(v *ynode, f string) *ExpectStep {
-	e := &ExpectStep{Name: "expect", Timeout: DefaultExpectTimeout}
-	if !d.needMap(v, f, expectFields, true) {
-		return e
-	}
-	e.Match = d.matcher(v, f)
-	if names := e.Match.regexVars(); names != nil {
-		d.useVars(v.get("regex"), join(f, "regex"), names)
-	}
-	for i, k := range v.keys {
-		val, kf := v.vals[i], join(f, k.str)
-		switch k.str {
-		case "name":
-			e.Name = d.metricName(val, kf)
-		case "timeout":
-			e.Timeout, _ = d.positiveDur(val, kf)
-		case "on_timeout":
-			e.OnTimeout = d.onTimeout(val, kf)
-		case "capture":
-			e.Capture = d.capture(val, kf, e.Match)
-		}
-	}
-	return e
-}
-
-func (d *decoder) capture(n *ynode, field string, m Matcher) map[string]string {
-	if n.kind != yMap {
-		d.fail(n, field, "expected a mapping of variable name to dot path or regex group ($1), got %s", n.describe())
-		return nil
-	}
-	out := make(map[string]string, len(n.keys))
-	for i, k := range n.keys {
-		kf := join(field, k.str)
-		if !isIdent(k.str) || strings.Contains(k.str, "-") {
-			d.fail(k, kf, "variable names are letters, digits and `_`, starting with a letter or `_`")
-			continue
-		}
-		if contains(builtinExprs, k.str) || k.str == "env" {
-			d.fail(k, kf, "`%s` is a built-in template name; choose another variable name", k.str)
-			continue
-		}
-		path, ok := d.str(n.vals[i], kf)
-		if !ok {
-			continue
-		}
-		if g, isGroup := regexGroup(path); isGroup {
-			switch {
-			case m.Regex == nil:
-				d.fail(n.vals[i], kf, "regex group %s needs a `regex` matcher", path)
-			case g > m.numSubexp():
-				d.fail(n.vals[i], kf, "the regex has %d capture group(s), no %s", m.numSubexp(), path)
-			}
-		} else {
-			path = d.path(n.vals[i], kf)
-		}
-		out[k.str] = path
-	}
-	return out
-}
-
-func (d *decoder) think(v *ynode, f string) *ThinkStep {
-	t := &ThinkStep{Dist: ThinkFixed}
-	if v.kind == yString || v.kind == yInt {
-		t.Fixed, _ = d.positiveDur(v, f)
-		return t
-	}
-	if !d.needMap(v, f, thinkFields, false) {
-		return t
-	}
-	dist := -1
-	for i, k := range v.keys {
-		val, kf := v.vals[i], join(f, k.str)
-		if k.str == "read" {
-			read, _ := d.bool(val, kf)
-			t.NoRead = !read
-			continue
-		}
-		if dist >= 0 {
-			d.fail(val, kf, "expected exactly one of fixed, uniform or exponential, found `%s` and `%s`", v.keys[dist].str, k.str)
-			return t
-		}
-		dist = i
-	}
-	if dist < 0 {
-		d.fail(v, f, "expected exactly one of fixed, uniform or exponential")
-		return t
-	}
-	val, kf := v.vals[dist], join(f, v.keys[dist].str)
-	switch v.keys[dist].str {
-	case "fixed":
-		t.Fixed, _ = d.positiveDur(val, kf)
-	case "uniform":
-		t.Dist = ThinkUniform
-		if val.kind != ySeq || len(val.items) != 2 {
-			d.fail(val, kf, "expected [min, max], got %s", val.describe())
-			return t
-		}
-		var ok1, ok2 bool
-		t.Min, ok1 = d.dur(val.items[0], index(kf, 0))
-		t.Max, ok2 = d.dur(val.items[1], index(kf, 1))
-		if ok1 && ok2 && (t.Min < 0 || t.Max <= 0 || t.Min > t.Max) {
-			d.fail(val, kf, "want 0 <= min <= max and max > 0, got [%s, %s]", t.Min, t.Max)
-		}
-	case "exponential":
-		t.Dist = ThinkExponential
-		t.Mean, _ = d.positiveDur(val, kf)
-	}
-	return t
-}
-
-func (d *decoder) repeat(v *ynode, f string, conn ConnectOptions) *RepeatStep {
-	r := &RepeatStep{}
-	if !d.needMap(v, f, repeatFields, false) {
-		return r
-	}
-	for i, k := range v.keys {
-		val, kf := v.vals[i], join(f, k.str)
-		switch k.str {
-		case "count":
-			r.Count, _ = d.int(val, kf, 1, 1_000_000_000)
-		case "duration":
-			r.Duration, _ = d.positiveDur(val, kf)
-		case "every":
-			r.Every, _ = d.positiveDur(val, kf)
-		case "steps":
-			r.Steps = d.steps(val, kf, conn)
-		}
-	}
-	if v.get("count") == nil && v.get("duration") == nil {
-		d.fail(v, f, "needs `count` or `duration`")
-	}
-	if v.get("steps") == nil {
-		d.fail(v, f, "missing `steps`")
-	}
-	return r
-}
-
-func (d *decoder) ping(v *ynode, f string) *PingStep {
-	p := &PingStep{Name: "ping", Timeout: DefaultPingTimeout}
-	if !d.needMap(v, f, pingFields, true) {
-		return p
-	}
-	for i, k := range v.keys {
-		val, kf := v.vals[i], join(f, k.str)
-		switch k.str {
-		case "name":
-			p.Name = d.metricName(val, kf)
-		case "timeout":
-			p.Timeout, _ = d.positiveDur(val, kf)
-		case "payload":
-			s, _ := d.str(val, kf)
-			if len(s) > wsproto.MaxControlPayload {
-				d.fail(val, kf, "a ping payload is at most %d bytes, got %d", wsproto.MaxControlPayload, len(s))
-			}
-			p.Payload = []byte(s)
-		}
-	}
-	return p
-}
-
-func (d *decoder) close(v *ynode, f string) *CloseStep {
-	c := &CloseStep{Code: 1000}
-	if !d.needMap(v, f, closeFields, true) {
-		return c
-	}
-	for i, k := range v.keys {
-		val, kf := v.vals[i], join(f, k.str)
-		switch k.str {
-		case "code":
-			if code, ok := d.int(val, kf, 0, 65535); ok {
-				if code < 0 || code > 0xffff || !wsproto.ValidCloseCode(uint16(code)) {
-					d.fail(val, kf, "%d is not a close code an endpoint may send (1000-1003, 1007-1014, 3000-4999)", code)
-				}
-				c.Code = uint16(code)
-			}
-		case "reason":
-			c.Reason, _ = d.str(val, kf)
-			if len(c.Reason) > wsproto.MaxCloseReason {
-				d.fail(val, kf, "a close reason is at most %d bytes, got %d", wsproto.MaxCloseReason, len(c.Reason))
-			} else if !utf8.ValidString(c.Reason) {
-				d.fail(val, kf, "a close reason must be valid UTF-8")
-			}
-		}
-	}
-	return c
-}
-
-func (d *decoder) group(v *ynode, f string, conn ConnectOptions) *GroupStep {
-	g := &GroupStep{}
-	if !d.needMap(v, f, groupFields, false) {
-		return g
-	}
-	if nn := v.get("name"); nn != nil {
-		g.Name = d.metricName(nn, join(f, "name"))
-	} else {
-		d.fail(v, f, "missing `name` (the group's duration metric)")
-	}
-	if sn := v.get("steps"); sn != nil {
-		g.Steps = d.steps(sn, join(f, "steps"), conn)
-	} else {
-		d.fail(v, f, "missing `steps`")
-	}
-	return g
 }

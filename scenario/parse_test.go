@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -148,11 +149,8 @@ func TestParseChatRoom(t *testing.T) {
 		t.Errorf("talkers connect: %+v", talk.Connect)
 	}
 	v := NewVars(3, "talkers", 1, func(string) string { return "tok" })
-	if h := talk.Steps[0].Connect.Options.Header(v); h.Get("X-Token") != "tok" {
-		t.Errorf("rendered header: %v", h)
-	}
-	if u := talk.Steps[0].Connect.Options.URL("ws://127.0.0.1:1/", v); u != "ws://127.0.0.1:1/chat" {
-		t.Errorf("URL = %q", u)
+	if u, h := renderDial(t, "ws://127.0.0.1:1/", talk.Steps[0].Connect.Options, v); u != "ws://127.0.0.1:1/chat" || h.Get("X-Token") != "tok" {
+		t.Errorf("rendered URL %q, headers %v", u, h)
 	}
 
 	// Reconnect and listeners.
@@ -247,7 +245,7 @@ func TestParseChatRoom(t *testing.T) {
 }
 
 func TestParseSingleScenarioDefaults(t *testing.T) {
-	p, err := Parse("s.yaml", []byte(`
+	_, err := Parse("s.yaml", []byte(`
 steps:
   - connect: {path: /echo, headers: {A: b}}
   - send: hello
@@ -256,7 +254,7 @@ steps:
 	if err == nil {
 		t.Fatal("a closed model with no duration, stages or iterations parsed")
 	}
-	p, err = Parse("s.yaml", []byte(`
+	p, err := Parse("s.yaml", []byte(`
 target: ws://127.0.0.1:9000/
 iterations: 3
 connect: {headers: {X: "1"}, compression: true}
@@ -309,7 +307,7 @@ steps:
 }
 
 func TestParseYAMLFeatures(t *testing.T) {
-	p, err := Parse("a.yaml", []byte(`
+	_, err := Parse("a.yaml", []byte(`
 x-common: &common
   duration: 10s
   steps: [connect, close]
@@ -334,7 +332,7 @@ scenarios:
 	if !strings.Contains(err.Error(), "unknown field `x-common`") {
 		t.Fatalf("error: %v", err)
 	}
-	p, err = Parse("a.yaml", []byte(`
+	p, err := Parse("a.yaml", []byte(`
 scenarios:
   a: &common
     duration: 10s
@@ -381,7 +379,7 @@ func TestParseEverything(t *testing.T) {
 		t.Errorf("connect: %+v", c)
 	}
 	v := NewVars(4, "arrivals", 1, func(string) string { return "t" })
-	if u := c.URL("ws://h:1", v); u != "ws://h:1/chat?user=u4" {
+	if u, _ := renderDial(t, "ws://h:1", c, v); u != "ws://h:1/chat?user=u4" {
 		t.Errorf("templated URL %q", u)
 	}
 	arr, steady := p.Scenarios[0], p.Scenarios[1]
@@ -408,7 +406,7 @@ func TestParseEverything(t *testing.T) {
 	if o.Path != "/echo" || o.Headers["X-Step"] != "{{scenario}}" || o.Headers["X-Token"] != "{{env.TOKEN}}" || o.HandshakeTimeout != time.Second || o.ConnectTimeout != 3*time.Second {
 		t.Errorf("connect step options: %+v", o)
 	}
-	if h := o.Header(v); h.Get("X-Step") != "arrivals" || h.Get("X-Token") != "t" {
+	if _, h := renderDial(t, "ws://h:1", o, v); h.Get("X-Step") != "arrivals" || h.Get("X-Token") != "t" {
 		t.Errorf("rendered headers: %v", h)
 	}
 	body := st[1].Send.Body.Append(nil, v)
@@ -447,4 +445,22 @@ func TestParseEverything(t *testing.T) {
 	if got := string(steady.Steps[4].Send.Raw) + string(steady.Steps[5].Send.Raw); got != "hello\xde\xad\xbe\xef" || steady.Steps[6].Send.RandomBytes != 16 {
 		t.Errorf("binary payloads: %q", got)
 	}
+}
+
+// renderDial renders the URL and headers (static and templated) a VU with
+// variables v dials for the connect options o, the way the runner does.
+func renderDial(t *testing.T, base string, o ConnectOptions, v *Vars) (string, http.Header) {
+	t.Helper()
+	dt, err := newDialTarget(base, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, templated := dt.render(v)
+	h := http.Header{}
+	for _, m := range []map[string][]string{dt.static, templated} {
+		for name, vals := range m {
+			h[http.CanonicalHeaderKey(name)] = vals
+		}
+	}
+	return u, h
 }

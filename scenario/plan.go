@@ -164,30 +164,6 @@ type Reconnect struct {
 	MaxAttempts int           // 0: unlimited until the run ends
 }
 
-// StepKind tells which of Step's fields is set.
-type StepKind int
-
-const (
-	StepConnect StepKind = iota
-	StepSend
-	StepExpect
-	StepThink
-	StepRepeat
-	StepPing
-	StepClose
-	StepGroup
-	StepEmit // Socket.IO event
-)
-
-var stepKindNames = [...]string{"connect", "send", "expect", "think", "repeat", "ping", "close", "group", "emit"}
-
-func (k StepKind) String() string {
-	if int(k) < len(stepKindNames) {
-		return stepKindNames[k]
-	}
-	return fmt.Sprintf("step(%d)", int(k))
-}
-
 // Step is one instruction of a virtual user. Exactly the field named by Kind is non-nil.
 type Step struct {
 	Kind    StepKind
@@ -201,30 +177,6 @@ type Step struct {
 	Close   *CloseStep
 	Group   *GroupStep
 	Emit    *EmitStep
-}
-
-// ConnectStep dials the target and upgrades. Its latency is recorded as the
-// "connect" (TCP) and "handshake" (upgrade) metrics.
-type ConnectStep struct {
-	Options ConnectOptions // merged over the scenario's options
-}
-
-// PayloadKind is the kind of frame a send step writes.
-type PayloadKind int
-
-const (
-	PayloadText   PayloadKind = iota // Body rendered as UTF-8 text
-	PayloadJSON                      // Body rendered as a JSON text frame
-	PayloadBinary                    // Raw bytes, or RandomBytes random bytes
-)
-
-// SendStep writes one data frame.
-type SendStep struct {
-	Name        string // optional; a following expect measures from this send
-	Kind        PayloadKind
-	Body        *Template // text and JSON
-	Raw         []byte    // binary from hex or base64
-	RandomBytes int       // binary of N random bytes when > 0
 }
 
 // Matcher matches an inbound data message by a JSON subset or a regular expression.
@@ -246,19 +198,6 @@ type Matcher struct {
 	compiled *compiledMatcher // JSON precompiled by Compile (Parse calls it)
 }
 
-// ExpectStep waits for a matching message and records the latency since the
-// VU's previous send under Name.
-type ExpectStep struct {
-	Name      string // metric name; default "expect"
-	Match     Matcher
-	Timeout   time.Duration
-	OnTimeout OnTimeout
-	// Capture stores values of the matched message into the VU's variables:
-	// variable name → dot path into the JSON message ("from", "user.id") or,
-	// for regex matchers, "$1", "$2"... for capture groups.
-	Capture map[string]string
-}
-
 // OnTimeout says what an expect does when its timeout passes.
 type OnTimeout int
 
@@ -266,57 +205,6 @@ const (
 	TimeoutFail     OnTimeout = iota // count a timeout error and end the iteration
 	TimeoutContinue                  // count a timeout error and go on with the next step
 )
-
-// ThinkDist is a think-time distribution.
-type ThinkDist int
-
-const (
-	ThinkFixed ThinkDist = iota
-	ThinkUniform
-	ThinkExponential
-)
-
-// ThinkStep pauses the VU.
-type ThinkStep struct {
-	Dist ThinkDist
-	Fixed,
-	Min, Max, // uniform
-	Mean time.Duration // exponential
-	// NoRead (`read: false`) pauses without reading the connection: the
-	// server's messages pile up in the socket buffers as with a stalled
-	// client, and are read (and timed) only when the VU next reads.
-	NoRead bool
-}
-
-// RepeatStep runs Steps Count times or for Duration, optionally paced.
-type RepeatStep struct {
-	Count    int           // 0 with Duration set: until Duration passes
-	Duration time.Duration // 0 with Count set: Count times
-	// Every paces iterations at a fixed rate. Latencies of sends inside are
-	// then measured from the scheduled send time (coordinated-omission
-	// correction) and also raw under "<name>.raw".
-	Every time.Duration
-	Steps []Step
-}
-
-// PingStep sends a ping and records the pong round trip under Name (default "ping").
-type PingStep struct {
-	Name    string
-	Payload []byte
-	Timeout time.Duration
-}
-
-// CloseStep starts the close handshake.
-type CloseStep struct {
-	Code   uint16 // default 1000
-	Reason string
-}
-
-// GroupStep runs Steps and records their total duration under Name.
-type GroupStep struct {
-	Name  string
-	Steps []Step
-}
 
 // Listener watches every inbound message for the whole session.
 type Listener struct {
@@ -340,11 +228,8 @@ func WalkSteps(steps []Step, fn func(*Step)) {
 	for i := range steps {
 		st := &steps[i]
 		fn(st)
-		switch st.Kind {
-		case StepRepeat:
-			WalkSteps(st.Repeat.Steps, fn)
-		case StepGroup:
-			WalkSteps(st.Group.Steps, fn)
+		if inner, _ := blockSteps(st); inner != nil {
+			WalkSteps(inner, fn)
 		}
 	}
 }

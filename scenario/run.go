@@ -161,66 +161,16 @@ func (s *scenarioRun) run(ctx context.Context, seg Segment) {
 // compile resolves steps: metric handles (looked up once, so recording
 // does not touch the registry's maps), matchers, dialers.
 func (s *scenarioRun) compile(steps []Step, paced bool, tap dialer.Tap, dialers map[string]*dialer.Dialer) ([]cstep, error) {
-	reg := s.r.m.reg
+	env := compileEnv{paced: paced, tap: tap, dialers: dialers}
 	out := make([]cstep, len(steps))
 	for i := range steps {
 		st := &steps[i]
 		c := &out[i]
 		c.Step = st
-		var err error
-		switch st.Kind {
-		case StepConnect:
-			if st.Connect == nil {
-				return nil, fmt.Errorf("%s: connect step without options", st.Pos)
-			}
-			opts := mergeConnect(mergeConnect(s.r.plan.Connect, s.sc.Connect), st.Connect.Options)
-			c.dial, err = s.prepareDial(opts, tap, dialers)
-		case StepSend:
-			if st.Send == nil || (st.Send.Kind != PayloadBinary && st.Send.Body == nil) {
-				return nil, fmt.Errorf("%s: send step without a body", st.Pos)
-			}
-		case StepExpect:
-			if st.Expect == nil {
-				return nil, fmt.Errorf("%s: expect step without a matcher", st.Pos)
-			}
-			if err = st.Expect.Match.Compile(); err != nil {
-				err = fmt.Errorf("%s: expect %s: %w", st.Pos, st.Expect.Name, err)
-			}
-			name := nameOr(st.Expect.Name, "expect")
-			c.lat = reg.Latency(name)
-			if paced {
-				c.raw = reg.Latency(name + report.RawSuffix)
-			}
-		case StepThink:
-			if st.Think == nil {
-				return nil, fmt.Errorf("%s: think step without a duration", st.Pos)
-			}
-		case StepPing:
-			if st.Ping == nil {
-				return nil, fmt.Errorf("%s: ping step without options", st.Pos)
-			}
-			c.lat = reg.Latency(nameOr(st.Ping.Name, "ping"))
-		case StepClose:
-			if st.Close == nil {
-				return nil, fmt.Errorf("%s: close step without options", st.Pos)
-			}
-		case StepRepeat:
-			if st.Repeat == nil {
-				return nil, fmt.Errorf("%s: repeat step without a body", st.Pos)
-			}
-			c.sub, err = s.compile(st.Repeat.Steps, paced || st.Repeat.Every > 0, tap, dialers)
-		case StepEmit:
-			err = s.compileEmit(c, paced)
-		case StepGroup:
-			if st.Group == nil {
-				return nil, fmt.Errorf("%s: group step without a body", st.Pos)
-			}
-			c.lat = reg.Latency(nameOr(st.Group.Name, "group"))
-			c.sub, err = s.compile(st.Group.Steps, paced, tap, dialers)
-		default:
-			err = fmt.Errorf("%s: unknown step kind %v", st.Pos, st.Kind)
+		if st.Kind < 0 || st.Kind >= numStepKinds {
+			return nil, fmt.Errorf("%s: unknown step kind %v", st.Pos, st.Kind)
 		}
-		if err != nil {
+		if err := stepKinds[st.Kind].compile(s, c, env); err != nil {
 			return nil, err
 		}
 	}
@@ -234,38 +184,18 @@ func nameOr(name, def string) string {
 	return name
 }
 
-// prepareDial builds (or reuses) the dialer for opts and splits the headers
-// into static ones (in the dialer) and templates rendered per connection.
+// prepareDial builds (or reuses) the dialer for opts, with the static
+// headers in the dialer and the templated ones rendered per connection.
 func (s *scenarioRun) prepareDial(opts ConnectOptions, tap dialer.Tap, dialers map[string]*dialer.Dialer) (*cdial, error) {
-	d := &cdial{base: strings.TrimSuffix(s.r.base, "/"), backoff: opts.Backoff.withDefaults()}
+	d := &cdial{backoff: opts.Backoff.withDefaults()}
 	var err error
 	if d.sio, err = s.prepareSocketIO(&opts); err != nil {
 		return nil, err
 	}
-	static := map[string][]string{}
-	for name, val := range opts.Headers {
-		if !strings.Contains(val, "{{") {
-			static[name] = []string{val}
-			continue
-		}
-		t, err := ParseTemplate(val)
-		if err != nil {
-			return nil, fmt.Errorf("connect header %s: %w", name, err)
-		}
-		d.headers = append(d.headers, cheader{name: name, tmpl: t})
+	if d.dialTarget, err = newDialTarget(s.r.base, opts); err != nil {
+		return nil, err
 	}
-	if strings.Contains(opts.Path, "{{") {
-		t, err := ParseTemplate(opts.Path)
-		if err != nil {
-			return nil, fmt.Errorf("connect path: %w", err)
-		}
-		d.path = t
-	} else {
-		d.url = d.base + opts.Path
-		if opts.Path == "" {
-			d.url = s.r.base
-		}
-	}
+	static := d.static
 	// One dialer per distinct option set, shared by every VU that uses it.
 	key := fmt.Sprintf("%q|%v|%v|%v|%v|%v|%q|%q|%d", opts.Subprotocols, opts.ConnectTimeout, opts.HandshakeTimeout,
 		opts.Compression, opts.Insecure, static, opts.CAFile, opts.Source, opts.RecvBuffer)
@@ -301,6 +231,36 @@ func (s *scenarioRun) prepareDial(opts ConnectOptions, tap dialer.Tap, dialers m
 	d.d = dialer.NewDialer(do)
 	dialers[key] = d.d
 	return d, nil
+}
+
+// newDialTarget compiles the URL (base joined with opts.Path) and the
+// headers of opts, splitting the headers into static ones and templates.
+func newDialTarget(base string, opts ConnectOptions) (dialTarget, error) {
+	t := dialTarget{base: strings.TrimSuffix(base, "/"), static: map[string][]string{}}
+	for name, val := range opts.Headers {
+		if !strings.Contains(val, "{{") {
+			t.static[name] = []string{val}
+			continue
+		}
+		tm, err := ParseTemplate(val)
+		if err != nil {
+			return t, fmt.Errorf("connect header %s: %w", name, err)
+		}
+		t.headers = append(t.headers, cheader{name: name, tmpl: tm})
+	}
+	switch {
+	case strings.Contains(opts.Path, "{{"):
+		tm, err := ParseTemplate(opts.Path)
+		if err != nil {
+			return t, fmt.Errorf("connect path: %w", err)
+		}
+		t.path = tm
+	case opts.Path == "":
+		t.url = base
+	default:
+		t.url = t.base + opts.Path
+	}
+	return t, nil
 }
 
 // compileListeners resolves the listeners' matchers and metric handles.

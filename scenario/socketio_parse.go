@@ -10,10 +10,7 @@ import (
 )
 
 var (
-	emitFields     = []string{"name", "event", "args", "ack", "timeout", "on_timeout", "binary_hex", "binary_base64", "random_bytes"}
-	emitBinaries   = []string{"binary_hex", "binary_base64", "random_bytes"}
-	ackMatchFields = []string{"json", "regex"}
-	protocolNames  = []string{"websocket", "socketio"}
+	protocolNames = []string{"websocket", "socketio"}
 )
 
 // socketIOOption decodes one Socket.IO connect option into o.
@@ -69,89 +66,6 @@ func (d *decoder) eventName(n *ynode, field string) string {
 	return s
 }
 
-func (d *decoder) emit(v *ynode, f string) *EmitStep {
-	e := &EmitStep{Timeout: DefaultAckTimeout}
-	if !d.needMap(v, f, emitFields, false) {
-		return e
-	}
-	if en := v.get("event"); en != nil {
-		e.Event = d.eventName(en, join(f, "event"))
-	} else {
-		d.fail(v, f, "missing `event` (the Socket.IO event name)")
-	}
-	var bins []string
-	for i, k := range v.keys {
-		val, kf := v.vals[i], join(f, k.str)
-		switch k.str {
-		case "name":
-			e.Name = d.metricName(val, kf)
-		case "args":
-			if val.kind != ySeq {
-				d.failHint(val, kf, "args: [value]", "expected a list of arguments, got %s", val.describe())
-				continue
-			}
-			if a, ok := d.jsonValue(val, kf, true).([]any); ok {
-				e.Args = a
-			}
-		case "ack":
-			switch val.kind {
-			case yBool:
-				e.Ack = val.b
-			case yMap:
-				e.Ack = true
-				if d.object(val, kf, ackMatchFields) {
-					e.AckMatch = d.matcher(val, kf)
-				}
-			default:
-				d.fail(val, kf, "expected true, false or a matcher {json, regex} for the ack's first argument, got %s", val.describe())
-			}
-		case "timeout":
-			e.Timeout, _ = d.positiveDur(val, kf)
-		case "on_timeout":
-			e.OnTimeout = d.onTimeout(val, kf)
-		case "binary_hex", "binary_base64":
-			bins = append(bins, k.str)
-			if raw := d.binary(val, kf, k.str); raw != nil {
-				e.Attachment = raw
-			}
-		case "random_bytes":
-			bins = append(bins, k.str)
-			e.AttachRandom, _ = d.int(val, kf, 1, 16<<20)
-		}
-	}
-	if len(bins) > 1 {
-		d.fail(v.get(bins[1]), join(f, bins[1]), "an emit carries one binary attachment, found `%s` and `%s`", bins[0], bins[1])
-	}
-	if !e.Ack {
-		for _, k := range []string{"timeout", "on_timeout"} {
-			if n := v.get(k); n != nil {
-				d.failHint(n, join(f, k), "ack: true", "`%s` applies to the acknowledgement, which this emit does not wait for", k)
-			}
-		}
-	}
-	if e.Name == "" {
-		e.Name = e.Event
-		if e.Ack && !metricNameRE.MatchString(e.Name) {
-			d.failHint(v, f, "name: "+metricSafe(e.Event), "the event name %q is not a metric name: give the emit a `name`", e.Event)
-		}
-	}
-	return e
-}
-
-// metricSafe turns s into a valid metric name for a hint.
-func metricSafe(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if !(c == '_' || c == '-' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			b[i] = '_'
-		}
-	}
-	if len(b) == 0 || b[0] == '.' || b[0] == '-' {
-		b = append([]byte("e"), b...)
-	}
-	return string(b)
-}
-
 // checkSocketIO reports Socket.IO steps and matchers on raw WebSocket
 // connections, and raw sends on Socket.IO ones: emit and `event` matchers
 // need `protocol: socketio` on the connect step they follow.
@@ -191,10 +105,9 @@ func (d *decoder) walkSocketIO(steps []Step, field string, proto Protocol, anySI
 			if proto == ProtoSocketIO {
 				d.errs = append(d.errs, &Error{Pos: st.Pos, Field: join(f, "send"), Msg: "send writes raw WebSocket frames, which a Socket.IO server does not understand", Hint: "emit"})
 			}
-		case StepRepeat:
-			proto = d.walkSocketIO(st.Repeat.Steps, join(f, "repeat.steps"), proto, anySIO)
-		case StepGroup:
-			proto = d.walkSocketIO(st.Group.Steps, join(f, "group.steps"), proto, anySIO)
+		}
+		if inner, _ := blockSteps(st); inner != nil {
+			proto = d.walkSocketIO(inner, join(f, st.Kind.String()+".steps"), proto, anySIO)
 		}
 	}
 	return proto

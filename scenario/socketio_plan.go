@@ -32,46 +32,6 @@ const DefaultSocketIOPath = "/socket.io/"
 // DefaultAckTimeout bounds an emit's wait for its acknowledgement.
 const DefaultAckTimeout = 10 * time.Second
 
-// EmitStep sends a Socket.IO event on the connection's namespace.
-type EmitStep struct {
-	Name  string // ack latency metric; default the event name
-	Event string
-	// Args are the event's arguments (JSON values; strings are templates).
-	Args []any
-	// Attachment, when set (or AttachRandom > 0), is sent as one binary
-	// attachment after Args: a BINARY_EVENT with a placeholder.
-	Attachment   []byte
-	AttachRandom int
-	// Ack asks the server for an acknowledgement and waits up to Timeout
-	// for it, recording its latency under Name. AckMatch, when it has
-	// conditions, must match the ack's first argument.
-	Ack       bool
-	AckMatch  Matcher
-	Timeout   time.Duration
-	OnTimeout OnTimeout
-
-	body *Template // ["event", args..., placeholder], built by compile
-}
-
-// binary reports whether the emit carries an attachment.
-func (e *EmitStep) binary() bool { return e.Attachment != nil || e.AttachRandom > 0 }
-
-// mergeSocketIO merges the Socket.IO connect options of over into out.
-func mergeSocketIO(out *ConnectOptions, over ConnectOptions) {
-	if over.Protocol != ProtoDefault {
-		out.Protocol = over.Protocol
-	}
-	if over.Namespace != "" {
-		out.Namespace = over.Namespace
-	}
-	if over.Auth != nil {
-		out.Auth = over.Auth
-	}
-	if over.EngineIO != 0 {
-		out.EngineIO = over.EngineIO
-	}
-}
-
 // socketIOPath returns the request path (with the Engine.IO query) of a
 // Socket.IO connection whose configured path is path.
 func socketIOPath(path string) string {

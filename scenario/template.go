@@ -77,16 +77,6 @@ func ParseTemplate(s string) (*Template, error) {
 	return b.build(s), nil
 }
 
-// MustParseTemplate is ParseTemplate for constant strings in tests and
-// programs; it panics on error.
-func MustParseTemplate(s string) *Template {
-	t, err := ParseTemplate(s)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
-
 // String returns the template's source text.
 func (t *Template) String() string {
 	if t == nil {

@@ -80,7 +80,7 @@ func TestTemplateExpressions(t *testing.T) {
 func TestTemplateDivisionByVariableZero(t *testing.T) {
 	v := testVars()
 	v.Iter = 0
-	if got := MustParseTemplate("{{vu / iter}}{{vu % iter}}").Render(v); got != "00" {
+	if got := mustTemplate("{{vu / iter}}{{vu % iter}}").Render(v); got != "00" {
 		t.Fatalf("got %q, want 00", got)
 	}
 }
@@ -111,14 +111,14 @@ func TestTemplateErrors(t *testing.T) {
 }
 
 func TestTemplateVariablesAndStatic(t *testing.T) {
-	tm := MustParseTemplate("{{me}}-{{you}}-{{me}}-{{vu}}")
+	tm := mustTemplate("{{me}}-{{you}}-{{me}}-{{vu}}")
 	if got := strings.Join(tm.Variables(), ","); got != "me,you" {
 		t.Errorf("Variables() = %q", got)
 	}
 	if tm.Static() {
 		t.Error("Static() = true for a dynamic template")
 	}
-	if !MustParseTemplate(`static {{"text"}}`).Static() {
+	if !mustTemplate(`static {{"text"}}`).Static() {
 		t.Error("Static() = false for a static template")
 	}
 }
@@ -171,7 +171,7 @@ func TestJSONTemplate(t *testing.T) {
 }
 
 func TestVarsDeterministicRandom(t *testing.T) {
-	tm := MustParseTemplate("{{uuid}} {{rand_string 12}} {{rand_int 0 1000000}}")
+	tm := mustTemplate("{{uuid}} {{rand_string 12}} {{rand_int 0 1000000}}")
 	a := tm.Render(NewVars(3, "s", 9, nil))
 	b := tm.Render(NewVars(3, "s", 9, nil))
 	c := tm.Render(NewVars(4, "s", 9, nil))
@@ -238,4 +238,14 @@ func TestTemplateArithmetic(t *testing.T) {
 			t.Errorf("%s: parsed, want an error", bad)
 		}
 	}
+}
+
+// mustTemplate is ParseTemplate for constant strings in tests; it panics
+// on error.
+func mustTemplate(s string) *Template {
+	t, err := ParseTemplate(s)
+	if err != nil {
+		panic(err)
+	}
+	return t
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -24,23 +23,24 @@ func (d *decoder) walkConnected(steps []Step, field string, connected bool) bool
 	for i := range steps {
 		st := &steps[i]
 		f := index(field, i)
-		switch st.Kind {
-		case StepConnect:
+		switch stepKinds[st.Kind].conn {
+		case connOpens:
 			connected = true
-		case StepSend, StepExpect, StepPing, StepClose, StepEmit:
+		case connNeeds, connEnds:
 			if !connected {
 				d.errs = append(d.errs, &Error{Pos: st.Pos, Field: f, Msg: fmt.Sprintf("%s without an open connection: add a `connect` step before it", st.Kind)})
 				connected = true // report once per gap
 			}
-			if st.Kind == StepClose {
+			if stepKinds[st.Kind].conn == connEnds {
 				connected = false
 			}
-		case StepRepeat:
-			body := join(f, "repeat.steps")
-			connected = d.walkConnected(st.Repeat.Steps, body, connected)
-			connected = d.walkConnected(st.Repeat.Steps, body, connected)
-		case StepGroup:
-			connected = d.walkConnected(st.Group.Steps, join(f, "group.steps"), connected)
+		}
+		if inner, rounds := blockSteps(st); inner != nil {
+			body := join(f, st.Kind.String()+".steps")
+			connected = d.walkConnected(inner, body, connected)
+			if rounds {
+				connected = d.walkConnected(inner, body, connected)
+			}
 		}
 	}
 	return connected
@@ -141,38 +141,6 @@ func mergeConnect(base, over ConnectOptions) ConnectOptions {
 	}
 	mergeSocketIO(&out, over)
 	return out
-}
-
-// URL joins base (a resolved target such as ws://127.0.0.1:8080) and Path,
-// rendering templates in Path with v.
-func (o *ConnectOptions) URL(base string, v *Vars) string {
-	if o.Path == "" {
-		return base
-	}
-	path := o.Path
-	if strings.Contains(path, "{{") {
-		if t, err := ParseTemplate(path); err == nil {
-			path = t.Render(v)
-		}
-	}
-	return strings.TrimSuffix(base, "/") + path
-}
-
-// Header renders the header templates with v (nil when there are none).
-func (o *ConnectOptions) Header(v *Vars) http.Header {
-	if len(o.Headers) == 0 {
-		return nil
-	}
-	h := make(http.Header, len(o.Headers))
-	for name, val := range o.Headers {
-		if strings.Contains(val, "{{") {
-			if t, err := ParseTemplate(val); err == nil {
-				val = t.Render(v)
-			}
-		}
-		h.Set(name, val)
-	}
-	return h
 }
 
 // JSONSchema is the JSON Schema (draft 2020-12) of scenario files, for

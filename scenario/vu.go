@@ -18,7 +18,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"strconv"
 	"sync/atomic"
@@ -159,70 +158,14 @@ func (v *vu) step(st *cstep, sc sched) error {
 	if v.ctx.Err() != nil {
 		return errCancelled
 	}
-	if l := v.link; l != nil && l.aside != nil && st.Kind != StepSend && st.Kind != StepRepeat && st.Kind != StepGroup {
+	if st.Kind < 0 || st.Kind >= numStepKinds {
+		return fmt.Errorf("%s: unknown step kind %v", st.Pos, st.Kind)
+	}
+	k := &stepKinds[st.Kind]
+	if l := v.link; l != nil && l.aside != nil && !k.keepsAside {
 		l.own()
 	}
-	switch st.Kind {
-	case StepConnect:
-		// After failed dials, wait before the next (backoff.go).
-		if err := v.backoffWait(st.dial.backoff); err != nil {
-			return err
-		}
-		if err := v.connect(st.dial); err != nil {
-			return err
-		}
-		if v.depth == 0 {
-			v.resume = v.top + 1
-		} else {
-			v.resume = v.top
-		}
-		return nil
-	case StepSend:
-		return v.send(st, sc)
-	case StepExpect:
-		return v.expect(st)
-	case StepThink:
-		if st.Think.NoRead {
-			return v.pause(thinkTime(st.Think, v.vars))
-		}
-		return v.sleep(thinkTime(st.Think, v.vars))
-	case StepRepeat:
-		return v.repeat(st, sc)
-	case StepPing:
-		return v.ping(st)
-	case StepClose:
-		return v.closeStep(st)
-	case StepEmit:
-		return v.emit(st, sc)
-	case StepGroup:
-		start := time.Now()
-		v.depth++
-		defer func() { v.depth-- }()
-		for i := range st.sub {
-			if err := v.step(&st.sub[i], sc); err != nil {
-				return err
-			}
-		}
-		st.lat.Record(time.Since(start))
-		return nil
-	}
-	return fmt.Errorf("%s: unknown step kind %v", st.Pos, st.Kind)
-}
-
-// thinkTime draws a think time from the step's distribution.
-func thinkTime(t *ThinkStep, v *Vars) time.Duration {
-	r := v.rng()
-	switch t.Dist {
-	case ThinkUniform:
-		if t.Max <= t.Min {
-			return t.Min
-		}
-		return t.Min + time.Duration(r.Int64N(int64(t.Max-t.Min)+1))
-	case ThinkExponential:
-		d := r.ExpFloat64() * float64(t.Mean)
-		return time.Duration(min(d, float64(math.MaxInt64/2)))
-	}
-	return t.Fixed
+	return k.run(v, st, sc)
 }
 
 // sleep waits d or until the VU is cancelled, reading the open connection
@@ -265,44 +208,6 @@ func (v *vu) pause(d time.Duration) error {
 	case <-v.ctx.Done():
 		v.timer.Stop()
 		return errCancelled
-	}
-}
-
-func (v *vu) repeat(st *cstep, sc sched) error {
-	r := st.Repeat
-	start := time.Now()
-	end := time.Time{}
-	if r.Duration > 0 {
-		end = start.Add(r.Duration)
-	}
-	v.depth++
-	defer func() { v.depth-- }()
-	for k := 0; ; k++ {
-		if r.Count > 0 && k >= r.Count {
-			return nil
-		}
-		if r.Count <= 0 && r.Duration <= 0 {
-			return nil
-		}
-		inner := sc
-		if r.Every > 0 {
-			at := start.Add(time.Duration(k) * r.Every)
-			if !end.IsZero() && !at.Before(end) {
-				return nil
-			}
-			if err := v.sleep(time.Until(at)); err != nil {
-				return err
-			}
-			// Late? Run at once; latencies still count from at.
-			inner = sched{at: at, actual: time.Now()}
-		} else if !end.IsZero() && !time.Now().Before(end) {
-			return nil
-		}
-		for i := range st.sub {
-			if err := v.step(&st.sub[i], inner); err != nil {
-				return err
-			}
-		}
 	}
 }
 
@@ -414,56 +319,6 @@ func (v *vu) liveLink() (*link, error) {
 	return l, nil
 }
 
-func (v *vu) send(st *cstep, sc sched) error {
-	l, err := v.liveLink()
-	if err != nil {
-		return err
-	}
-	s := st.Send
-	v.vars.Seq++
-	var p []byte
-	switch {
-	case s.Kind == PayloadBinary && s.RandomBytes > 0:
-		v.buf = appendRandom(v.buf[:0], s.RandomBytes, v.vars)
-		p = v.buf
-	case s.Kind == PayloadBinary:
-		p = s.Raw
-	default:
-		v.buf = s.Body.Append(v.buf[:0], v.vars)
-		p = v.buf
-	}
-	if l.aside == nil {
-		l.unreadSends++
-		l.unreadBytes += len(p)
-		if l.unreadSends > floodSends || l.unreadBytes > floodBytes {
-			l.startAside()
-		}
-	}
-	now := time.Now()
-	if s.Kind == PayloadBinary {
-		err = l.c.WriteBinary(p)
-	} else {
-		err = l.c.WriteText(p)
-	}
-	if err != nil {
-		if v.ctx.Err() == nil { // not a write cut by an interrupt
-			v.m.errSend.Inc()
-		}
-		v.s.r.log.Debug("send failed", "scenario", v.s.sc.Name, "vu", v.vars.VU, "err", err)
-		return errConnLost
-	}
-	m := v.m
-	m.msgsSent.Inc()
-	m.bytesSent.Add(int64(len(p)))
-	v.lastSend = now
-	if sc.at.IsZero() {
-		v.lastPlan = time.Time{}
-	} else {
-		v.lastPlan = sc.at.Add(now.Sub(sc.actual))
-	}
-	return nil
-}
-
 // appendRandom appends n random bytes from the VU's source.
 func appendRandom(dst []byte, n int, v *Vars) []byte {
 	r := v.rng()
@@ -476,115 +331,6 @@ func appendRandom(dst []byte, n int, v *Vars) []byte {
 		}
 	}
 	return dst
-}
-
-func (v *vu) expect(st *cstep) error {
-	l := v.link
-	if l == nil {
-		v.m.errNotConnected.Inc()
-		return errIterFailed
-	}
-	e := st.Expect
-	timeout := e.Timeout
-	if timeout <= 0 {
-		timeout = DefaultExpectTimeout
-	}
-	// Messages kept before the connection ended still count, but only
-	// those that arrived after the send this expect times (or the
-	// connect): an older one answers an earlier request, however well it
-	// matches (a stale ack with the same id).
-	at, ok := l.takeBacklog(st, v.vars, v.lastSend)
-	if !ok {
-		if l.dead.Load() {
-			return errConnLost
-		}
-		l.waitKind, l.want = waitExpect, st
-		ok = l.readUntil(time.Now().Add(timeout)) == readGot
-		at = l.gotAt
-		l.waitKind, l.want = waitNone, nil
-	}
-	capErr := l.capErr
-	l.capErr = nil
-
-	m := v.m
-	if ok {
-		if capErr != nil {
-			m.errCapture.Inc()
-			v.s.r.log.Debug("capture failed", "scenario", v.s.sc.Name, "vu", v.vars.VU, "step", e.Name, "err", capErr)
-		}
-		if v.lastPlan.IsZero() {
-			st.lat.Record(at.Sub(v.lastSend))
-		} else {
-			st.lat.Record(at.Sub(v.lastPlan))
-			st.raw.Record(at.Sub(v.lastSend))
-		}
-		return nil
-	}
-	switch {
-	case v.ctx.Err() != nil:
-		return errCancelled
-	case l.dead.Load():
-		return errConnLost
-	}
-	m.errExpectTimeout.Inc()
-	if e.OnTimeout == TimeoutContinue {
-		return nil
-	}
-	return errIterFailed
-}
-
-func (v *vu) ping(st *cstep) error {
-	l, err := v.liveLink()
-	if err != nil {
-		return err
-	}
-	p := st.Ping
-	timeout := p.Timeout
-	if timeout <= 0 {
-		timeout = DefaultPingTimeout
-	}
-	sent := time.Now()
-	if err := l.c.Ping(p.Payload); err != nil {
-		v.m.errSend.Inc()
-		return errConnLost
-	}
-	l.waitKind = waitPong
-	ok := l.readUntil(sent.Add(timeout)) == readGot
-	l.waitKind = waitNone
-	switch {
-	case ok:
-		st.lat.Record(l.gotAt.Sub(sent))
-		return nil
-	case v.ctx.Err() != nil:
-		return errCancelled
-	case l.dead.Load():
-		return errConnLost
-	}
-	v.m.errPingTimeout.Inc()
-	return errIterFailed
-}
-
-func (v *vu) closeStep(st *cstep) error {
-	l, err := v.liveLink()
-	if err != nil {
-		return err
-	}
-	code := st.Close.Code
-	if code == 0 {
-		code = 1000
-	}
-	l.closing = true
-	l.goodbye()
-	if err := l.c.SendClose(code, st.Close.Reason); err != nil {
-		v.m.errSend.Inc()
-	} else if l.readUntil(time.Now().Add(closeWait)) != readEnded && v.ctx.Err() == nil {
-		v.m.errCloseTimeout.Inc()
-	}
-	v.dropLink()
-	if v.ctx.Err() != nil {
-		return errCancelled
-	}
-	return nil
 }
 
 // endConn closes the VU's connection if it has one: with a close handshake
@@ -938,14 +684,38 @@ func (l *link) fail(err error) {
 // cdial is a connect step prepared for dialing: its dialer (shared by every
 // VU), URL and per-connection header templates.
 type cdial struct {
-	d       *dialer.Dialer
-	sio     *sioDial  // Socket.IO handshake after the upgrade; nil for raw WebSocket
+	d   *dialer.Dialer
+	sio *sioDial // Socket.IO handshake after the upgrade; nil for raw WebSocket
+	dialTarget
+
+	backoff DialBackoff // wait after failed dials (backoff.go)
+}
+
+// dialTarget is where a connect step dials: its URL and headers, with
+// their templates compiled once (newDialTarget).
+type dialTarget struct {
 	url     string    // static URL, or "" when path is a template
 	path    *Template // templated path
 	base    string
-	headers []cheader // templated headers rendered per connection
+	static  map[string][]string // headers without templates, set in the dialer
+	headers []cheader           // templated headers rendered per connection
+}
 
-	backoff DialBackoff // wait after failed dials (backoff.go)
+// render returns the URL and the templated headers (nil when there are
+// none) of a connection of the VU with variables v.
+func (t *dialTarget) render(v *Vars) (string, map[string][]string) {
+	url := t.url
+	if t.path != nil {
+		url = string(t.path.Append([]byte(t.base), v))
+	}
+	if len(t.headers) == 0 {
+		return url, nil
+	}
+	h := make(map[string][]string, len(t.headers))
+	for _, hd := range t.headers {
+		h[hd.name] = []string{hd.tmpl.Render(v)}
+	}
+	return url, h
 }
 
 type cheader struct {
@@ -974,16 +744,9 @@ func (d *cdial) dialApart(ctx context.Context, v *Vars) (*dialer.Conn, dialer.Ti
 }
 
 func (d *cdial) dial(ctx context.Context, v *Vars) (*dialer.Conn, dialer.Timings, error) {
-	url := d.url
-	if d.path != nil {
-		url = string(d.path.Append([]byte(d.base), v))
-	}
-	if len(d.headers) == 0 {
+	url, h := d.render(v)
+	if h == nil {
 		return d.d.Dial(ctx, url)
-	}
-	h := make(map[string][]string, len(d.headers))
-	for _, hd := range d.headers {
-		h[hd.name] = []string{hd.tmpl.Render(v)}
 	}
 	return d.d.DialHeader(ctx, url, h)
 }

@@ -7,10 +7,12 @@ import "testing"
 // per-message work of a Socket.IO connection. 0 allocs/op.
 func BenchmarkEventRoundTrip(b *testing.B) {
 	buf := make([]byte, 0, 256)
+	ns := []byte("/chat")
 	arg := []byte(`{"room":"r1","text":"hello","ts":1732230000000000000,"seq":17}`)
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		buf = AppendEventHead(buf[:0], "/chat", int64(i), 0, "say", true)
+		buf = Append(buf[:0], Packet{Type: Event, Namespace: ns, ID: int64(i)})
+		buf = append(buf, `["say",`...)
 		buf = append(buf, arg...)
 		buf = append(buf, ']')
 		typ, data, err := SplitEngine(buf)

@@ -194,51 +194,6 @@ func AppendDisconnect(dst []byte, ns string) []byte {
 	return Append(dst, Packet{Type: Disconnect, Namespace: []byte(ns), ID: NoID})
 }
 
-// AppendEventHead appends the header of an EVENT packet up to and
-// including the event name and the comma before the first argument (or
-// the closing bracket when there are no arguments: pass hasArgs false).
-// The caller appends the arguments, comma-separated, and a closing ']'.
-// With attachments > 0 it is a BINARY_EVENT whose arguments must contain
-// that many placeholders (AppendPlaceholder); id NoID asks for no ack.
-func AppendEventHead(dst []byte, ns string, id int64, attachments int, event string, hasArgs bool) []byte {
-	pk := Packet{Type: Event, Namespace: []byte(ns), ID: id}
-	if attachments > 0 {
-		pk.Type, pk.Attachments = BinaryEvent, attachments
-	}
-	dst = Append(dst, pk)
-	dst = append(dst, '[')
-	dst = AppendString(dst, event)
-	if hasArgs {
-		return append(dst, ',')
-	}
-	return append(dst, ']')
-}
-
-// AppendPlaceholder appends the JSON that stands for binary attachment num.
-func AppendPlaceholder(dst []byte, num int) []byte {
-	dst = append(dst, `{"_placeholder":true,"num":`...)
-	dst = strconv.AppendInt(dst, int64(num), 10)
-	return append(dst, '}')
-}
-
-// AppendString appends s as a JSON string.
-func AppendString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			dst = append(dst, '\\', c)
-		case c < 0x20:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return append(dst, '"')
-}
-
 // Open is the Engine.IO open packet's handshake data.
 type Open struct {
 	SID          string
@@ -277,7 +232,6 @@ func ParseOpen(data []byte) (Open, error) {
 
 // ConnectReply is the server's answer to a namespace CONNECT.
 type ConnectReply struct {
-	SID     []byte // the socket id, on success
 	Message []byte // the refusal message of a CONNECT_ERROR (unescaped when plain)
 	Data    []byte // the raw error data, when the server attached any
 }
@@ -302,18 +256,6 @@ func ParseConnectError(data []byte) ConnectReply {
 	}
 	if raw, ok := member(data, "data"); ok {
 		r.Data = raw
-	}
-	return r
-}
-
-// ParseConnectOK extracts the sid of a successful CONNECT reply's
-// payload (`{"sid":"…"}`).
-func ParseConnectOK(data []byte) ConnectReply {
-	var r ConnectReply
-	if raw, ok := member(data, "sid"); ok {
-		if s, ok := unquote(raw); ok {
-			r.SID = s
-		}
 	}
 	return r
 }

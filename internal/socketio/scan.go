@@ -1,8 +1,6 @@
 package socketio
 
 import (
-	"strconv"
-
 	"github.com/wsbench/wsbench/internal/jsonscan"
 )
 
@@ -62,24 +60,6 @@ func Arg(data []byte, n int) ([]byte, bool) {
 		}
 		i = jsonscan.SkipWS(data, i+1)
 	}
-}
-
-// Placeholder reports whether raw is a binary attachment placeholder
-// (`{"_placeholder":true,"num":N}`) and returns N.
-func Placeholder(raw []byte) (int, bool) {
-	v, ok := member(raw, "_placeholder")
-	if !ok || string(v) != "true" {
-		return 0, false
-	}
-	v, ok = member(raw, "num")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.Atoi(string(v))
-	if err != nil || n < 0 {
-		return 0, false
-	}
-	return n, true
 }
 
 // member returns the raw value of key in the JSON object obj.

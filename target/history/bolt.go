@@ -239,7 +239,7 @@ func prune(bk *bolt.Bucket, retain uint64, retainBytes int) error {
 			}
 		}
 	}
-	for k, _ := c.First(); k != nil && len(k) == 8 && binary.BigEndian.Uint64(k)+retain <= last; k, _ = c.First() {
+	for k, _ := c.First(); len(k) == 8 && binary.BigEndian.Uint64(k)+retain <= last; k, _ = c.First() {
 		if err := c.Delete(); err != nil {
 			return err
 		}

@@ -23,9 +23,9 @@ type Options struct {
 	PingTimeout  time.Duration // 0: the server's default (20s)
 }
 
-// ServerDir finds examples/socketio-server from the working directory of
+// serverDir finds examples/socketio-server from the working directory of
 // a test (any package directory of the module).
-func ServerDir() (string, error) {
+func serverDir() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
@@ -47,7 +47,7 @@ func ServerDir() (string, error) {
 // node_modules are missing.
 func Start(tb testing.TB, o Options) string {
 	tb.Helper()
-	dir, err := ServerDir()
+	dir, err := serverDir()
 	if err != nil {
 		tb.Fatalf("socket.io test server: %v", err)
 	}
