@@ -7,7 +7,6 @@ package inspect
 import (
 	"encoding/binary"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/wsbench/wsbench/internal/trace"
 	"github.com/wsbench/wsbench/internal/wsproto"
@@ -91,12 +90,7 @@ type stream struct {
 	msgOp      uint8
 	frag       int
 	compressed bool
-	// UTF-8 across fragments: the bytes of an unfinished rune, how many
-	// bytes of the message came before them, whether it already failed.
-	pending [utf8.UTFMax]byte
-	npend   int
-	msgOff  int
-	bad     bool
+	utf8       wsproto.UTF8Check // UTF-8 of a text message across its fragments
 	// permessage-deflate: the compressed bytes of the current message and
 	// the inflater with its window.
 	comp     []byte
@@ -163,9 +157,9 @@ func (d *Decoder) Frame(conn uint64, dir trace.Dir, f *Frame) Analysis {
 		add(TagMaskedServer, "a server frame with masking key %x", f.Key)
 	}
 	switch {
-	case f.LenForm == Len16 && f.Length < 126:
+	case f.LenForm == Len16 && wsproto.NonMinimalLength(126, f.Length):
 		add(TagNonMinimalLength, "length %d in the 16-bit form fits the 7-bit form", f.Length)
-	case f.LenForm == Len64 && f.Length < 1<<16:
+	case f.LenForm == Len64 && wsproto.NonMinimalLength(127, f.Length):
 		add(TagNonMinimalLength, "length %d in the 64-bit form fits a shorter form", f.Length)
 	}
 	op := f.Opcode
@@ -200,7 +194,8 @@ func (d *Decoder) Frame(conn uint64, dir trace.Dir, f *Frame) Analysis {
 			add(TagBadContinuation, "a new %s message while message %d (%s) is unfinished", OpcodeName(op), s.messages, OpcodeName(s.msgOp))
 		}
 		s.messages++
-		s.msgOp, s.frag, s.npend, s.msgOff, s.bad = op, 0, 0, 0, false
+		s.msgOp, s.frag = op, 0
+		s.utf8.Reset()
 		s.compressed = f.Rsv&4 != 0 && rsvOK != 0
 		s.inMsg = !f.Fin
 		if s.inMsg {
@@ -279,39 +274,14 @@ func (d *Decoder) compressed(s *stream, p *Deflate, dir trace.Dir, f *Frame, a *
 	}
 }
 
-// checkText validates one fragment of a text message, carrying an
-// unfinished rune over to the next fragment.
+// checkText validates one fragment of a text message (wsproto.UTF8Check
+// carries an unfinished rune over to the next fragment).
 func (d *Decoder) checkText(s *stream, p []byte, fin bool, a *Analysis, add func(string, string, ...any)) {
 	a.UTF8Checked = true
-	a.UTF8Valid = !s.bad
-	if s.bad {
-		return
+	if off := s.utf8.Next(p, fin); off >= 0 {
+		add(TagInvalidUTF8, "invalid UTF-8 at byte %d of the message", off)
 	}
-	base := s.msgOff - s.npend // message offset of data[0]
-	data := p
-	if s.npend > 0 {
-		data = append(s.pending[:s.npend:s.npend], p...)
-	}
-	s.msgOff += len(p)
-	s.npend = 0
-	for i := 0; i < len(data); {
-		if data[i] < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if !fin && !utf8.FullRune(data[i:]) {
-			s.npend = copy(s.pending[:], data[i:])
-			return
-		}
-		r, size := utf8.DecodeRune(data[i:])
-		if r == utf8.RuneError && size == 1 {
-			s.bad = true
-			a.UTF8Valid = false
-			add(TagInvalidUTF8, "invalid UTF-8 at byte %d of the message", base+i)
-			return
-		}
-		i += size
-	}
+	a.UTF8Valid = !s.utf8.Failed()
 }
 
 // closeInfo reads a close payload: code, its name, reason.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wsbench/wsbench/dialer"
 	"github.com/wsbench/wsbench/internal/trace"
+	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
 // DefaultMaxLiveFrame is the largest frame a Session buffers to decode;
@@ -441,7 +442,7 @@ func plausibleHeader(b []byte, masked bool, rsvOK uint8, maxFrame int) (uint64, 
 		return 0, notFrame
 	case !ok:
 		return 0, needMore
-	case b[1]&0x7f == 126 && length < 126, b[1]&0x7f == 127 && length < 1<<16:
+	case wsproto.NonMinimalLength(b[1], length):
 		return 0, notFrame
 	}
 	size := uint64(hl) + length

@@ -98,7 +98,7 @@ func LengthMSBSet(h ws.Header) bool { return h.Length < 0 }
 // section 5.2: "the minimal number of bytes MUST be used"): a 16-bit length
 // under 126, or a 64-bit one under 65536. Receivers in the wild accept such
 // frames; inspect points them out.
-func NonMinimalLength(b1 byte, length int64) bool {
+func NonMinimalLength(b1 byte, length uint64) bool {
 	switch b1 & 0x7f {
 	case 126:
 		return length < 126

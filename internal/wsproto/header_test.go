@@ -64,7 +64,7 @@ func FuzzHeader(f *testing.F) {
 		if !bytes.Equal(out, ref.Bytes()) {
 			t.Fatalf("AppendHeader(%+v) = % x, ws.WriteHeader % x", h, out, ref.Bytes())
 		}
-		if shorter := len(out) < n; shorter != NonMinimalLength(b[1], got.Length) {
+		if shorter := len(out) < n; shorter != NonMinimalLength(b[1], uint64(got.Length)) {
 			t.Fatalf("% x: shortest encoding %d bytes of %d, NonMinimalLength %v", b, len(out), n, !shorter)
 		}
 		back, bn, ok := ParseHeader(out)
