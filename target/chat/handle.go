@@ -71,6 +71,9 @@ func (h *Hub) handle(sc *scratch, c *conn, id ConnID, msg []byte) (abusive bool)
 	case "nick":
 		h.opNick(sc, c, reqID)
 		return abusive
+	case "rooms":
+		h.opRooms(sc, c, reqID)
+		return abusive
 	case "join", "leave", "say", "shout", "dm":
 	default:
 		h.fail(sc, c, reqID, CodeUnknownOp, "unknown op "+quoteOp(op))
