@@ -1,9 +1,12 @@
 package target
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -291,5 +294,91 @@ func TestChatPageInChromium(t *testing.T) {
 		if err := os.WriteFile(filepath.Join("..", "docs", "chat-page.png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestChatPageBackoff stops the server under an open page and answers its
+// reconnects with a listener that refuses them with 503: the attempts come
+// apart by at least the smallest back-off, and further apart as they fail.
+func TestChatPageBackoff(t *testing.T) {
+	exe := chromium(t)
+	s := startTest(t, nil)
+	addr := s.Addr().String()
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelA()
+	browser, cancelB := chromedp.NewContext(actx)
+	defer cancelB()
+	browser, cancelT := context.WithTimeout(browser, 2*time.Minute)
+	defer cancelT()
+	p := openTab(t, browser, "page", "http://"+addr+"/")
+	p.wait("connected", `document.querySelector('#status').dataset.state === 'open'`)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	var ln net.Listener
+	waitFor(t, "the port to be free again", func() bool {
+		var err error
+		ln, err = net.Listen("tcp", addr)
+		return err == nil
+	})
+	defer ln.Close()
+	const attempts = 4
+	accepted := make(chan time.Time, attempts)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				// Count upgrade requests only, when they arrive: Chromium
+				// also opens speculative connections that never carry one.
+				// Refuse each as a server that is still starting would.
+				defer c.Close()
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				at := time.Now()
+				c.Write([]byte("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+				if req.URL.Path == "/chat" && req.Header.Get("Upgrade") != "" {
+					select {
+					case accepted <- at:
+					default:
+					}
+				}
+			}()
+		}
+	}()
+	var at []time.Time
+	for len(at) < attempts {
+		select {
+		case a := <-accepted:
+			at = append(at, a)
+		case <-time.After(time.Minute):
+			t.Fatalf("%d reconnect attempts in a minute, want %d", len(at), attempts)
+		}
+	}
+	p.wait("the back-off shown", `/reconnecting in [0-9.]+ s/.test(document.querySelector('#status').textContent)`)
+	var gaps []time.Duration
+	for i := 1; i < len(at); i++ {
+		gaps = append(gaps, at[i].Sub(at[i-1]))
+	}
+	t.Logf("gaps between reconnect attempts: %v", gaps)
+	// The n-th delay lies in [d/2, d] with d = 500ms·2^n: never below
+	// 250ms, and two failures later at least twice as long.
+	for i, g := range gaps {
+		if g < 250*time.Millisecond {
+			t.Errorf("reconnect %d came %v after the one before; the back-off is at least 250ms", i+2, g)
+		}
+	}
+	if gaps[2] < 2*gaps[0] {
+		t.Errorf("reconnect gaps %v do not grow: the third should be at least twice the first", gaps)
 	}
 }
