@@ -210,8 +210,9 @@ func TestChatPageInChromium(t *testing.T) {
 	}
 
 	// A late joiner gets the history, marked as such.
-	carol := openTab(t, browser, "carol", url)
-	carol.login("carol", "#demo")
+	// (carol comes in by a link naming her and the room)
+	carol := openTab(t, browser, "carol", url+"?nick=carol&room=%23demo")
+	carol.wait("joined by the link", `document.querySelector('#me').textContent === 'carol' && document.querySelector('#view-title').textContent === '#demo'`)
 	for _, text := range []string{"hi bob, the load test starts in a minute", "ready when you are", hostile} {
 		carol.wait("history: "+text, lineJS("said.history", text))
 	}

@@ -117,9 +117,7 @@
       for (const r of state.rooms.values()) {
         if (r.joined) request({op: 'join', room: r.name}, {kind: 'join', room: r.name, quiet: true});
       }
-      if (!state.view && location.hash.length > 1) {
-        joinRoom(decodeURIComponent(location.hash.slice(1)));
-      }
+      if (!state.view && params.get('room')) joinRoom(params.get('room'));
       break;
     case 'joined': {
       const r = room(String(m.room));
@@ -430,7 +428,13 @@
     el.text.value = '';
   });
 
+  // ?nick=NAME&room=NAME (a room's # written %23) joins a room at once.
+  const params = new URLSearchParams(location.search);
   try { el.nick.value = localStorage.getItem('wsbench.nick') || ''; } catch (e) { /* storage may be off */ }
+  if (params.get('nick')) {
+    state.wantNick = params.get('nick');
+    el.nick.value = state.wantNick;
+  }
   updateCompose();
   connect();
 })();
