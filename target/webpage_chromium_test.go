@@ -284,7 +284,14 @@ func TestChatPageInChromium(t *testing.T) {
 			t.Errorf("%s: a message shows %d times after the rejoin's history, want once", p.name, copies)
 		}
 	}
-	for _, p := range []*tab{alice, bob, carol} {
+	// A nickname still held (as after a reconnect the server has not
+	// noticed yet) is asked for again until it is free.
+	holder := chatClient(t, d, s.URL("/chat"), "dave", "#elsewhere")
+	dave := openTab(t, browser, "dave", url+"?nick=dave&room=%23demo")
+	dave.wait("nick_taken shown", `[...document.querySelectorAll('#messages li.error')].some(l => l.textContent.includes('nick_taken'))`)
+	holder.Close()
+	dave.wait("the nickname once free", `document.querySelector('#me').textContent === 'dave' && document.querySelector('#view-title').textContent === '#demo'`)
+	for _, p := range []*tab{alice, bob, carol, dave} {
 		p.checkQuiet()
 	}
 	if t.Failed() {

@@ -28,6 +28,7 @@
     listed: [],         // the server's last `rooms` list
     total: 0,
     dm: {lines: [], unread: 0},
+    none: {name: '', lines: []}, // what is said while no room is open
     view: '',           // a room name, DM_VIEW, or '' (nothing yet)
     nextId: 1,
     pending: new Map(), // request id → what it was
@@ -54,7 +55,7 @@
     ws.onopen = () => {
       setStatus('open', 'connected');
       send({op: 'rooms'});
-      if (state.wantNick) request({op: 'nick', name: state.wantNick}, {kind: 'nick'});
+      if (state.wantNick) request({op: 'nick', name: state.wantNick}, {kind: 'nick', auto: 0});
     };
     ws.onmessage = ev => {
       let m;
@@ -187,6 +188,14 @@
       const what = m.id !== undefined ? state.pending.get(m.id) : undefined;
       state.pending.delete(m.id);
       errorLine(`${m.code}: ${m.message}`);
+      if (what && what.kind === 'nick' && what.auto !== undefined && m.code === 'nick_taken' && what.auto < 5) {
+        // After a reconnect the server may not have seen the old
+        // connection go yet: ask again a little later.
+        const ws = state.ws;
+        setTimeout(() => {
+          if (state.ws === ws && !state.me) request({op: 'nick', name: state.wantNick}, {kind: 'nick', auto: what.auto + 1});
+        }, backoff(what.auto));
+      }
       if (what && what.kind === 'join') {
         const r = state.rooms.get(what.room);
         if (r && !r.joined && r.lines.length <= 1) state.rooms.delete(what.room);
@@ -201,7 +210,7 @@
 
   function currentLines() {
     if (state.view === DM_VIEW) return state.dm;
-    return state.view ? room(state.view) : state.dm;
+    return state.view ? room(state.view) : state.none;
   }
 
   function add(target, line) {
@@ -274,13 +283,11 @@
     state.view = view;
     state.queue.length = 0;
     el.messages.replaceChildren();
-    const target = view === DM_VIEW ? state.dm : view ? room(view) : null;
-    if (target) {
-      const frag = document.createDocumentFragment();
-      for (const line of target.lines.slice(-MAX_LINES)) frag.appendChild(lineElement(line));
-      el.messages.appendChild(frag);
-      el.messages.scrollTop = el.messages.scrollHeight;
-    }
+    const target = view === DM_VIEW ? state.dm : view ? room(view) : state.none;
+    const frag = document.createDocumentFragment();
+    for (const line of target.lines.slice(-MAX_LINES)) frag.appendChild(lineElement(line));
+    el.messages.appendChild(frag);
+    el.messages.scrollTop = el.messages.scrollHeight;
     if (view === DM_VIEW) {
       state.dm.unread = 0;
       el.dmUnread.textContent = '';
