@@ -56,9 +56,10 @@ func appendRooms(dst []byte, rooms []roomCount, total int) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, `{"room":`...)
-		dst = appendStr(dst, r.name)
-		dst = append(dst, `,"members":`...)
+		// Room names are validated (A-Z a-z 0-9 _ . - #): nothing to escape.
+		dst = append(dst, `{"room":"`...)
+		dst = append(dst, r.name...)
+		dst = append(dst, `","members":`...)
 		dst = strconv.AppendInt(dst, int64(r.members), 10)
 		dst = append(dst, '}')
 	}
