@@ -29,7 +29,8 @@ func newServeCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the reference WebSocket chat server",
 		Long: "serve runs wsbench's reference server: /chat (the chat protocol, see docs/protocol.md),\n" +
-			"/echo (every data message echoed), /metrics (Prometheus text) and /healthz.\n" +
+			"/echo (every data message echoed), /metrics (Prometheus text), /healthz, and at / a chat page\n" +
+			"to open in a browser and watch a room during a load test.\n" +
 			"SIGINT or SIGTERM shut it down gracefully: stop accepting, stop reading, commit the history\n" +
 			"store and send its pending acks, then close 1001 to every client and wait for their replies.\n" +
 			"Exit status 3 if the history flush fails or takes longer than --flush-timeout.",

@@ -544,6 +544,9 @@ func (c *wsConn) handleRequest(b []byte) {
 		}
 		c.writeRaw(appendResponse(nil, 200, ctype, "", body))
 		return
+	case routeWeb:
+		c.writeRaw(s.answerWeb(&req))
+		return
 	case routeNone:
 		s.m.httpRequests.Add(1)
 		c.writeRaw(appendRejection(nil, &rejection{status: 404, reason: "not found: " + string(req.target) + " (try /chat, /echo, /metrics, /healthz)"}))

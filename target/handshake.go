@@ -5,6 +5,8 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"strconv"
+
+	"github.com/wsbench/wsbench/target/web"
 )
 
 // maxRequestSize caps the HTTP upgrade request; a longer one gets 431.
@@ -21,6 +23,7 @@ const (
 	routeEcho
 	routeHealth
 	routeMetrics
+	routeWeb // the chat page (target/web): "/" and web.Prefix
 )
 
 // request is an HTTP/1.1 request head parsed in place: its byte slices point
@@ -34,6 +37,7 @@ type request struct {
 	version        []byte
 	key            []byte
 	host           bool
+	ifNoneMatch    []byte // for the chat page's revalidation (304)
 }
 
 // rejection is a handshake answer other than 101.
@@ -104,6 +108,8 @@ func parseRequest(b []byte) (req request, rej *rejection) {
 			req.version = value
 		case bytes.EqualFold(name, []byte("Sec-WebSocket-Key")):
 			req.key = value
+		case bytes.EqualFold(name, []byte("If-None-Match")):
+			req.ifNoneMatch = value
 		}
 	}
 	path := req.target
@@ -119,6 +125,12 @@ func parseRequest(b []byte) (req request, rej *rejection) {
 		req.route = routeHealth
 	case "/metrics":
 		req.route = routeMetrics
+	case "/", "/index.html":
+		req.route = routeWeb
+	default:
+		if bytes.HasPrefix(path, []byte(web.Prefix)) {
+			req.route = routeWeb
+		}
 	}
 	return req, nil
 }
@@ -187,6 +199,8 @@ func statusText(code int) string {
 	switch code {
 	case 200:
 		return "OK"
+	case 304:
+		return "Not Modified"
 	case 400:
 		return "Bad Request"
 	case 404:

@@ -4,7 +4,8 @@
 // gobwas/ws, and hands /chat messages to the chat hub (target/chat), whose
 // deliveries come back through this package's outbox as shared, once-encoded
 // frames queued per connection and flushed with one writev per loop turn.
-// /echo, /healthz and /metrics are served here too. With --tls-cert the same
+// /echo, /healthz and /metrics are served here too, and the chat page at /
+// (target/web). With --tls-cert the same
 // connection code runs over crypto/tls, one goroutine per connection.
 package target
 
@@ -26,6 +27,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wsbench/wsbench/target/chat"
+	"github.com/wsbench/wsbench/target/web"
 )
 
 // Config holds every `wsbench serve` setting.
@@ -127,6 +129,7 @@ type Server struct {
 	loops   []*loopState
 
 	tls *tlsServer
+	web *web.Site // the chat page at /
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -176,6 +179,11 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: logger, m: newMetrics(), start: time.Now(), runDone: make(chan error, 1)}
 	s.half = newHalfOpen(cfg.HandshakesPerIP)
+	site, err := web.New()
+	if err != nil {
+		return nil, fmt.Errorf("start server: %w", err)
+	}
+	s.web = site
 	s.sweepEvery = sweepInterval(cfg)
 	hub, err := newHub(cfg, s, logger)
 	if err != nil {

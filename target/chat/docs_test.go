@@ -20,14 +20,14 @@ func TestProtocolDocInSync(t *testing.T) {
 			t.Errorf("docs/protocol.md: error code %s missing from the table", c)
 		}
 	}
-	ops := []string{"nick", "join", "leave", "say", "shout", "dm", "echo", // client
+	ops := []string{"nick", "join", "leave", "say", "shout", "dm", "echo", "rooms", // client
 		"welcome", "joined", "left", "presence", "said", "shouted", "ack", "error"} // server
 	for _, op := range ops {
 		if !strings.Contains(string(doc), `{"op":"`+op+`"`) {
 			t.Errorf("docs/protocol.md: no JSON example of op %s", op)
 		}
 	}
-	for _, field := range []string{`"exclude_self"`, `"srv_ts"`, `"history":true`, `"members"`} {
+	for _, field := range []string{`"exclude_self"`, `"srv_ts"`, `"history":true`, `"members"`, `"rooms":[{"room":`, `"total"`} {
 		if !strings.Contains(string(doc), field) {
 			t.Errorf("docs/protocol.md: field %s undocumented", field)
 		}

@@ -7,7 +7,8 @@ import (
 // Handle processes one complete client text message from connection id. It
 // never blocks on I/O (a persistent history store queues appends) and never
 // panics on any input. Steady-state calls allocate nothing, except acks of
-// persisted messages, which wait for the store's commit.
+// persisted messages, which wait for the store's commit, and `rooms`, which
+// lists every room.
 func (h *Hub) Handle(id ConnID, msg []byte) {
 	h.stats.in.Add(1)
 	c := h.conn(id)
@@ -70,6 +71,9 @@ func (h *Hub) handle(sc *scratch, c *conn, id ConnID, msg []byte) (abusive bool)
 		return abusive
 	case "nick":
 		h.opNick(sc, c, reqID)
+		return abusive
+	case "rooms":
+		h.opRooms(sc, c, reqID)
 		return abusive
 	case "join", "leave", "say", "shout", "dm":
 	default:
