@@ -549,7 +549,7 @@ func (c *wsConn) handleRequest(b []byte) {
 		return
 	case routeNone:
 		s.m.httpRequests.Add(1)
-		c.writeRaw(appendRejection(nil, &rejection{status: 404, reason: "not found: " + string(req.target) + " (try /chat, /echo, /metrics, /healthz)"}))
+		c.writeRaw(appendRejection(nil, &rejection{status: 404, reason: "not found: " + string(req.target) + " (try /, /chat, /echo, /metrics, /healthz)"}))
 		return
 	}
 	if r := checkUpgrade(&req); r != nil {
