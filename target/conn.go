@@ -76,6 +76,7 @@ type wsConn struct {
 	mu          sync.Mutex
 	q           []*frame
 	qBytes      int
+	qReported   int   // the part of qBytes counted in the outQueued gauge (syncQueuedLocked)
 	outBuffered int   // sink.buffered() at the last flush
 	overSince   int64 // when the queue went over the limit (0 = not over)
 	dead        bool  // socket closed; queue no longer accepts frames
@@ -139,7 +140,17 @@ func (c *wsConn) appendLocked(f *frame) {
 	f.retain()
 	c.q = append(c.q, f)
 	c.qBytes += len(f.b)
-	c.srv.m.outQueued.Add(int64(len(f.b)))
+	// The outQueued gauge follows at the owner's next flush
+	// (syncQueuedLocked): no shared atomic per recipient on the fan-out path.
+}
+
+// syncQueuedLocked brings the outQueued gauge up to date with this
+// connection's queue: one atomic per flush, not one per queued frame.
+func (c *wsConn) syncQueuedLocked() {
+	if d := c.qBytes - c.qReported; d != 0 {
+		c.srv.m.outQueued.Add(int64(d))
+		c.qReported = c.qBytes
+	}
 }
 
 // dropQueueLocked releases every queued frame.
@@ -148,8 +159,8 @@ func (c *wsConn) dropQueueLocked() {
 		f.release()
 		c.q[i] = nil
 	}
-	c.srv.m.outQueued.Add(-int64(c.qBytes))
 	c.q, c.qBytes = nil, 0
+	c.syncQueuedLocked()
 }
 
 // replaceQueueWithClose drops every frame still queued and queues the close
@@ -163,6 +174,7 @@ func (c *wsConn) replaceQueueWithClose(f *frame) {
 		c.appendLocked(f)
 		c.closeQueued = true
 	}
+	c.syncQueuedLocked() // rare: the gauge shows the cut at once
 	c.mu.Unlock()
 }
 
@@ -179,6 +191,7 @@ func (c *wsConn) enqueueFinalClose(f *frame) bool {
 	}
 	c.appendLocked(f)
 	c.closeQueued = true
+	c.syncQueuedLocked()
 	return true
 }
 
@@ -240,7 +253,7 @@ func (c *wsConn) flush(sc *scratch) (closeNow bool) {
 			taken += len(c.q[i].b)
 		}
 		c.qBytes -= taken
-		s.m.outQueued.Add(-int64(taken))
+		c.syncQueuedLocked()
 		rest := copy(c.q, c.q[n:])
 		clear(c.q[rest:])
 		c.q = c.q[:rest]
