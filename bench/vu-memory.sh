@@ -46,7 +46,7 @@ declare -A rss
 for n in "${sizes[@]}"; do
 	log=$tmp/run-$n.log
 	start=$(date +%s)
-	"$bin" run bench/idle-vus.yaml --target "ws://127.0.0.1:$port" --vus "$n" >"$tmp/sum-$n.txt" 2>"$log" &
+	"$bin" run bench/idle-vus.yaml --target "ws://127.0.0.1:$port" --vus "$n" --log-every 1s >"$tmp/sum-$n.txt" 2>"$log" &
 	run=$!
 	ok=
 	# Connected and quiet: a progress line with every VU connected and no
@@ -55,7 +55,8 @@ for n in "${sizes[@]}"; do
 	while [ $(($(date +%s) - start)) -lt "$wait_s" ] && kill -0 "$run" 2>/dev/null; do
 		sleep 1
 		line=$(tail -n 1 "$log" 2>/dev/null || true)
-		if [[ $line == *"conns $n "* && $line == *" out 0/s  in 0/s "* ]]; then
+		# stderr is a file, so progress comes as logfmt lines (--log-every 1s).
+		if [[ $line == *" conns=$n "* && $line == *" out_per_s=0.0 in_per_s=0.0 "* ]]; then
 			quiet=$((quiet + 1))
 		else
 			quiet=0
