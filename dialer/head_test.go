@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,33 +32,7 @@ func headServer(t *testing.T, head string, more func(i int) string) string {
 // answer.
 func headServerFunc(t *testing.T, answer func(net.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer nc.Close()
-				_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
-				if _, err := http.ReadRequest(bufio.NewReader(nc)); err != nil {
-					return
-				}
-				answer(nc)
-			}()
-		}
-	}()
-	return "ws://" + ln.Addr().String() + "/"
+	return upgradeServer(t, func(nc net.Conn, _ *bufio.Reader, _ *http.Request) { answer(nc) })
 }
 
 // countConn counts the bytes read from the socket.

@@ -80,6 +80,21 @@ func rawServerHeader(t *testing.T, header string, extra []byte) string {
 
 func rawServerWith(t *testing.T, header string, extra []byte, fn func(net.Conn, *bufio.Reader)) string {
 	t.Helper()
+	return upgradeServer(t, func(nc net.Conn, br *bufio.Reader, req *http.Request) {
+		h := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+		resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+			"Sec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(h[:]) + "\r\n" + header + "\r\n"
+		if _, err := nc.Write(append([]byte(resp), extra...)); err != nil {
+			return
+		}
+		fn(nc, br)
+	})
+}
+
+// upgradeServer accepts connections on a loopback port, reads each upgrade
+// request and hands it to answer (the connection is closed after).
+func upgradeServer(t *testing.T, answer func(nc net.Conn, br *bufio.Reader, req *http.Request)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -104,13 +119,7 @@ func rawServerWith(t *testing.T, header string, extra []byte, fn func(net.Conn, 
 				if err != nil {
 					return
 				}
-				h := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-				resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-					"Sec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(h[:]) + "\r\n" + header + "\r\n"
-				if _, err := nc.Write(append([]byte(resp), extra...)); err != nil {
-					return
-				}
-				fn(nc, br)
+				answer(nc, br, req)
 			}()
 		}
 	}()
