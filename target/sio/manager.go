@@ -109,7 +109,8 @@ var (
 type Stats struct {
 	Sessions     int // open sessions
 	Polling      int // of which on the polling transport
-	Upgrades     int64
+	Upgrades     int64 // polling → WebSocket upgrades completed
+	Pongs        int64 // pings answered
 	PingTimeouts int64
 	Drops        int64 // chatter dropped for slow polling sessions
 }
@@ -126,6 +127,7 @@ type Manager struct {
 	nextID   uint64
 	shutdown bool
 	upgrades int64
+	pongs    int64
 	timeouts int64
 	drops    int64
 
@@ -191,7 +193,7 @@ func (m *Manager) Shutdown() {
 // Stats returns the counters.
 func (m *Manager) Stats() Stats {
 	m.mu.RLock()
-	st := Stats{Sessions: len(m.byHub), Upgrades: m.upgrades, PingTimeouts: m.timeouts, Drops: m.drops}
+	st := Stats{Sessions: len(m.byHub), Upgrades: m.upgrades, Pongs: m.pongs, PingTimeouts: m.timeouts, Drops: m.drops}
 	list := make([]*Session, 0, len(m.byHub))
 	for _, s := range m.byHub {
 		list = append(list, s)

@@ -283,11 +283,17 @@ func (s *Session) HandlePacket(from WS, pkt []byte) {
 		}
 	case socketio.EnginePong:
 		s.mu.Lock()
-		if !s.pongDue.IsZero() {
+		answered := !s.pongDue.IsZero()
+		if answered {
 			s.pongDue = time.Time{}
 			s.pingDue = now.Add(s.m.cfg.PingInterval)
 		}
 		s.mu.Unlock()
+		if answered {
+			s.m.mu.Lock()
+			s.m.pongs++
+			s.m.mu.Unlock()
+		}
 	case socketio.EngineUpgrade:
 		if isProbe {
 			s.upgrade(from)
