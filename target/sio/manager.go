@@ -107,8 +107,8 @@ var (
 
 // Stats are the endpoint's counters for /metrics.
 type Stats struct {
-	Sessions     int // open sessions
-	Polling      int // of which on the polling transport
+	Sessions     int   // open sessions
+	Polling      int   // of which on the polling transport
 	Upgrades     int64 // polling → WebSocket upgrades completed
 	Pongs        int64 // pings answered
 	PingTimeouts int64
