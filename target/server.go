@@ -84,6 +84,7 @@ func DefaultConfig() Config {
 		Loops:            runtime.NumCPU(),
 		HandshakeTimeout: 5 * time.Second,
 		CloseTimeout:     3 * time.Second,
+		SocketIO:         sio.DefaultConfig(),
 	}
 }
 
@@ -194,6 +195,9 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
 	s.hub = hub
+	if cfg.SocketIO.OutboundLimit <= 0 {
+		cfg.SocketIO.OutboundLimit = cfg.OutboundLimit // a polling session's queue, bounded like a connection's
+	}
 	s.sio = sio.New(cfg.SocketIO, sioCore{s})
 
 	if cfg.TLSCert != "" {
@@ -277,7 +281,8 @@ func (s *Server) Metrics() string {
 }
 
 func (s *Server) appendMetrics(dst []byte) []byte {
-	return s.m.appendPrometheus(dst, s.hubStats(), s.half.total.Load())
+	dst = s.m.appendPrometheus(dst, s.hubStats(), s.half.total.Load())
+	return appendSIOMetrics(dst, s.sio.Stats())
 }
 
 func (s *Server) hubStats() HubStats { return s.hub.Stats() }

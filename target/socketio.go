@@ -3,6 +3,7 @@ package target
 import (
 	"bytes"
 	"net/netip"
+	"strconv"
 
 	"github.com/gobwas/ws"
 	"github.com/wsbench/wsbench/target/sio"
@@ -198,4 +199,24 @@ func (c *wsConn) sioGone() {
 		c.sioSess.WSGone((*sioWS)(c))
 	}
 	c.sioSess = nil
+}
+
+// appendSIOMetrics renders the Socket.IO endpoint's series for /metrics.
+func appendSIOMetrics(dst []byte, st sio.Stats) []byte {
+	for _, m := range []struct {
+		name, kind, help string
+		v                int64
+	}{
+		{"wsbench_socketio_sessions", "gauge", "Open Socket.IO (Engine.IO) sessions on /socket.io/.", int64(st.Sessions)},
+		{"wsbench_socketio_polling_sessions", "gauge", "Socket.IO sessions on the long-polling transport (each client address may open --sio-sessions-per-ip).", int64(st.Polling)},
+		{"wsbench_socketio_upgrades_total", "counter", "Socket.IO sessions upgraded from long-polling to WebSocket.", st.Upgrades},
+		{"wsbench_socketio_pongs_total", "counter", "Engine.IO pings answered by Socket.IO clients.", st.Pongs},
+		{"wsbench_socketio_ping_timeouts_total", "counter", "Socket.IO sessions closed for not answering a ping within --sio-ping-timeout.", st.PingTimeouts},
+		{"wsbench_socketio_drops_total", "counter", "Chatter packets dropped because a long-polling session's queue was over --outbound-limit.", st.Drops},
+	} {
+		dst = append(dst, "# HELP "+m.name+" "+m.help+"\n# TYPE "+m.name+" "+m.kind+"\n"+m.name+" "...)
+		dst = strconv.AppendInt(dst, m.v, 10)
+		dst = append(dst, '\n')
+	}
+	return dst
 }

@@ -361,6 +361,9 @@ func TestSocketIOLimits(t *testing.T) {
 	if got := s.sio.Stats(); got.Sessions != 0 || got.PingTimeouts == 0 {
 		t.Fatalf("stats %+v: want no session left and a ping timeout", got)
 	}
+	if v := metricValue(s, "wsbench_socketio_ping_timeouts_total"); v == "0" || v == "" {
+		t.Fatalf("wsbench_socketio_ping_timeouts_total = %q", v)
+	}
 	// The per-address count is free again.
 	openPolling(t, s)
 }

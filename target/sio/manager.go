@@ -31,7 +31,7 @@ func DefaultConfig() Config {
 		MaxPayload:    1_000_000,
 		PollTimeout:   30 * time.Second,
 		SessionsPerIP: 256,
-		OutboundLimit: 256 << 10,
+		// OutboundLimit 0: the server core passes its --outbound-limit.
 	}
 }
 
@@ -154,7 +154,7 @@ func New(cfg Config, core Core) *Manager {
 		cfg.SessionsPerIP = def.SessionsPerIP
 	}
 	if cfg.OutboundLimit <= 0 {
-		cfg.OutboundLimit = def.OutboundLimit
+		cfg.OutboundLimit = 256 << 10
 	}
 	m := &Manager{
 		cfg: cfg, core: core,
