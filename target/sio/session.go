@@ -449,6 +449,7 @@ func (s *Session) event(pk socketio.Packet) {
 
 // restArgs returns an event payload without its name: ["e",a,b] → [a,b].
 func restArgs(data []byte) []byte {
+	data = bytes.TrimRight(data, " \t\r\n")
 	i := jsonscan.SkipWS(data, 0)
 	i = jsonscan.SkipWS(data, i+1)
 	end, ok := jsonscan.SkipValue(data, i)
