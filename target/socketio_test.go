@@ -1,6 +1,7 @@
 package target
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -23,7 +24,11 @@ type pollClient struct {
 }
 
 func sioBase(s *Server) string {
-	return "http://" + s.Addr().String() + "/socket.io/?EIO=4&transport=polling"
+	scheme := "http://"
+	if s.tls != nil {
+		scheme = "https://"
+	}
+	return scheme + s.Addr().String() + "/socket.io/?EIO=4&transport=polling"
 }
 
 func httpDo(t *testing.T, hc *http.Client, method, url, body string) (int, string) {
@@ -50,7 +55,12 @@ func httpDo(t *testing.T, hc *http.Client, method, url, body string) (int, strin
 // openPolling makes the Engine.IO handshake over polling.
 func openPolling(t *testing.T, s *Server) *pollClient {
 	t.Helper()
-	p := &pollClient{t: t, base: sioBase(s), hc: &http.Client{Timeout: 10 * time.Second}}
+	return openPollingWith(t, s, &http.Client{Timeout: 10 * time.Second})
+}
+
+func openPollingWith(t *testing.T, s *Server, hc *http.Client) *pollClient {
+	t.Helper()
+	p := &pollClient{t: t, base: sioBase(s), hc: hc}
 	code, body := httpDo(t, p.hc, "GET", p.base, "")
 	if code != 200 || !strings.HasPrefix(body, "0") {
 		t.Fatalf("handshake: %d %q", code, body)
@@ -386,5 +396,41 @@ func TestSocketIOShutdownAnswersParkedPoll(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("parked poll not answered at shutdown")
+	}
+}
+
+// TestSocketIOOverTLS runs a polling session and its upgrade over the
+// crypto/tls path (one goroutine per connection there, the same
+// connection code).
+func TestSocketIOOverTLS(t *testing.T) {
+	certFile, keyFile, pool := selfSigned(t, t.TempDir())
+	s := startTest(t, func(c *Config) { c.TLSCert, c.TLSKey = certFile, keyFile })
+	tlsCfg := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+	p := openPollingWith(t, s, &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}})
+	p.post(`40{"name":"tlsuser"}`)
+	p.await(`42["welcome"`)
+	polled := make(chan []string, 1)
+	go func() { polled <- p.poll() }()
+	time.Sleep(50 * time.Millisecond)
+	d := websocket.Dialer{TLSClientConfig: tlsCfg}
+	c, _, err := d.Dial(s.URL("/socket.io/?EIO=4&transport=websocket&sid="+p.sid), nil)
+	if err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for _, step := range []struct{ send, want string }{{"2probe", "3probe"}, {"5", ""}, {`420["join","#tls"]`, `42["joined"`}} {
+		if err := c.WriteMessage(websocket.TextMessage, []byte(step.send)); err != nil {
+			t.Fatal(err)
+		}
+		if step.want == "" {
+			continue
+		}
+		if _, b, err := c.ReadMessage(); err != nil || !strings.HasPrefix(string(b), step.want) {
+			t.Fatalf("after %q: %q, %v", step.send, b, err)
+		}
+	}
+	if got := <-polled; len(got) != 1 || got[0] != "6" {
+		t.Fatalf("parked poll answered %q, want a noop", got)
 	}
 }
