@@ -30,8 +30,10 @@
 # MODES="servers" compares the servers instead of the tools: the same
 # wsbench run against the Node example server and against `wsbench serve`
 # (its /socket.io/ endpoint), one after the other in the same invocation,
-# for two workloads: flood (bench/socketio-flood.yaml, acked `echo`) and
-# chat (examples/socketio-chat.yaml, acked `say` fanned out to rooms of 25).
+# for three workloads: flood (bench/socketio-flood.yaml, acked `echo`),
+# say (bench/socketio-say.yaml, 20 users emit acked `say` back to back into
+# one room of 20) and chat (examples/socketio-chat.yaml, acked `say` every
+# 250 ms fanned out to rooms of 25, 100 connections).
 # Per run it prints acked emits, emits/s over the run, ack p50/p99, and the
 # SERVER's user+system CPU per acked emit (from /proc/PID/stat, start-up
 # excluded) and its RSS at the end. SERVE_LOOPS (default 1, like Node's one
@@ -155,6 +157,7 @@ for mode in $modes; do
 	if [ "$mode" = servers ]; then
 		srow server mode emits emits/s p50_ms p99_ms server_us/emit RSS_MiB
 		run_servers flood bench/socketio-flood.yaml echo "--vus $flood_vus"
+		run_servers say bench/socketio-say.yaml say
 		run_servers chat examples/socketio-chat.yaml say
 	elif [ "$mode" = flood ]; then
 		run_wsbench flood bench/socketio-flood.yaml "$flood_vus"
