@@ -434,3 +434,35 @@ func TestSocketIOOverTLS(t *testing.T) {
 		t.Fatalf("parked poll answered %q, want a noop", got)
 	}
 }
+
+// TestSocketIOSlowPollingSession: a polling session that stops asking
+// keeps at most --outbound-limit of room chatter; the rest is dropped and
+// counted, and its replies still arrive.
+func TestSocketIOSlowPollingSession(t *testing.T) {
+	s := startTest(t, func(c *Config) { c.SocketIO.OutboundLimit = 1024 })
+	raw := chatClient(t, websocket.DefaultDialer, s.URL("/chat"), "raw", "#slow")
+	p := openPolling(t, s)
+	p.post(`40{"name":"slowpoke"}`)
+	p.await(`42["welcome"`)
+	p.post(`420["join","#slow"]`)
+	p.await(`430[{"ok":true}]`)
+	for i := 0; i < 100; i++ {
+		if err := raw.WriteJSON(map[string]any{"op": "say", "room": "#slow", "text": strings.Repeat("x", 100)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 100; i++ {
+		readChat(t, raw, "said", "raw")
+	}
+	waitFor(t, "drops", func() bool { return s.sio.Stats().Drops > 0 })
+	p.post(`421["rooms"]`) // a reply: queued past the limit
+	pkts := p.poll()
+	if body := strings.Join(pkts, "\x1e"); len(body) > 2*1024+512 {
+		t.Fatalf("slow session got %d bytes: the queue was not bounded", len(body))
+	}
+	p.got = pkts
+	p.await(`431[{"ok":true}]`)
+	if v := metricValue(s, "wsbench_socketio_drops_total"); v == "0" || v == "" {
+		t.Fatalf("wsbench_socketio_drops_total = %q", v)
+	}
+}
