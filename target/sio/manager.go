@@ -133,6 +133,8 @@ type Manager struct {
 
 	stop chan struct{}
 	done chan struct{}
+
+	bufs sync.Pool // *[]byte: packets being encoded (copied out before reuse)
 }
 
 // New starts a manager and its sweeper (pings, poll timeouts, expiry).
@@ -355,6 +357,8 @@ func TooLarge() *HTTPError { return errTooLarge }
 func (m *Manager) Deliver(to []uint64, payload []byte, droppable bool) {
 	var pkt []byte
 	var f Frame
+	bp := m.getBuf()
+	defer m.putBuf(bp)
 	for _, id := range to {
 		if !IsSession(id) {
 			continue
@@ -367,14 +371,32 @@ func (m *Manager) Deliver(to []uint64, payload []byte, droppable bool) {
 		}
 		if pkt == nil {
 			var ok bool
-			if pkt, ok = appendEventPacket(nil, payload); !ok {
+			if pkt, ok = appendEventPacket((*bp)[:0], payload); !ok {
 				return
 			}
+			*bp = pkt
 		}
 		f = s.send(pkt, f, droppable)
 	}
 	if f != nil {
 		f.Release()
+	}
+}
+
+// getBuf and putBuf recycle packet buffers: a packet is copied into a
+// frame or a polling queue before send returns, so its buffer is free
+// again. 0 allocs per delivery in steady state.
+func (m *Manager) getBuf() *[]byte {
+	if v := m.bufs.Get(); v != nil {
+		return v.(*[]byte)
+	}
+	b := make([]byte, 0, 512)
+	return &b
+}
+
+func (m *Manager) putBuf(bp *[]byte) {
+	if cap(*bp) <= 64<<10 {
+		m.bufs.Put(bp)
 	}
 }
 

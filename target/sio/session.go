@@ -95,6 +95,14 @@ func (s *Session) sendOne(pkt []byte) {
 	}
 }
 
+// reply builds a packet in a pooled buffer and queues it to this session.
+func (s *Session) reply(build func(dst []byte) []byte) {
+	bp := s.m.getBuf()
+	*bp = build((*bp)[:0])
+	s.sendOne(*bp)
+	s.m.putBuf(bp)
+}
+
 // takePollLocked hands the queued payload to the parked GET, if both exist.
 func (s *Session) takePollLocked() (Poll, []byte) {
 	if s.poll == nil || len(s.queue) == 0 {
@@ -429,9 +437,11 @@ func (s *Session) event(pk socketio.Packet) {
 	if name == "echo" {
 		// As the Node example server: ack(...args), or the event back.
 		if pk.ID != socketio.NoID {
-			s.sendOne(appendAck(nil, pk.ID, restArgs(pk.Data)))
+			s.reply(func(dst []byte) []byte { return appendRestArgs(appendAck(dst, pk.ID, nil), pk.Data) })
 		} else {
-			s.sendOne(append([]byte{socketio.EngineMessage, '0' + byte(socketio.Event)}, pk.Data...))
+			s.reply(func(dst []byte) []byte {
+				return append(append(dst, socketio.EngineMessage, '0'+byte(socketio.Event)), pk.Data...)
+			})
 		}
 		return
 	}
@@ -447,19 +457,19 @@ func (s *Session) event(pk socketio.Packet) {
 	}
 }
 
-// restArgs returns an event payload without its name: ["e",a,b] → [a,b].
-func restArgs(data []byte) []byte {
+// appendRestArgs appends an event payload without its name:
+// ["e",a,b] → [a,b].
+func appendRestArgs(dst, data []byte) []byte {
 	data = bytes.TrimRight(data, " \t\r\n")
 	i := jsonscan.SkipWS(data, 0)
 	i = jsonscan.SkipWS(data, i+1)
 	end, ok := jsonscan.SkipValue(data, i)
-	if !ok {
-		return []byte("[]")
+	dst = append(dst, '[')
+	if ok {
+		end = jsonscan.SkipWS(data, end)
+		if end < len(data) && data[end] == ',' {
+			dst = append(dst, bytes.TrimSpace(data[end+1:len(data)-1])...)
+		}
 	}
-	end = jsonscan.SkipWS(data, end)
-	out := []byte{'['}
-	if end < len(data) && data[end] == ',' {
-		out = append(out, bytes.TrimSpace(data[end+1:len(data)-1])...)
-	}
-	return append(out, ']')
+	return append(dst, ']')
 }

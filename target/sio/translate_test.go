@@ -71,14 +71,14 @@ func TestAppendEventPacket(t *testing.T) {
 	}
 }
 
-func TestRestArgs(t *testing.T) {
+func TestAppendRestArgs(t *testing.T) {
 	for in, want := range map[string]string{
 		`["echo"]`:              `[]`,
 		`["echo",1,"two"]`:      `[1,"two"]`,
 		`[ "echo" , {"a":1} ] `: `[{"a":1}]`,
 	} {
-		if got := string(restArgs([]byte(in))); got != want {
-			t.Errorf("restArgs(%s) = %s, want %s", in, got, want)
+		if got := string(appendRestArgs(nil, []byte(in))); got != want {
+			t.Errorf("appendRestArgs(%s) = %s, want %s", in, got, want)
 		}
 	}
 }
