@@ -383,11 +383,7 @@ func TestSocketIOShutdownAnswersParkedPoll(t *testing.T) {
 	p := openPolling(t, s)
 	got := make(chan []string, 1)
 	go func() { got <- p.poll() }()
-	waitFor(t, "poll parked", func() bool {
-		st := s.sio.Stats()
-		return st.Polling == 1
-	})
-	time.Sleep(20 * time.Millisecond)
+	waitFor(t, "poll parked", func() bool { return s.sio.Stats().Parked == 1 })
 	go func() { _ = s.Shutdown(t.Context()) }()
 	select {
 	case pk := <-got:
@@ -464,5 +460,24 @@ func TestSocketIOSlowPollingSession(t *testing.T) {
 	p.await(`431[{"ok":true}]`)
 	if v := metricValue(s, "wsbench_socketio_drops_total"); v == "0" || v == "" {
 		t.Fatalf("wsbench_socketio_drops_total = %q", v)
+	}
+}
+
+// TestSocketIOOverlappingPolls: a second GET while one waits is a broken
+// client: 400, and the session ends (the waiting GET gets the close packet).
+func TestSocketIOOverlappingPolls(t *testing.T) {
+	s := startTest(t, nil)
+	p := openPolling(t, s)
+	first := make(chan []string, 1)
+	go func() { first <- p.poll() }()
+	waitFor(t, "first poll parked", func() bool { return s.sio.Stats().Parked == 1 })
+	if code, body := httpDo(t, p.hc, "GET", p.url(), ""); code != 400 || !strings.Contains(body, `"code":3`) {
+		t.Fatalf("second GET: %d %q", code, body)
+	}
+	if got := <-first; len(got) != 1 || got[0] != "1" {
+		t.Fatalf("first GET answered %q, want the close packet", got)
+	}
+	if code, _ := httpDo(t, p.hc, "GET", p.url(), ""); code != 400 {
+		t.Fatalf("GET after the session ended: %d", code)
 	}
 }

@@ -109,6 +109,7 @@ var (
 type Stats struct {
 	Sessions     int   // open sessions
 	Polling      int   // of which on the polling transport
+	Parked       int   // of which with a long-poll GET waiting
 	Upgrades     int64 // polling → WebSocket upgrades completed
 	Pongs        int64 // pings answered
 	PingTimeouts int64
@@ -205,6 +206,9 @@ func (m *Manager) Stats() Stats {
 		s.mu.Lock()
 		if s.ws == nil && !s.closed {
 			st.Polling++
+			if s.poll != nil {
+				st.Parked++
+			}
 		}
 		s.mu.Unlock()
 	}
@@ -333,7 +337,7 @@ func (m *Manager) Probe(sid string, ws WS) (*Session, *HTTPError) {
 }
 
 // CheckQuery validates the Engine.IO query of a request: EIO must be 4 and
-// transport polling or websocket. It returns the transport and sid.
+// transport polling or websocket.
 func CheckQuery(eio, transport string) *HTTPError {
 	if eio != "4" {
 		return errProtocol

@@ -39,7 +39,7 @@ type Session struct {
 // SID is the Engine.IO session ID.
 func (s *Session) SID() string { return s.sid }
 
-// Pinged is the Engine.IO ping, and the answer to a probe.
+// The packets the server sends on its own.
 var (
 	pingPacket  = []byte{socketio.EnginePing}
 	noopPacket  = []byte{socketio.EngineNoop}
@@ -131,17 +131,17 @@ func (s *Session) releasePollLocked() (Poll, []byte) {
 
 func (s *Session) get(p Poll) ([]byte, bool, *HTTPError) {
 	s.mu.Lock()
+	if s.poll != nil && !s.closed {
+		// Two GETs at once: the client is broken (engine.io closes too).
+		s.mu.Unlock()
+		s.close("overlapping polls", true)
+		return nil, false, errBadRequest
+	}
 	defer s.mu.Unlock()
 	switch {
 	case s.closed:
 		return nil, false, errUnknownSID
 	case s.ws != nil:
-		return nil, false, errBadRequest
-	case s.poll != nil:
-		// Two GETs at once: the client is broken (engine.io closes too).
-		s.mu.Unlock()
-		s.close("overlapping polls", true)
-		s.mu.Lock()
 		return nil, false, errBadRequest
 	}
 	s.lastSeen = time.Now()
