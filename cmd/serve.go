@@ -29,8 +29,9 @@ func newServeCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the reference WebSocket chat server",
 		Long: "serve runs wsbench's reference server: /chat (the chat protocol, see docs/protocol.md),\n" +
-			"/echo (every data message echoed), /metrics (Prometheus text), /healthz, and at / a chat page\n" +
-			"to open in a browser and watch a room during a load test.\n" +
+			"/echo (every data message echoed), /socket.io/ (Socket.IO v4 over long-polling and WebSocket, in\n" +
+			"the same rooms as /chat, see docs/socketio.md), /metrics (Prometheus text), /healthz, and at / a\n" +
+			"chat page to open in a browser and watch a room during a load test.\n" +
 			"SIGINT or SIGTERM shut it down gracefully: stop accepting, stop reading, commit the history\n" +
 			"store and send its pending acks, then close 1001 to every client and wait for their replies.\n" +
 			"Exit status 3 if the history flush fails or takes longer than --flush-timeout.",
