@@ -4,8 +4,9 @@
 // gobwas/ws, and hands /chat messages to the chat hub (target/chat), whose
 // deliveries come back through this package's outbox as shared, once-encoded
 // frames queued per connection and flushed with one writev per loop turn.
-// /echo, /healthz and /metrics are served here too, and the chat page at /
-// (target/web). With --tls-cert the same
+// /echo, /healthz and /metrics are served here too, the chat page at /
+// (target/web), and Socket.IO v4 at /socket.io/ (target/sio, hooked in by
+// socketio.go: its users join the same hub). With --tls-cert the same
 // connection code runs over crypto/tls, one goroutine per connection.
 package target
 
