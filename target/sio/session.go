@@ -21,6 +21,14 @@ type Session struct {
 	in  sync.Mutex
 	buf []byte
 
+	// hubMu orders the session's hub calls: close, which may run on the
+	// sweeper or a dying transport's loop, never slips between a CONNECT's
+	// Open and its nick, so the hub cannot keep a user of a closed session.
+	// It guards connected. Held while calling the hub, never while the hub
+	// may call back (the hub's deliveries take mu only).
+	hubMu     sync.Mutex
+	connected bool // namespace "/" connected: the hub knows hubID
+
 	mu        sync.Mutex
 	closed    bool
 	ws        WS // the WebSocket transport; nil while polling
@@ -32,8 +40,6 @@ type Session struct {
 	lastSeen  time.Time
 	pingDue   time.Time // next ping
 	pongDue   time.Time // a ping is unanswered; zero = none
-	connected bool      // namespace "/" connected: the hub knows hubID
-	socketID  string
 }
 
 // SID is the Engine.IO session ID.
@@ -192,13 +198,16 @@ func (s *Session) close(reason string, closeWS bool) {
 		return
 	}
 	s.closed = true
-	ws, probe, p, connected := s.ws, s.probe, s.poll, s.connected
-	s.poll, s.queue, s.connected = nil, nil, false
+	ws, probe, p := s.ws, s.probe, s.poll
+	s.poll, s.queue = nil, nil
 	s.mu.Unlock()
 	s.m.remove(s)
-	if connected {
+	s.hubMu.Lock()
+	if s.connected {
+		s.connected = false
 		s.m.core.Closed(s.hubID)
 	}
+	s.hubMu.Unlock()
 	if p != nil {
 		p.Answer(closePacket)
 	}
@@ -365,35 +374,39 @@ func (s *Session) message(data []byte) {
 		return
 	}
 	main := socketio.IsMain(pk.Namespace)
+	if pk.Type == socketio.Connect && !main {
+		b := append([]byte{socketio.EngineMessage, '0' + byte(socketio.ConnectError)}, pk.Namespace...)
+		b = append(b, `,{"message":"Invalid namespace"}`...)
+		s.sendOne(b)
+		return
+	}
+	if !main {
+		return // packets of namespaces never connected are ignored
+	}
+	s.hubMu.Lock()
+	defer s.hubMu.Unlock()
 	s.mu.Lock()
-	connected := s.connected
+	closed := s.closed
 	s.mu.Unlock()
+	if closed {
+		return
+	}
 	switch pk.Type {
 	case socketio.Connect:
-		if !main {
-			b := append([]byte{socketio.EngineMessage, '0' + byte(socketio.ConnectError)}, pk.Namespace...)
-			b = append(b, `,{"message":"Invalid namespace"}`...)
-			s.sendOne(b)
-			return
+		if !s.connected {
+			s.connect(pk.Data)
 		}
-		if connected {
-			return
-		}
-		s.connect(pk.Data)
 	case socketio.Disconnect:
-		if main && connected {
-			s.mu.Lock()
+		if s.connected {
 			s.connected = false
-			s.mu.Unlock()
 			s.m.core.Closed(s.hubID)
 		}
 	case socketio.Event:
-		if !main || !connected {
-			return
+		if s.connected {
+			s.event(pk)
 		}
-		s.event(pk)
 	case socketio.BinaryEvent:
-		if main && connected {
+		if s.connected {
 			s.sendOne(appendErrorReply(nil, pk.ID, &eventError{"binary_unsupported", "binary events are not part of the chat protocol"}))
 		}
 	}
@@ -403,13 +416,10 @@ func (s *Session) message(data []byte) {
 // connect joins namespace "/": the hub learns the session, the client its
 // socket ID, and the session asks for a nickname: auth.name when the
 // client sent one, its socket ID otherwise (`welcome` or `error` follows
-// as an event).
+// as an event). hubMu is held.
 func (s *Session) connect(auth []byte) {
-	s.mu.Lock()
 	s.connected = true
-	s.socketID = newSID()
-	id := s.socketID
-	s.mu.Unlock()
+	id := newSID()
 	s.m.core.Open(s.hubID)
 	b := append([]byte{socketio.EngineMessage, '0' + byte(socketio.Connect)}, `{"sid":"`...)
 	b = append(b, id...)
@@ -426,7 +436,8 @@ func (s *Session) connect(auth []byte) {
 	s.m.core.Handle(s.hubID, s.buf)
 }
 
-// event hands a client event to the hub, or answers echo itself.
+// event hands a client event to the hub, or answers echo itself; hubMu
+// is held.
 func (s *Session) event(pk socketio.Packet) {
 	raw, esc, _ := socketio.EventName(pk.Data)
 	name := string(raw)
