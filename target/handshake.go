@@ -38,6 +38,9 @@ type request struct {
 	key            []byte
 	host           bool
 	ifNoneMatch    []byte // for the chat page's revalidation (304)
+	// Sec-WebSocket-Extensions values, in order (permessage-deflate offers)
+	extensions [maxExtensionHeaders][]byte
+	nExtension int
 }
 
 // rejection is a handshake answer other than 101.
@@ -110,6 +113,11 @@ func parseRequest(b []byte) (req request, rej *rejection) {
 			req.key = value
 		case bytes.EqualFold(name, []byte("If-None-Match")):
 			req.ifNoneMatch = value
+		case bytes.EqualFold(name, []byte("Sec-WebSocket-Extensions")):
+			if req.nExtension < len(req.extensions) {
+				req.extensions[req.nExtension] = value
+				req.nExtension++
+			}
 		}
 	}
 	path := req.target
