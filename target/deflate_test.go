@@ -394,3 +394,62 @@ func TestDeflateGorillaEcho(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// BenchmarkDeliverCompressed is BenchmarkDeliver with every member
+// compressing: one broadcast builds one compressed frame whatever the
+// room's size, so allocs/op (0 in steady state) and the deflate work per
+// op stay flat from 10 to 1000 members; only the queueing grows.
+func BenchmarkDeliverCompressed(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		b.Run("members="+strconv.Itoa(n), func(b *testing.B) {
+			s := offlineServer(b, 1<<20)
+			own := &listOwner{}
+			ids := make([]uint64, n)
+			for i := range ids {
+				c := s.offlineConn(own)
+				c.pmd = &pmdConn{serverBits: maxWindowBits, clientBits: maxWindowBits}
+				ids[i] = c.id
+			}
+			sc := newScratch()
+			payload := []byte(`{"op":"said","room":"bench","from":"x","text":"hello everyone, this is a chat message of a usual length","srv_ts":1700000000000000000}`)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				s.deliver(ids, payload, true)
+				own.flushAll(sc)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(n), "deliveries/op")
+			b.ReportMetric(float64(s.m.pmd.deflated.Load())/float64(b.N), "deflates/op")
+		})
+	}
+}
+
+// TestDeliverCompressedOnce: a broadcast to compressed members builds one
+// compressed frame and allocates no more for 1000 members than for 10
+// (the benchmark above shows the same with timings).
+func TestDeliverCompressedOnce(t *testing.T) {
+	allocs := map[int]float64{}
+	for _, n := range []int{10, 1000} {
+		s := offlineServer(t, 1<<20)
+		own := &listOwner{}
+		ids := make([]uint64, n)
+		for i := range ids {
+			c := s.offlineConn(own)
+			c.pmd = &pmdConn{serverBits: maxWindowBits, clientBits: maxWindowBits}
+			ids[i] = c.id
+		}
+		sc := newScratch()
+		payload := []byte(`{"op":"said","room":"r","from":"x","text":"hello everyone, hello everyone, hello everyone"}`)
+		allocs[n] = testing.AllocsPerRun(50, func() {
+			s.deliver(ids, payload, true)
+			own.flushAll(sc)
+		})
+		if got := s.m.pmd.deflated.Load(); got != 51 { // AllocsPerRun's warm-up run + 50
+			t.Errorf("%d members: %d compressed frames for 51 broadcasts", n, got)
+		}
+	}
+	if allocs[1000] > allocs[10]+0.5 || allocs[1000] > 1 {
+		t.Errorf("allocations per broadcast grow with the room: %v", allocs)
+	}
+}
