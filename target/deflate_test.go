@@ -453,3 +453,33 @@ func TestDeliverCompressedOnce(t *testing.T) {
 		t.Errorf("allocations per broadcast grow with the room: %v", allocs)
 	}
 }
+
+// BenchmarkDeflateMessage is the work compression adds per message: one
+// deflate of a typical `said` (once per broadcast, whatever the room) and
+// one inflate of a typical client `say` (once per received message).
+func BenchmarkDeflateMessage(b *testing.B) {
+	said := []byte(`{"op":"said","room":"hall","from":"speaker-3","text":"news from the hall: the deflate run says hello to every member of the room","ts":"1765056000123456789","seq":"42","srv_ts":1765056000123459999}`)
+	b.Run("deflate-said", func(b *testing.B) {
+		var pp pmdPools
+		w := &appendWriter{}
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if err := pp.deflate(w, said, maxWindowBits); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(said)), "bytes-in")
+		b.ReportMetric(float64(len(w.b)), "bytes-out")
+	})
+	say := deflateMsg(b, []byte(`{"op":"say","room":"hall","text":"news from the hall: the deflate run says hello to every member of the room","ts":"1765056000123456789","seq":"42"}`))
+	b.Run("inflate-say", func(b *testing.B) {
+		in := &inflater{}
+		st := &pmdConn{serverBits: maxWindowBits, clientBits: maxWindowBits}
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, fe := in.inflate(say, st, 1<<20); fe != nil {
+				b.Fatal(fe)
+			}
+		}
+	})
+}
