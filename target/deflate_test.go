@@ -1,7 +1,10 @@
 package target
 
 import (
+	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"math/rand/v2"
@@ -482,4 +485,42 @@ func BenchmarkDeflateMessage(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestDeflateTLS: the wss:// path (crypto/tls, one goroutine per
+// connection) runs the same connection code: negotiation, compressed echo,
+// and the bomb's 1009.
+func TestDeflateTLS(t *testing.T) {
+	certFile, keyFile, pool := selfSigned(t, t.TempDir())
+	s := startTest(t, func(c *Config) { c.TLSCert, c.TLSKey = certFile, keyFile })
+	rc := dialTLSRaw(t, s, pool)
+	rc.write([]byte(upgradeRequestExt("/echo", "permessage-deflate")))
+	resp := rc.response()
+	if resp.StatusCode != 101 || resp.Header.Get("Sec-WebSocket-Extensions") != pmdBoth {
+		t.Fatalf("upgrade over TLS: %d %q", resp.StatusCode, resp.Header.Get("Sec-WebSocket-Extensions"))
+	}
+	long := compressible(3000)
+	rc.write(rawFrame(true, rsv1, ws.OpText, true, deflateMsg(t, long)))
+	h, p, err := rc.readFrame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Rsv&rsv1 == 0 || !bytes.Equal(inflateMsg(t, p), long) {
+		t.Fatalf("compressed echo over TLS: RSV=%d, %d bytes", h.Rsv, len(p))
+	}
+	rc.write(rawFrame(true, rsv1, ws.OpText, true, deflateMsg(t, make([]byte, 2<<20))))
+	if code := rc.expectClose(); code != 1009 {
+		t.Fatalf("bomb over TLS: close %d, want 1009", code)
+	}
+}
+
+func dialTLSRaw(t testing.TB, s *Server, pool *x509.CertPool) *rawConn {
+	t.Helper()
+	nc, err := tls.Dial("tcp", s.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+	if err != nil {
+		t.Fatalf("dial (TLS): %v", err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	return &rawConn{t: t, nc: nc, br: bufio.NewReader(nc)}
 }
