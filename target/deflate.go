@@ -63,8 +63,7 @@ type pmdConn struct {
 type pmdOffer struct {
 	serverNoCtx, clientNoCtx bool
 	serverBits               uint8 // 0 = not asked
-	clientBitsOffered        bool  // client_max_window_bits present (with or without value)
-	clientBits               uint8 // its value; 0 = none
+	clientBits               uint8 // client_max_window_bits' value; 0 = absent or without a value
 }
 
 // parsePMDOffer reads the parameters of one offer. It reports false for an
@@ -89,7 +88,6 @@ func parsePMDOffer(opt httphead.Option) (o pmdOffer, ok bool) {
 			o.serverBits, ok = windowBits(val)
 		case "client_max_window_bits":
 			bit = 8
-			o.clientBitsOffered = true
 			if len(val) > 0 {
 				o.clientBits, ok = windowBits(val)
 			}
