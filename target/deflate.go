@@ -120,9 +120,9 @@ func windowBits(v []byte) (uint8, bool) {
 // the connection's state and the response header line (with CRLF). It
 // returns nil when compression is off, nothing was offered, or every offer
 // had to be declined; the upgrade then goes on without the extension.
-func (s *Server) negotiateDeflate(exts [][]byte) (*pmdConn, []byte) {
+func (s *Server) negotiateDeflate(exts [][]byte) (*pmdConn, string) {
 	if !s.cfg.Compression {
-		return nil, nil
+		return nil, ""
 	}
 	for _, value := range exts {
 		var store [8]httphead.Option
@@ -141,22 +141,27 @@ func (s *Server) negotiateDeflate(exts [][]byte) (*pmdConn, []byte) {
 			return s.acceptOffer(o)
 		}
 	}
-	return nil, nil
+	return nil, ""
 }
 
 // acceptOffer builds the state and the response for an acceptable offer.
 // Every parameter value the server can be asked for it can honour:
 // server_max_window_bits by compressing with a window that small, either
 // way of client context takeover, and any client window.
-func (s *Server) acceptOffer(o pmdOffer) (*pmdConn, []byte) {
+func (s *Server) acceptOffer(o pmdOffer) (*pmdConn, string) {
 	p := &pmdConn{serverBits: maxWindowBits, clientBits: maxWindowBits}
+	takeover := !o.clientNoCtx && s.grantTakeover()
+	s.m.pmd.conns.Add(1)
+	if o.serverBits == 0 && !takeover {
+		return p, pmdAnswer // the usual answer, without building it
+	}
 	resp := []byte("Sec-WebSocket-Extensions: " + pmdName + "; server_no_context_takeover")
 	if o.serverBits != 0 {
 		p.serverBits = o.serverBits
 		resp = append(resp, "; server_max_window_bits="...)
 		resp = strconv.AppendUint(resp, uint64(o.serverBits), 10)
 	}
-	if !o.clientNoCtx && s.grantTakeover() {
+	if takeover {
 		p.takeover = true
 		if o.clientBits != 0 {
 			// The client will use at most this window; saying it back
@@ -171,9 +176,12 @@ func (s *Server) acceptOffer(o pmdOffer) (*pmdConn, []byte) {
 		// between the client's messages.
 		resp = append(resp, "; client_no_context_takeover"...)
 	}
-	s.m.pmd.conns.Add(1)
-	return p, append(resp, "\r\n"...)
+	return p, string(append(resp, "\r\n"...))
 }
+
+// pmdAnswer is the answer to an offer without server_max_window_bits from a
+// connection without a takeover place.
+const pmdAnswer = "Sec-WebSocket-Extensions: " + pmdName + "; server_no_context_takeover; client_no_context_takeover\r\n"
 
 // grantTakeover takes one of the --compression-takeover places.
 func (s *Server) grantTakeover() bool {
@@ -202,7 +210,7 @@ func (s *Server) pmdGone(c *wsConn) {
 
 // withExtension inserts header (a full line with CRLF) into the 101
 // response resp built by appendAccept.
-func withExtension(resp, header []byte) []byte {
+func withExtension(resp []byte, header string) []byte {
 	if len(header) == 0 {
 		return resp
 	}

@@ -524,3 +524,18 @@ func dialTLSRaw(t testing.TB, s *Server, pool *x509.CertPool) *rawConn {
 	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
 	return &rawConn{t: t, nc: nc, br: bufio.NewReader(nc)}
 }
+
+// BenchmarkNegotiateDeflate is what an offer adds to an upgrade: parsing a
+// browser's offer and building the answer.
+func BenchmarkNegotiateDeflate(b *testing.B) {
+	s := offlineServer(b, 1<<20)
+	exts := [][]byte{[]byte("permessage-deflate; client_max_window_bits")}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		p, line := s.negotiateDeflate(exts)
+		if p == nil || len(line) == 0 {
+			b.Fatal("declined")
+		}
+		s.m.pmd.conns.Add(-1)
+	}
+}
