@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"compress/flate"
 	"io"
+	"strings"
 	"testing"
+
+	"github.com/gobwas/httphead"
+	"github.com/gobwas/ws/wsflate"
 )
 
 // FuzzInflate holds the server's inflate (klauspost flate, with the size
@@ -122,6 +126,61 @@ func FuzzDeflateFrames(f *testing.F) {
 		}
 		if n := s.m.outQueued.Load(); n != 0 {
 			t.Fatalf("queued-bytes gauge %d after the connection is gone", n)
+		}
+	})
+}
+
+// FuzzNegotiateDeflate: any Sec-WebSocket-Extensions value either gets no
+// answer or an answer that is one well-formed permessage-deflate response
+// (gobwas/ws's wsflate parses it) with both context-takeover parameters or
+// a takeover place, and window bits the client offered.
+func FuzzNegotiateDeflate(f *testing.F) {
+	for _, sd := range []string{
+		"permessage-deflate",
+		"permessage-deflate; client_max_window_bits",
+		"permessage-deflate; server_max_window_bits=10; client_max_window_bits=9",
+		`permessage-deflate; server_max_window_bits="12", permessage-deflate`,
+		"x-webkit-deflate-frame, permessage-deflate; client_no_context_takeover",
+		"permessage-deflate; mystery, permessage-deflate; server_no_context_takeover",
+		"permessage-deflate;;=,",
+	} {
+		f.Add(sd, false)
+	}
+	f.Fuzz(func(t *testing.T, value string, takeover bool) {
+		s := offlineServer(t, 1<<20)
+		if takeover {
+			s.cfg.CompressionTakeover = 1
+		}
+		p, answer := s.negotiateDeflate([][]byte{[]byte(value)})
+		if p == nil {
+			if answer != "" {
+				t.Fatalf("an answer %q without state", answer)
+			}
+			return
+		}
+		line, ok := strings.CutPrefix(answer, "Sec-WebSocket-Extensions: ")
+		if !ok || !strings.HasSuffix(line, "\r\n") || strings.Count(answer, "\r\n") != 1 {
+			t.Fatalf("answer %q is not one header line", answer)
+		}
+		opts, ok := httphead.ParseOptions([]byte(strings.TrimSuffix(line, "\r\n")), nil)
+		if !ok || len(opts) != 1 {
+			t.Fatalf("answer %q: %d options", answer, len(opts))
+		}
+		var prm wsflate.Parameters
+		if err := prm.Parse(opts[0]); err != nil {
+			t.Fatalf("answer %q: %v", answer, err)
+		}
+		if !prm.ServerNoContextTakeover || prm.ClientNoContextTakeover == p.takeover {
+			t.Fatalf("answer %q with takeover=%v", answer, p.takeover)
+		}
+		if p.takeover && !takeover {
+			t.Fatalf("takeover granted without a place")
+		}
+		if p.serverBits < 8 || p.serverBits > 15 || p.clientBits < 8 || p.clientBits > 15 {
+			t.Fatalf("window bits %d/%d", p.serverBits, p.clientBits)
+		}
+		if prm.ServerMaxWindowBits.Defined() && int(prm.ServerMaxWindowBits) != int(p.serverBits) {
+			t.Fatalf("answer %q, server compresses with %d bits", answer, p.serverBits)
 		}
 	})
 }
