@@ -63,6 +63,9 @@ func newServeCmd() *cobra.Command {
 	f.IntVar(&c.SendBuffer, "send-buffer", c.SendBuffer, "kernel send buffer per connection in bytes (0 = kernel autotuning, up to megabytes per slow reader)")
 	f.DurationVar(&c.SlowTimeout, "slow-timeout", c.SlowTimeout, "close with 1008 a connection over --outbound-limit this long")
 	f.Float64Var(&c.RateLimit, "rate-limit", 0, "chat messages per second per connection, burst 2x (0 = off)")
+	f.BoolVar(&c.Compression, "compression", c.Compression, "negotiate permessage-deflate (RFC 7692) when a client offers it; the server keeps no compression context, so a broadcast is compressed once and an idle connection costs no more (see docs/protocol.md)")
+	f.IntVar(&c.CompressionMinSize, "compression-min-size", c.CompressionMinSize, "with --compression: outgoing messages shorter than this many bytes are sent uncompressed")
+	f.IntVar(&c.CompressionTakeover, "compression-takeover", c.CompressionTakeover, "with --compression: how many connections may keep their client-to-server compression context, each holding up to a 32 KiB window; the others are answered client_no_context_takeover")
 	f.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate (PEM); serve wss:// with --tls-key")
 	f.StringVar(&c.TLSKey, "tls-key", "", "TLS private key (PEM)")
 	f.DurationVar(&o.flushTimeout, "flush-timeout", o.flushTimeout, "at shutdown, how long to wait for the history store to commit pending messages (exit 3 past it)")
@@ -141,6 +144,8 @@ func (o *serveOptions) check() error {
 		{c.MaxChatMessage > c.MaxMessage, fmt.Sprintf("--max-chat-message (%d) must not exceed --max-message (%d): larger frames are closed with 1009 first", c.MaxChatMessage, c.MaxMessage)},
 		{c.RoomCreates <= 0 || c.RoomCreates > 65535, fmt.Sprintf("--room-creates %d: want 1..65535 rooms per minute", c.RoomCreates)},
 		{c.RateLimit < 0, "--rate-limit must not be negative"},
+		{c.CompressionMinSize < 0, "--compression-min-size must not be negative"},
+		{c.CompressionTakeover < 0, "--compression-takeover must not be negative"},
 		{o.flushTimeout <= 0, "--flush-timeout must be positive"},
 		{c.Loops <= 0, "--loops must be positive"},
 		{c.SocketIO.PingInterval <= 0 || c.SocketIO.PingTimeout <= 0 || c.SocketIO.PollTimeout <= 0, "--sio-ping-interval, --sio-ping-timeout and --sio-poll-timeout must be positive"},

@@ -74,7 +74,8 @@ type wsConn struct {
 	closeDeadline int64
 	loopIdx       int // index in the owning loop's connection list
 	backlogged    bool
-	skip          int64 // payload bytes of a refused frame still to discard
+	skip          int64    // payload bytes of a refused frame still to discard
+	pmd           *pmdConn // permessage-deflate (deflate.go); nil when not negotiated
 
 	dirty atomic.Bool
 
@@ -439,7 +440,16 @@ func (c *wsConn) process(in input) {
 				c.skip = h.Length
 				continue
 			}
-			if fe := checkHeader(h, c.fragOp != 0, int64(len(c.frag)), int64(s.cfg.MaxMessage)); fe != nil {
+			ch := h
+			if c.pmd != nil {
+				var fe *frameError
+				if ch, fe = c.pmd.checkRSV(h); fe != nil {
+					in.Discard(avail)
+					c.fail(fe)
+					return
+				}
+			}
+			if fe := checkHeader(ch, c.fragOp != 0, int64(len(c.frag)), int64(s.cfg.MaxMessage)); fe != nil {
 				if fe == errTooBig && c.state == stOpen {
 					// The framing is intact: skip the payload unread and
 					// wait for the peer's close reply, so a client still
@@ -502,6 +512,8 @@ func (c *wsConn) handleFrame(h ws.Header, p []byte) {
 	op := h.OpCode
 	if op == ws.OpContinuation {
 		op = c.fragOp
+	} else if c.pmd != nil {
+		c.pmd.inMsg = h.Rsv&rsv1 != 0
 	}
 	if !h.Fin || c.fragOp != 0 {
 		if c.fragOp == 0 {
@@ -525,6 +537,10 @@ func (c *wsConn) handleFrame(h ws.Header, p []byte) {
 // message handles one complete data message.
 func (c *wsConn) message(op ws.OpCode, p []byte) {
 	s := c.srv
+	if c.pmd != nil && c.pmd.inMsg {
+		c.inflatedMessage(op, p) // comes back here with the inflated message
+		return
+	}
 	if op == ws.OpText && !utf8.Valid(p) {
 		c.fail(errInvalidUTF8)
 		return
@@ -532,9 +548,9 @@ func (c *wsConn) message(op ws.OpCode, p []byte) {
 	s.m.msgsIn.Add(1)
 	switch c.route {
 	case routeEcho:
-		f := s.frames.encode(op, p)
-		c.push(f, false) // a reply: never dropped, but bounded (cut with 1008 past 4x the limit)
-		f.release()
+		m := outMsg{s: s, op: op, payload: p}
+		c.push(m.frameFor(c), false) // a reply: never dropped, but bounded (cut with 1008 past 4x the limit)
+		m.release()
 	case routeChat:
 		if op != ws.OpText {
 			c.fail(errBinaryChat)
@@ -625,13 +641,15 @@ func (c *wsConn) handleRequest(b, body []byte) {
 		c.reject(&rejection{status: 503, reason: "server shutting down"}, "shutdown")
 		return
 	}
-	var buf [160]byte
-	resp := appendAccept(buf[:0], req.key)
+	pmd, ext := s.negotiateDeflate(req.extensions[:req.nExtension])
+	var buf [256]byte
+	resp := withExtension(appendAccept(buf[:0], req.key), ext)
 	f := s.frames.get(len(resp))
 	f.b = append(f.b, resp...)
 	c.pushOwn(f)
 	f.release()
 	c.route = req.route
+	c.pmd = pmd
 	c.state = stOpen
 	s.m.upgradesOK.Add(1)
 	if c.route == routeChat {

@@ -42,6 +42,9 @@ type request struct {
 	ifNoneMatch    []byte // for the chat page's revalidation (304)
 	contentLength  int64  // -1: no or a bad Content-Length header
 	chunked        bool   // Transfer-Encoding present (refused on the routes that read a body)
+	// Sec-WebSocket-Extensions values, in order (permessage-deflate offers)
+	extensions [maxExtensionHeaders][]byte
+	nExtension int
 }
 
 // rejection is a handshake answer other than 101.
@@ -119,6 +122,11 @@ func parseRequest(b []byte) (req request, rej *rejection) {
 			req.contentLength = parseContentLength(value)
 		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
 			req.chunked = true
+		case bytes.EqualFold(name, []byte("Sec-WebSocket-Extensions")):
+			if req.nExtension < len(req.extensions) {
+				req.extensions[req.nExtension] = value
+				req.nExtension++
+			}
 		}
 	}
 	path := req.target

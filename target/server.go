@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gobwas/ws"
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
@@ -63,6 +64,11 @@ type Config struct {
 	ClusterNodeTTL time.Duration // a dead node's nicknames are free again within this
 	// SocketIO configures /socket.io/ (zero fields: target/sio's defaults).
 	SocketIO sio.Config
+	// Compression negotiates permessage-deflate (RFC 7692) on /chat and
+	// /echo when a client offers it; see target/deflate.go.
+	Compression         bool
+	CompressionMinSize  int // outgoing messages shorter than this are sent uncompressed
+	CompressionTakeover int // connections whose client may keep its LZ77 context (up to 32 KiB each); the rest get client_no_context_takeover
 }
 
 // DefaultConfig returns the defaults of `wsbench serve`.
@@ -86,6 +92,10 @@ func DefaultConfig() Config {
 		HandshakeTimeout: 5 * time.Second,
 		CloseTimeout:     3 * time.Second,
 		SocketIO:         sio.DefaultConfig(),
+		Compression:      true,
+		// Below ~64 bytes deflate's block header and Huffman tables cost
+		// more than the message saves.
+		CompressionMinSize: 64,
 	}
 }
 
@@ -113,14 +123,15 @@ type chatHub interface {
 
 // Server is a running reference server.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	m      *metrics
-	frames framePool
-	table  connTable
-	hub    chatHub
-	half   *halfOpen
-	start  time.Time
+	cfg      Config
+	log      *slog.Logger
+	m        *metrics
+	frames   framePool
+	pmdPools pmdPools // permessage-deflate (deflate.go)
+	table    connTable
+	hub      chatHub
+	half     *halfOpen
+	start    time.Time
 
 	sweepEvery   time.Duration
 	shuttingDown atomic.Bool // refuse new connections and upgrades
@@ -413,21 +424,20 @@ func (s *Server) deliver(to []uint64, payload []byte, droppable bool) {
 			return
 		}
 	}
-	f := s.frames.encode(0x1, payload)
-	f.born = s.now()
+	m := outMsg{s: s, op: ws.OpText, payload: payload, born: s.now()}
 	s.table.mu.RLock()
 	for _, id := range to {
 		c := s.table.getLocked(id)
 		if c == nil {
 			continue
 		}
-		if c.push(f, droppable) {
+		if c.push(m.frameFor(c), droppable) {
 			s.m.deliveries.Add(1)
 			c.own.markDirty(c)
 		}
 	}
 	s.table.mu.RUnlock()
-	f.release()
+	m.release()
 }
 
 // closeConn starts a close handshake with code on connection id.
@@ -610,6 +620,7 @@ func (s *Server) connGone(c *wsConn) {
 	s.table.remove(c.id)
 	c.endHandshake()
 	c.closed()
+	s.pmdGone(c)
 	if c.route == routeChat && c.state != stHandshake {
 		s.hub.Closed(c.id)
 	}
