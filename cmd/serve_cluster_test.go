@@ -25,6 +25,8 @@ func TestServeClusterFlags(t *testing.T) {
 		{[]string{"--cluster", dead, "--cluster-node-ttl", "500ms"}, ExitUsage, "--cluster-node-ttl 500ms: want at least 1s"},
 		{[]string{"--cluster", dead, "--cluster-name", "a.b"}, ExitUsage, `--cluster-name: cluster name "a.b": want 1..64 characters`},
 		{[]string{"--cluster", dead}, ExitFailure, "--cluster: cluster: connect to " + dead},
+		{[]string{"--cluster", dead, "--history-db", "x.db"}, ExitUsage, "--history-db and --cluster exclude each other"},
+		{[]string{"--cluster", dead, "--cluster-history-bytes", "0"}, ExitUsage, "--cluster-history-bytes must be positive"},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

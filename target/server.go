@@ -59,6 +59,12 @@ type Config struct {
 	Cluster        string
 	ClusterName    string        // separates clusters on one NATS server (subject and bucket prefix)
 	ClusterNodeTTL time.Duration // a dead node's nicknames are free again within this
+	// ClusterHistoryBytes bounds the cluster's JetStream history stream over
+	// all rooms (0 = cluster.DefaultHistoryBytes).
+	ClusterHistoryBytes int64
+	// ReusePort sets SO_REUSEPORT on the listener so that several serve
+	// processes share one address (the kernel spreads connections).
+	ReusePort bool
 }
 
 // DefaultConfig returns the defaults of `wsbench serve`.
@@ -215,6 +221,7 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 			gnet.WithNumEventLoop(cfg.Loops),
 			gnet.WithTicker(true),
 			gnet.WithReuseAddr(true),
+			gnet.WithReusePort(cfg.ReusePort),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 			gnet.WithLogger(gnetLogger{logger}),
 			gnet.WithSocketSendBuffer(cfg.SendBuffer), // accepted sockets inherit it; 0 leaves autotuning on
@@ -269,7 +276,20 @@ func (s *Server) Metrics() string {
 }
 
 func (s *Server) appendMetrics(dst []byte) []byte {
-	return s.m.appendPrometheus(dst, s.hubStats(), s.half.total.Load())
+	dst = s.m.appendPrometheus(dst, s.hubStats(), s.half.total.Load())
+	if a, ok := s.hub.(hubAdapter); ok && a.node != nil {
+		dst = a.node.AppendMetrics(dst)
+	}
+	return dst
+}
+
+// brokerHealth is "" unless the server is a cluster node cut off from its
+// broker: then it says so (/healthz answers 503 with it).
+func (s *Server) brokerHealth() string {
+	if a, ok := s.hub.(hubAdapter); ok && a.node != nil {
+		return a.node.Health()
+	}
+	return ""
 }
 
 func (s *Server) hubStats() HubStats { return s.hub.Stats() }
