@@ -252,8 +252,11 @@ func (n *Node) Close() error {
 	close(n.stop)
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Timeout)
 	defer cancel()
-	n.bye()
-	err := n.nodes.Delete(ctx, n.id)
+	var err error
+	if n.nc.IsConnected() { // else the heartbeat expires by itself
+		n.bye()
+		err = n.nodes.Delete(ctx, n.id)
+	}
 	n.nc.Close()
 	n.wg.Wait()
 	if err != nil {
