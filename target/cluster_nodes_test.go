@@ -285,3 +285,33 @@ func TestClusterBrokerOutage(t *testing.T) {
 		t.Errorf("wsbench_broker_reconnects_total %v, want 1", v)
 	}
 }
+
+// Two cluster nodes on one address (--reuse-port): the kernel spreads the
+// connections over both, and users behind the one address chat as one.
+func TestClusterReusePortTwoNodesOneAddress(t *testing.T) {
+	ns := startNATS(t)
+	reuse := func(c *Config) { c.ReusePort = true }
+	first := startNodes(t, ns, 1, reuse)[0]
+	addr := first.Addr().String()
+	second := startNodes(t, ns, 1, func(c *Config) { reuse(c); c.Addr = addr })[0]
+	if second.Addr().String() != addr {
+		t.Fatalf("second node on %s, want %s", second.Addr(), addr)
+	}
+	var peers []*peer
+	for i := range 24 {
+		p := dialPeer(t, first, fmt.Sprint("u", i)) // first's URL is the shared address
+		p.join("shared")
+		peers = append(peers, p)
+	}
+	a, b := brokerMetric(t, first, "wsbench_connections"), brokerMetric(t, second, "wsbench_connections")
+	if a == 0 || b == 0 || a+b != 24 {
+		t.Fatalf("connections per node: %v and %v, want 24 spread over both", a, b)
+	}
+	waitInterest(t, ns, "wsbench.test.room.shared", 2)
+	peers[0].sayAcked("shared", "one address", 1)
+	for _, p := range peers[1:] {
+		if m := p.expect("said"); m["text"] != "one address" {
+			t.Fatalf("%s: %v", p.name, m)
+		}
+	}
+}
