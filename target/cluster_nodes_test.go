@@ -281,8 +281,10 @@ func TestClusterBrokerOutage(t *testing.T) {
 	if m := bob.expect("said"); m["text"] != "across again" {
 		t.Fatalf("bob: %v (the say during the outage must not arrive late)", m)
 	}
-	if v := brokerMetric(t, nodes[0], "wsbench_broker_reconnects_total"); v != 1 {
-		t.Errorf("wsbench_broker_reconnects_total %v, want 1", v)
+	for _, name := range []string{"wsbench_broker_reconnects_total", "wsbench_broker_disconnects_total"} {
+		if v := brokerMetric(t, nodes[0], name); v != 1 {
+			t.Errorf("%s %v, want 1", name, v)
+		}
 	}
 }
 

@@ -173,6 +173,9 @@ func Dial(ctx context.Context, cfg Config) (*Node, error) {
 		nats.ReconnectBufSize(-1),
 		nats.Timeout(cfg.Timeout),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil {
+				return // our own Close
+			}
 			n.stats.disconnects.Add(1)
 			n.log.Warn("cluster: lost the NATS connection; serving local traffic only", "err", err)
 		}),

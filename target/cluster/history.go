@@ -100,7 +100,9 @@ func (h *History) Append(room string, msg []byte, done func(error)) {
 	m := h.n.roomMsg(room, live, now)
 	m.Reply = h.inbox + strconv.FormatUint(seq, 10)
 	if err := h.n.nc.PublishMsg(m); err != nil {
-		h.finish(seq, fmt.Errorf("publish to the history stream: %w", err))
+		// done runs on another goroutine, as history.Store promises (the
+		// hub holds the room's lock here).
+		go h.finish(seq, fmt.Errorf("publish to the history stream: %w", err))
 		return
 	}
 	h.n.stats.published.Add(1)

@@ -26,7 +26,17 @@ func main() {
 	n := flag.Int("n", 1000, "connections to open")
 	workers := flag.Int("w", 64, "concurrent dialers")
 	path := flag.String("path", "/chat", "endpoint to upgrade")
+	source := flag.String("source", "", "local IP address to dial from (another loopback address gives another 28,000 ephemeral ports)")
 	flag.Parse()
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	if *source != "" {
+		ip := net.ParseIP(*source)
+		if ip == nil {
+			fmt.Fprintf(os.Stderr, "idleclient: -source %q: not an IP address\n", *source)
+			os.Exit(2)
+		}
+		dialer.LocalAddr = &net.TCPAddr{IP: ip}
+	}
 	req := []byte("GET " + *path + " HTTP/1.1\r\nHost: " + *addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 	var (
@@ -42,7 +52,7 @@ func main() {
 		go func() {
 			defer wg.Done()
 			for next.Add(1) <= int64(*n) {
-				c, err := upgrade(*addr, req)
+				c, err := upgrade(dialer, *addr, req)
 				if err != nil {
 					if fails.Add(1) == 1 {
 						fmt.Fprintln(os.Stderr, "idleclient:", err)
@@ -66,8 +76,8 @@ func main() {
 	}
 }
 
-func upgrade(addr string, req []byte) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+func upgrade(d *net.Dialer, addr string, req []byte) (net.Conn, error) {
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
