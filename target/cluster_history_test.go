@@ -152,3 +152,36 @@ func TestClusterSayNotAckedWithoutStore(t *testing.T) {
 		t.Fatalf("want an internal error for say 2, got %v", m)
 	}
 }
+
+// A message acked right after a node's first member joined is in that
+// node's history (the node hears the room before it reads the stream), and
+// reaches that member once: live or as history, never both.
+func TestClusterHistoryRightAfterFirstJoin(t *testing.T) {
+	ns := startNATS(t)
+	nodes := startNodes(t, ns, 2, nil)
+	alice := dialPeer(t, nodes[0], "alice")
+	for i := range 10 {
+		room := fmt.Sprint("fresh", i)
+		alice.join(room)
+		alice.sayAcked(room, "before", 1)
+		bob := dialPeer(t, nodes[1], fmt.Sprint("bob", i))
+		bob.send(map[string]any{"op": "join", "room": room})
+		alice.sayAcked(room, "right after", 2) // may race bob's join
+		carol := dialPeer(t, nodes[1], fmt.Sprint("carol", i))
+		carol.send(map[string]any{"op": "join", "room": room})
+		carol.expectHistory(room, "before", "right after")
+		bob.expect("joined")
+		var got []string
+		for len(got) < 2 {
+			m := bob.expect("said")
+			got = append(got, fmt.Sprint(m["text"]))
+		}
+		if fmt.Sprint(got) != "[before right after]" {
+			t.Fatalf("bob got %v", got)
+		}
+		bob.send(map[string]any{"op": "echo", "n": i})
+		if m := bob.expect("echo"); m["n"] != float64(i) {
+			t.Fatalf("bob: a message twice? %v", m)
+		}
+	}
+}

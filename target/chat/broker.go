@@ -20,6 +20,11 @@ type Broker interface {
 	// messages only while it has members in it.
 	RoomActive(room string)
 	RoomIdle(room string)
+	// The node hears a room at the latest once RoomActive returns; a
+	// history.Store of the cluster may subscribe earlier, when it loads
+	// the room (RoomActive must then be a no-op). RemoteRoom skips
+	// messages repeating the newest loaded ones.
+	//
 	// Members is called after every join and leave with the room's member
 	// count on this node (room lock held); it returns the count over every
 	// node, the other nodes' share as last heard (eventually consistent).
@@ -59,13 +64,29 @@ func (h *Hub) RemoteRoom(room string, frame []byte) {
 		if r.ring.Cap() > 0 {
 			// Late joiners on this node see it too (the node's ring mirrors
 			// the cluster's history while it has members in the room).
-			h.pushHistory(r, HistoryForm(frame))
+			hist := HistoryForm(frame)
+			if r.dedupe && h.inRing(r, hist) {
+				r.mu.Unlock()
+				return // loaded from the store already, and sent as history
+			}
+			r.dedupe = false
+			h.pushHistory(r, hist)
 			h.fitBudget(r)
 		}
 		h.stats.broadcasts.Add(1)
 		h.deliver(r.members, frame, Chatter)
 	}
 	r.mu.Unlock()
+}
+
+// inRing reports whether r's history holds msg; r.mu is held.
+func (h *Hub) inRing(r *room, msg []byte) bool {
+	for k := r.ring.Len() - 1; k >= 0; k-- {
+		if bytes.Equal(r.ring.At(k), msg) {
+			return true
+		}
+	}
+	return false
 }
 
 // HistoryForm returns the history form of a live `said` frame (a new

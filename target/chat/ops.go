@@ -159,6 +159,7 @@ func (h *Hub) lockRoom(c *conn, name []byte, now int64) *room {
 					h.pushHistory(r, m)
 				}
 				h.fitBudget(r)
+				r.dedupe = h.cfg.Broker != nil && len(msgs) > 0
 			}
 		}
 		return r

@@ -185,6 +185,12 @@ func (h *History) Load(room string, n int) ([][]byte, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*h.n.cfg.Timeout)
 	defer cancel()
+	// Hear the room before reading it, so that no message falls between
+	// the stored ones and the live ones (those heard twice, the hub skips).
+	h.n.RoomActive(room)
+	if err := h.n.nc.FlushWithContext(ctx); err != nil {
+		return nil, fmt.Errorf("cluster history of %q: subscribe: %w", room, err)
+	}
 	subject := h.n.prefix + "room." + Token(room)
 	last, err := h.stream.GetLastMsgForSubject(ctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
