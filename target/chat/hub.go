@@ -194,7 +194,7 @@ type room struct {
 	// messages that follow may repeat its newest messages (the node heard
 	// the room before it read the store), and RemoteRoom skips those.
 	dedupe bool
-	dead    bool // removed from the hub's map; look it up again
+	dead   bool // removed from the hub's map; look it up again
 	// idleAt is the room's element in Hub.idle while it has no members
 	// (guarded by roomsMu, like the list).
 	idleAt *list.Element
