@@ -482,6 +482,9 @@ func (n *Node) SendDM(to string, frame []byte, done func(error)) {
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Timeout)
 		defer cancel()
 		m, err := n.nc.RequestWithContext(ctx, n.prefix+"user."+Token(to), frame)
+		if err == nil || errors.Is(err, nats.ErrNoResponders) {
+			n.stats.published.Add(1)
+		}
 		switch {
 		case errors.Is(err, nats.ErrNoResponders):
 			err = chat.ErrUnknownUser
