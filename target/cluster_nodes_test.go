@@ -258,6 +258,10 @@ func TestClusterBrokerOutage(t *testing.T) {
 	if m := alice.expect("error"); m["id"] != float64(1) {
 		t.Fatalf("alice: %v", m)
 	}
+	// A room new to the node opens at once (its stored history cannot be
+	// read, the join does not wait for it).
+	amy.send(map[string]any{"op": "join", "room": "new-during-outage"})
+	amy.expectMembers("joined", 1)
 	// A new name cannot be claimed without the registry.
 	p := dialPeer(t, nodes[0], "")
 	p.send(map[string]any{"op": "nick", "name": "newbie"})

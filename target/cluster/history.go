@@ -183,6 +183,10 @@ func (h *History) Load(room string, n int) ([][]byte, error) {
 	if n <= 0 {
 		return nil, nil
 	}
+	if !h.n.nc.IsConnected() {
+		// Do not hold the event loop for a broker that is away.
+		return nil, fmt.Errorf("cluster history of %q: broker %s", room, h.n.nc.Status())
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*h.n.cfg.Timeout)
 	defer cancel()
 	// Hear the room before reading it, so that no message falls between
