@@ -73,7 +73,9 @@ func newServeCmd() *cobra.Command {
 	f.IntVar(&c.Loops, "loops", c.Loops, "event loops")
 	f.StringVar(&c.Cluster, "cluster", "", "join a cluster of serve nodes through these NATS servers (nats://HOST:PORT[,...], JetStream on): rooms, shouts, dms and nicknames span every node")
 	f.StringVar(&c.ClusterName, "cluster-name", "wsbench", "with --cluster: the cluster's name, separating clusters that share NATS servers (A-Z a-z 0-9 _ -)")
-	f.DurationVar(&c.ClusterNodeTTL, "cluster-node-ttl", 15*time.Second, "with --cluster: a node that stops heartbeating (killed) has its nicknames freed within this (at least 1s)")
+	f.DurationVar(&c.ClusterNodeTTL, "cluster-node-ttl", 15*time.Second, "with --cluster: a node that stops heartbeating (killed) has its nicknames and members freed within this (at least 1s)")
+	f.Int64Var(&c.ClusterHistoryBytes, "cluster-history-bytes", cluster.DefaultHistoryBytes, "with --cluster: bytes the JetStream history stream keeps over all rooms (oldest dropped first); --history bounds each room")
+	f.BoolVar(&c.ReusePort, "reuse-port", false, "listen with SO_REUSEPORT so that several serve processes share --addr (the kernel spreads connections among them)")
 	f.DurationVar(&c.SocketIO.PingInterval, "sio-ping-interval", c.SocketIO.PingInterval, "Socket.IO (/socket.io/): ping every session this often")
 	f.DurationVar(&c.SocketIO.PingTimeout, "sio-ping-timeout", c.SocketIO.PingTimeout, "Socket.IO: close a session that does not answer a ping within this")
 	f.IntVar(&c.SocketIO.MaxPayload, "sio-max-payload", c.SocketIO.MaxPayload, "Socket.IO: largest long-polling request body in bytes (HTTP 413 past it)")
@@ -152,6 +154,8 @@ func (o *serveOptions) check() error {
 		{c.SocketIO.MaxPayload <= 0, "--sio-max-payload must be positive"},
 		{c.SocketIO.SessionsPerIP <= 0, "--sio-sessions-per-ip must be positive"},
 		{c.Cluster != "" && c.ClusterNodeTTL < time.Second, fmt.Sprintf("--cluster-node-ttl %v: want at least 1s", c.ClusterNodeTTL)},
+		{c.Cluster != "" && c.HistoryDB != "", "--history-db and --cluster exclude each other: a cluster keeps its history in JetStream"},
+		{c.Cluster != "" && c.ClusterHistoryBytes <= 0, "--cluster-history-bytes must be positive"},
 		{(c.TLSCert == "") != (c.TLSKey == ""), "--tls-cert and --tls-key go together"},
 	} {
 		if rule.bad {

@@ -611,8 +611,12 @@ func (c *wsConn) handleRequest(b, body []byte) {
 		s.m.httpRequests.Add(1)
 		var body []byte
 		ctype := "text/plain; charset=utf-8"
+		status := 200
 		if req.route == routeHealth {
 			body = []byte("ok\n")
+			if why := s.brokerHealth(); why != "" {
+				status, body = 503, []byte(why+"\n")
+			}
 		} else {
 			body = s.appendMetrics(nil)
 			ctype = "text/plain; version=0.0.4; charset=utf-8"
@@ -620,7 +624,7 @@ func (c *wsConn) handleRequest(b, body []byte) {
 		if string(req.method) == "HEAD" {
 			body = nil
 		}
-		c.writeRaw(appendResponse(nil, 200, ctype, "", body))
+		c.writeRaw(appendResponse(nil, status, ctype, "", body))
 		return
 	case routeWeb:
 		c.writeRaw(s.answerWeb(&req))

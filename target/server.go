@@ -69,6 +69,12 @@ type Config struct {
 	Compression         bool
 	CompressionMinSize  int // outgoing messages shorter than this are sent uncompressed
 	CompressionTakeover int // connections whose client may keep its LZ77 context (up to 32 KiB each); the rest get client_no_context_takeover
+	// ClusterHistoryBytes bounds the cluster's JetStream history stream over
+	// all rooms (0 = cluster.DefaultHistoryBytes).
+	ClusterHistoryBytes int64
+	// ReusePort sets SO_REUSEPORT on the listener so that several serve
+	// processes share one address (the kernel spreads connections).
+	ReusePort bool
 }
 
 // DefaultConfig returns the defaults of `wsbench serve`.
@@ -238,6 +244,7 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 			gnet.WithNumEventLoop(cfg.Loops),
 			gnet.WithTicker(true),
 			gnet.WithReuseAddr(true),
+			gnet.WithReusePort(cfg.ReusePort),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 			gnet.WithLogger(gnetLogger{logger}),
 			gnet.WithSocketSendBuffer(cfg.SendBuffer), // accepted sockets inherit it; 0 leaves autotuning on
@@ -294,7 +301,20 @@ func (s *Server) Metrics() string {
 
 func (s *Server) appendMetrics(dst []byte) []byte {
 	dst = s.m.appendPrometheus(dst, s.hubStats(), s.half.total.Load())
-	return appendSIOMetrics(dst, s.sio.Stats())
+	dst = appendSIOMetrics(dst, s.sio.Stats())
+	if a, ok := s.hub.(hubAdapter); ok && a.node != nil {
+		dst = a.node.AppendMetrics(dst)
+	}
+	return dst
+}
+
+// brokerHealth is "" unless the server is a cluster node cut off from its
+// broker: then it says so (/healthz answers 503 with it).
+func (s *Server) brokerHealth() string {
+	if a, ok := s.hub.(hubAdapter); ok && a.node != nil {
+		return a.node.Health()
+	}
+	return ""
 }
 
 func (s *Server) hubStats() HubStats { return s.hub.Stats() }

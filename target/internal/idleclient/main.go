@@ -41,7 +41,17 @@ func main() {
 	ext := flag.String("ext", "", "Sec-WebSocket-Extensions to offer (e.g. permessage-deflate); a connection answered without one fails")
 	send := flag.Int("send", 0, "messages each connection sends (to /echo) and reads back before going idle")
 	size := flag.Int("size", 1000, "bytes per message of -send")
+	source := flag.String("source", "", "local IP address to dial from (another loopback address gives another 28,000 ephemeral ports)")
 	flag.Parse()
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	if *source != "" {
+		ip := net.ParseIP(*source)
+		if ip == nil {
+			fmt.Fprintf(os.Stderr, "idleclient: -source %q: not an IP address\n", *source)
+			os.Exit(2)
+		}
+		dialer.LocalAddr = &net.TCPAddr{IP: ip}
+	}
 	hdr := ""
 	if *ext != "" {
 		hdr = "Sec-WebSocket-Extensions: " + *ext + "\r\n"
@@ -62,7 +72,7 @@ func main() {
 		go func() {
 			defer wg.Done()
 			for next.Add(1) <= int64(*n) {
-				c, err := upgrade(*addr, req, *ext != "")
+				c, err := upgrade(dialer, *addr, req, *ext != "")
 				if err == nil && *send > 0 {
 					msg := plain
 					if *ext != "" {
@@ -95,8 +105,8 @@ func main() {
 	}
 }
 
-func upgrade(addr string, req []byte, wantExt bool) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+func upgrade(d *net.Dialer, addr string, req []byte, wantExt bool) (net.Conn, error) {
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
