@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -279,20 +280,26 @@ func replyOf(c *Conn, vals []*value, i, next int, o *Options) (int, string) {
 	return first, ""
 }
 
+// idPreference orders the id-like field names: a request id before a
+// sequence number.
+var idPreference = strings.Fields("id requestid reqid rid cid correlationid msgid messageid ref nonce seq seqno sequence counter")
+
 // idOf is the id-like top-level field of a request and its value.
 func idOf(v *value) (string, string) {
 	if v == nil || v.kind != kObj {
 		return "", ""
 	}
+	best, key, val := len(idPreference), "", ""
 	for i, k := range v.keys {
-		if !seqKeys[norm(k)] {
+		r := slices.Index(idPreference, norm(k))
+		if r < 0 || r >= best {
 			continue
 		}
 		if sv, ok := v.vals[i].scalar(); ok {
-			return k, sv
+			best, key, val = r, k, sv
 		}
 	}
-	return "", ""
+	return key, val
 }
 
 // discriminator is the value of a message's kind field (op, type…).

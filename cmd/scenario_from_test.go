@@ -1,0 +1,472 @@
+package cmd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/gorilla/websocket"
+
+	"github.com/wsbench/wsbench/internal/recgen"
+	"github.com/wsbench/wsbench/internal/trace"
+	"github.com/wsbench/wsbench/target"
+)
+
+// recordingRelay is `wsbench inspect --listen … --upstream … --record FILE` run
+// in-process for a test.
+type recordingRelay struct {
+	addr   string
+	cancel context.CancelFunc
+	errc   chan error
+	mu     sync.Mutex
+	done   int
+}
+
+// startRecordingRelay relays to upstream (a ws:// URL) and records to rec.
+func startRecordingRelay(t *testing.T, upstream, rec string) *recordingRelay {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	r := &recordingRelay{cancel: cancel, errc: make(chan error, 1)}
+	addrCh := make(chan net.Addr, 1)
+	go func() {
+		r.errc <- runInspect(ctx, &inspectOptions{
+			Listen: "127.0.0.1:0", Upstream: upstream, MaxPayload: 16,
+			Record: rec, RecordMaxBytes: 0, RenderQueue: 256 << 20,
+			ConnectTimeout: 5 * time.Second, HandshakeTimeout: 5 * time.Second,
+			Stdout: io.Discard, Stderr: io.Discard,
+			OnListen:   func(a net.Addr) { addrCh <- a },
+			OnConnDone: func(uint64) { r.mu.Lock(); r.done++; r.mu.Unlock() },
+		})
+	}()
+	select {
+	case a := <-addrCh:
+		r.addr = a.String()
+	case err := <-r.errc:
+		cancel()
+		t.Fatalf("relay: %v", err)
+	}
+	t.Cleanup(cancel)
+	return r
+}
+
+// stop waits until n connections have ended, then ends the relay, which
+// closes the recording.
+func (r *recordingRelay) stop(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r.mu.Lock()
+		done := r.done
+		r.mu.Unlock()
+		if done >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("relay: %d of %d connections ended", done, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.cancel()
+	if err := <-r.errc; err != nil {
+		t.Fatalf("relay: %v", err)
+	}
+}
+
+// chatScript is the session the recorded clients play on /chat: each
+// message, then a wait for its ack (the message's id). NICK and TS are
+// filled in by the client.
+var chatScript = []struct {
+	msg   string
+	pause time.Duration // before the message
+}{
+	{`{"op":"nick","name":"NICK","id":1}`, 0},
+	{`{"op":"join","room":"lobby","id":2}`, 0},
+	{`{"op":"say","room":"lobby","text":"hello","ts":TS,"seq":1,"id":3}`, 120 * time.Millisecond},
+	{`{"op":"echo","payload":"ping","id":4}`, 40 * time.Millisecond},
+	{`{"op":"dm","to":"NICK","text":"note to self","id":5}`, 0},
+	{`{"op":"leave","room":"lobby","id":6}`, 30 * time.Millisecond},
+}
+
+// chatOps is the op sequence of chatScript.
+var chatOps = []string{"nick", "join", "say", "echo", "dm", "leave"}
+
+// goChatClient plays chatScript with gorilla/websocket against url.
+func goChatClient(t *testing.T, url, nick string) {
+	t.Helper()
+	ws, _, err := (&websocket.Dialer{HandshakeTimeout: 5 * time.Second}).Dial(url, nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for i, s := range chatScript {
+		time.Sleep(s.pause)
+		msg := strings.ReplaceAll(s.msg, "NICK", nick)
+		msg = strings.ReplaceAll(msg, "TS", fmt.Sprint(time.Now().UnixNano()))
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			_, data, err := ws.ReadMessage()
+			if err != nil {
+				t.Fatalf("waiting for the ack of %s: %v", msg, err)
+			}
+			var m struct {
+				Op string
+				ID int
+			}
+			_ = json.Unmarshal(data, &m)
+			if m.Op == "error" {
+				t.Fatalf("server error for %s: %s", msg, data)
+			}
+			if m.Op == "ack" && m.ID == i+1 {
+				break
+			}
+		}
+	}
+	_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""), time.Now().Add(5*time.Second))
+	_, _, _ = ws.ReadMessage()
+}
+
+// startChat starts the reference server for the test.
+func startChat(t *testing.T) *target.Server {
+	cfg := target.DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.Loops = 1
+	return startServer(t, cfg)
+}
+
+// generate runs `wsbench scenario from` and returns the file and stderr.
+func generate(t *testing.T, o scenarioFromOptions) (string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	o.Stdout, o.Stderr = &out, &errOut
+	if err := runScenarioFrom(context.Background(), &o); err != nil {
+		t.Fatalf("scenario from %v: %v\n%s", o.Sources, err, errOut.String())
+	}
+	return out.String(), errOut.String()
+}
+
+// genOptions are the generator's defaults with a target and VUs.
+func genOptions(target string, vus int, sources ...string) scenarioFromOptions {
+	o := scenarioFromOptions{Sources: sources, Gen: recgen.DefaultOptions()}
+	o.Gen.Target, o.Gen.VUs = target, vus
+	return o
+}
+
+// replayAndCheck runs the generated file with its VUs through a second
+// relay and checks what the server saw: every VU played the recorded op
+// sequence, under a nickname of its own, and got an ack for every message
+// with an id and no error.
+func replayAndCheck(t *testing.T, srv *target.Server, file string, vus int) {
+	t.Helper()
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "replay.trace")
+	r := startRecordingRelay(t, srv.URL("/"), rec)
+	var stdout, stderr bytes.Buffer
+	err := runRun(context.Background(), &runOptions{
+		File: file, Target: "ws://" + r.addr, Format: "table", Quiet: true, LogLevel: "error",
+		Stdout: &stdout, Stderr: &stderr,
+	})
+	if err != nil {
+		t.Fatalf("replay: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	r.stop(t, vus)
+	conns, err := recgen.Load(context.Background(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(conns) != vus {
+		t.Fatalf("the server saw %d connections, want %d", len(conns), vus)
+	}
+	nicks := map[string]bool{}
+	for _, c := range conns {
+		var ops []string
+		ids, acks := 0, 0
+		for _, m := range c.Msgs {
+			var v struct {
+				Op   string
+				Name string
+				ID   json.RawMessage
+			}
+			if err := json.Unmarshal(m.Payload, &v); err != nil {
+				t.Fatalf("%s: not JSON: %q", c.Name(), m.Payload)
+			}
+			switch {
+			case m.Send:
+				ops = append(ops, v.Op)
+				if v.ID != nil {
+					ids++
+				}
+				if v.Op == "nick" {
+					if nicks[v.Name] {
+						t.Errorf("%s: nickname %q used twice", c.Name(), v.Name)
+					}
+					nicks[v.Name] = true
+				}
+			case v.Op == "ack":
+				acks++
+			case v.Op == "error":
+				t.Errorf("%s: the server answered an error: %s", c.Name(), m.Payload)
+			}
+		}
+		if !slices.Equal(ops, chatOps) {
+			t.Errorf("%s: ops %v, want %v", c.Name(), ops, chatOps)
+		}
+		if ids != len(chatOps) || acks != ids {
+			t.Errorf("%s: %d messages with an id, %d acks; want %d of each", c.Name(), ids, acks, len(chatOps))
+		}
+	}
+	if len(nicks) != vus {
+		t.Errorf("%d distinct nicknames, want %d", len(nicks), vus)
+	}
+}
+
+// recordChat records one client session through the relay and returns
+// the trace's path.
+func recordChat(t *testing.T, srv *target.Server, client func(url string)) string {
+	t.Helper()
+	rec := filepath.Join(t.TempDir(), "session.trace")
+	r := startRecordingRelay(t, srv.URL("/"), rec)
+	client("ws://" + r.addr + "/chat")
+	r.stop(t, 1)
+	return rec
+}
+
+// TestScenarioFromGoClient records a Go client on the chat protocol
+// through the relay, generates a scenario and replays it with 100 VUs.
+func TestScenarioFromGoClient(t *testing.T) {
+	srv := startChat(t)
+	rec := recordChat(t, srv, func(url string) { goChatClient(t, url, "alice") })
+	yaml, report := generate(t, genOptions("builtin", 100, rec))
+	for _, want := range []string{
+		`"name": "alice-{{vu}}"`, `"to": "alice-{{vu}}"`, `"ts": "{{now_ns}}"`, `"id": "{{seq}}"`,
+		`expect: {name: nick, json: {"op": "ack", "id": "{{seq}}"}}`, "vus: 100", "iterations: 1",
+		"# c1 of session.trace: upgrade at ",
+	} {
+		if !strings.Contains(yaml, want) {
+			t.Errorf("generated file lacks %q:\n%s", want, yaml)
+		}
+	}
+	if !regexp.MustCompile(`think: 1[2-9][0-9]ms`).MatchString(yaml) {
+		t.Errorf("no think of the recorded 120 ms pause:\n%s", yaml)
+	}
+	for _, want := range []string{`name "alice" → "alice-{{vu}}"`, `ts "`, `→ "{{now_ns}}"`} {
+		if !strings.Contains(report, want) {
+			t.Errorf("stderr report lacks %q:\n%s", want, report)
+		}
+	}
+	// Stable: the same input gives the same bytes.
+	if again, _ := generate(t, genOptions("builtin", 100, rec)); again != yaml {
+		t.Errorf("a second generation differs")
+	}
+	file := filepath.Join(t.TempDir(), "scenario.yaml")
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := runRun(context.Background(), &runOptions{File: file, Check: true, Format: "table", Stdout: &out, Stderr: io.Discard}); err != nil {
+		t.Fatalf("run --check: %v", err)
+	}
+	replayAndCheck(t, srv, file, 100)
+
+	// --no-params keeps the recorded values.
+	lit, _ := generate(t, scenarioFromOptions{Sources: []string{rec}, Gen: func() recgen.Options {
+		g := recgen.DefaultOptions()
+		g.NoParams = true
+		return g
+	}()})
+	if !strings.Contains(lit, `"name": "alice"`) || strings.Contains(lit, "{{") {
+		t.Errorf("--no-params still templated:\n%s", lit)
+	}
+
+	t.Run("har", func(t *testing.T) {
+		// trace → HAR → scenario equals trace → scenario.
+		har := filepath.Join(t.TempDir(), "session.har")
+		var errOut bytes.Buffer
+		if err := runInspect(context.Background(), &inspectOptions{File: rec, HAR: har, Stdout: io.Discard, Stderr: &errOut}); err != nil {
+			t.Fatalf("inspect --har: %v", err)
+		}
+		fromHAR, _ := generate(t, genOptions("builtin", 100, har))
+		if want := strings.ReplaceAll(yaml, "session.trace", "session.har"); fromHAR != want {
+			t.Errorf("scenario from the HAR differs from the trace's:\n%s\nwant:\n%s", fromHAR, want)
+		}
+	})
+	t.Run("pcap", func(t *testing.T) {
+		pcap := filepath.Join(t.TempDir(), "session.pcap")
+		traceToPcap(t, rec, pcap)
+		fromPcap, _ := generate(t, genOptions("builtin", 100, pcap))
+		if want := strings.ReplaceAll(yaml, "session.trace", "session.pcap"); fromPcap != want {
+			t.Errorf("scenario from the pcap differs from the trace's:\n%s\nwant:\n%s", fromPcap, want)
+		}
+	})
+}
+
+// traceToPcap writes the connections of a trace as the Ethernet/IPv4/TCP
+// packets that carried them (tcpdump is not needed): per connection a
+// TCP handshake, the upgrade, one segment per frame, at the trace's times.
+func traceToPcap(t *testing.T, tracePath, pcapPath string) {
+	t.Helper()
+	f, err := os.Open(tracePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr, err := trace.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	w := pcapgo.NewWriterNanos(&out)
+	if err := w.WriteFileHeader(1<<18, layers.LinkTypeEthernet); err != nil {
+		t.Fatal(err)
+	}
+	start := tr.Header().Start
+	type seqs struct{ c, s uint32 }
+	seq := map[uint64]*seqs{}
+	emit := func(conn uint64, fromClient bool, at time.Time, payload []byte, syn bool) {
+		sq := seq[conn]
+		cIP, sIP := []byte{10, 0, 0, 1}, []byte{10, 0, 0, 2}
+		cPort, sPort := layers.TCPPort(40000+conn), layers.TCPPort(8080)
+		ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: cIP, DstIP: sIP}
+		tcp := &layers.TCP{SrcPort: cPort, DstPort: sPort, Seq: sq.c, Ack: sq.s, SYN: syn, ACK: !(syn && fromClient), PSH: len(payload) > 0, Window: 65535}
+		if !fromClient {
+			ip.SrcIP, ip.DstIP = sIP, cIP
+			tcp.SrcPort, tcp.DstPort, tcp.Seq, tcp.Ack = sPort, cPort, sq.s, sq.c
+		}
+		if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
+			t.Fatal(err)
+		}
+		for len(payload) > 0 || syn {
+			n := min(len(payload), 60000)
+			tcp.Seq = map[bool]uint32{true: sq.c, false: sq.s}[fromClient]
+			buf := gopacket.NewSerializeBuffer()
+			eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+			if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, tcp, gopacket.Payload(payload[:n])); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(buf.Bytes()), Length: len(buf.Bytes())}, buf.Bytes()); err != nil {
+				t.Fatal(err)
+			}
+			adv := uint32(n)
+			if syn {
+				adv, syn = 1, false
+			}
+			if fromClient {
+				sq.c += adv
+			} else {
+				sq.s += adv
+			}
+			payload = payload[n:]
+		}
+	}
+	for {
+		rec, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := start.Add(rec.Time)
+		switch rec.Kind {
+		case trace.KindHandshake:
+			seq[rec.Conn] = &seqs{c: 1000, s: 9000000}
+			emit(rec.Conn, true, at, nil, true)
+			emit(rec.Conn, false, at, nil, true)
+			emit(rec.Conn, true, at, rec.Request, false)
+			emit(rec.Conn, false, at, rec.Response, false)
+		case trace.KindFrame:
+			emit(rec.Conn, rec.Dir == trace.ClientToServer, at, rec.Raw, false)
+		}
+	}
+	if err := os.WriteFile(pcapPath, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// nodeChatClient is chatScript for Node with npm's ws package (from
+// examples/socketio-server/node_modules, which `npm ci` installs).
+const nodeChatClient = `
+const WebSocket = require(process.argv[2]);
+const script = JSON.parse(process.argv[4]);
+const ws = new WebSocket(process.argv[3]);
+let i = 0, waiting = 0;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function next() {
+  if (i === script.length) { ws.close(1000); return; }
+  const s = script[i++];
+  await sleep(s.pause);
+  waiting = i;
+  ws.send(s.msg.replaceAll('NICK', 'bob').replace('TS', String(Date.now())));
+}
+ws.on('open', next);
+ws.on('message', (data) => {
+  const m = JSON.parse(data.toString());
+  if (m.op === 'error') { console.error('server error: ' + data); process.exit(1); }
+  if (m.op === 'ack' && m.id === waiting) next();
+});
+ws.on('close', () => process.exit(0));
+ws.on('error', (e) => { console.error(e.message); process.exit(1); });
+setTimeout(() => { console.error('timed out'); process.exit(1); }, 20000);
+`
+
+// TestScenarioFromNodeClient does the same with a Node client using
+// npm's ws package; its timestamps are milliseconds.
+func TestScenarioFromNodeClient(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not on PATH: the Node ws client recording is not tested (TestScenarioFromGoClient covers the same path with a Go client)")
+	}
+	wsPath, _ := filepath.Abs(filepath.Join("..", "examples", "socketio-server", "node_modules", "ws"))
+	if _, err := os.Stat(wsPath); err != nil {
+		t.Skipf("%s is missing: run `npm ci --prefix examples/socketio-server` (.ci/run does) to test the recording of a Node ws client", wsPath)
+	}
+	type step struct {
+		Msg   string `json:"msg"`
+		Pause int64  `json:"pause"`
+	}
+	var steps []step
+	for _, s := range chatScript {
+		steps = append(steps, step{s.msg, s.pause.Milliseconds()})
+	}
+	js, _ := json.Marshal(steps)
+	dir := t.TempDir()
+	client := filepath.Join(dir, "client.js")
+	if err := os.WriteFile(client, []byte(nodeChatClient), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := startChat(t)
+	rec := recordChat(t, srv, func(url string) {
+		cmd := exec.Command(node, client, wsPath, url, string(js))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("node client: %v\n%s", err, out)
+		}
+	})
+	yaml, _ := generate(t, genOptions("builtin", 100, rec))
+	for _, want := range []string{`"name": "bob-{{vu}}"`, `"ts": "{{now_ms}}"`, `"id": "{{seq}}"`} {
+		if !strings.Contains(yaml, want) {
+			t.Errorf("generated file lacks %q:\n%s", want, yaml)
+		}
+	}
+	file := filepath.Join(dir, "scenario.yaml")
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	replayAndCheck(t, srv, file, 100)
+}
