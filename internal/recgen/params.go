@@ -41,8 +41,8 @@ func norm(k string) string {
 
 // Change is one parameterisation, reported on stderr.
 type Change struct {
-	Conn  string // "c1 of x.trace"
-	Field string // dotted path in the messages ("" for the upgrade)
+	Conn  string   // "c1 of x.trace"
+	Field string   // dotted path in the messages ("" for the upgrade)
 	From  []string // the recorded values (the first few)
 	To    string   // the template
 	Why   string
