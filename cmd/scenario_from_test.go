@@ -23,6 +23,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/wsbench/wsbench/internal/recgen"
+	"github.com/wsbench/wsbench/internal/socketio/socketiotest"
 	"github.com/wsbench/wsbench/internal/trace"
 	"github.com/wsbench/wsbench/target"
 )
@@ -469,4 +470,83 @@ func TestScenarioFromNodeClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	replayAndCheck(t, srv, file, 100)
+}
+
+// sioSession is the Socket.IO session recorded by TestScenarioFromSocketIO
+// (with run --trace, the client side of one VU).
+const sioSession = `
+target: %s
+connect: {protocol: socketio, auth: {user: carol, token: abc}}
+vus: 1
+iterations: 1
+steps:
+  - connect
+  - emit: {event: join, args: ["room-1"], ack: true}
+  - think: 100ms
+  - emit: {event: say, args: [{room: "room-1", text: "hi", ts: "{{now_ms}}", user: carol}], ack: true}
+  - emit: {event: echo, args: ["x", 2]}
+  - expect: {event: echo}
+  - think: 50ms
+  - emit: {event: whoami, ack: true}
+  - close
+`
+
+// TestScenarioFromSocketIO records a Socket.IO session (the example
+// Node server) and checks that it becomes protocol: socketio emits that
+// replay cleanly with 20 VUs.
+func TestScenarioFromSocketIO(t *testing.T) {
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not on PATH: the Socket.IO recording is not tested")
+	}
+	if _, err := os.Stat(filepath.Join("..", "examples", "socketio-server", "node_modules", "socket.io")); err != nil {
+		t.Skip("examples/socketio-server/node_modules is missing: run `npm ci --prefix examples/socketio-server` (.ci/run does)")
+	}
+	url := socketiotest.Start(t, socketiotest.Options{})
+	dir := t.TempDir()
+	rec, file := filepath.Join(dir, "sio.trace"), filepath.Join(dir, "record.yaml")
+	if err := os.WriteFile(file, []byte(fmt.Sprintf(sioSession, url)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if err := runRun(context.Background(), &runOptions{File: file, Format: "table", Quiet: true, LogLevel: "error",
+		Trace: rec, TraceConns: 1, TraceMaxBytes: trace.DefaultMaxBytes, Stdout: &out, Stderr: &errOut}); err != nil {
+		t.Fatalf("recording run: %v\n%s", err, errOut.String())
+	}
+	yaml, report := generate(t, genOptions("", 20, rec))
+	for _, want := range []string{
+		"protocol: socketio", `auth: {"user": "carol-{{vu}}", "token": "{{env.WSBENCH_TOKEN}}"}`,
+		`emit: {event: "join", args: ["room-1"], name: join, ack: true}`,
+		`emit: {event: "say", args: [{"room": "room-1", "text": "hi", "ts": "{{now_ms}}", "user": "carol-{{vu}}"}], name: say, ack: true}`,
+		`emit: {event: "echo", args: ["x", 2]}`, `expect: {name: echo, event: "echo"}`,
+		`emit: {event: "whoami", name: whoami, ack: true}`, "target: \"" + url + "\"",
+	} {
+		if !strings.Contains(yaml, want) {
+			t.Errorf("generated file lacks %q:\n%s", want, yaml)
+		}
+	}
+	if strings.Contains(yaml, "send:") || strings.Contains(yaml, `"2"`) || strings.Contains(yaml, "40") && strings.Contains(yaml, `text: "4`) {
+		t.Errorf("raw Engine.IO frames in the generated file:\n%s", yaml)
+	}
+	if strings.Contains(yaml, "abc") {
+		t.Errorf("the recorded token is in the file:\n%s", yaml)
+	}
+	if !strings.Contains(report, `user "carol" → "carol-{{vu}}"`) || !strings.Contains(report, `token "(recorded value)" → "{{env.WSBENCH_TOKEN}}"`) {
+		t.Errorf("stderr report:\n%s", report)
+	}
+	gen := filepath.Join(dir, "scenario.yaml")
+	if err := os.WriteFile(gen, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errOut.Reset()
+	if err := runRun(context.Background(), &runOptions{File: gen, Format: "json", Quiet: true, LogLevel: "error", Stdout: &out, Stderr: &errOut}); err != nil {
+		t.Fatalf("replay: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
+	var res struct {
+		Counters map[string]float64 `json:"counters"`
+	}
+	_ = json.Unmarshal(out.Bytes(), &res)
+	if n := res.Counters["iterations"]; n != 20 {
+		t.Errorf("%v iterations, want 20:\n%s", n, out.String())
+	}
 }

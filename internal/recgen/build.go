@@ -172,9 +172,7 @@ func buildScript(c *Conn, o *Options) (*script, *params) {
 			clientAt = append(clientAt, m.At)
 		}
 	}
-	if !o.NoParams {
-		p.apply(c.Name(), clientVals, clientAt)
-	}
+	p.apply(c.Name(), clientVals, clientAt)
 	s.connect = connectOf(c, p, o)
 
 	s.steps = append(s.steps, step{kind: sConnect})

@@ -104,6 +104,22 @@ func (p *params) apply(conn string, msgs []*value, at []time.Time) {
 			byPath[path] = append(byPath[path], occurrence{i, leaf})
 		})
 	}
+	// Credentials are never written as recorded, whatever the options.
+	for _, path := range paths {
+		key := lastKey(path)
+		if !secretQuery[norm(key)] {
+			continue
+		}
+		for _, o := range byPath[path] {
+			if o.leaf.kind == kStr && o.leaf.str != "" {
+				o.leaf.tmpl = "{{env." + envName("WSBENCH_", key) + "}}"
+				p.note(conn, path, "(recorded value)", o.leaf.tmpl, "a credential: read from the environment")
+			}
+		}
+	}
+	if p.off {
+		return
+	}
 	for _, path := range paths {
 		occ := byPath[path]
 		key := norm(lastKey(path))

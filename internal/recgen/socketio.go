@@ -96,9 +96,7 @@ func buildSocketIO(c *Conn, p *params, o *Options) *script {
 			vals, at = append(vals, pk.args), append(at, pk.at)
 		}
 	}
-	if !o.NoParams {
-		p.apply(c.Name(), vals, at)
-	}
+	p.apply(c.Name(), vals, at)
 	s.connect = connectOf(c, p, o)
 	s.connect.socketio = true
 	path, _, _ := strings.Cut(s.connect.path, "?")
