@@ -258,6 +258,9 @@ func (e *harWSEntry) socket(i int, where string) (HARSocket, error) {
 	if err != nil {
 		return s, &HARError{Offset: -1, Where: where + ".startedDateTime", Err: fmt.Errorf("%q is not an ISO 8601 date and time", e.StartedDateTime)}
 	}
+	if t.Unix() < 0 || t.Unix() > maxHARSeconds {
+		return s, &HARError{Offset: -1, Where: where + ".startedDateTime", Err: fmt.Errorf("%s is outside 1970 to 2200", e.StartedDateTime)}
+	}
 	s.Started = t
 	for j, m := range e.Messages {
 		mw := fmt.Sprintf("%s._webSocketMessages[%d]", where, j)
@@ -294,8 +297,9 @@ func (e *harWSEntry) socket(i int, where string) (HARSocket, error) {
 	return s, nil
 }
 
-// maxHARSeconds keeps a HAR time's nanoseconds within int64.
-const maxHARSeconds = math.MaxInt64/1_000_000_000 - 1
+// maxHARSeconds bounds HAR times at 2200-01-01, so that their
+// nanoseconds and the durations between two of them fit int64.
+const maxHARSeconds = 7258118400
 
 // ParseHARTime reads a HAR message time: Unix seconds with a fraction, as
 // Chrome writes it, exactly to the nanosecond when written in decimal.
@@ -329,9 +333,9 @@ func ParseHARTime(s string) (time.Time, error) {
 }
 
 // FormatHARTime writes t as Unix seconds with microseconds, the precision
-// browsers write.
+// browsers write (times before 1970 as 0).
 func FormatHARTime(t time.Time) json.Number {
-	us := t.UnixMicro()
+	us := max(t.UnixMicro(), 0)
 	return json.Number(fmt.Sprintf("%d.%06d", us/1e6, us%1e6))
 }
 
