@@ -101,6 +101,9 @@ func connectOf(c *Conn, p *params, o *Options) connectOpts {
 		target = "/"
 	}
 	path, query, _ := strings.Cut(target, "?")
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
 	co.path = escapeTemplate(path)
 	if query != "" {
 		co.path += "?" + p.query(c.Name(), escapeTemplate(query))
