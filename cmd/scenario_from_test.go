@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -548,5 +549,43 @@ func TestScenarioFromSocketIO(t *testing.T) {
 	_ = json.Unmarshal(out.Bytes(), &res)
 	if n := res.Counters["iterations"]; n != 20 {
 		t.Errorf("%v iterations, want 20:\n%s", n, out.String())
+	}
+}
+
+// TestScenarioFromUsage: what the command refuses, and with which status.
+func TestScenarioFromUsage(t *testing.T) {
+	dir := t.TempDir()
+	noWS := filepath.Join(dir, "empty.har")
+	if err := os.WriteFile(noWS, []byte(`{"log":{"version":"1.2","entries":[{"request":{"url":"https://x/"}}]}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.har")
+	if err := os.WriteFile(bad, []byte(`{"log":{"entries":[{"startedDateTime":"2026-01-01T00:00:00Z","_webSocketMessages":[{"type":"sent"}]}]}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"scenario", "from"}, ExitUsage, "missing the SOURCE argument"},
+		{[]string{"scenario"}, ExitUsage, "give a subcommand"},
+		{[]string{"scenario", "from", filepath.Join(dir, "nope.trace")}, ExitUsage, "no such file"},
+		{[]string{"scenario", "from", noWS}, ExitFailure, "no WebSocket connection in it"},
+		{[]string{"scenario", "from", bad}, ExitFailure, `"sent": want send or receive`},
+		{[]string{"scenario", "from", noWS, "--iterations", "0"}, ExitUsage, "give --duration too"},
+		{[]string{"scenario", "from", noWS, "--vus", "0"}, ExitUsage, "--vus 0"},
+		{[]string{"scenario", "from", noWS, "--think-scale", "-1"}, ExitUsage, "--think-scale"},
+	}
+	for _, c := range cases {
+		root := NewRootCmd()
+		root.SetArgs(c.args)
+		root.SetOut(io.Discard)
+		root.SetErr(io.Discard)
+		err := root.Execute()
+		var ee *ExitError
+		if !errors.As(err, &ee) || ee.Code != c.code || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want exit %d with %q", c.args, err, c.code, c.want)
+		}
 	}
 }

@@ -250,3 +250,21 @@ func FuzzGenerate(f *testing.F) {
 		}
 	})
 }
+
+// TestSeveralSources: scenarios of several files are named after them,
+// uniquely even when two files share a base name.
+func TestSeveralSources(t *testing.T) {
+	a := conn(1, chatReq, `>{"op":"echo"}`)
+	b := conn(1, chatReq, `>{"op":"echo"}`)
+	c := conn(2, chatReq, `>{"op":"echo"}`)
+	a.Source, b.Source, c.Source = "x/day1.trace", "y/day1.trace", "y/day1.trace"
+	srcs := []Source{{Path: "x/day1.trace", Conns: 1}, {Path: "y/day1.trace", Conns: 2}}
+	res, err := Generate(srcs, []*Conn{a, b, c}, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scenario.Parse("g.yaml", res.YAML); err != nil {
+		t.Fatalf("%v\n%s", err, res.YAML)
+	}
+	has(t, res, "  day1-c1:", "  day1-c1-2:", "  day1-c2:", "#   day1.trace: 1 connection", "#   day1.trace: 2 connections")
+}
