@@ -247,3 +247,80 @@ func TestScenarioFromChromiumHAR(t *testing.T) {
 	}
 	replayAndCheck(t, srv, file, 20)
 }
+
+// TestScenarioFromChatPage is the three-command path of the docs with a
+// real browser: Chromium opens the chat page through the relay (which
+// passes the page through, so the page's socket goes through it), picks a
+// nickname, joins a room and talks; the recording becomes a scenario that
+// 20 VUs replay against the server without an error.
+func TestScenarioFromChatPage(t *testing.T) {
+	var exe string
+	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			exe = p
+			break
+		}
+	}
+	if exe == "" {
+		t.Skip("no Chromium found (/usr/bin/chromium): install Debian's chromium package to test recording the chat page")
+	}
+	srv := startChat(t)
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "page.trace")
+	r := startRecordingRelay(t, srv.URL("/"), rec)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelA()
+	ctx, cancelB := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancelT()
+	wait := func(what, js string) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+js+")"))
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the page never showed %s", what)
+			}
+		}
+	}
+	do := func(what string, a ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, a...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	do("open the page through the relay", chromedp.Navigate("http://"+r.addr+"/"), chromedp.WaitReady(chromedp.CSS("#messages")))
+	do("nickname", chromedp.SetValue(chromedp.CSS("#nick"), "erin"), chromedp.Click(chromedp.CSS("#nick-form button")))
+	wait("the welcome", `document.querySelector('#me').textContent === 'erin'`)
+	do("join", chromedp.SetValue(chromedp.CSS("#join-room"), "#demo"), chromedp.Click(chromedp.CSS("#join-form button")))
+	wait("the room", `!document.querySelector('#text').disabled`)
+	do("say", chromedp.SetValue(chromedp.CSS("#text"), "hello from the browser"), chromedp.Click(chromedp.CSS("#send")))
+	wait("the message", `[...document.querySelectorAll('#messages li')].some(l => l.textContent.includes('hello from the browser'))`)
+	cancelB() // the browser closes its socket
+	time.Sleep(300 * time.Millisecond)
+	r.stop(t, 1)
+
+	yaml, _ := generate(t, genOptions("builtin", 20, rec))
+	for _, want := range []string{`"op": "nick", "name": "erin-{{vu}}", "id": "{{seq}}"`, `"op": "say", "room": "#demo", "text": "hello from the browser", "id": "{{seq}}"`, `expect: {name: rooms, json: {"op": "rooms"}}`, `path: "/chat"`} {
+		if !strings.Contains(yaml, want) {
+			t.Errorf("generated file lacks %q:\n%s", want, yaml)
+		}
+	}
+	if n := strings.Count(yaml, "    vus: "); n != 1 {
+		t.Errorf("%d scenarios, want the page's one socket (its plain HTTP requests are not connections to replay):\n%s", n, yaml)
+	}
+	file := filepath.Join(dir, "scenario.yaml")
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if err := runRun(context.Background(), &runOptions{File: file, Target: srv.URL(""), Format: "json", Quiet: true, LogLevel: "error", Stdout: &out, Stderr: &errOut}); err != nil {
+		t.Fatalf("replay: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
+}

@@ -64,6 +64,20 @@ func Generate(sources []Source, conns []*Conn, o Options) (*Result, error) {
 	}
 	multi := len(sources) > 1
 	res := &Result{}
+	var kept []*Conn
+	for _, c := range conns {
+		// A refused upgrade, or plain HTTP through the relay (a page and
+		// its assets): not a WebSocket connection.
+		if st := c.Response.Status; c.Handshake && st != 0 && st != 101 {
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: the upgrade was answered %d, not 101: left out", c.Name(), st))
+			continue
+		}
+		kept = append(kept, c)
+	}
+	if len(kept) == 0 {
+		return nil, fmt.Errorf("no WebSocket connection in the recording (%s, none upgraded)", plural(len(conns), "connection"))
+	}
+	conns = kept
 	var scripts []*script
 	sigs := map[string]*script{}
 	for _, c := range conns {

@@ -268,3 +268,18 @@ func TestSeveralSources(t *testing.T) {
 	}
 	has(t, res, "  day1-c1:", "  day1-c1-2:", "  day1-c2:", "#   day1.trace: 1 connection", "#   day1.trace: 2 connections")
 }
+
+// TestRefusedUpgrade: a connection the server did not upgrade is left out
+// with a note; a recording of only such connections is an error.
+func TestRefusedUpgrade(t *testing.T) {
+	ok := conn(1, chatReq, `>{"op":"echo"}`)
+	refused := conn(2, chatReq)
+	refused.Response = inspect.ParseHead([]byte("HTTP/1.1 403 Forbidden\r\n\r\n"))
+	res := gen(t, DefaultOptions(), ok, refused)
+	if res.Scenarios != 1 || len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "c2 of test.trace: the upgrade was answered 403, not 101: left out") {
+		t.Errorf("%d scenarios, notes %q", res.Scenarios, res.Notes)
+	}
+	if _, err := Generate(nil, []*Conn{refused}, DefaultOptions()); err == nil || !strings.Contains(err.Error(), "none upgraded") {
+		t.Errorf("only a refused upgrade: %v", err)
+	}
+}
