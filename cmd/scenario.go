@@ -109,7 +109,7 @@ func runScenarioFrom(ctx context.Context, o *scenarioFromOptions) error {
 	}
 	res, err := recgen.Generate(sources, conns, o.Gen)
 	if err != nil {
-		return usageError(fmt.Errorf("scenario from: %w", err))
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("scenario from: %w", err)}
 	}
 	// The generator's promise: the file passes `wsbench run --check`.
 	if _, perr := scenario.Parse("generated.yaml", res.YAML); perr != nil {

@@ -39,8 +39,9 @@ type recordingRelay struct {
 	done   int
 }
 
-// startRecordingRelay relays to upstream (a ws:// URL) and records to rec.
-func startRecordingRelay(t *testing.T, upstream, rec string) *recordingRelay {
+// startRecordingRelay relays to upstream (a ws:// URL) and records to rec
+// (and to a HAR when har is given).
+func startRecordingRelay(t *testing.T, upstream, rec string, har ...string) *recordingRelay {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	r := &recordingRelay{cancel: cancel, errc: make(chan error, 1)}
@@ -48,7 +49,7 @@ func startRecordingRelay(t *testing.T, upstream, rec string) *recordingRelay {
 	go func() {
 		r.errc <- runInspect(ctx, &inspectOptions{
 			Listen: "127.0.0.1:0", Upstream: upstream, MaxPayload: 16,
-			Record: rec, RecordMaxBytes: 0, RenderQueue: 256 << 20,
+			Record: rec, RecordMaxBytes: 0, RenderQueue: 256 << 20, HAR: strings.Join(har, ""),
 			ConnectTimeout: 5 * time.Second, HandshakeTimeout: 5 * time.Second,
 			Stdout: io.Discard, Stderr: io.Discard,
 			OnListen:   func(a net.Addr) { addrCh <- a },
@@ -243,8 +244,9 @@ func replayAndCheck(t *testing.T, srv *target.Server, file string, vus int) {
 // the trace's path.
 func recordChat(t *testing.T, srv *target.Server, client func(url string)) string {
 	t.Helper()
-	rec := filepath.Join(t.TempDir(), "session.trace")
-	r := startRecordingRelay(t, srv.URL("/"), rec)
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "session.trace")
+	r := startRecordingRelay(t, srv.URL("/"), rec, filepath.Join(dir, "live.har"))
 	client("ws://" + r.addr + "/chat")
 	r.stop(t, 1)
 	return rec
@@ -307,6 +309,12 @@ func TestScenarioFromGoClient(t *testing.T) {
 		fromHAR, _ := generate(t, genOptions("builtin", 100, har))
 		if want := strings.ReplaceAll(yaml, "session.trace", "session.har"); fromHAR != want {
 			t.Errorf("scenario from the HAR differs from the trace's:\n%s\nwant:\n%s", fromHAR, want)
+		}
+		// The relay's own --har, written live, is that same HAR.
+		live, _ := os.ReadFile(filepath.Join(filepath.Dir(rec), "live.har"))
+		fromTrace, _ := os.ReadFile(har)
+		if !bytes.Equal(live, fromTrace) || len(live) == 0 {
+			t.Errorf("the relay's --har differs from inspect TRACE --har:\n%s\nwant:\n%s", live, fromTrace)
 		}
 	})
 	t.Run("pcap", func(t *testing.T) {
