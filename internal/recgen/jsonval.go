@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -46,7 +47,8 @@ const maxDepth = 64
 var errNotJSON = errors.New("not one JSON value")
 
 // parseJSON reads one JSON object or array, keeping key order. Anything
-// else (text, scalars, trailing bytes) is errNotJSON.
+// else (text, scalars, trailing bytes, an object with a key twice) is
+// errNotJSON.
 func parseJSON(b []byte) (*value, error) {
 	t := bytes.TrimSpace(b)
 	if len(t) == 0 || (t[0] != '{' && t[0] != '[') || !json.Valid(t) {
@@ -102,6 +104,11 @@ func readValue(dec *json.Decoder, depth int) (*value, error) {
 					return nil, err
 				}
 				k, _ := kt.(string)
+				if slices.Contains(v.keys, k) {
+					// YAML mappings cannot repeat a key: such a message
+					// is replayed as text, byte for byte.
+					return nil, errNotJSON
+				}
 				e, err := readValue(dec, depth+1)
 				if err != nil {
 					return nil, err

@@ -61,8 +61,8 @@ func sioPackets(c *Conn) []*sioPacket {
 				continue
 			}
 			if pk.Type == socketio.Event || pk.Type == socketio.BinaryEvent {
-				if len(v.arr) == 0 || v.arr[0].kind != kStr {
-					continue
+				if len(v.arr) == 0 || v.arr[0].kind != kStr || v.arr[0].str == "" {
+					continue // not an event a scenario can name
 				}
 				sp.event = v.arr[0].str
 				v = &value{kind: kArr, arr: v.arr[1:]}
