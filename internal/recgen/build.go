@@ -106,7 +106,7 @@ func connectOf(c *Conn, p *params, o *Options) connectOpts {
 	}
 	co.path = escapeTemplate(path)
 	if query != "" {
-		co.path += "?" + p.query(c.Name(), escapeTemplate(query))
+		co.path += "?" + p.query(escapeTemplate(query))
 	}
 	for _, h := range c.Request.Headers {
 		n := strings.ToLower(h.Name)
@@ -119,7 +119,7 @@ func connectOf(c *Conn, p *params, o *Options) connectOpts {
 				continue
 			}
 			t := "{{env." + envName("WSBENCH_", h.Name) + "}}"
-			p.note(c.Name(), "header "+h.Name, "(recorded value)", t, "a credential: read from the environment (--keep-auth)")
+			p.note("header "+h.Name, "(recorded value)", t, "a credential: read from the environment (--keep-auth)")
 			co.headers = append(co.headers, [2]string{h.Name, t})
 			continue
 		}
@@ -152,30 +152,24 @@ func isSocketIO(c *Conn) bool {
 
 // buildScript makes the script of a connection.
 func buildScript(c *Conn, o *Options) (*script, *params) {
-	p := newParams(o.Iterations)
+	p := newParams(c, o.Iterations)
 	p.off = o.NoParams
 	if isSocketIO(c) {
 		return buildSocketIO(c, p, o), p
 	}
 	s := &script{conn: c, members: []*Conn{c}}
 	// Parameterise first, so the connect path can reuse identities.
+	// Server messages are parsed only when one is looked at as a reply.
+	vals := &lazyVals{msgs: c.Msgs, v: make([]*value, len(c.Msgs)), done: make([]bool, len(c.Msgs))}
 	var clientVals []*value
 	var clientAt []time.Time
-	vals := make([]*value, len(c.Msgs))
 	for i, m := range c.Msgs {
-		if m.Binary {
-			continue
-		}
-		v, err := parseJSON(m.Payload)
-		if err == nil {
-			vals[i] = v
-		}
 		if m.Send {
-			clientVals = append(clientVals, vals[i])
+			clientVals = append(clientVals, vals.get(i))
 			clientAt = append(clientAt, m.At)
 		}
 	}
-	p.apply(c.Name(), clientVals, clientAt)
+	p.apply(clientVals, clientAt)
 	s.connect = connectOf(c, p, o)
 
 	s.steps = append(s.steps, step{kind: sConnect})
@@ -200,7 +194,7 @@ func buildScript(c *Conn, o *Options) (*script, *params) {
 	}
 	if firstSend > 0 && !c.Msgs[0].Send && c.Msgs[0].At.Sub(c.Start) <= o.ReplyWindow {
 		r := &c.Msgs[0]
-		s.steps = append(s.steps, expectOf(nil, vals[0], r, "greeting", "", p, c.Start, o))
+		s.steps = append(s.steps, expectOf(nil, vals.get(0), r, "greeting", "", p, c.Start, o))
 		cursor = r.At
 	}
 	for k, i := range sends {
@@ -210,8 +204,8 @@ func buildScript(c *Conn, o *Options) (*script, *params) {
 		switch {
 		case m.Binary:
 			st.binary = m.Payload
-		case vals[i] != nil:
-			st.json = vals[i]
+		case vals.get(i) != nil:
+			st.json = vals.get(i)
 		default:
 			st.text = escapeTemplate(string(m.Payload))
 		}
@@ -225,13 +219,13 @@ func buildScript(c *Conn, o *Options) (*script, *params) {
 		if j < 0 {
 			continue
 		}
-		name := discriminator(vals[i])
+		name := discriminator(vals.get(i))
 		if name == "" {
-			name = discriminator(vals[j])
+			name = discriminator(vals.get(j))
 		}
-		s.steps = append(s.steps, expectOf(m, vals[j], &c.Msgs[j], safeName(name, "reply"), idKey, p, c.Start, o))
+		s.steps = append(s.steps, expectOf(m, vals.get(j), &c.Msgs[j], safeName(name, "reply"), idKey, p, c.Start, o))
 		if idKey != "" {
-			s.steps[len(s.steps)-1].match = withID(s.steps[len(s.steps)-1].match, vals[i], vals[j], idKey)
+			s.steps[len(s.steps)-1].match = withID(s.steps[len(s.steps)-1].match, vals.get(i), vals.get(j), idKey)
 		}
 		cursor = c.Msgs[j].At
 	}
@@ -257,10 +251,10 @@ func (s *script) addThink(d, at time.Duration, o *Options) {
 // before message next (the client's next one) and within the reply
 // window: the first whose id-like field equals the request's, else the
 // first. It returns -1 when there is none, and the id field used.
-func replyOf(c *Conn, vals []*value, i, next int, o *Options) (int, string) {
+func replyOf(c *Conn, vals *lazyVals, i, next int, o *Options) (int, string) {
 	sent := c.Msgs[i].At
 	first := -1
-	idKey, idVal := idOf(vals[i])
+	idKey, idVal := idOf(vals.get(i))
 	for j := i + 1; j < next; j++ {
 		m := &c.Msgs[j]
 		if m.Send || m.At.Sub(sent) > o.ReplyWindow {
@@ -272,7 +266,7 @@ func replyOf(c *Conn, vals []*value, i, next int, o *Options) (int, string) {
 		if idKey == "" {
 			break
 		}
-		if v := vals[j].get(idKey); v != nil {
+		if v := vals.get(j).get(idKey); v != nil {
 			if sv, ok := v.scalar(); ok && sv == idVal {
 				return j, idKey
 			}
@@ -391,3 +385,23 @@ func withID(m *value, req, rsp *value, key string) *value {
 
 // b64 is binary data for a binary_base64 field.
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// lazyVals parses a connection's text messages as JSON on first use.
+type lazyVals struct {
+	msgs []Msg
+	v    []*value
+	done []bool
+}
+
+// get is message i as JSON, nil when it is binary or not JSON.
+func (l *lazyVals) get(i int) *value {
+	if !l.done[i] {
+		l.done[i] = true
+		if m := &l.msgs[i]; !m.Binary {
+			if v, err := parseJSON(m.Payload); err == nil {
+				l.v[i] = v
+			}
+		}
+	}
+	return l.v[i]
+}

@@ -108,7 +108,7 @@ func Generate(sources []Source, conns []*Conn, o Options) (*Result, error) {
 			s.name += "-" + strconv.Itoa(n)
 		}
 	}
-	res.Changes = sortedChanges(res.Changes)
+	res.Changes = mergeChanges(res.Changes)
 	res.Scenarios = len(scripts)
 	res.YAML = []byte(writeFile(sources, conns, scripts, &o))
 	return res, nil
@@ -244,11 +244,7 @@ func writeFile(sources []Source, conns []*Conn, scripts []*script, o *Options) s
 		w("  %s:\n", s.name)
 		w("    # %s: upgrade at %s, %s sent, %s received\n", c.Name(), c.Start.UTC().Format("2006-01-02T15:04:05.000000Z"), plural(s.sent, "message"), plural(s.recv, "message"))
 		if len(s.members) > 1 {
-			var names []string
-			for _, m := range s.members[1:] {
-				names = append(names, m.Name())
-			}
-			w("    # the same sequence (--merge-similar): %s\n", strings.Join(names, ", "))
+			w("    # the same sequence (--merge-similar): %s\n", connRanges(s.members[1:]))
 		}
 		for _, n := range s.notes {
 			w("    # note: %s\n", n)

@@ -9,6 +9,7 @@ package recgen
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -41,16 +42,20 @@ func norm(k string) string {
 
 // Change is one parameterisation, reported on stderr.
 type Change struct {
-	Conn  string   // "c1 of x.trace"
+	Conns []*Conn  // the connections it was made in
 	Field string   // dotted path in the messages ("" for the upgrade)
 	From  []string // the recorded values (the first few)
 	To    string   // the template
 	Why   string
 	Count int // messages changed
+	// ToVaries: merged changes of several connections had different
+	// templates (each its own identity); To is the first.
+	ToVaries bool
 }
 
 // params is what parameterisation decided for one connection.
 type params struct {
+	conn     *Conn
 	identity map[string]string // recorded string → template
 	changes  []*Change
 	byKey    map[string]*Change
@@ -58,15 +63,15 @@ type params struct {
 	off      bool   // --no-params: only credentials are replaced
 }
 
-func newParams(iterations int) *params {
+func newParams(c *Conn, iterations int) *params {
 	s := "-{{vu}}"
 	if iterations != 1 {
 		s = "-{{vu}}-{{iter}}"
 	}
-	return &params{identity: make(map[string]string), byKey: make(map[string]*Change), suffix: s}
+	return &params{conn: c, identity: make(map[string]string), byKey: make(map[string]*Change), suffix: s}
 }
 
-func (p *params) note(conn, field, from, to, why string) {
+func (p *params) note(field, from, to, why string) {
 	k := field + "\x00" + to + "\x00" + why
 	if c := p.byKey[k]; c != nil {
 		c.Count++
@@ -75,7 +80,7 @@ func (p *params) note(conn, field, from, to, why string) {
 		}
 		return
 	}
-	c := &Change{Conn: conn, Field: field, From: []string{from}, To: to, Why: why, Count: 1}
+	c := &Change{Conns: []*Conn{p.conn}, Field: field, From: []string{from}, To: to, Why: why, Count: 1}
 	p.byKey[k] = c
 	p.changes = append(p.changes, c)
 }
@@ -90,7 +95,7 @@ type occurrence struct {
 
 // apply parameterises the client's messages (each a JSON tree, nil when
 // not JSON) sent at the given times, setting the leaves' templates.
-func (p *params) apply(conn string, msgs []*value, at []time.Time) {
+func (p *params) apply(msgs []*value, at []time.Time) {
 	byPath := make(map[string][]occurrence)
 	var paths []string
 	for i, m := range msgs {
@@ -113,7 +118,7 @@ func (p *params) apply(conn string, msgs []*value, at []time.Time) {
 		for _, o := range byPath[path] {
 			if o.leaf.kind == kStr && o.leaf.str != "" {
 				o.leaf.tmpl = "{{env." + envName("WSBENCH_", key) + "}}"
-				p.note(conn, path, "(recorded value)", o.leaf.tmpl, "a credential: read from the environment")
+				p.note(path, "(recorded value)", o.leaf.tmpl, "a credential: read from the environment")
 			}
 		}
 	}
@@ -130,7 +135,7 @@ func (p *params) apply(conn string, msgs []*value, at []time.Time) {
 			}
 			if t, unit := timestampTemplate(leaf, at[o.msg], timeKeys[key]); t != "" {
 				leaf.tmpl = t
-				p.note(conn, path, leaf.num, t, "a Unix time in "+unit+", close to the recording's clock")
+				p.note(path, leaf.num, t, "a Unix time in "+unit+", close to the recording's clock")
 				continue
 			}
 			switch {
@@ -140,17 +145,17 @@ func (p *params) apply(conn string, msgs []*value, at []time.Time) {
 			case identityKeys[key] && leaf.kind == kNum:
 				if _, ok := leaf.isInt(); ok {
 					leaf.tmpl = "{{vu}}"
-					p.note(conn, path, leaf.num, leaf.tmpl, "an identity, by field name: one per VU")
+					p.note(path, leaf.num, leaf.tmpl, "an identity, by field name: one per VU")
 				}
 			case seqKeys[key] && leaf.kind == kNum:
 				if _, ok := leaf.isInt(); ok {
 					leaf.tmpl = "{{seq}}"
-					p.note(conn, path, leaf.num, leaf.tmpl, "a message id or sequence number, by field name")
+					p.note(path, leaf.num, leaf.tmpl, "a message id or sequence number, by field name")
 				}
 			case seqKeys[key] && leaf.kind == kStr:
 				if m := digitSuffix.FindStringSubmatch(leaf.str); m != nil {
 					leaf.tmpl = escapeTemplate(m[1]) + "{{seq}}"
-					p.note(conn, path, leaf.str, leaf.tmpl, "a message id ending in a number, by field name")
+					p.note(path, leaf.str, leaf.tmpl, "a message id ending in a number, by field name")
 				}
 			}
 		}
@@ -159,7 +164,7 @@ func (p *params) apply(conn string, msgs []*value, at []time.Time) {
 			for _, o := range occ {
 				if o.leaf.tmpl == "" {
 					o.leaf.tmpl = "{{seq}}"
-					p.note(conn, path, o.leaf.num, "{{seq}}", "a counter: it grows with the messages")
+					p.note(path, o.leaf.num, "{{seq}}", "a counter: it grows with the messages")
 				}
 			}
 		}
@@ -173,7 +178,7 @@ func (p *params) apply(conn string, msgs []*value, at []time.Time) {
 			if leaf.kind == kStr && leaf.tmpl == "" {
 				if t, ok := p.identity[leaf.str]; ok {
 					leaf.tmpl = t
-					p.note(conn, path, leaf.str, t, "an identity, by field name: one per VU")
+					p.note(path, leaf.str, t, "an identity, by field name: one per VU")
 				}
 			}
 		})
@@ -239,7 +244,7 @@ func timestampTemplate(v *value, sent time.Time, timeName bool) (tmpl, unit stri
 
 // query replaces identities inside a query string's values and puts
 // secrets behind environment placeholders; it returns the new query.
-func (p *params) query(conn, raw string) string {
+func (p *params) query(raw string) string {
 	if raw == "" {
 		return ""
 	}
@@ -253,17 +258,17 @@ func (p *params) query(conn, raw string) string {
 		switch {
 		case secretQuery[nk]:
 			t := "{{env." + envName("WSBENCH_Q_", k) + "}}"
-			p.note(conn, "?"+k, "(recorded value)", t, "a credential in the query: read from the environment")
+			p.note("?"+k, "(recorded value)", t, "a credential in the query: read from the environment")
 			parts[i] = k + "=" + t
 		case p.off:
 		case p.identity[v] != "":
 			parts[i] = k + "=" + p.identity[v]
-			p.note(conn, "?"+k, v, p.identity[v], "an identity used in the messages: one per VU")
+			p.note("?"+k, v, p.identity[v], "an identity used in the messages: one per VU")
 		case identityKeys[nk] && !strings.Contains(v, "{{"):
 			t := v + p.suffix
 			p.identity[v] = t
 			parts[i] = k + "=" + t
-			p.note(conn, "?"+k, v, t, "an identity, by parameter name: one per VU")
+			p.note("?"+k, v, t, "an identity, by parameter name: one per VU")
 		}
 	}
 	return strings.Join(parts, "&")
@@ -286,13 +291,31 @@ func envName(prefix, name string) string {
 // maxFrom is how many recorded values a Change lists.
 const maxFrom = 3
 
-// sortedChanges is the changes in a stable order: connection, field,
-// template.
-func sortedChanges(cs []*Change) []*Change {
-	out := slices.Clone(cs)
-	slices.SortStableFunc(out, func(a, b *Change) int {
-		return strings.Compare(a.Conn+"\x00"+a.Field+"\x00"+a.To, b.Conn+"\x00"+b.Field+"\x00"+b.To)
-	})
+// mergeChanges joins the changes of one field for one reason across
+// connections (every user of a recording of many did the same), in the
+// order they were first made.
+func mergeChanges(cs []*Change) []*Change {
+	var out []*Change
+	byKey := map[string]*Change{}
+	for _, c := range cs {
+		k := c.Field + "\x00" + c.Why
+		m := byKey[k]
+		if m == nil {
+			m = &Change{Field: c.Field, To: c.To, Why: c.Why}
+			byKey[k] = m
+			out = append(out, m)
+		}
+		if c.To != m.To || c.ToVaries {
+			m.ToVaries = true
+		}
+		m.Conns = append(m.Conns, c.Conns...)
+		m.Count += c.Count
+		for _, f := range c.From {
+			if len(m.From) < maxFrom && !slices.Contains(m.From, f) {
+				m.From = append(m.From, f)
+			}
+		}
+	}
 	return out
 }
 
@@ -309,7 +332,45 @@ func (c *Change) String() string {
 	if c.Count > len(c.From) {
 		from = append(from, "…")
 	}
-	return fmt.Sprintf("%s: %s %s → %s: %s (%s)", c.Conn, field, strings.Join(from, ", "), strconv.Quote(c.To), c.Why, plural(c.Count, "value"))
+	to := strconv.Quote(c.To)
+	if c.ToVaries {
+		to += ", …"
+	}
+	return fmt.Sprintf("%s: %s %s → %s: %s (%s)", connRanges(c.Conns), field, strings.Join(from, ", "), to, c.Why, plural(c.Count, "value"))
+}
+
+// connRanges names connections compactly, by source in order of
+// appearance: "c1-c3, c7 of x.trace, c2 of y.har".
+func connRanges(cs []*Conn) string {
+	var srcs []string
+	nums := map[string][]uint64{}
+	for _, c := range cs {
+		if _, ok := nums[c.Source]; !ok {
+			srcs = append(srcs, c.Source)
+		}
+		nums[c.Source] = append(nums[c.Source], c.N)
+	}
+	var parts []string
+	for _, src := range srcs {
+		ns := nums[src]
+		slices.Sort(ns)
+		ns = slices.Compact(ns)
+		var rs []string
+		for i := 0; i < len(ns); {
+			j := i
+			for j+1 < len(ns) && ns[j+1] == ns[j]+1 {
+				j++
+			}
+			if j > i {
+				rs = append(rs, fmt.Sprintf("c%d-c%d", ns[i], ns[j]))
+			} else {
+				rs = append(rs, fmt.Sprintf("c%d", ns[i]))
+			}
+			i = j + 1
+		}
+		parts = append(parts, strings.Join(rs, ", ")+" of "+filepath.Base(src))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func plural(n int, what string) string {

@@ -181,6 +181,9 @@ func TestMergeSimilar(t *testing.T) {
 	}
 	has(t, res, "# the same sequence (--merge-similar): c2 of test.trace", "vus: 6", "vus: 3")
 	hasNot(t, res, "  c2:")
+	if len(res.Changes) != 1 || res.Changes[0].String() != `c1-c3 of test.trace: name "a", "b", "c" → "a-{{vu}}", …: an identity, by field name: one per VU (3 values)` {
+		t.Errorf("changes of alike connections not merged into one line: %v", res.Changes)
+	}
 }
 
 func TestSocketIO(t *testing.T) {

@@ -96,7 +96,7 @@ func buildSocketIO(c *Conn, p *params, o *Options) *script {
 			vals, at = append(vals, pk.args), append(at, pk.at)
 		}
 	}
-	p.apply(c.Name(), vals, at)
+	p.apply(vals, at)
 	s.connect = connectOf(c, p, o)
 	s.connect.socketio = true
 	path, _, _ := strings.Cut(s.connect.path, "?")
