@@ -597,3 +597,19 @@ func TestScenarioFromUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordedExample keeps examples/recorded-chat.yaml what `scenario
+// from` makes of the Chromium HAR in internal/inspect/testdata (run
+// `go run . scenario from internal/inspect/testdata/chromium-chat.har
+// --target builtin --vus 20 -o examples/recorded-chat.yaml` after a change
+// to the generator).
+func TestRecordedExample(t *testing.T) {
+	got, _ := generate(t, genOptions("builtin", 20, filepath.Join("..", "internal", "inspect", "testdata", "chromium-chat.har")))
+	want, err := os.ReadFile(filepath.Join("..", "examples", "recorded-chat.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("examples/recorded-chat.yaml is not what the generator makes of the HAR now:\n%s", got)
+	}
+}
