@@ -613,3 +613,65 @@ func TestRecordedExample(t *testing.T) {
 		t.Errorf("examples/recorded-chat.yaml is not what the generator makes of the HAR now:\n%s", got)
 	}
 }
+
+// sioBuiltinSession is a Socket.IO session on the built-in server's
+// /socket.io/ (its events are the chat requests).
+const sioBuiltinSession = `
+target: %s
+connect: {protocol: socketio, auth: {name: gil}}
+vus: 1
+iterations: 1
+steps:
+  - connect
+  - expect: {event: welcome}
+  - emit: {event: join, args: ["lobby"], ack: true}
+  - think: 80ms
+  - emit: {event: say, args: [{room: lobby, text: "hi", ts: "{{now_ns}}"}], ack: true}
+  - emit: {event: echo, args: ["x"]}
+  - expect: {event: echo}
+  - close
+`
+
+// TestScenarioFromSocketIOBuiltin records a Socket.IO session with the
+// built-in server (no Node needed) and replays what it generates with 50
+// VUs: each takes a nickname of its own from its auth.
+func TestScenarioFromSocketIOBuiltin(t *testing.T) {
+	srv := startChat(t)
+	dir := t.TempDir()
+	rec, file := filepath.Join(dir, "sio.trace"), filepath.Join(dir, "record.yaml")
+	if err := os.WriteFile(file, []byte(fmt.Sprintf(sioBuiltinSession, srv.URL(""))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if err := runRun(context.Background(), &runOptions{File: file, Format: "table", Quiet: true, LogLevel: "error",
+		Trace: rec, TraceConns: 1, TraceMaxBytes: trace.DefaultMaxBytes, Stdout: &out, Stderr: &errOut}); err != nil {
+		t.Fatalf("recording run: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
+	yaml, _ := generate(t, genOptions("builtin", 50, rec))
+	for _, want := range []string{
+		"protocol: socketio", `auth: {"name": "gil-{{vu}}"}`,
+		`expect: {name: greeting, event: "welcome", json: {"op": "welcome", "name": "gil-{{vu}}"}}`,
+		`emit: {event: "join", args: ["lobby"], name: join, ack: true}`,
+		`"ts": "{{now_ns}}"`, `expect: {name: echo, event: "echo"}`,
+	} {
+		if !strings.Contains(yaml, want) {
+			t.Errorf("generated file lacks %q:\n%s", want, yaml)
+		}
+	}
+	gen := filepath.Join(dir, "scenario.yaml")
+	if err := os.WriteFile(gen, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errOut.Reset()
+	if err := runRun(context.Background(), &runOptions{File: gen, Target: srv.URL(""), Format: "json", Quiet: true, LogLevel: "error", Stdout: &out, Stderr: &errOut}); err != nil {
+		t.Fatalf("replay: %v\n%s\n%s", err, out.String(), errOut.String())
+	}
+	var res struct {
+		Counters map[string]float64 `json:"counters"`
+	}
+	_ = json.Unmarshal(out.Bytes(), &res)
+	if n := res.Counters["iterations"]; n != 50 {
+		t.Errorf("%v iterations, want 50", n)
+	}
+}
