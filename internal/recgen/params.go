@@ -85,7 +85,11 @@ func (p *params) note(field, from, to, why string) {
 	p.changes = append(p.changes, c)
 }
 
-var digitSuffix = regexp.MustCompile(`^(.*?)([0-9]+)$`)
+var (
+	digitSuffix = regexp.MustCompile(`^(.*?)([0-9]+)$`)
+	// uuidLike and hex strings end in digits by chance: not counters.
+	uuidLike = regexp.MustCompile(`^[0-9a-fA-F]{8,}(-[0-9a-fA-F]{4,})*$`)
+)
 
 // occurrence is a leaf at a path in the msg-th message.
 type occurrence struct {
@@ -153,7 +157,7 @@ func (p *params) apply(msgs []*value, at []time.Time) {
 					p.note(path, leaf.num, leaf.tmpl, "a message id or sequence number, by field name")
 				}
 			case seqKeys[key] && leaf.kind == kStr:
-				if m := digitSuffix.FindStringSubmatch(leaf.str); m != nil {
+				if m := digitSuffix.FindStringSubmatch(leaf.str); m != nil && !uuidLike.MatchString(leaf.str) {
 					leaf.tmpl = escapeTemplate(m[1]) + "{{seq}}"
 					p.note(path, leaf.str, leaf.tmpl, "a message id ending in a number, by field name")
 				}

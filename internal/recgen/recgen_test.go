@@ -108,12 +108,13 @@ func TestParameters(t *testing.T) {
 		`>{"type":"move","x":3,"n":7,"secs":`+fmt.Sprint(t0.Unix())+`,"ts":`+fmt.Sprint(t0.Unix())+`}`,
 		`<{"type":"moved","by":"zoe"}`,
 		`>{"type":"password","password":"hunter2","count":1}`,
+		`>{"type":"ping","ref":"9b2c4e1a-77aa-4f3b-9c1d-2a3b4c5d6e71"}`,
 	)
 	res := gen(t, DefaultOptions(), c)
 	has(t, res,
 		`"user": "zoe-{{vu}}"`, `"rid": "req-{{seq}}"`, `"at": "{{now_ms}}"`, `"n": "{{seq}}"`, `"session": "{{vu}}"`,
 		`"who": "zoe-{{vu}}"`, `"t_us": "{{now_us}}"`, `"ts": "{{now_s}}"`, `"secs": `+fmt.Sprint(t0.Unix()),
-		`"password": "{{env.WSBENCH_PASSWORD}}"`,
+		`"password": "{{env.WSBENCH_PASSWORD}}"`, `"ref": "9b2c4e1a-77aa-4f3b-9c1d-2a3b4c5d6e71"`,
 		// The reply correlated by rid, matched on kind and identity.
 		`expect: {name: login, json: {"type": "welcome", "user": "zoe-{{vu}}", "rid": "req-{{seq}}"}}`,
 		`expect: {name: move, json: {"type": "moved", "by": "zoe-{{vu}}"}}`,
