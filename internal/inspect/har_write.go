@@ -116,7 +116,7 @@ func requestURL(h *Head) string {
 func harHeaders(hs []Header) []HARNameValue {
 	out := make([]HARNameValue, 0, len(hs))
 	for _, h := range hs {
-		out = append(out, HARNameValue{Name: h.Name, Value: h.Value})
+		out = append(out, HARNameValue(h))
 	}
 	return out
 }

@@ -48,8 +48,6 @@ type step struct {
 	// emit
 	args []*value
 	ack  bool
-	// a remark written above the step
-	remark string
 }
 
 // connectOpts are a script's connect options.
