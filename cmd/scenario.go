@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -20,7 +23,8 @@ import (
 // scenarioFromOptions holds what `wsbench scenario from` needs.
 type scenarioFromOptions struct {
 	Sources []string
-	Out     string // "" = stdout
+	Out     string   // "" = stdout
+	Conns   []string // only these connections (1 or c1) of every source; empty = all
 	Gen     recgen.Options
 
 	Stdout, Stderr io.Writer
@@ -56,6 +60,7 @@ func newScenarioFromCmd() *cobra.Command {
 	f := c.Flags()
 	g := &opts.Gen
 	f.StringVarP(&opts.Out, "out", "o", "", "write the scenario to `FILE` instead of stdout")
+	f.StringSliceVar(&opts.Conns, "conn", nil, "only these connections of each SOURCE (1 or c1; repeat or comma-separate), as inspect numbers them")
 	f.StringVar(&g.Target, "target", "", "the file's target URL (default: ws:// and the recorded Host), or builtin")
 	f.IntVar(&g.VUs, "vus", g.VUs, "virtual users in all, split over the scenarios by how many connections each stands for")
 	f.DurationVar(&g.Duration, "duration", 0, "write this duration into the file (a cap with --iterations, the run's length with --iterations 0)")
@@ -87,6 +92,14 @@ func runScenarioFrom(ctx context.Context, o *scenarioFromOptions) error {
 	if o.Gen.ThinkScale < 0 || o.Gen.ThinkMax < 0 || o.Gen.ThinkMin < 0 || o.Gen.ReplyWindow <= 0 {
 		return usageError(errors.New("--think-scale, --think-max and --think-min take 0 or more, --reply-window more than 0"))
 	}
+	want := map[uint64]bool{}
+	for _, c := range o.Conns {
+		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(strings.TrimSpace(c)), "c"), 10, 64)
+		if err != nil || n == 0 {
+			return usageError(fmt.Errorf("--conn %q: use a connection number such as 1 or c1", c))
+		}
+		want[n] = true
+	}
 	var conns []*recgen.Conn
 	var sources []recgen.Source
 	for _, path := range o.Sources {
@@ -103,6 +116,12 @@ func runScenarioFrom(ctx context.Context, o *scenarioFromOptions) error {
 		}
 		if len(cs) == 0 {
 			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("scenario from %s: no WebSocket connection in it", path)}
+		}
+		if len(want) > 0 {
+			cs = slices.DeleteFunc(cs, func(c *recgen.Conn) bool { return !want[c.N] })
+			if len(cs) == 0 {
+				return usageError(fmt.Errorf("scenario from %s: none of the connections --conn %s is in it (wsbench inspect %s lists them)", path, strings.Join(o.Conns, ","), path))
+			}
 		}
 		conns = append(conns, cs...)
 		sources = append(sources, recgen.Source{Path: path, Conns: len(cs)})

@@ -584,6 +584,8 @@ func TestScenarioFromUsage(t *testing.T) {
 		{[]string{"scenario", "from", noWS, "--iterations", "0"}, ExitUsage, "give --duration too"},
 		{[]string{"scenario", "from", noWS, "--vus", "0"}, ExitUsage, "--vus 0"},
 		{[]string{"scenario", "from", noWS, "--think-scale", "-1"}, ExitUsage, "--think-scale"},
+		{[]string{"scenario", "from", noWS, "--conn", "x"}, ExitUsage, `--conn "x": use a connection number`},
+		{[]string{"scenario", "from", filepath.Join("..", "internal", "inspect", "testdata", "chromium-chat.har"), "--conn", "c2"}, ExitUsage, "none of the connections --conn c2 is in it"},
 	}
 	for _, c := range cases {
 		root := NewRootCmd()
