@@ -31,6 +31,7 @@ var exampleChecks = map[string]struct {
 	"ramp.yaml":             {vus: 20, latencies: []string{"handshake", "rtt"}},
 	"arrival-rate.yaml":     {rate: 20, latencies: []string{"nick", "echo"}},
 	"reconnect-storm.yaml":  {vus: 20, latencies: []string{"rejoin", "nick", "join"}, counters: []string{"reconnects", "conn.closed.1003"}},
+	"recorded-chat.yaml":    {vus: 20, latencies: []string{"nick", "join", "say", "echo", "dm", "leave"}},
 	"socketio-chat.yaml":    {vus: 20, socketio: true, latencies: []string{"join", "say", "delivery", "socketio.connect"}, counters: []string{"listener.delivery"}},
 }
 
