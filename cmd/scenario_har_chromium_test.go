@@ -165,7 +165,7 @@ func TestScenarioFromChromiumHAR(t *testing.T) {
 		t.Skip("no Chromium found (/usr/bin/chromium): install Debian's chromium package to test a HAR taken from the browser")
 	}
 	srv := startChat(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Flag("no-zygote", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.DisableGPU)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelA()
 	ctx, cancelB := chromedp.NewContext(actx)
@@ -268,7 +268,7 @@ func TestScenarioFromChatPage(t *testing.T) {
 	dir := t.TempDir()
 	rec := filepath.Join(dir, "page.trace")
 	r := startRecordingRelay(t, srv.URL("/"), rec)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Flag("no-zygote", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.DisableGPU)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelA()
 	ctx, cancelB := chromedp.NewContext(actx)
