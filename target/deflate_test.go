@@ -452,6 +452,9 @@ func TestDeliverCompressedOnce(t *testing.T) {
 			t.Errorf("%d members: %d compressed frames for 51 broadcasts", n, got)
 		}
 	}
+	if raceEnabled {
+		return // the pools drop items at random under -race
+	}
 	if allocs[1000] > allocs[10]+0.5 || allocs[1000] > 1 {
 		t.Errorf("allocations per broadcast grow with the room: %v", allocs)
 	}
