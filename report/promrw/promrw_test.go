@@ -75,7 +75,7 @@ func value(t *testing.T, series []TimeSeries, name string, labels ...string) flo
 }
 
 func TestSeries(t *testing.T) {
-	p := &Pusher{common: []Label{{LabelRunID, "r1"}, {LabelScenario, "echo"}, {LabelSegment, "0:1/2"}}, samples: map[string]int64{}}
+	p := &Pusher{common: []Label{{LabelRunID, "r1"}, {LabelFile, "echo"}, {LabelSegment, "0:1/2"}}, samples: map[string]int64{}}
 	ivs := intervals(2)
 	first, second := p.Series(ivs[0]), p.Series(ivs[1])
 
@@ -83,7 +83,7 @@ func TestSeries(t *testing.T) {
 		if !slices.IsSortedFunc(s.Labels, func(a, b Label) int { return strings.Compare(a.Name, b.Name) }) {
 			t.Errorf("labels not sorted: %v", s.Labels)
 		}
-		if label(s, LabelRunID) != "r1" || label(s, LabelScenario) != "echo" || label(s, LabelSegment) != "0:1/2" {
+		if label(s, LabelRunID) != "r1" || label(s, LabelFile) != "echo" || label(s, LabelSegment) != "0:1/2" {
 			t.Errorf("common labels missing: %v", s.Labels)
 		}
 		if !strings.HasPrefix(label(s, "__name__"), Prefix) {
@@ -173,7 +173,7 @@ func TestPushRequest(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
-	p, err := New(Config{URL: srv.URL + "/api/v1/write", RunID: "r2", Scenario: "s"})
+	p, err := New(Config{URL: srv.URL + "/api/v1/write", RunID: "r2", File: "s"})
 	if err != nil {
 		t.Fatal(err)
 	}
