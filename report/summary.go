@@ -312,21 +312,11 @@ func seriesTables(w io.Writer, r *Results) error {
 	t := newTable(w, head, aligns)
 	rows := 0
 	for _, tags := range sets {
-		sel := r.Select(tags)
-		if len(sel.Counters) == 0 && len(sel.Gauges) == 0 {
+		cells, ok := seriesCounterCells(r.Select(tags))
+		if !ok {
 			continue // step tags: latencies only
 		}
-		row := []string{"{" + tags.String() + "}"}
-		for _, c := range seriesColumns {
-			switch {
-			case c.name == GaugeVUs:
-				row = append(row, strconv.FormatInt(sel.Gauges[GaugeVUs].Max, 10))
-			case c.name == AliasErrors:
-				row = append(row, strconv.FormatInt(sel.CounterPrefix(PrefixErrors), 10))
-			default:
-				row = append(row, strconv.FormatInt(sel.Counters[c.name], 10))
-			}
-		}
+		row := append([]string{"{" + tags.String() + "}"}, cells...)
 		if err := t.Append(row); err != nil {
 			return fmt.Errorf("render series table: %w", err)
 		}
@@ -336,6 +326,27 @@ func seriesTables(w io.Writer, r *Results) error {
 		return nil
 	}
 	return render(t, "series")
+}
+
+// seriesCounterCells returns the seriesColumns of one tag set's selection;
+// false when it has no counters (the tags of steps, which label latencies
+// only).
+func seriesCounterCells(sel *Results) ([]string, bool) {
+	if len(sel.Counters) == 0 && len(sel.Gauges) == 0 {
+		return nil, false
+	}
+	cells := make([]string, 0, len(seriesColumns))
+	for _, c := range seriesColumns {
+		switch c.name {
+		case GaugeVUs:
+			cells = append(cells, strconv.FormatInt(sel.Gauges[GaugeVUs].Max, 10))
+		case AliasErrors:
+			cells = append(cells, strconv.FormatInt(sel.CounterPrefix(PrefixErrors), 10))
+		default:
+			cells = append(cells, strconv.FormatInt(sel.Counters[c.name], 10))
+		}
+	}
+	return cells, true
 }
 
 func thresholdTable(w io.Writer, vs []Verdict) error {

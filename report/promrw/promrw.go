@@ -80,9 +80,9 @@ var Quantiles = []struct {
 
 // labelled maps the counter prefixes pushed as one family with a label.
 var labelled = []struct{ prefix, family, label string }{
-	{"errors.", ErrorsTotal, "reason"},
-	{"conn.closed.", ClosedTotal, "code"},
-	{"conn.failed.", FailedTotal, "kind"},
+	{report.PrefixErrors, ErrorsTotal, "reason"},
+	{report.PrefixConnClosed, ClosedTotal, "code"},
+	{report.PrefixConnFailed, FailedTotal, "kind"},
 }
 
 // Kind is the name of this output in `wsbench run --push KIND=URL`.
