@@ -97,7 +97,7 @@ const (
 
 // Config says where and how to push.
 type Config struct {
-	URL      string // the remote-write endpoint, e.g. http://127.0.0.1:9090/api/v1/write
+	URL     string // the remote-write endpoint, e.g. http://127.0.0.1:9090/api/v1/write
 	RunID   string // label run_id
 	File    string // label file: the scenario file's name
 	Segment string // label segment ("" is pushed as "0:1")
