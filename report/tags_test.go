@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -320,5 +321,63 @@ func BenchmarkTickTagged(b *testing.B) {
 	for b.Loop() {
 		now = now.Add(time.Second)
 		r.Tick(now)
+	}
+}
+
+// seriesRun is a 25-second two-scenario run, for the HTML report.
+func seriesRun(tb testing.TB) *Results {
+	tb.Helper()
+	r := NewRegistry()
+	start := r.Start()
+	var views []*Tagged
+	for _, sc := range []string{"talkers", "lurkers"} {
+		tg, err := r.Tagged(tagsOf("scenario", sc))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		views = append(views, tg)
+	}
+	for s := range 25 {
+		for i, tg := range views {
+			for _, n := range []string{LatencyConnect, LatencyHandshake, "nick", "join", "delivery"} {
+				for j := range 200 {
+					tg.Latency(n).Record(time.Duration((i+1)*(j+1)) * time.Microsecond)
+				}
+			}
+			tg.Counter(CounterMsgsSent).Add(100)
+			tg.Counter(CounterMsgsRecv).Add(1000)
+			tg.Gauge(GaugeVUs).Set(int64(500 * (i + 1)))
+		}
+		r.Tick(start.Add(time.Duration(s+1) * time.Second))
+	}
+	return r.Results(Meta{Scenario: "fanout.yaml", Start: start, End: start.Add(25 * time.Second)})
+}
+
+func TestHTMLSeries(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, seriesRun(t)); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	for _, want := range []string{`id="latency-series"`, `data-metric="delivery{scenario=lurkers}"`, `id="counters-series"`,
+		`data-series="{scenario=talkers}"`, "delivery — p99 per second, per series"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the HTML report lacks %q", want)
+		}
+	}
+	if strings.Contains(page, `<tr data-metric="delivery{scenario=lurkers}"><td>delivery{scenario=lurkers}</td><td data-stat="count">5000</td>`) == false {
+		t.Errorf("the lurkers' delivery row is missing or miscounted")
+	}
+}
+
+// BenchmarkWriteHTML is what `--html` costs at the end of a 25-second
+// two-scenario run.
+func BenchmarkWriteHTML(b *testing.B) {
+	res := seriesRun(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := WriteHTML(io.Discard, res); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
