@@ -144,7 +144,7 @@ func htmlSeries(page *htmlPage, r *Results) {
 		sc.Head = append(sc.Head, c.head)
 	}
 	for _, tags := range sets {
-		cells, ok := seriesCounterCells(r.Select(tags))
+		cells, ok := seriesCounterCells(r.selectCounters(tags))
 		if !ok {
 			continue
 		}

@@ -161,7 +161,7 @@ func statsOf(name string, h *hdr.Histogram, clamped int64) LatencyStats {
 		s.P99 = time.Duration(h.ValueAtQuantile(99))
 		s.P999 = time.Duration(h.ValueAtQuantile(99.9))
 		s.P9999 = time.Duration(h.ValueAtQuantile(99.99))
-		s.Max = time.Duration(h.Max())
+		s.Max = time.Duration(HistMax(h))
 		s.Mean = time.Duration(math.Round(h.Mean()))
 		s.StdDev = time.Duration(math.Round(h.StdDev()))
 	}

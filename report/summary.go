@@ -312,7 +312,7 @@ func seriesTables(w io.Writer, r *Results) error {
 	t := newTable(w, head, aligns)
 	rows := 0
 	for _, tags := range sets {
-		cells, ok := seriesCounterCells(r.Select(tags))
+		cells, ok := seriesCounterCells(r.selectCounters(tags))
 		if !ok {
 			continue // step tags: latencies only
 		}

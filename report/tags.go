@@ -242,7 +242,8 @@ func (r *Results) Select(sel Tags) *Results {
 	if len(sel) == 0 {
 		return r
 	}
-	out := &Results{Meta: r.Meta, Sources: r.Sources, Counters: map[string]int64{}, Gauges: map[string]GaugeStats{}, hists: map[string]*hdr.Histogram{}}
+	out := r.selectCounters(sel)
+	out.hists = map[string]*hdr.Histogram{}
 	clamped := map[string]int64{}
 	var names []string
 	for _, l := range r.Latencies {
@@ -266,6 +267,13 @@ func (r *Results) Select(sel Tags) *Results {
 	for _, n := range names {
 		out.Latencies = append(out.Latencies, statsOf(n, out.hists[n], clamped[n]))
 	}
+	return out
+}
+
+// selectCounters is Select without the latencies (which cost a histogram
+// merge and encoding each), for the tables of counters per series.
+func (r *Results) selectCounters(sel Tags) *Results {
+	out := &Results{Meta: r.Meta, Sources: r.Sources, Counters: map[string]int64{}, Gauges: map[string]GaugeStats{}}
 	for k, v := range r.Counters {
 		if metric, tags, ok := SplitSeries(k); ok && tags.Contains(sel) {
 			out.Counters[metric] += v

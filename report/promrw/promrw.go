@@ -261,10 +261,7 @@ func (p *Pusher) Series(iv *report.Interval) []TimeSeries {
 		metric := Label{LabelMetric, base}
 		if n := h.TotalCount(); n > 0 {
 			for _, q := range Quantiles {
-				v := h.ValueAtQuantile(q.Pct)
-				if q.Pct == 100 {
-					v = h.Max()
-				}
+				v := h.ValueAtQuantile(q.Pct) // 100: the maximum (report.HistMax)
 				add(time.Duration(v).Seconds(), LatencySeconds, append([]Label{metric, {LabelQuantile, q.Label}}, tags...)...)
 			}
 			p.samples[name] += n
