@@ -48,14 +48,16 @@ type SeriesRow struct {
 	P90    int64     `json:"p90_ns,omitempty"`
 	P99    int64     `json:"p99_ns,omitempty"`
 	Max    int64     `json:"max_ns,omitempty"`
-	// Tags are the tags of a tagged series ("room=big,scenario=talkers");
-	// empty for the run-wide total of Metric.
+	// Tags are the tags of a tagged series ("room=big,scenario=talkers"),
+	// whose Metric is its series name ("delivery{…}", as in the results
+	// file, so that rows of "delivery" are the totals alone); empty for a
+	// total.
 	Tags string `json:"tags,omitempty"`
 }
 
 // SeriesRows flattens r's series: for each second in order, its counters,
 // gauges and latencies, each in name order, every tagged series right after
-// its total with the metric name in Metric and its tags in Tags.
+// its total, with its tags also in Tags.
 func SeriesRows(r *Results) []SeriesRow {
 	var rows []SeriesRow
 	for _, p := range r.Series {
@@ -91,10 +93,10 @@ func SeriesRows(r *Results) []SeriesRow {
 	return rows
 }
 
-// splitRowName splits a series name into the metric and its tags.
+// splitRowName returns a row's metric (the series name) and its tags.
 func splitRowName(name string) (metric, tags string) {
-	if m, t, ok := SplitSeries(name); ok {
-		return m, t.String()
+	if _, t, ok := SplitSeries(name); ok {
+		return name, t.String()
 	}
 	return name, ""
 }

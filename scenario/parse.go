@@ -383,6 +383,7 @@ func (d *decoder) checkSelector(it *ynode, field string, th report.Threshold, p 
 			if slices.Contains(values, want.Value) {
 				continue
 			}
+			slices.Sort(values)
 			if len(values) == 0 {
 				var keys []string
 				for _, t := range sets {
@@ -392,6 +393,7 @@ func (d *decoder) checkSelector(it *ynode, field string, th report.Threshold, p 
 						}
 					}
 				}
+				slices.Sort(keys)
 				d.failHint(it, field, closest(want.Key, keys), "selector %s: no series has the tag `%s` (tags of this scenario: %s)", th.Metric, want.Key, strings.Join(keys, ", "))
 				return
 			}
@@ -401,7 +403,9 @@ func (d *decoder) checkSelector(it *ynode, field string, th report.Threshold, p 
 		d.fail(it, field, "selector %s: no series carries all these tags together (tag sets: %s)", th.Metric, tagSetList(sets))
 		return
 	}
-	if !report.Recordable(th.Name, p.MetricNamesFor(th.Tags)) {
+	names := p.MetricNamesFor(th.Tags)
+	if !report.Recordable(th.Name, names) || (th.Stat != "count" && th.Stat != "rate" && !slices.Contains(names, th.Name)) {
+		// p99, min, max and mean need the latency itself in these series.
 		d.fail(it, field, "selector %s: no series with these tags records %q (tag sets: %s)", th.Metric, th.Name, tagSetList(sets))
 	}
 }
