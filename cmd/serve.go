@@ -29,8 +29,9 @@ func newServeCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the reference WebSocket chat server",
 		Long: "serve runs wsbench's reference server: /chat (the chat protocol, see docs/protocol.md),\n" +
-			"/echo (every data message echoed), /metrics (Prometheus text), /healthz, and at / a chat page\n" +
-			"to open in a browser and watch a room during a load test.\n" +
+			"/echo (every data message echoed), /socket.io/ (Socket.IO v4 over long-polling and WebSocket, in\n" +
+			"the same rooms as /chat, see docs/socketio.md), /metrics (Prometheus text), /healthz, and at / a\n" +
+			"chat page to open in a browser and watch a room during a load test.\n" +
 			"SIGINT or SIGTERM shut it down gracefully: stop accepting, stop reading, commit the history\n" +
 			"store and send its pending acks, then close 1001 to every client and wait for their replies.\n" +
 			"Exit status 3 if the history flush fails or takes longer than --flush-timeout.",
@@ -70,6 +71,11 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&c.Cluster, "cluster", "", "join a cluster of serve nodes through these NATS servers (nats://HOST:PORT[,...], JetStream on): rooms, shouts, dms and nicknames span every node")
 	f.StringVar(&c.ClusterName, "cluster-name", "wsbench", "with --cluster: the cluster's name, separating clusters that share NATS servers (A-Z a-z 0-9 _ -)")
 	f.DurationVar(&c.ClusterNodeTTL, "cluster-node-ttl", 15*time.Second, "with --cluster: a node that stops heartbeating (killed) has its nicknames freed within this (at least 1s)")
+	f.DurationVar(&c.SocketIO.PingInterval, "sio-ping-interval", c.SocketIO.PingInterval, "Socket.IO (/socket.io/): ping every session this often")
+	f.DurationVar(&c.SocketIO.PingTimeout, "sio-ping-timeout", c.SocketIO.PingTimeout, "Socket.IO: close a session that does not answer a ping within this")
+	f.IntVar(&c.SocketIO.MaxPayload, "sio-max-payload", c.SocketIO.MaxPayload, "Socket.IO: largest long-polling request body in bytes (HTTP 413 past it)")
+	f.DurationVar(&c.SocketIO.PollTimeout, "sio-poll-timeout", c.SocketIO.PollTimeout, "Socket.IO: answer a waiting long-poll GET with a noop after this")
+	f.IntVar(&c.SocketIO.SessionsPerIP, "sio-sessions-per-ip", c.SocketIO.SessionsPerIP, "Socket.IO: sessions one client address may open on long-polling (HTTP 429 past it)")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the server to this `FILE` until it stops (for go tool pprof)")
 	_ = f.MarkHidden("cpuprofile")
 	return cmd
@@ -137,6 +143,9 @@ func (o *serveOptions) check() error {
 		{c.RateLimit < 0, "--rate-limit must not be negative"},
 		{o.flushTimeout <= 0, "--flush-timeout must be positive"},
 		{c.Loops <= 0, "--loops must be positive"},
+		{c.SocketIO.PingInterval <= 0 || c.SocketIO.PingTimeout <= 0 || c.SocketIO.PollTimeout <= 0, "--sio-ping-interval, --sio-ping-timeout and --sio-poll-timeout must be positive"},
+		{c.SocketIO.MaxPayload <= 0, "--sio-max-payload must be positive"},
+		{c.SocketIO.SessionsPerIP <= 0, "--sio-sessions-per-ip must be positive"},
 		{c.Cluster != "" && c.ClusterNodeTTL < time.Second, fmt.Sprintf("--cluster-node-ttl %v: want at least 1s", c.ClusterNodeTTL)},
 		{(c.TLSCert == "") != (c.TLSKey == ""), "--tls-cert and --tls-key go together"},
 	} {

@@ -1,12 +1,15 @@
 package target
 
 import (
+	"bytes"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 	"github.com/wsbench/wsbench/internal/wsproto"
+	"github.com/wsbench/wsbench/target/sio"
 )
 
 // connState is where a connection is in its life.
@@ -56,6 +59,9 @@ type wsConn struct {
 	gs    gnetSink // out for event-loop connections, kept inline
 	route route
 	hs    *ipHalfOpen // this connection's count in Server.half while in the handshake
+	// sioSess is the Socket.IO session of a routeSIO WebSocket or a parked
+	// routeSIOPoll request (socketio.go).
+	sioSess *sio.Session
 
 	// Owner-goroutine state.
 	state         connState
@@ -389,6 +395,10 @@ func (c *wsConn) process(in input) {
 		}
 		switch c.state {
 		case stHandshake:
+			if c.route == routeSIOPoll {
+				in.Discard(avail) // a parked poll reads nothing more
+				return
+			}
 			b, _ := in.Peek(min(avail, maxRequestSize+4))
 			end := findRequestEnd(b)
 			if end < 0 {
@@ -401,8 +411,19 @@ func (c *wsConn) process(in input) {
 				c.reject(&rejection{status: 431, reason: "request head over 8 KiB"}, "too_large")
 				return
 			}
-			c.handleRequest(b[:end])
-			in.Discard(end)
+			n := 0
+			if bytes.HasPrefix(b, []byte("POST ")) {
+				// Only Socket.IO polling reads a request body.
+				if n = c.requestBody(b[:end]); n < 0 {
+					return
+				}
+				if avail < end+n {
+					return
+				}
+				b, _ = in.Peek(end + n)
+			}
+			c.handleRequest(b[:end], b[end:end+n])
+			in.Discard(end + n)
 		default:
 			b, _ := in.Peek(min(avail, wsproto.MaxHeaderSize))
 			h, hn, ok := wsproto.ParseHeader(b)
@@ -521,12 +542,40 @@ func (c *wsConn) message(op ws.OpCode, p []byte) {
 		}
 		s.hub.Handle(c.id, p)
 		c.own.handled()
+	case routeSIO:
+		c.sioMessage(op, p)
 	}
 }
 
-// handleRequest answers the HTTP request head b.
-func (c *wsConn) handleRequest(b []byte) {
+// requestBody returns the length of the body of the POST request head b
+// when its route reads one (Socket.IO polling), 0 when it does not, and -1
+// when the request was refused (no length, or one over the limit).
+func (c *wsConn) requestBody(b []byte) int {
+	req, rej := parseRequest(b)
+	if rej != nil || req.route != routeSIO {
+		return 0
+	}
+	switch {
+	case req.chunked || req.contentLength < 0:
+		c.endHandshake()
+		c.reject(&rejection{status: 411, reason: "Socket.IO polling needs a Content-Length"}, "")
+		return -1
+	case req.contentLength > int64(c.srv.sio.Config().MaxPayload):
+		c.endHandshake()
+		c.sioRefuse(sio.TooLarge(), "")
+		return -1
+	}
+	return int(req.contentLength)
+}
+
+// handleRequest answers the HTTP request head b; body is the request's
+// body when its route reads one.
+func (c *wsConn) handleRequest(b, body []byte) {
 	s := c.srv
+	var ip netip.Addr
+	if c.hs != nil {
+		ip = c.hs.ip
+	}
 	c.endHandshake() // answered now, whatever the answer
 	req, rej := parseRequest(b)
 	if rej != nil {
@@ -560,9 +609,12 @@ func (c *wsConn) handleRequest(b []byte) {
 	case routeWeb:
 		c.writeRaw(s.answerWeb(&req))
 		return
+	case routeSIO:
+		c.answerSIO(&req, body, ip)
+		return
 	case routeNone:
 		s.m.httpRequests.Add(1)
-		c.writeRaw(appendRejection(nil, &rejection{status: 404, reason: "not found: " + string(req.target) + " (try /, /chat, /echo, /metrics, /healthz)"}))
+		c.writeRaw(appendRejection(nil, &rejection{status: 404, reason: "not found: " + string(req.target) + " (try /, /chat, /echo, /socket.io/, /metrics, /healthz)"}))
 		return
 	}
 	if r := checkUpgrade(&req); r != nil {

@@ -4,8 +4,9 @@
 // gobwas/ws, and hands /chat messages to the chat hub (target/chat), whose
 // deliveries come back through this package's outbox as shared, once-encoded
 // frames queued per connection and flushed with one writev per loop turn.
-// /echo, /healthz and /metrics are served here too, and the chat page at /
-// (target/web). With --tls-cert the same
+// /echo, /healthz and /metrics are served here too, the chat page at /
+// (target/web), and Socket.IO v4 at /socket.io/ (target/sio, hooked in by
+// socketio.go: its users join the same hub). With --tls-cert the same
 // connection code runs over crypto/tls, one goroutine per connection.
 package target
 
@@ -27,6 +28,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/wsbench/wsbench/target/chat"
+	"github.com/wsbench/wsbench/target/sio"
 	"github.com/wsbench/wsbench/target/web"
 )
 
@@ -59,6 +61,8 @@ type Config struct {
 	Cluster        string
 	ClusterName    string        // separates clusters on one NATS server (subject and bucket prefix)
 	ClusterNodeTTL time.Duration // a dead node's nicknames are free again within this
+	// SocketIO configures /socket.io/ (zero fields: target/sio's defaults).
+	SocketIO sio.Config
 }
 
 // DefaultConfig returns the defaults of `wsbench serve`.
@@ -81,6 +85,7 @@ func DefaultConfig() Config {
 		Loops:            runtime.NumCPU(),
 		HandshakeTimeout: 5 * time.Second,
 		CloseTimeout:     3 * time.Second,
+		SocketIO:         sio.DefaultConfig(),
 	}
 }
 
@@ -129,7 +134,8 @@ type Server struct {
 	loops   []*loopState
 
 	tls *tlsServer
-	web *web.Site // the chat page at /
+	web *web.Site    // the chat page at /
+	sio *sio.Manager // Socket.IO sessions at /socket.io/
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -190,16 +196,22 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
 	s.hub = hub
+	if cfg.SocketIO.OutboundLimit <= 0 {
+		cfg.SocketIO.OutboundLimit = cfg.OutboundLimit // a polling session's queue, bounded like a connection's
+	}
+	s.sio = sio.New(cfg.SocketIO, sioCore{s})
 
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
 			_ = hub.Shutdown(context.Background())
+			s.sio.Shutdown()
 			return nil, fmt.Errorf("start server: load TLS key pair %s, %s: %w", cfg.TLSCert, cfg.TLSKey, err)
 		}
 		ts, err := startTLS(s, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 		if err != nil {
 			_ = hub.Shutdown(context.Background())
+			s.sio.Shutdown()
 			return nil, fmt.Errorf("start server: %w", err)
 		}
 		s.tls = ts
@@ -227,6 +239,7 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	}()
 	if err := <-booted; err != nil {
 		_ = hub.Shutdown(context.Background())
+		s.sio.Shutdown()
 		return nil, fmt.Errorf("start server: %w", err)
 	}
 	logger.Info("serving", "addr", s.addr.String(), "loops", cfg.Loops)
@@ -269,7 +282,8 @@ func (s *Server) Metrics() string {
 }
 
 func (s *Server) appendMetrics(dst []byte) []byte {
-	return s.m.appendPrometheus(dst, s.hubStats(), s.half.total.Load())
+	dst = s.m.appendPrometheus(dst, s.hubStats(), s.half.total.Load())
+	return appendSIOMetrics(dst, s.sio.Stats())
 }
 
 func (s *Server) hubStats() HubStats { return s.hub.Stats() }
@@ -315,6 +329,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 	if err := s.hub.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("flush chat history: %w", err))
 	}
+	s.sio.Shutdown() // parked polls get the close packet; WebSockets close below
 
 	wait, cancel := context.WithTimeout(context.Background(), s.cfg.CloseTimeout)
 	defer cancel()
@@ -386,6 +401,18 @@ func (s *Server) deliver(to []uint64, payload []byte, droppable bool) {
 	if len(to) == 0 {
 		return
 	}
+	sessions := 0
+	for _, id := range to {
+		if sio.IsSession(id) {
+			sessions++
+		}
+	}
+	if sessions > 0 {
+		s.sio.Deliver(to, payload, droppable)
+		if sessions == len(to) {
+			return
+		}
+	}
 	f := s.frames.encode(0x1, payload)
 	f.born = s.now()
 	s.table.mu.RLock()
@@ -405,6 +432,10 @@ func (s *Server) deliver(to []uint64, payload []byte, droppable bool) {
 
 // closeConn starts a close handshake with code on connection id.
 func (s *Server) closeConn(id uint64, code uint16, reason string) {
+	if sio.IsSession(id) {
+		s.sio.Kick(id, reason)
+		return
+	}
 	s.table.mu.RLock()
 	c := s.table.getLocked(id)
 	s.table.mu.RUnlock()
@@ -582,6 +613,7 @@ func (s *Server) connGone(c *wsConn) {
 	if c.route == routeChat && c.state != stHandshake {
 		s.hub.Closed(c.id)
 	}
+	c.sioGone()
 	s.m.connsCurrent.Add(-1)
 }
 
