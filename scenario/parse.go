@@ -394,7 +394,7 @@ func (d *decoder) checkSelector(it *ynode, field string, th report.Threshold, p 
 					}
 				}
 				slices.Sort(keys)
-				d.failHint(it, field, closest(want.Key, keys), "selector %s: no series has the tag `%s` (tags of this scenario: %s)", th.Metric, want.Key, strings.Join(keys, ", "))
+				d.failHint(it, field, closest(want.Key, keys), "selector %s: no series has the tag `%s` (tags in this file: %s)", th.Metric, want.Key, strings.Join(keys, ", "))
 				return
 			}
 			d.failHint(it, field, closest(want.Value, values), "selector %s: no series has %s=%s (%s is one of %s)", th.Metric, want.Key, want.Value, want.Key, strings.Join(values, ", "))
