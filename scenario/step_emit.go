@@ -164,15 +164,15 @@ func compileEmit(s *scenarioRun, c *cstep, env compileEnv) error {
 		return fmt.Errorf("%s: emit %s ack: %w", c.Pos, e.Event, err)
 	}
 	if e.Ack {
-		reg := s.r.m.reg
+		reg := env.tags
 		name := nameOr(e.Name, e.Event)
 		c.lat = reg.Latency(name)
 		if env.paced {
 			c.raw = reg.Latency(name + report.RawSuffix)
 		}
 	}
-	if s.r.sio == nil {
-		s.r.sio = newSIOMetrics(s.r.m.reg)
+	if s.sio == nil {
+		s.sio = newSIOMetrics(s.m.tags)
 	}
 	return nil
 }

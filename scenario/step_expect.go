@@ -104,7 +104,7 @@ func compileExpect(s *scenarioRun, c *cstep, env compileEnv) error {
 	if err = c.Expect.Match.Compile(); err != nil {
 		err = fmt.Errorf("%s: expect %s: %w", c.Pos, c.Expect.Name, err)
 	}
-	reg := s.r.m.reg
+	reg := env.tags
 	name := nameOr(c.Expect.Name, "expect")
 	c.lat = reg.Latency(name)
 	if env.paced {

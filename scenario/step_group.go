@@ -44,9 +44,9 @@ func compileGroup(s *scenarioRun, c *cstep, env compileEnv) error {
 	if c.Group == nil {
 		return fmt.Errorf("%s: group step without a body", c.Pos)
 	}
-	c.lat = s.r.m.reg.Latency(nameOr(c.Group.Name, "group"))
+	c.lat = env.tags.Latency(nameOr(c.Group.Name, "group"))
 	var err error
-	c.sub, err = s.compile(c.Group.Steps, env.paced, env.tap, env.dialers)
+	c.sub, err = s.compile(c.Group.Steps, env)
 	return err
 }
 

@@ -50,7 +50,7 @@ func compilePing(s *scenarioRun, c *cstep, env compileEnv) error {
 	if c.Ping == nil {
 		return fmt.Errorf("%s: ping step without options", c.Pos)
 	}
-	c.lat = s.r.m.reg.Latency(nameOr(c.Ping.Name, "ping"))
+	c.lat = env.tags.Latency(nameOr(c.Ping.Name, "ping"))
 	return nil
 }
 

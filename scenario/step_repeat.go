@@ -60,7 +60,7 @@ func compileRepeat(s *scenarioRun, c *cstep, env compileEnv) error {
 		return fmt.Errorf("%s: repeat step without a body", c.Pos)
 	}
 	var err error
-	c.sub, err = s.compile(c.Repeat.Steps, env.paced || c.Repeat.Every > 0, env.tap, env.dialers)
+	c.sub, err = s.compile(c.Repeat.Steps, compileEnv{paced: env.paced || c.Repeat.Every > 0, tags: env.tags, tap: env.tap, dialers: env.dialers})
 	return err
 }
 

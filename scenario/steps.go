@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/wsbench/wsbench/dialer"
+	"github.com/wsbench/wsbench/report"
 )
 
 // StepKind tells which kind of step a Step is, and so which of its fields is set.
@@ -90,7 +91,8 @@ func init() {
 
 // compileEnv is what compiling a step may need besides the step itself.
 type compileEnv struct {
-	paced   bool // inside a repeat with `every`: latencies are also kept raw
+	paced   bool           // inside a repeat with `every`: latencies are also kept raw
+	tags    *report.Tagged // the series the step's latency goes to: its scenario's and its own (and enclosing steps') tags
 	tap     dialer.Tap
 	dialers map[string]*dialer.Dialer // shared by every connect step of the run
 }

@@ -59,7 +59,14 @@ func TestStepKindsSchema(t *testing.T) {
 	var objects, bare []string
 	for _, alt := range schema.Defs["step"].AnyOf {
 		bare = append(bare, alt.Enum...)
-		if len(alt.Required) == 1 && len(alt.Properties) == 1 {
+		if len(alt.Required) != 1 {
+			continue
+		}
+		// An object form is its kind, and `tags` beside it (tags.go).
+		if _, ok := alt.Properties["tags"]; !ok {
+			t.Errorf("schema $defs.step's form %q does not allow `tags` beside the kind", alt.Required[0])
+		}
+		if len(alt.Properties) == 2 {
 			objects = append(objects, alt.Required[0])
 		}
 	}
