@@ -182,7 +182,7 @@ func (s *scenarioRun) compile(steps []Step, env compileEnv) ([]cstep, error) {
 		st := &steps[i]
 		c := &out[i]
 		c.Step = st
-		if st.Kind < 0 || st.Kind >= numStepKinds {
+		if st.Kind < 0 || st.Kind >= numStepKinds() {
 			return nil, fmt.Errorf("%s: unknown step kind %v", st.Pos, st.Kind)
 		}
 		senv := env

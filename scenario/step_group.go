@@ -8,6 +8,14 @@ import (
 // step_group.go is the group step: it runs its steps and records their
 // total duration under its name.
 
+// StepGroup is the kind of a `group` step; its number is its index in
+// the kind table (steps.go).
+const StepGroup StepKind = 7
+
+func init() {
+	registerStep(StepGroup, stepKind{name: "group", parse: parseGroup, compile: compileGroup, run: runGroup, keepsAside: true, block: groupBlock, latency: groupLatency})
+}
+
 var (
 	groupFields = []string{"name", "steps"}
 )

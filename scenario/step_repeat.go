@@ -9,6 +9,14 @@ import (
 // for a duration, optionally paced by `every` (then latencies count from
 // the scheduled start: coordinated-omission correction).
 
+// StepRepeat is the kind of a `repeat` step; its number is its index in
+// the kind table (steps.go).
+const StepRepeat StepKind = 4
+
+func init() {
+	registerStep(StepRepeat, stepKind{name: "repeat", parse: parseRepeat, compile: compileRepeat, run: runRepeat, keepsAside: true, block: repeatBlock})
+}
+
 var (
 	repeatFields = []string{"count", "duration", "every", "steps"}
 )

@@ -158,7 +158,7 @@ func (v *vu) step(st *cstep, sc sched) error {
 	if v.ctx.Err() != nil {
 		return errCancelled
 	}
-	if st.Kind < 0 || st.Kind >= numStepKinds {
+	if st.Kind < 0 || st.Kind >= numStepKinds() {
 		return fmt.Errorf("%s: unknown step kind %v", st.Pos, st.Kind)
 	}
 	k := &stepKinds[st.Kind]
