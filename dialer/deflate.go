@@ -10,12 +10,9 @@ import (
 
 	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws/wsflate"
-)
 
-// deflateTail is what RFC 7692 strips from every compressed message; the
-// reader appends it back, followed by an empty final stored block so that
-// the flate reader ends with io.EOF.
-var deflateTail = [...]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff}
+	"github.com/wsbench/wsbench/internal/wsproto"
+)
 
 // errTooBig is returned by inflate when the message exceeds the limit.
 var errTooBig = errors.New("inflated message exceeds the size limit")
@@ -33,7 +30,7 @@ type flateConn struct {
 	pool *flatePool
 	out  appendWriter // compressed outgoing message (write side, under wmu)
 	in   []byte       // inflated incoming message (read side)
-	src  tailReader
+	src  wsproto.TailReader
 }
 
 // offerDeflate is the extension offer: no context takeover either way, so
@@ -89,16 +86,16 @@ func (f *flateConn) deflate(p []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("permessage-deflate: %w", err)
 	}
-	b := f.out.b
-	if len(b) < 4 || !bytes.Equal(b[len(b)-4:], deflateTail[:4]) {
+	b, ok := wsproto.TrimSyncTail(f.out.b)
+	if !ok {
 		return nil, fmt.Errorf("permessage-deflate: compressor output lacks the sync tail")
 	}
-	return b[:len(b)-4], nil
+	return b, nil
 }
 
 // inflate decompresses one message into f.in, refusing output beyond limit.
 func (f *flateConn) inflate(p []byte, limit int) ([]byte, error) {
-	f.src.reset(p)
+	f.src.Reset(p)
 	r, _ := f.pool.r.Get().(io.ReadCloser)
 	if r == nil {
 		r = flate.NewReader(&f.src)
@@ -106,7 +103,7 @@ func (f *flateConn) inflate(p []byte, limit int) ([]byte, error) {
 		return nil, err
 	}
 	defer func() {
-		f.src.reset(nil)
+		f.src.Reset(nil)
 		f.pool.r.Put(r)
 	}()
 	out := f.in[:0]
@@ -141,41 +138,4 @@ type appendWriter struct{ b []byte }
 func (w *appendWriter) Write(p []byte) (int, error) {
 	w.b = append(w.b, p...)
 	return len(p), nil
-}
-
-// tailReader reads a message followed by deflateTail. It implements
-// io.ByteReader so that flate does not wrap it in a bufio.Reader.
-type tailReader struct {
-	p    []byte
-	tail int
-}
-
-func (r *tailReader) reset(p []byte) { r.p, r.tail = p, 0 }
-
-func (r *tailReader) Read(b []byte) (int, error) {
-	if len(r.p) > 0 {
-		n := copy(b, r.p)
-		r.p = r.p[n:]
-		return n, nil
-	}
-	if r.tail >= len(deflateTail) {
-		return 0, io.EOF
-	}
-	n := copy(b, deflateTail[r.tail:])
-	r.tail += n
-	return n, nil
-}
-
-func (r *tailReader) ReadByte() (byte, error) {
-	if len(r.p) > 0 {
-		c := r.p[0]
-		r.p = r.p[1:]
-		return c, nil
-	}
-	if r.tail >= len(deflateTail) {
-		return 0, io.EOF
-	}
-	c := deflateTail[r.tail]
-	r.tail++
-	return c, nil
 }

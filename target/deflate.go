@@ -255,15 +255,10 @@ func (c *wsConn) inflatedMessage(op ws.OpCode, p []byte) {
 	s.pmdPools.putInflater(in)
 }
 
-// deflateTail is what RFC 7692 §7.2.2 strips from each compressed message,
-// followed by an empty final stored block so the decompressor ends on EOF
-// rather than waiting for more input.
-var deflateTail = [...]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff}
-
 // inflater is a pooled decompressor with its output buffer.
 type inflater struct {
 	fr  io.ReadCloser // klauspost flate reader; implements flate.Resetter
-	src tailReader
+	src wsproto.TailReader
 	out []byte
 }
 
@@ -275,7 +270,7 @@ const maxPooledInflate = 64 << 10
 // more than limit bytes of output: a deflate bomb stops at limit+1 bytes
 // read, with 1009. Corrupt data gets 1007.
 func (in *inflater) inflate(p []byte, st *pmdConn, limit int) ([]byte, *frameError) {
-	in.src.reset(p)
+	in.src.Reset(p)
 	var dict []byte
 	if st.takeover {
 		dict = st.win
@@ -305,7 +300,7 @@ func (in *inflater) inflate(p []byte, st *pmdConn, limit int) ([]byte, *frameErr
 		}
 	}
 	in.out = out
-	if len(in.src.p) > 0 {
+	if in.src.Unread() > 0 {
 		// Data after the final block (RFC 7692 §7.2.3.1 allows a BFINAL
 		// block, but nothing after it in the same message).
 		return nil, errInflate
@@ -339,43 +334,6 @@ func (p *pmdConn) keepWindow(out []byte) {
 	p.win = append(p.win, out...)
 }
 
-// tailReader reads a message followed by deflateTail. It implements
-// io.ByteReader so that flate reads it directly, without a bufio.Reader.
-type tailReader struct {
-	p    []byte
-	tail int
-}
-
-func (r *tailReader) reset(p []byte) { r.p, r.tail = p, 0 }
-
-func (r *tailReader) Read(b []byte) (int, error) {
-	if len(r.p) > 0 {
-		n := copy(b, r.p)
-		r.p = r.p[n:]
-		return n, nil
-	}
-	if r.tail == len(deflateTail) {
-		return 0, io.EOF
-	}
-	n := copy(b, deflateTail[r.tail:])
-	r.tail += n
-	return n, nil
-}
-
-func (r *tailReader) ReadByte() (byte, error) {
-	if len(r.p) > 0 {
-		b := r.p[0]
-		r.p = r.p[1:]
-		return b, nil
-	}
-	if r.tail == len(deflateTail) {
-		return 0, io.EOF
-	}
-	b := deflateTail[r.tail]
-	r.tail++
-	return b, nil
-}
-
 // pmdPools lends decompressors, windowed compressors and scratch buffers
 // to whichever goroutine needs one for the length of one message.
 type pmdPools struct {
@@ -392,7 +350,7 @@ func (pp *pmdPools) getInflater() *inflater {
 }
 
 func (pp *pmdPools) putInflater(in *inflater) {
-	in.src.reset(nil)
+	in.src.Reset(nil)
 	if cap(in.out) > maxPooledInflate {
 		in.out = nil
 	}
@@ -438,10 +396,11 @@ func (pp *pmdPools) deflate(w *appendWriter, payload []byte, bits uint8) error {
 			return err
 		}
 	}
-	if !bytes.HasSuffix(w.b, deflateTail[:4]) {
+	b, ok := wsproto.TrimSyncTail(w.b)
+	if !ok {
 		return errNoSyncTail
 	}
-	w.b = w.b[:len(w.b)-4]
+	w.b = b
 	return nil
 }
 

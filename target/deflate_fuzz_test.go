@@ -9,6 +9,7 @@ import (
 
 	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws/wsflate"
+	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
 // FuzzInflate holds the server's inflate (klauspost flate, with the size
@@ -35,11 +36,11 @@ func FuzzInflate(f *testing.F) {
 		if takeover {
 			dict = []byte("a dictionary the previous message left behind")
 		}
-		var src tailReader // a ByteReader: compress/flate reads no further than it needs
-		src.reset(data)
+		var src wsproto.TailReader // a ByteReader: compress/flate reads no further than it needs
+		src.Reset(data)
 		ref := flate.NewReaderDict(&src, dict)
 		want, err := io.ReadAll(io.LimitReader(ref, int64(limit)+1))
-		trailing := len(src.p) > 0 // bytes after a final block
+		trailing := src.Unread() > 0 // bytes after a final block
 		switch {
 		case err == nil && len(want) > int(limit):
 			if fe != errInflateBig {
@@ -63,7 +64,7 @@ func FuzzInflate(f *testing.F) {
 			t.Fatalf("window grew to %d bytes, over 2^%d", len(st.win), st.clientBits)
 		}
 		// The same inflater keeps working after whatever happened.
-		in.src.reset(nil)
+		in.src.Reset(nil)
 		st2 := &pmdConn{serverBits: 15, clientBits: 15}
 		if got, fe := in.inflate([]byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}, st2, 100); fe != nil || string(got) != "Hello" {
 			t.Fatalf("inflater broken after that input: %q %v", got, fe)

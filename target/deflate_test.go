@@ -17,6 +17,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gorilla/websocket"
 	"github.com/klauspost/compress/flate"
+	"github.com/wsbench/wsbench/internal/wsproto"
 )
 
 func upgradeRequestExt(path string, exts ...string) string {
@@ -107,7 +108,7 @@ func deflateMsg(t testing.TB, p []byte) []byte {
 // inflateMsg inflates a compressed message from the server.
 func inflateMsg(t testing.TB, p []byte) []byte {
 	t.Helper()
-	r := flate.NewReader(io.MultiReader(bytes.NewReader(p), bytes.NewReader(deflateTail[:])))
+	r := flate.NewReader(io.MultiReader(bytes.NewReader(p), bytes.NewReader(wsproto.DeflateTail[:])))
 	out, err := io.ReadAll(r)
 	if err != nil {
 		t.Fatalf("inflate the server's message: %v", err)
