@@ -282,7 +282,7 @@ func (c *wsConn) flush(sc *scratch) (closeNow bool) {
 			}
 			for i, f := range sc.frames[:n] {
 				if f.born != 0 && err == nil {
-					s.m.deliveryDelay.observe(written - f.born)
+					s.m.deliveryDelay.Observe(written - f.born)
 				}
 				f.release()
 				sc.frames[i] = nil

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/wsbench/wsbench/internal/wsproto"
+	"github.com/wsbench/wsbench/target/internal/promhist"
 )
 
 // metrics holds the server's counters. They are plain atomics written in the
@@ -26,7 +27,7 @@ type metrics struct {
 	drops          atomic.Int64 // Chatter dropped for a full queue
 	slowDisconnect atomic.Int64
 	httpRequests   atomic.Int64 // /healthz, /metrics, 404s
-	deliveryDelay  delayHistogram
+	deliveryDelay  promhist.Histogram
 	pmd            pmdMetrics // permessage-deflate (deflate.go)
 
 	mu             sync.Mutex
@@ -110,7 +111,7 @@ func (m *metrics) appendPrometheus(dst []byte, hs HubStats, handshakesPending in
 	counter("wsbench_room_creates_limited_total", "Joins refused because the connection created --room-creates rooms within a minute.", int64(hs.RoomCreatesLimited))
 
 	dst = m.pmd.appendPrometheus(dst)
-	dst = m.deliveryDelay.appendPrometheus(dst, "wsbench_delivery_delay_seconds",
+	dst = m.deliveryDelay.AppendPrometheus(dst, "wsbench_delivery_delay_seconds",
 		"Time from the hub encoding a delivery (a room, shout or dm message) to its frame being written to the recipient's socket.")
 
 	m.mu.Lock()
@@ -159,55 +160,4 @@ func (m *metrics) appendPrometheus(dst []byte, hs HubStats, handshakesPending in
 	}
 	m.mu.Unlock()
 	return dst
-}
-
-// delayBounds are the upper bounds (ns) of delayHistogram's buckets: fine
-// below 20 ms, where the reference server's fan-out goals lie.
-var delayBounds = [...]int64{
-	50e3, 100e3, 200e3, 500e3,
-	1e6, 2e6, 3e6, 5e6, 7.5e6, 10e6, 15e6, 20e6, 30e6, 50e6, 75e6,
-	100e6, 200e6, 500e6, 1e9, 2e9, 5e9,
-}
-
-// delayHistogram is a fixed-bucket histogram of durations with atomic
-// counts: one bucket search and two atomic adds per sample, no memory per
-// connection, and the Prometheus histogram type on /metrics.
-type delayHistogram struct {
-	counts [len(delayBounds) + 1]atomic.Int64 // last: above every bound (+Inf)
-	sum    atomic.Int64                       // ns
-}
-
-func (h *delayHistogram) observe(d int64) {
-	if d < 0 {
-		d = 0
-	}
-	i := 0
-	for i < len(delayBounds) && d > delayBounds[i] {
-		i++
-	}
-	h.counts[i].Add(1)
-	h.sum.Add(d)
-}
-
-// appendPrometheus writes h as a Prometheus histogram in seconds.
-func (h *delayHistogram) appendPrometheus(dst []byte, name, help string) []byte {
-	dst = append(dst, "# HELP "+name+" "+help+"\n# TYPE "+name+" histogram\n"...)
-	var cum int64
-	for i := range h.counts {
-		cum += h.counts[i].Load()
-		dst = append(dst, name+`_bucket{le="`...)
-		if i < len(delayBounds) {
-			dst = strconv.AppendFloat(dst, float64(delayBounds[i])/1e9, 'g', -1, 64)
-		} else {
-			dst = append(dst, "+Inf"...)
-		}
-		dst = append(dst, `"} `...)
-		dst = strconv.AppendInt(dst, cum, 10)
-		dst = append(dst, '\n')
-	}
-	dst = append(dst, name+"_sum "...)
-	dst = strconv.AppendFloat(dst, float64(h.sum.Load())/1e9, 'g', -1, 64)
-	dst = append(dst, "\n"+name+"_count "...)
-	dst = strconv.AppendInt(dst, cum, 10)
-	return append(dst, '\n')
 }

@@ -386,7 +386,7 @@ func (n *Node) handle(m *nats.Msg) {
 	n.stats.received.Add(1)
 	if sent := m.Header.Get(sentHeader); sent != "" {
 		if ns, err := strconv.ParseInt(sent, 10, 64); err == nil {
-			n.stats.brokerDelay.observe(time.Duration(time.Now().UnixNano() - ns))
+			n.stats.brokerDelay.Observe(time.Now().UnixNano() - ns)
 		}
 	}
 	if n.handleMembers(rest, m) {

@@ -150,7 +150,7 @@ func (h *History) finish(seq uint64, err error) {
 		return
 	}
 	if err == nil {
-		h.n.stats.ackDelay.observe(time.Since(p.sent))
+		h.n.stats.ackDelay.Observe(int64(time.Since(p.sent)))
 	} else {
 		h.n.stats.storeErrors.Add(1)
 	}
