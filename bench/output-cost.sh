@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # output-cost.sh — what `--push prometheus-rw=URL` and `--html FILE` cost
-# the load generator: the same 1,000-VU scenario (bench/fanout-1000.yaml,
-# 1,000 members of one room, 100,000 deliveries/s) runs against
+# the load generator: the same 1,000-VU scenario (bench/output-cost.yaml,
+# 1,000 VUs echoing every 100 ms; SCENARIO=bench/fanout-1000.yaml for a saturated one) runs against
 # `wsbench serve` in a process of its own, plain, with --push to a real
 # Prometheus (started here with --web.enable-remote-write-receiver on a
 # loopback port), with --html, and with both. The configurations take turns
@@ -11,7 +11,7 @@
 # the plain run's median.
 #
 # Usage: bench/output-cost.sh
-# Env:   RUNS (default 3), SCENARIO (default bench/fanout-1000.yaml),
+# Env:   RUNS (default 3), SCENARIO (default bench/output-cost.yaml),
 #        WSBENCH (a prebuilt binary), LOG (folder for each run's output;
 #        default a temporary one, printed at the end), PROMETHEUS (the
 #        binary; default `prometheus` on PATH, installed with apt-get when
@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-3}
-scenario=${SCENARIO:-bench/fanout-1000.yaml}
+scenario=${SCENARIO:-bench/output-cost.yaml}
 log=${LOG:-$(mktemp -d /tmp/wsbench-output-cost.XXXXXX)}
 mkdir -p "$log"
 bin=$log/wsbench
