@@ -139,3 +139,32 @@ func FuzzTemplate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMemberValues: the one-pass lookup of up to three member names finds
+// exactly what Lookup finds for each of them on its own, on any input.
+func FuzzMemberValues(f *testing.F) {
+	f.Add([]byte(`{"op":"said","from":"u7","ts":17,"seq":42}`), "ts", "seq", "from")
+	f.Add([]byte(`{"a\u0062":1,"ab":2,"c":{"ts":3}}`), "ab", "c", "")
+	f.Add([]byte(`{"x":1,"x":2,"y":[1,2`), "x", "y", "x")
+	f.Add([]byte(`[1,{"0":2}]`), "0", "", "1")
+	f.Fuzz(func(t *testing.T, msg []byte, a, b, c string) {
+		for _, k := range []string{a, b, c} {
+			if strings.Contains(k, ".") {
+				return
+			}
+		}
+		cl := &clistener{Listener: &Listener{LatencyField: a, SeqField: b, SenderField: c}}
+		compilePlan(cl)
+		var got [numFields][]byte
+		cl.plan.find(msg, &got)
+		for k, key := range cl.plan.keys {
+			if key == "" {
+				continue
+			}
+			want, _ := Lookup(msg, key)
+			if string(got[k]) != string(want) || (got[k] == nil) != (want == nil) {
+				t.Fatalf("field %q of %q: one pass %q, Lookup %q", key, msg, got[k], want)
+			}
+		}
+	})
+}

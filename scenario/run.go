@@ -282,6 +282,7 @@ func (s *scenarioRun) compileListeners() error {
 				c.unit = 1
 			}
 		}
+		compilePlan(c)
 	}
 	return nil
 }
