@@ -168,3 +168,49 @@ func FuzzMemberValues(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMatchFind: a listener's one-pass match and field lookup agrees with
+// Match followed by Lookup of each field, on any input.
+func FuzzMatchFind(f *testing.F) {
+	f.Add([]byte(`{"op":"said","from":"u7","ts":17,"seq":42}`), "ts", "seq", "from")
+	f.Add([]byte(`{"op":"said","history":null,"ts":1}`), "ts", "", "")
+	f.Add([]byte(`{"op":"said","history":[],"op":"x"}`), "op", "history", "")
+	f.Add([]byte(` {"op" : "sa\u0069d", "n": {"k": 2}}`), "n", "op", "x")
+	f.Fuzz(func(t *testing.T, msg []byte, a, b, c string) {
+		for _, k := range []string{a, b, c} {
+			if strings.Contains(k, ".") {
+				return
+			}
+		}
+		l := &Listener{Match: Matcher{JSON: map[string]any{"op": "said", "history": nil, "n": map[string]any{"k": 2}}},
+			LatencyField: a, SeqField: b, SenderField: c}
+		if len(msg) > 0 && msg[0] == ' ' {
+			l.Match.JSON = map[string]any{"op": "said", "history": nil}
+		}
+		if err := l.Match.Compile(); err != nil {
+			t.Fatal(err)
+		}
+		cl := &clistener{Listener: l}
+		compilePlan(cl)
+		if cl.plan.all == nil {
+			t.Fatal("the one-pass plan is not used")
+		}
+		var got [numFields][]byte
+		ok := cl.matchFind(ws.OpText, msg, nil, &got)
+		if want := l.Match.Match(ws.OpText, msg, nil); ok != want {
+			t.Fatalf("%q: one pass matched %v, Match %v", msg, ok, want)
+		}
+		if !ok {
+			return
+		}
+		for k, key := range cl.plan.keys {
+			if key == "" {
+				continue
+			}
+			want, _ := Lookup(msg, key)
+			if string(got[k]) != string(want) || (got[k] == nil) != (want == nil) {
+				t.Fatalf("field %q of %q: one pass %q, Lookup %q", key, msg, got[k], want)
+			}
+		}
+	})
+}

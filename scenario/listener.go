@@ -47,13 +47,11 @@ const seqWindow = 64
 // observe looks at one inbound data message.
 func (s *listenerState) observe(op ws.OpCode, msg []byte, now time.Time, m *metrics) {
 	l := s.l
-	if !l.Match.Match(op, msg, s.vars) {
+	var f [numFields][]byte
+	if !l.matchFind(op, msg, s.vars, &f) {
 		return
 	}
 	l.count.Inc()
-	msg = l.Match.subject(msg)
-	var f [numFields][]byte
-	l.plan.find(msg, &f)
 	if l.lat != nil {
 		if ts, ok := parseJSONInt(f[fieldLatency]); ok {
 			l.lat.Record(time.Duration(now.UnixNano() - ts*l.unit))

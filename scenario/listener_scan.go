@@ -9,6 +9,7 @@ package scenario
 import (
 	"strings"
 
+	"github.com/gobwas/ws"
 	"github.com/wsbench/wsbench/internal/jsonscan"
 )
 
@@ -27,6 +28,12 @@ const (
 type fieldPlan struct {
 	keys    [numFields]string
 	onePass bool
+	// When the listener's matcher is a JSON object subset and nothing else
+	// (no regex, no event) and onePass holds: the matcher's keys followed
+	// by keys, and the matcher's expected values, so that matching and
+	// finding the fields is one pass (matchFind).
+	all  []string
+	want *matchNode
 }
 
 // compilePlan sets up l's fieldPlan from its Listener.
@@ -45,6 +52,61 @@ func compilePlan(l *clistener) {
 			p.onePass = false
 		}
 	}
+	m := &l.Match
+	if p.onePass && m.Event == "" && m.Regex == nil && m.compiled != nil && m.compiled.root.kind == matchObject &&
+		!hasEmptyKey(m.compiled.root.keys) && len(m.compiled.root.keys)+numFields <= 2*maxOnePassKeys {
+		p.want = &m.compiled.root
+		p.all = append(append([]string(nil), p.want.keys...), p.keys[:]...)
+	}
+}
+
+// matchFind is Match followed by find, in one pass over msg when the plan
+// allows (all set), with Match and find otherwise. It reports whether msg
+// matched; out is set only then.
+func (l *clistener) matchFind(op ws.OpCode, msg []byte, v *Vars, out *[numFields][]byte) bool {
+	p := &l.plan
+	if p.all == nil {
+		if !l.Match.Match(op, msg, v) {
+			return false
+		}
+		p.find(l.Match.subject(msg), out)
+		return true
+	}
+	// Match's rules for the frame type, then the object subset.
+	switch op {
+	case ws.OpText:
+		if l.Match.Binary {
+			return false
+		}
+	case ws.OpBinary:
+	default:
+		return false
+	}
+	var at [2 * maxOnePassKeys]int
+	if !memberValues(msg, jsonscan.SkipWS(msg, 0), p.all, at[:len(p.all)]) {
+		return false // not an object
+	}
+	nm := len(p.want.keys)
+	for k, j := range at[:nm] {
+		if j < 0 {
+			if p.want.kids[k].kind == matchNull {
+				continue // null matches an absent key too
+			}
+			return false
+		}
+		if !matchValue(msg, j, &p.want.kids[k], v) {
+			return false
+		}
+	}
+	for k, j := range at[nm:len(p.all)] {
+		if j < 0 {
+			continue
+		}
+		if end, ok := skipValue(msg, j); ok {
+			out[k] = msg[j:end]
+		}
+	}
+	return true
 }
 
 // find stores in out the raw JSON value of each used field of msg, nil for
@@ -64,7 +126,7 @@ func (p *fieldPlan) find(msg []byte, out *[numFields][]byte) {
 		if j < 0 {
 			continue
 		}
-		if end, ok := jsonscan.SkipValue(msg, j); ok {
+		if end, ok := skipValue(msg, j); ok {
 			out[k] = msg[j:end]
 		}
 	}
@@ -92,7 +154,7 @@ func memberValues(msg []byte, i int, keys []string, at []int) bool {
 		if i >= len(msg) || msg[i] != '"' {
 			return true // '}' or malformed
 		}
-		end, esc, ok := jsonscan.SkipString(msg, i)
+		end, esc, ok := skipString(msg, i)
 		if !ok {
 			return true
 		}
@@ -114,7 +176,7 @@ func memberValues(msg []byte, i int, keys []string, at []int) bool {
 		if left == 0 {
 			break
 		}
-		if i, ok = jsonscan.SkipValue(msg, i); !ok {
+		if i, ok = skipValue(msg, i); !ok {
 			return true
 		}
 		i = jsonscan.SkipWS(msg, i)
@@ -162,3 +224,43 @@ func (s *listenerState) track(sender []byte, seq int64) (*seqTrack, bool) {
 	}
 	return &s.senders[len(s.senders)-1].t, true
 }
+
+// skipString is jsonscan.SkipString with the common case inline: a string
+// without escapes. msg[i] is '"'.
+func skipString(msg []byte, i int) (end int, esc, ok bool) {
+	j := i + 1
+	for j < len(msg) && msg[j] != '"' && msg[j] != '\\' {
+		j++
+	}
+	if j < len(msg) && msg[j] == '"' {
+		return j + 1, false, true
+	}
+	return jsonscan.SkipString(msg, i)
+}
+
+// skipValue is jsonscan.SkipValue with the common cases inline: a string
+// without escapes, a number.
+func skipValue(msg []byte, i int) (int, bool) {
+	switch c := msg[i]; {
+	case c == '"':
+		end, _, ok := skipString(msg, i)
+		return end, ok
+	case c == '-' || c >= '0' && c <= '9':
+		j := i + 1
+		for j < len(msg) && scalarByte[msg[j]] {
+			j++
+		}
+		return j, true
+	}
+	return jsonscan.SkipValue(msg, i)
+}
+
+// scalarByte: the bytes jsonscan.SkipValue takes as part of a number or
+// literal.
+var scalarByte = func() (t [256]bool) {
+	for c := range t {
+		b := byte(c)
+		t[c] = b == '-' || b == '+' || b == '.' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
+	}
+	return t
+}()
