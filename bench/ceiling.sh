@@ -72,7 +72,7 @@ c_echo() { # CONNS
 	newport
 	"$tmp/echo-server" $port & local srv=$!
 	sleep 0.3
-	"$tmp/echo-client" $port "$1" 10 > "$out"
+	"$tmp/echo-client" $port "$1" 10 > "$out" || true
 	kill $srv; wait $srv 2>/dev/null || true
 	awk '{ for (i = 1; i < NF; i++) { if ($i == "per_second") print "rt/s", $(i+1); if ($i == "client_cpu_us_per_rt") print "cpu_us/rt", $(i+1) } }' "$out"
 }
@@ -87,7 +87,7 @@ c_fanout() { # CONNS COUNT PERIOD_MS SOURCES YAML WORKERS
 	newport
 	"$tmp/fanout-server" $port "$1" "$2" "$3" 1 > "$out.server" & local srv=$!
 	sleep 0.3
-	/usr/bin/time -f "client: CPU %U %S s" "$tmp/fanout-client" $port "$1" "$2" "$4" > "$out" 2>&1
+	/usr/bin/time -f "client: CPU %U %S s" "$tmp/fanout-client" $port "$1" "$2" "$4" > "$out" 2>&1 || true
 	wait $srv || true
 	awk '/deliveries/ { for (i = 1; i < NF; i++) { if ($i == "client:") d = $(i+1); if ($i == "p99") p = $(i+1) } }
 	     /client: CPU/ { c = $3 + $4 }
@@ -115,7 +115,7 @@ c_upgrade() {
 	"$tmp/upgrade-server" $port > "$out.server" & local srv=$!
 	sleep 0.3
 	local t0; t0=$(date +%s.%N)
-	"$tmp/upgrade-client" $port "${UPGRADE_CONC:-64}" 16 > "$out"
+	"$tmp/upgrade-client" $port "${UPGRADE_CONC:-64}" 16 > "$out" || true
 	kill $srv; wait $srv 2>/dev/null || true
 	upgrade_rate "$out.server" "$t0"
 	awk '{ for (i = 1; i < NF; i++) if ($i == "client_cpu_us_per_upgrade") print "cpu_us/upgrade", $(i+1) }' "$out"
@@ -137,7 +137,7 @@ ws_upgrade() {
 }
 
 # pair LABEL KIND ARGS…: PAIRS interleaved runs of c_KIND and ws_KIND,
-# results appended to $tmp/results as "LABEL FIGURE SIDE PAIR VALUE".
+# results appended to $log/results as "LABEL FIGURE SIDE PAIR VALUE".
 pair() {
 	local label=$1 kind=$2; shift 2
 	for i in $(seq "$pairs"); do
@@ -148,12 +148,15 @@ pair() {
 			run=$((run + 1))
 			out=$log/$run-$kind-$side
 			echo "== $label, pair $i: $([ $side = c ] && echo C || echo wsbench)" >&2
-			"${side}_$kind" "$@" | tee /dev/stderr | awk -v l="$label" -v s=$side -v i="$i" '{ print l "\t" $1 "\t" s "\t" i "\t" $2 }' >> "$tmp/results"
+			local res
+			res=$("${side}_$kind" "$@") || true # a failed run leaves a gap, not the script
+			printf '%s\n' "$res" >&2
+			printf '%s\n' "$res" | awk -v l="$label" -v s=$side -v i="$i" 'NF == 2 { print l "\t" $1 "\t" s "\t" i "\t" $2 }' >> "$log/results"
 		done
 	done
 }
 
-: > "$tmp/results"
+: > "$log/results"
 for part in "${parts[@]}"; do
 	case $part in
 	echo)
@@ -207,4 +210,4 @@ END {
 				v[k SUBSEP "r", i] = v[k SUBSEP "ws", i] / v[k SUBSEP "c", i]
 		printf "| %s | %s | %s | %s | %s |\n", kp[1], kp[2], cell(k SUBSEP "c", fmt), cell(k SUBSEP "ws", fmt), cell(k SUBSEP "r", "%.2f")
 	}
-}' "$tmp/results"
+}' "$log/results"
