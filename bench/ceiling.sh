@@ -12,7 +12,8 @@
 #            of CONNS connections every PERIOD ms (one write per recipient,
 #            one writer thread), and a one-thread epoll client that reads
 #            them all; wsbench: bench/fanout-1000.yaml and fanout-19500.yaml
-#            against `wsbench serve` (bench/against-serve.sh). Figures:
+#            against `wsbench serve` (bench/against-serve.sh), from the same
+#            source addresses as the C client. Figures:
 #            client CPU per delivery (process CPU / deliveries, start-up and
 #            joins included) and delivery-latency p99.
 #   upgrade: a one-thread epoll server that answers the upgrade (101 with
@@ -95,7 +96,13 @@ c_fanout() { # CONNS COUNT PERIOD_MS SOURCES YAML WORKERS
 }
 ws_fanout() { # CONNS COUNT PERIOD_MS SOURCES YAML WORKERS
 	newport
-	PORT=$((port + 500)) KEEP_RESULTS="$out.json" bash bench/against-serve.sh "$5" --workers "$6" > "$out" 2>&1 || true
+	# The same source addresses as the C client (127.0.0.2, …): from one
+	# address, connect's search for a free ephemeral port among tens of
+	# thousands in use costs more than the deliveries (measured: a third of
+	# the 19,500-member client's CPU).
+	local src=()
+	[ "$4" -gt 1 ] && src=(--source "127.0.0.2-127.0.0.$((1 + $4))")
+	PORT=$((port + 500)) KEEP_RESULTS="$out.json" bash bench/against-serve.sh "$5" --workers "$6" "${src[@]}" > "$out" 2>&1 || true
 	[ -s "$out.json" ] || return 0
 	local c d p
 	c=$(awk '/^client: CPU/ { v = $4; sub(/s,?$/, "", v); print v }' "$out")
