@@ -23,6 +23,10 @@ var forbidden = map[string][]string{
 	"internal/trace": {"cmd", "scenario", "target", "report", "internal/inspect"},
 	// Inspect may use the wire (dialer, wsproto) and the trace format.
 	"internal/inspect": {"cmd", "scenario", "target", "report", "internal/socketio", "internal/jsonscan"},
+	// The scenario generator reads recordings through inspect and writes
+	// scenario YAML as text: it knows no scenario, server or report (its
+	// tests check the output with the scenario parser).
+	"internal/recgen": {"cmd", "scenario", "target", "report"},
 	// The leaves know nothing of wsbench.
 	"internal/wsproto":  {""},
 	"internal/jsonscan": {""},

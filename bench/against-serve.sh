@@ -61,7 +61,7 @@ echo "wsbench run exit status: $rc"
 echo "client: CPU ≥ ${ccpu}s (sampled every 0.2 s), peak RSS ${chwm} KiB"
 echo "server: CPU $(cpu $srv)s, peak RSS $(hwm $srv) KiB"
 curl -sf http://127.0.0.1:$port/metrics > "$tmp/metrics.txt" || true
-grep -E '^wsbench_(deliveries_total|drops_total|slow_consumer_disconnects_total|upgrades_total) ' "$tmp/metrics.txt" | tr '\n' ' '; echo
+grep -E '^wsbench_(deliveries_total|drops_total|slow_consumer_disconnects_total|upgrades_total|bytes_out_total|compressed_frames_total) ' "$tmp/metrics.txt" | tr '\n' ' '; echo
 if [ -s "$tmp/metrics0.txt" ]; then
   end=$tmp/metrics.txt; [ -s "$tmp/metrics1.txt" ] && end=$tmp/metrics1.txt
   t1=$(cat "$tmp/t1" 2>/dev/null || date +%s.%N)
@@ -70,7 +70,7 @@ if [ -s "$tmp/metrics0.txt" ]; then
   # Counter deltas over the window only, as totals and per second.
   awk -v t0="$(cat "$tmp/t0")" -v t1="$t1" '
     FNR == 1 { f++ }
-    /^wsbench_(deliveries_total|drops_total|upgrades_total|slow_consumer_disconnects_total) / { v[f, $1] = $2; names[$1] = 1 }
+    /^wsbench_(deliveries_total|drops_total|upgrades_total|slow_consumer_disconnects_total|bytes_out_total|compressed_frames_total) / { v[f, $1] = $2; names[$1] = 1 }
     END { printf "steady:"; for (n in names) printf " %s %d (%.0f/s)", n, v[2, n] - v[1, n], (v[2, n] - v[1, n]) / (t1 - t0); print "" }
   ' "$tmp/metrics0.txt" "$end"
 else

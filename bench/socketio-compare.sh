@@ -26,6 +26,18 @@
 # Usage: ARTILLERY=… bench/socketio-compare.sh [N ...]   (paced sizes; default 100 500 2000)
 #        MODES="flood" or MODES="paced" runs one workload only; RAMP=15
 #        spreads the paced arrivals over 15 s instead of 5 s.
+#
+# MODES="servers" compares the servers instead of the tools: the same
+# wsbench run against the Node example server and against `wsbench serve`
+# (its /socket.io/ endpoint), one after the other in the same invocation,
+# for three workloads: flood (bench/socketio-flood.yaml, acked `echo`),
+# say (bench/socketio-say.yaml, 20 users emit acked `say` back to back into
+# one room of 20) and chat (examples/socketio-chat.yaml, acked `say` every
+# 250 ms fanned out to rooms of 25, 100 connections).
+# Per run it prints acked emits, emits/s over the run, ack p50/p99, and the
+# SERVER's user+system CPU per acked emit (from /proc/PID/stat, start-up
+# excluded) and its RSS at the end. SERVE_LOOPS (default 1, like Node's one
+# thread) sets `serve --loops`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@")
@@ -57,7 +69,7 @@ start_server() {
 }
 
 row() { printf '%-9s %-6s %6s %8s %8s %8s %8s %8s %9s %12s %11s %7s\n' "$@"; }
-row tool mode VUs emits emits/s p50_ms p99_ms p99raw cpu_us/emit peak_RSS_MiB RSS_KiB/VU failed
+[ "$modes" = servers ] || row tool mode VUs emits emits/s p50_ms p99_ms p99raw cpu_us/emit peak_RSS_MiB RSS_KiB/VU failed
 
 run_wsbench() { # mode file vus [load flags]
 	start_server
@@ -100,8 +112,54 @@ run_artillery() { # mode file vus ramp_seconds
 		echo "$1 $3: no report ($(cat "$tmp/jq.err"))"
 }
 
+# cpu_ticks PID: user+system clock ticks of a process so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+start_serve() {
+	stop_server
+	"$tmp/wsbench" serve --addr "127.0.0.1:$port" --loops "${SERVE_LOOPS:-1}" --log-level warn >"$tmp/server.out" 2>&1 &
+	srv=$!
+	for _ in $(seq 100); do
+		curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return
+		sleep 0.1
+	done
+	echo "wsbench serve did not start" >&2
+	exit 1
+}
+
+srow() { printf '%-14s %-6s %8s %8s %8s %8s %14s %12s\n' "$@"; }
+
+run_servers() { # workload file metric [flags]
+	for server in node serve; do
+		if [ "$server" = node ]; then start_server; else start_serve; fi
+		local hz before after
+		hz=$(getconf CLK_TCK)
+		before=$(cpu_ticks "$srv")
+		"$tmp/wsbench" run "$2" --target "ws://127.0.0.1:$port" ${4:-} --quiet --out "$tmp/ws.json" >/dev/null 2>"$tmp/ws.err" || true
+		after=$(cpu_ticks "$srv")
+		rss=$(awk '/VmRSS/ {print $2}' "/proc/$srv/status")
+		jq -r --arg server "$server" --arg mode "$1" --arg m "$3" --arg ticks "$((after - before))" --arg hz "$hz" --arg rss "$rss" '
+			def secs: (sub("\\.[0-9]+Z$";"Z") | fromdate) + ((capture("\\.(?<f>[0-9]+)Z$").f // "0") | "0." + . | tonumber);
+			(.latencies | map(select(.name==$m)) | .[0]) as $l
+			| ((.meta.end | secs) - (.meta.start | secs)) as $secs
+			| [(if $server == "node" then "node socket.io" else "wsbench serve" end), $mode, $l.count,
+			   ($l.count / ([$secs,0.001]|max) | floor),
+			   ($l.p50_ns/1e6*100|round/100), ($l.p99_ns/1e6*100|round/100),
+			   (($ticks|tonumber) / ($hz|tonumber) * 1e6 / ([$l.count,1]|max) * 10 | round / 10),
+			   ($rss|tonumber/1024*10|round/10)] | @tsv' "$tmp/ws.json" 2>"$tmp/jq.err" |
+			while IFS=$'\t' read -r a b c d e f g h; do srow "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h"; done ||
+			echo "$server $1: no report ($(cat "$tmp/jq.err"); $(tail -3 "$tmp/ws.err"))"
+	done
+	stop_server
+}
+
 for mode in $modes; do
-	if [ "$mode" = flood ]; then
+	if [ "$mode" = servers ]; then
+		srow server mode emits emits/s p50_ms p99_ms server_us/emit RSS_MiB
+		run_servers flood bench/socketio-flood.yaml echo "--vus $flood_vus"
+		run_servers say bench/socketio-say.yaml say
+		run_servers chat examples/socketio-chat.yaml say
+	elif [ "$mode" = flood ]; then
 		run_wsbench flood bench/socketio-flood.yaml "$flood_vus"
 		[ -n "$artillery" ] && run_artillery flood socketio-flood.yml "$flood_vus" 1
 	else

@@ -22,7 +22,7 @@ var exampleChecks = map[string]struct {
 	latencies []string
 	counters  []string // must be above zero
 	stderr    string   // must appear on stderr (the scaling line, …)
-	socketio  bool     // runs against examples/socketio-server (Node), started for the test
+	socketio  bool     // runs a second time against examples/socketio-server (Node), started for the test
 }{
 	"echo.yaml":             {vus: 10, latencies: []string{"connect", "handshake", "rtt", "rtt.raw"}},
 	"chat-room.yaml":        {vus: 40, latencies: []string{"nick", "join", "ack", "delivery"}, counters: []string{"listener.delivery"}, stderr: "talkers 8, lurkers 32 VUs (file: 40, 160)"},
@@ -31,6 +31,7 @@ var exampleChecks = map[string]struct {
 	"ramp.yaml":             {vus: 20, latencies: []string{"handshake", "rtt"}},
 	"arrival-rate.yaml":     {rate: 20, latencies: []string{"nick", "echo"}},
 	"reconnect-storm.yaml":  {vus: 20, latencies: []string{"rejoin", "nick", "join"}, counters: []string{"reconnects", "conn.closed.1003"}},
+	"recorded-chat.yaml":    {vus: 20, latencies: []string{"nick", "join", "say", "echo", "dm", "leave"}},
 	"socketio-chat.yaml":    {vus: 20, socketio: true, latencies: []string{"join", "say", "delivery", "socketio.connect"}, counters: []string{"listener.delivery"}},
 }
 
@@ -48,63 +49,73 @@ func TestExamples(t *testing.T) {
 			t.Errorf("%s has no entry in exampleChecks: add one", name)
 			continue
 		}
-		t.Run(strings.TrimSuffix(name, ".yaml"), func(t *testing.T) {
-			out := filepath.Join(t.TempDir(), "results.json")
-			var stdout, stderr bytes.Buffer
-			opts := &runOptions{
-				File:     file,
-				Duration: 4 * time.Second,
-				VUs:      check.vus,
-				Rate:     check.rate,
-				Out:      out,
-				Format:   "table",
-				Quiet:    true,
-				LogLevel: "error",
-				Stdout:   &stdout,
-				Stderr:   &stderr,
+		targets := []string{"builtin"}
+		if check.socketio {
+			targets = append(targets, "node")
+		}
+		for _, tgt := range targets {
+			sub := strings.TrimSuffix(name, ".yaml")
+			if tgt != "builtin" {
+				sub += "@" + tgt
 			}
-			if check.socketio {
-				opts.Target = socketiotest.Start(t, socketiotest.Options{})
-			}
-			err := runRun(context.Background(), opts)
-			var ee *ExitError
-			if err != nil && !(errors.As(err, &ee) && ee.Code == ExitThreshold) {
-				t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
-			}
-			f, ferr := os.Open(out)
-			if ferr != nil {
-				t.Fatal(ferr)
-			}
-			defer f.Close()
-			res, rerr := report.ReadJSON(f)
-			if rerr != nil {
-				t.Fatal(rerr)
-			}
-			if res.Counters["conn.opened"] == 0 || res.Counters["msgs.sent"] == 0 || res.Counters["msgs.recv"] == 0 {
-				t.Errorf("nothing happened: counters %v", res.Counters)
-			}
-			for _, m := range check.latencies {
-				if st, ok := res.Latency(m); !ok || st.Count == 0 {
-					t.Errorf("latency %q has no samples", m)
+			t.Run(sub, func(t *testing.T) {
+				out := filepath.Join(t.TempDir(), "results.json")
+				var stdout, stderr bytes.Buffer
+				opts := &runOptions{
+					File:     file,
+					Duration: 4 * time.Second,
+					VUs:      check.vus,
+					Rate:     check.rate,
+					Out:      out,
+					Format:   "table",
+					Quiet:    true,
+					LogLevel: "error",
+					Stdout:   &stdout,
+					Stderr:   &stderr,
 				}
-			}
-			for _, c := range check.counters {
-				if res.Counters[c] == 0 {
-					t.Errorf("counter %q is zero", c)
+				if tgt == "node" {
+					opts.Target = socketiotest.Start(t, socketiotest.Options{})
 				}
-			}
-			if check.stderr != "" && !strings.Contains(stderr.String(), check.stderr) {
-				t.Errorf("stderr lacks %q:\n%s", check.stderr, stderr.String())
-			}
-			if n := res.CounterPrefix("conn.failed."); n != 0 {
-				t.Errorf("%d failed connections: %v", n, res.Counters)
-			}
-			if len(res.Thresholds) == 0 {
-				t.Errorf("no threshold verdicts")
-			}
-			if !strings.Contains(stdout.String(), "p99") {
-				t.Errorf("summary lacks a latency table:\n%s", stdout.String())
-			}
-		})
+				err := runRun(context.Background(), opts)
+				var ee *ExitError
+				if err != nil && !(errors.As(err, &ee) && ee.Code == ExitThreshold) {
+					t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
+				}
+				f, ferr := os.Open(out)
+				if ferr != nil {
+					t.Fatal(ferr)
+				}
+				defer f.Close()
+				res, rerr := report.ReadJSON(f)
+				if rerr != nil {
+					t.Fatal(rerr)
+				}
+				if res.Counters["conn.opened"] == 0 || res.Counters["msgs.sent"] == 0 || res.Counters["msgs.recv"] == 0 {
+					t.Errorf("nothing happened: counters %v", res.Counters)
+				}
+				for _, m := range check.latencies {
+					if st, ok := res.Latency(m); !ok || st.Count == 0 {
+						t.Errorf("latency %q has no samples", m)
+					}
+				}
+				for _, c := range check.counters {
+					if res.Counters[c] == 0 {
+						t.Errorf("counter %q is zero", c)
+					}
+				}
+				if check.stderr != "" && !strings.Contains(stderr.String(), check.stderr) {
+					t.Errorf("stderr lacks %q:\n%s", check.stderr, stderr.String())
+				}
+				if n := res.CounterPrefix("conn.failed."); n != 0 {
+					t.Errorf("%d failed connections: %v", n, res.Counters)
+				}
+				if len(res.Thresholds) == 0 {
+					t.Errorf("no threshold verdicts")
+				}
+				if !strings.Contains(stdout.String(), "p99") {
+					t.Errorf("summary lacks a latency table:\n%s", stdout.String())
+				}
+			})
+		}
 	}
 }

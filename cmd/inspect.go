@@ -46,6 +46,7 @@ type inspectOptions struct {
 	Compression      bool          // offer permessage-deflate
 	CloseWait        time.Duration // how long to wait for the peer's close reply
 	Record           string        // also write a trace file
+	HAR              string        // also write what was inspected as a HAR file
 	RecordMaxBytes   int64
 	Listen           string // relay: accept clients here
 	Upstream         string // relay: forward them to this ws:// or wss:// URL
@@ -65,8 +66,8 @@ type inspectOptions struct {
 func newInspectCmd() *cobra.Command {
 	opts := &inspectOptions{}
 	c := &cobra.Command{
-		Use:   "inspect TRACE | CAPTURE.pcap | ws://HOST/PATH | --listen ADDR --upstream URL",
-		Short: "Show WebSocket frames from a trace, a pcap capture, a live connection or a relay, header fields decoded and violations flagged",
+		Use:   "inspect TRACE | CAPTURE.pcap | SESSION.har | ws://HOST/PATH | --listen ADDR --upstream URL",
+		Short: "Show WebSocket frames from a trace, a pcap capture, a HAR, a live connection or a relay, header fields decoded and violations flagged",
 		Long:  inspectLong,
 		Args: func(c *cobra.Command, args []string) error {
 			if opts.mode() == modeRelay {
@@ -111,6 +112,7 @@ func inspectFlags(c *cobra.Command, opts *inspectOptions) {
 	f.BoolVar(&opts.Compression, "compression", false, "live: offer permessage-deflate (no context takeover); compressed frames are shown inflated")
 	f.DurationVar(&opts.CloseWait, "close-wait", inspect.DefaultCloseWait, "live: how long to wait for the server's close after ours")
 	f.StringVar(&opts.Record, "record", "", "live/relay: also record the traffic to this trace `FILE`")
+	f.StringVar(&opts.HAR, "har", "", "also write the connections' upgrades and data messages as a HAR 1.2 `FILE` (Chrome's _webSocketMessages), for Chrome DevTools and other HAR viewers")
 	f.Int64Var(&opts.RecordMaxBytes, "record-max-bytes", trace.DefaultMaxBytes, "size cap of the --record file; 0 = none")
 	f.StringVar(&opts.Listen, "listen", "", "relay: accept WebSocket clients on this address (with --upstream)")
 	f.StringVar(&opts.Upstream, "upstream", "", "relay: the ws:// or wss:// server to forward them to")
@@ -200,12 +202,46 @@ func runInspect(ctx context.Context, o *inspectOptions) (err error) {
 		}
 		defer func() { err = closeRecord(rec, err) }()
 	}
-	stats, err := inspect.Run(ctx, o.Stdout, src, inspect.Options{Render: ro, Record: rec})
+	var har *inspect.HARWriter
+	opts := inspect.Options{Render: ro, Record: rec}
+	if o.HAR != "" {
+		har = inspect.NewHARWriter(Version)
+		opts.Observer = har
+	}
+	stats, err := inspect.Run(ctx, o.Stdout, src, opts)
 	if o.OnStats != nil {
 		o.OnStats(stats)
 	}
+	if har != nil {
+		// What was read before a damaged part is written all the same.
+		if herr := writeHAR(o, har); herr != nil && err == nil {
+			err = herr
+		}
+	}
 	if err != nil {
 		return &ExitError{Code: ExitFailure, Err: err}
+	}
+	return nil
+}
+
+// writeHAR writes the --har file, saying on stderr what it holds.
+func writeHAR(o *inspectOptions, har *inspect.HARWriter) error {
+	f, err := os.Create(o.HAR)
+	if err != nil {
+		return fmt.Errorf("--har: %w", err)
+	}
+	err = har.Write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("--har %s: %w", o.HAR, err)
+	}
+	if o.Stderr != nil {
+		fmt.Fprintf(o.Stderr, "wsbench: wrote %s: %d WebSocket connection(s)\n", o.HAR, har.Connections())
+		if har.NotUTF8 > 0 {
+			fmt.Fprintf(o.Stderr, "wsbench: %d text message(s) were not valid UTF-8: a HAR holds text as JSON strings, so their bad bytes are written as U+FFFD\n", har.NotUTF8)
+		}
 	}
 	return nil
 }
@@ -295,6 +331,13 @@ and reason, ping payload…) and the RFC 6455 rules it breaks.
       with a note. Exit status 3 on a malformed capture (shown up to the
       damage) or one without any WebSocket.
 
+  wsbench inspect SESSION.har   (told apart by its first byte, '{')
+      renders the WebSocket connections of a HAR file, as Chrome DevTools
+      exports it ("Save all as HAR with content": each socket's messages in
+      _webSocketMessages): c1, c2… in file order, the upgrade rebuilt from
+      the entry's URL and headers, each message as one frame (client
+      frames masked with the key 00000000: a HAR keeps no frames or keys).
+
   wsbench inspect ws://HOST/PATH   (or wss://)
       connects, shows the handshake, then reads stdin line by line: each
       line is sent as a text frame (--binary: lines are hex, sent as binary
@@ -327,7 +370,10 @@ and reason, ping payload…) and the RFC 6455 rules it breaks.
       excess is relayed but not decoded, and shown as a gap.
 
 --record FILE writes what live and relay modes show as a trace file, which
-"wsbench inspect FILE" renders the same way. Compressed messages
+"wsbench inspect FILE" renders the same way. --har FILE (any mode) also
+writes the upgrades and data messages of every connection as a HAR 1.2
+file that Chrome DevTools imports; "wsbench scenario from" turns any of
+these files into a load-test scenario. Compressed messages
 (permessage-deflate, with or without context takeover) are shown inflated.`
 
 // wantColor reports whether output to a terminal (tty) gets colour: not

@@ -113,7 +113,7 @@ func (o *runOptions) pushSink(account io.Writer) (report.Sink, error) {
 		runID = promrw.NewRunID()
 	}
 	p, err := promrw.New(promrw.Config{
-		URL: url, RunID: runID, Scenario: scenarioLabel(o.File), Segment: o.Segment,
+		URL: url, RunID: runID, File: fileLabel(o.File), Segment: o.Segment,
 		Account: account, // Grace: promrw.DefaultGrace
 	})
 	if err != nil {
@@ -125,9 +125,9 @@ func (o *runOptions) pushSink(account io.Writer) (report.Sink, error) {
 	return p, nil
 }
 
-// scenarioLabel is the scenario label of pushed series: the file's name
+// fileLabel is the file label of pushed series: the file's name
 // without directory and extension.
-func scenarioLabel(file string) string {
+func fileLabel(file string) string {
 	base := filepath.Base(file)
 	return strings.TrimSuffix(base, filepath.Ext(base))
 }

@@ -164,7 +164,7 @@ func TestPushPrometheus(t *testing.T) {
 		t.Errorf("push account missing or with drops:\n%s", stderr.String())
 	}
 
-	sel := fmt.Sprintf(`{run_id=%q, scenario="echo", segment="0:1"}`, opts.PushRunID)
+	sel := fmt.Sprintf(`{run_id=%q, file="echo", scenario="", segment="0:1"}`, opts.PushRunID)
 	for _, name := range []string{"msgs.sent", "msgs.recv", "bytes.sent", "bytes.recv", "conn.opened", "iterations"} {
 		want := res.Counters[name]
 		if name != "iterations" && want == 0 {
@@ -183,15 +183,15 @@ func TestPushPrometheus(t *testing.T) {
 		}
 	}
 	// errors.<reason> become one family with a reason label.
-	errs := promQuery(t, base, fmt.Sprintf(`%s{run_id=%q}`, promrw.ErrorsTotal, opts.PushRunID))
+	errs := promQuery(t, base, fmt.Sprintf(`%s{run_id=%q, scenario=""}`, promrw.ErrorsTotal, opts.PushRunID))
 	var reasons int
 	for name, want := range res.Counters {
 		reason, ok := strings.CutPrefix(name, "errors.")
-		if !ok {
+		if !ok || report.IsSeries(name) {
 			continue
 		}
 		reasons++
-		key := fmt.Sprint(map[string]string{"__name__": promrw.ErrorsTotal, "reason": reason, "run_id": opts.PushRunID, "scenario": "echo", "segment": "0:1"})
+		key := fmt.Sprint(map[string]string{"__name__": promrw.ErrorsTotal, "reason": reason, "run_id": opts.PushRunID, "file": "echo", "segment": "0:1"})
 		if v, ok := errs[key]; !ok || int64(v) != want {
 			t.Errorf("%s: %v (present %v) in Prometheus, %d in the results", name, v, ok, want)
 		}
@@ -201,7 +201,18 @@ func TestPushPrometheus(t *testing.T) {
 	}
 
 	rtt, _ := res.Latency("rtt")
-	got := promQuery(t, base, fmt.Sprintf(`%s{run_id=%q, metric="rtt"}`, promrw.LatencySamples, opts.PushRunID))
+	// The scenario's own series carries its name as the label scenario.
+	perScenario := promQuery(t, base, fmt.Sprintf(`%s{run_id=%q, scenario="echoers"}`, promrw.LatencySamples, opts.PushRunID))
+	if want := res.Counters["msgs.sent{scenario=echoers}"]; want == 0 || len(perScenario) == 0 {
+		t.Errorf("no per-scenario series pushed (results: msgs.sent{scenario=echoers} = %d): %v", want, perScenario)
+	}
+	sent := promQuery(t, base, fmt.Sprintf(`wsbench_run_msgs_sent_total{run_id=%q, scenario="echoers"}`, opts.PushRunID))
+	for _, v := range sent {
+		if int64(v) != res.Counters["msgs.sent{scenario=echoers}"] {
+			t.Errorf("msgs.sent of scenario default = %v in Prometheus, %d in the results", v, res.Counters["msgs.sent{scenario=echoers}"])
+		}
+	}
+	got := promQuery(t, base, fmt.Sprintf(`%s{run_id=%q, metric="rtt", scenario=""}`, promrw.LatencySamples, opts.PushRunID))
 	if len(got) != 1 || rtt.Count == 0 {
 		t.Fatalf("rtt samples: %v (results count %d)", got, rtt.Count)
 	}
@@ -211,7 +222,7 @@ func TestPushPrometheus(t *testing.T) {
 		}
 	}
 	// Interval maxima over the run: their max is the run's max.
-	maxes := promQuery(t, base, fmt.Sprintf(`max_over_time(%s{run_id=%q, metric="rtt", quantile="1"}[10m])`, promrw.LatencySeconds, opts.PushRunID))
+	maxes := promQuery(t, base, fmt.Sprintf(`max_over_time(%s{run_id=%q, metric="rtt", quantile="1", scenario=""}[10m])`, promrw.LatencySeconds, opts.PushRunID))
 	for _, v := range maxes {
 		if want := rtt.Max.Seconds(); v != want {
 			t.Errorf("rtt max over the pushed intervals = %vs, the run's max %vs", v, want)
@@ -226,7 +237,7 @@ func TestPushPrometheus(t *testing.T) {
 			t.Errorf("only %v rtt p99 samples for a 3s run pushed every 500ms", n)
 		}
 	}
-	vus := promQuery(t, base, fmt.Sprintf(`max_over_time(%s{run_id=%q}[10m])`, promrw.GaugeSeries("vus")+promrw.PeakSuffix, opts.PushRunID))
+	vus := promQuery(t, base, fmt.Sprintf(`max_over_time(%s{run_id=%q, scenario=""}[10m])`, promrw.GaugeSeries("vus")+promrw.PeakSuffix, opts.PushRunID))
 	for _, v := range vus {
 		if v != 4 {
 			t.Errorf("vus peak = %v, want 4", v)

@@ -66,7 +66,7 @@ func NewRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError(err) })
-	root.AddCommand(newRunCmd(), newServeCmd(), newReportCmd(), newInspectCmd())
+	root.AddCommand(newRunCmd(), newServeCmd(), newReportCmd(), newInspectCmd(), newScenarioCmd())
 	return root
 }
 

@@ -226,6 +226,9 @@ func (o *runOptions) loadPlan() (*scenario.Plan, scenario.Segment, []report.Thre
 		// What --vus / --rate made of the file's mix, before anything runs.
 		fmt.Fprintf(o.Stderr, "wsbench: %s\n", line)
 	}
+	if warn := plan.SourcePressure(0); warn != "" && o.workerStream == nil && o.Segment == "" {
+		fmt.Fprintf(o.Stderr, "wsbench: warning: %s\n", warn)
+	}
 	if segment, err = scenario.ParseSegment(o.Segment); err != nil {
 		return nil, segment, nil, usageError(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wsbench/wsbench/scenario"
 )
 
 // TestCheckRejectsUnrecordableThreshold: --check (and so run) rejects a
@@ -38,5 +40,30 @@ func TestCheckRejectsUnrecordableThreshold(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "scaling --vus by the file's mix: a 2, b 6 VUs (file: 3, 9)") {
 		t.Errorf("stderr lacks the scaling line:\n%s", stderr.String())
+	}
+}
+
+// TestCheckWarnsAboutOneSourceAddress: a plan that holds more connections
+// from one address than half of the local port range gets a warning that
+// names --source; spreading them with --source silences it.
+func TestCheckWarnsAboutOneSourceAddress(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "hold.yaml")
+	if err := os.WriteFile(f, []byte("duration: 1s\nscenarios:\n  a: {vus: 10, steps: [connect]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	vus := scenario.LocalPortRange()/2 + 1000
+	if err := runRun(context.Background(), &runOptions{File: f, Check: true, VUs: vus, Format: "table", Stdout: &stdout, Stderr: &stderr}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), "warning: up to") || !strings.Contains(stderr.String(), "--source 127.0.0.1-127.0.0.") {
+		t.Fatalf("--vus %d from one address: no warning naming --source:\n%s", vus, stderr.String())
+	}
+	stderr.Reset()
+	if err := runRun(context.Background(), &runOptions{File: f, Check: true, VUs: vus, Source: "127.0.0.1-127.0.0.8", Format: "table", Stdout: &stdout, Stderr: &stderr}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(stderr.String(), "warning") {
+		t.Fatalf("spread over 8 addresses, still warned:\n%s", stderr.String())
 	}
 }

@@ -29,8 +29,9 @@ func newServeCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the reference WebSocket chat server",
 		Long: "serve runs wsbench's reference server: /chat (the chat protocol, see docs/protocol.md),\n" +
-			"/echo (every data message echoed), /metrics (Prometheus text), /healthz, and at / a chat page\n" +
-			"to open in a browser and watch a room during a load test.\n" +
+			"/echo (every data message echoed), /socket.io/ (Socket.IO v4 over long-polling and WebSocket, in\n" +
+			"the same rooms as /chat, see docs/socketio.md), /metrics (Prometheus text), /healthz, and at / a\n" +
+			"chat page to open in a browser and watch a room during a load test.\n" +
 			"SIGINT or SIGTERM shut it down gracefully: stop accepting, stop reading, commit the history\n" +
 			"store and send its pending acks, then close 1001 to every client and wait for their replies.\n" +
 			"Exit status 3 if the history flush fails or takes longer than --flush-timeout.",
@@ -62,6 +63,9 @@ func newServeCmd() *cobra.Command {
 	f.IntVar(&c.SendBuffer, "send-buffer", c.SendBuffer, "kernel send buffer per connection in bytes (0 = kernel autotuning, up to megabytes per slow reader)")
 	f.DurationVar(&c.SlowTimeout, "slow-timeout", c.SlowTimeout, "close with 1008 a connection over --outbound-limit this long")
 	f.Float64Var(&c.RateLimit, "rate-limit", 0, "chat messages per second per connection, burst 2x (0 = off)")
+	f.BoolVar(&c.Compression, "compression", c.Compression, "negotiate permessage-deflate (RFC 7692) when a client offers it; the server keeps no compression context, so a broadcast is compressed once and an idle connection costs no more (see docs/protocol.md)")
+	f.IntVar(&c.CompressionMinSize, "compression-min-size", c.CompressionMinSize, "with --compression: outgoing messages shorter than this many bytes are sent uncompressed")
+	f.IntVar(&c.CompressionTakeover, "compression-takeover", c.CompressionTakeover, "with --compression: how many connections may keep their client-to-server compression context, each holding up to a 32 KiB window; the others are answered client_no_context_takeover")
 	f.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate (PEM); serve wss:// with --tls-key")
 	f.StringVar(&c.TLSKey, "tls-key", "", "TLS private key (PEM)")
 	f.DurationVar(&o.flushTimeout, "flush-timeout", o.flushTimeout, "at shutdown, how long to wait for the history store to commit pending messages (exit 3 past it)")
@@ -69,7 +73,14 @@ func newServeCmd() *cobra.Command {
 	f.IntVar(&c.Loops, "loops", c.Loops, "event loops")
 	f.StringVar(&c.Cluster, "cluster", "", "join a cluster of serve nodes through these NATS servers (nats://HOST:PORT[,...], JetStream on): rooms, shouts, dms and nicknames span every node")
 	f.StringVar(&c.ClusterName, "cluster-name", "wsbench", "with --cluster: the cluster's name, separating clusters that share NATS servers (A-Z a-z 0-9 _ -)")
-	f.DurationVar(&c.ClusterNodeTTL, "cluster-node-ttl", 15*time.Second, "with --cluster: a node that stops heartbeating (killed) has its nicknames freed within this (at least 1s)")
+	f.DurationVar(&c.ClusterNodeTTL, "cluster-node-ttl", 15*time.Second, "with --cluster: a node that stops heartbeating (killed) has its nicknames and members freed within this (at least 1s)")
+	f.Int64Var(&c.ClusterHistoryBytes, "cluster-history-bytes", cluster.DefaultHistoryBytes, "with --cluster: bytes the JetStream history stream keeps over all rooms (oldest dropped first); --history bounds each room")
+	f.BoolVar(&c.ReusePort, "reuse-port", false, "listen with SO_REUSEPORT so that several serve processes share --addr (the kernel spreads connections among them)")
+	f.DurationVar(&c.SocketIO.PingInterval, "sio-ping-interval", c.SocketIO.PingInterval, "Socket.IO (/socket.io/): ping every session this often")
+	f.DurationVar(&c.SocketIO.PingTimeout, "sio-ping-timeout", c.SocketIO.PingTimeout, "Socket.IO: close a session that does not answer a ping within this")
+	f.IntVar(&c.SocketIO.MaxPayload, "sio-max-payload", c.SocketIO.MaxPayload, "Socket.IO: largest long-polling request body in bytes (HTTP 413 past it)")
+	f.DurationVar(&c.SocketIO.PollTimeout, "sio-poll-timeout", c.SocketIO.PollTimeout, "Socket.IO: answer a waiting long-poll GET with a noop after this")
+	f.IntVar(&c.SocketIO.SessionsPerIP, "sio-sessions-per-ip", c.SocketIO.SessionsPerIP, "Socket.IO: sessions one client address may open on long-polling (HTTP 429 past it)")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a Go CPU profile of the server to this `FILE` until it stops (for go tool pprof)")
 	_ = f.MarkHidden("cpuprofile")
 	return cmd
@@ -135,9 +146,16 @@ func (o *serveOptions) check() error {
 		{c.MaxChatMessage > c.MaxMessage, fmt.Sprintf("--max-chat-message (%d) must not exceed --max-message (%d): larger frames are closed with 1009 first", c.MaxChatMessage, c.MaxMessage)},
 		{c.RoomCreates <= 0 || c.RoomCreates > 65535, fmt.Sprintf("--room-creates %d: want 1..65535 rooms per minute", c.RoomCreates)},
 		{c.RateLimit < 0, "--rate-limit must not be negative"},
+		{c.CompressionMinSize < 0, "--compression-min-size must not be negative"},
+		{c.CompressionTakeover < 0, "--compression-takeover must not be negative"},
 		{o.flushTimeout <= 0, "--flush-timeout must be positive"},
 		{c.Loops <= 0, "--loops must be positive"},
+		{c.SocketIO.PingInterval <= 0 || c.SocketIO.PingTimeout <= 0 || c.SocketIO.PollTimeout <= 0, "--sio-ping-interval, --sio-ping-timeout and --sio-poll-timeout must be positive"},
+		{c.SocketIO.MaxPayload <= 0, "--sio-max-payload must be positive"},
+		{c.SocketIO.SessionsPerIP <= 0, "--sio-sessions-per-ip must be positive"},
 		{c.Cluster != "" && c.ClusterNodeTTL < time.Second, fmt.Sprintf("--cluster-node-ttl %v: want at least 1s", c.ClusterNodeTTL)},
+		{c.Cluster != "" && c.HistoryDB != "", "--history-db and --cluster exclude each other: a cluster keeps its history in JetStream"},
+		{c.Cluster != "" && c.ClusterHistoryBytes <= 0, "--cluster-history-bytes must be positive"},
 		{(c.TLSCert == "") != (c.TLSKey == ""), "--tls-cert and --tls-key go together"},
 	} {
 		if rule.bad {

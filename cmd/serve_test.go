@@ -37,6 +37,8 @@ func TestServeRejectsBadLimits(t *testing.T) {
 		{[]string{"--max-handshakes-per-ip", "-1"}, "--max-handshakes-per-ip must not be negative"},
 		{[]string{"--handshake-timeout", "0s"}, "--handshake-timeout must be positive"},
 		{[]string{"--outbound-limit", "0"}, "--outbound-limit must be positive"},
+		{[]string{"--compression-min-size", "-1"}, "--compression-min-size must not be negative"},
+		{[]string{"--compression-takeover", "-1"}, "--compression-takeover must not be negative"},
 		{[]string{"--presence-limit", "-1"}, "--presence-limit must not be negative"},
 		{[]string{"--send-buffer", "-1"}, "--send-buffer must not be negative"},
 		{[]string{"--slow-timeout", "0s"}, "--slow-timeout must be positive"},

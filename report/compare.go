@@ -121,7 +121,7 @@ func Compare(base, new *Results, tolerance float64) *Comparison {
 			continue // an error kind that never happened
 		}
 		unit := unitCount
-		if strings.HasPrefix(k, "bytes.") {
+		if m := SeriesMetric(k); m == CounterBytesSent || m == CounterBytesRecv {
 			unit = unitBytes
 		}
 		cmp.add(Change{Metric: k, Stat: "rate", Base: rate(base.Counters[k], bs), New: rate(new.Counters[k], ns), Unit: unit, Direction: counterDirection(k)})
@@ -148,15 +148,19 @@ func (c *Comparison) add(ch Change) {
 	c.Changes = append(c.Changes, ch)
 }
 
-// counterDirection says which way a counter gets worse.
+// counterDirection says which way a counter (or its tagged series) gets
+// worse.
 func counterDirection(name string) Direction {
-	for _, p := range []string{"errors.", "conn.failed.", "delivery.", "iterations.failed", "arrivals.dropped"} {
+	name = SeriesMetric(name)
+	for _, p := range []string{PrefixErrors, PrefixConnFailed, PrefixDelivery} {
 		if strings.HasPrefix(name, p) {
 			return HigherIsWorse
 		}
 	}
 	switch name {
-	case "msgs.sent", "msgs.recv", "bytes.sent", "bytes.recv", "iterations":
+	case CounterIterationsFailed, CounterArrivalsDropped:
+		return HigherIsWorse
+	case CounterMsgsSent, CounterMsgsRecv, CounterBytesSent, CounterBytesRecv, CounterIterations:
 		return LowerIsWorse
 	}
 	return Neutral

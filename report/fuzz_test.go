@@ -12,6 +12,8 @@ func FuzzParseThreshold(f *testing.F) {
 	for _, s := range []string{
 		"delivery p99 < 50ms", "errors rate < 0.1%", "connect_failed count == 0", "echo p(99.9) >= 2 s",
 		"vus max != 10", "delivery p99 < 5x", "a b c < 1", "p99 <", "x p100 <= -1us", "x count =< 3", "",
+		"delivery{scenario=lurkers} p99 < 100ms", "delivery{scenario=a, room=b} count == 0", "x{ p99 < 1ms", "x} p99 < 1ms",
+		"x{a=b}{c=d} max < 1s", "{a=b} p99 < 1ms", "x{a=} rate < 1%", "x{=b} count > 0", "errors{scenario=s} rate < 0.1%",
 	} {
 		f.Add(s)
 	}
@@ -24,7 +26,7 @@ func FuzzParseThreshold(f *testing.F) {
 			}
 			return
 		}
-		if th.Metric == "" || th.Stat == "" || th.Op == "" {
+		if th.Metric == "" || th.Name == "" || th.Stat == "" || th.Op == "" || th.Metric != SeriesName(th.Name, th.Tags) {
 			t.Fatalf("accepted %q as %+v", expr, th)
 		}
 		v := Evaluate(res, []Threshold{th})

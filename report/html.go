@@ -36,6 +36,14 @@ type htmlPage struct {
 	Warnings, Notes  []string
 	Sections         []htmlSection
 	Counters         []htmlCounter
+	// The tagged series (tags.go), when the run has more than one tag set.
+	SeriesLatencies []htmlLatency
+	SeriesCounters  *htmlSeriesCounters
+}
+
+type htmlSeriesCounters struct {
+	Head []string
+	Rows []htmlLatency // Name: the tag set; Cells: one per seriesColumns
 }
 
 type htmlKV struct{ K, V string }
@@ -57,8 +65,11 @@ type htmlSection struct {
 	Charts       []template.HTML
 }
 
-// WriteHTML renders r as a self-contained HTML report.
-func WriteHTML(w io.Writer, r *Results) error {
+// WriteHTML renders r as a self-contained HTML report: the run-wide totals,
+// then, when the run has several tag sets (tags.go), the tables of its
+// series and a chart of each latency's p99 per series.
+func WriteHTML(w io.Writer, all *Results) error {
+	r := all.Totals()
 	page, err := newHTMLPage("wsbench report")
 	if err != nil {
 		return err
@@ -85,7 +96,67 @@ func WriteHTML(w io.Writer, r *Results) error {
 	}
 	page.Sections = htmlSections(r)
 	page.Counters = htmlCounters(r)
+	htmlSeries(page, all)
 	return executeHTML(w, page)
+}
+
+// htmlSeries adds the tagged series of r to page: their latency table, a
+// chart of p99 per second per series for each latency with several series,
+// and the per-series counter table (the columns of the text summary).
+func htmlSeries(page *htmlPage, r *Results) {
+	sets := r.TagSets()
+	if len(sets) < 2 {
+		return
+	}
+	series := &Results{Meta: r.Meta, Series: r.Series}
+	bySeries := map[string][]string{}
+	var metrics []string
+	for _, l := range r.Latencies {
+		if metric := SeriesMetric(l.Name); metric != l.Name {
+			series.Latencies = append(series.Latencies, l)
+			if len(bySeries[metric]) == 0 {
+				metrics = append(metrics, metric)
+			}
+			bySeries[metric] = append(bySeries[metric], l.Name)
+		}
+	}
+	page.SeriesLatencies = htmlLatencies(series)
+	var charts []template.HTML
+	for _, m := range metrics {
+		if len(bySeries[m]) < 2 || m == LatencyConnect || m == LatencyHandshake || secondsWith(r, m) < minChartSeconds {
+			continue
+		}
+		c := &chart{Title: m + " — p99 per second, per series", XUnit: unitSeconds, YUnit: unitNanos}
+		for i, name := range bySeries[m] {
+			c.Lines = append(c.Lines, seriesLine(r, name[len(m):], i, func(p SeriesPoint) (float64, bool) {
+				s, ok := p.Latencies[name]
+				return float64(s.P99), ok && s.Count > 0
+			}))
+		}
+		charts = append(charts, c.finish(aggMax, "highest"))
+	}
+	if len(charts) > 0 {
+		page.Sections = append(page.Sections, htmlSection{Title: "Per series",
+			Intro: "The p99 of each second per scenario (and per set of step tags): which part of the load saw the latency.", Charts: charts})
+	}
+	sc := &htmlSeriesCounters{}
+	for _, c := range seriesColumns {
+		sc.Head = append(sc.Head, c.head)
+	}
+	for _, tags := range sets {
+		cells, ok := seriesCounterCells(r.selectCounters(tags))
+		if !ok {
+			continue
+		}
+		row := htmlLatency{Name: "{" + tags.String() + "}"}
+		for i, v := range cells {
+			row.Cells = append(row.Cells, htmlKV{seriesColumns[i].head, v})
+		}
+		sc.Rows = append(sc.Rows, row)
+	}
+	if len(sc.Rows) > 0 {
+		page.SeriesCounters = sc
+	}
 }
 
 func newHTMLPage(title string) (*htmlPage, error) {
@@ -157,7 +228,7 @@ func htmlCounters(r *Results) []htmlCounter {
 			if i == 0 {
 				row.Group = g
 			}
-			isBytes := strings.HasPrefix(c.name, "bytes.")
+			isBytes := c.name == CounterBytesSent || c.name == CounterBytesRecv
 			if isBytes {
 				row.Total = formatBytes(float64(c.value))
 			}
@@ -224,7 +295,7 @@ func htmlSections(r *Results) []htmlSection {
 		}
 		switch l.Name {
 		case SchedLatency:
-		case "connect", "handshake":
+		case LatencyConnect, LatencyHandshake:
 			setupCharts = append(setupCharts, latencyOverTime(r, l.Name))
 		default:
 			msgCharts = append(msgCharts, latencyOverTime(r, l.Name))
@@ -246,14 +317,14 @@ func htmlSections(r *Results) []htmlSection {
 		secs = append(secs, htmlSection{Title: "Fan-out delivery", Charts: []template.HTML{c}})
 	}
 	var thr []template.HTML
-	thr = appendChart(thr, counterChart(r, "Messages per second", unitCount, "msgs.sent", "msgs.recv"))
-	thr = appendChart(thr, counterChart(r, "Bytes per second", unitBytes, "bytes.sent", "bytes.recv"))
+	thr = appendChart(thr, counterChart(r, "Messages per second", unitCount, CounterMsgsSent, CounterMsgsRecv))
+	thr = appendChart(thr, counterChart(r, "Bytes per second", unitBytes, CounterBytesSent, CounterBytesRecv))
 	if len(thr) > 0 {
 		secs = append(secs, htmlSection{Title: "Throughput", Charts: thr})
 	}
 	var conns []template.HTML
 	conns = appendChart(conns, gaugeChart(r))
-	conns = appendChart(conns, counterChart(r, "Connections opened and failed per second", unitCount, "conn.opened", AliasConnectFailed, "reconnects"))
+	conns = appendChart(conns, counterChart(r, "Connections opened and failed per second", unitCount, CounterConnOpened, AliasConnectFailed, CounterReconnects))
 	conns = append(conns, setupCharts...)
 	if len(conns) > 0 {
 		secs = append(secs, htmlSection{Title: "Connections", Charts: conns})
@@ -421,10 +492,10 @@ func seriesHasCounter(r *Results, name string) bool {
 // fanoutChart charts lost, duplicate and reordered deliveries per second,
 // for runs with listeners (fan-out) or any such delivery.
 func fanoutChart(r *Results) template.HTML {
-	if r.CounterPrefix("listener.") == 0 && r.CounterPrefix("delivery.") == 0 && !hasPrefixKey(r.Counters, "listener.") {
+	if r.CounterPrefix(PrefixListener) == 0 && r.CounterPrefix(PrefixDelivery) == 0 && !hasPrefixKey(r.Counters, PrefixListener) {
 		return ""
 	}
-	return counterChart(r, "Lost, duplicate and reordered deliveries per second", unitCount, "delivery.lost", "delivery.duplicate", "delivery.reordered")
+	return counterChart(r, "Lost, duplicate and reordered deliveries per second", unitCount, CounterDeliveryLost, CounterDeliveryDuplicate, CounterDeliveryReordered)
 }
 
 func hasPrefixKey(m map[string]int64, prefix string) bool {
@@ -444,7 +515,9 @@ func gaugeChart(r *Results) template.HTML {
 	}
 	for _, p := range r.Series {
 		for k := range p.Gauges {
-			names[k] = true
+			if !IsSeries(k) {
+				names[k] = true
+			}
 		}
 	}
 	if len(names) == 0 {
@@ -466,7 +539,7 @@ func errorChart(r *Results) template.HTML {
 	var names []string
 	for _, p := range r.Series {
 		for k := range p.Counters {
-			if (strings.HasPrefix(k, "errors.") || strings.HasPrefix(k, "conn.failed.")) && !slices.Contains(names, k) {
+			if (strings.HasPrefix(k, PrefixErrors) || strings.HasPrefix(k, PrefixConnFailed)) && !IsSeries(k) && !slices.Contains(names, k) {
 				names = append(names, k)
 			}
 		}
@@ -475,7 +548,7 @@ func errorChart(r *Results) template.HTML {
 	if len(names) == 0 && seriesHasAlias(r) {
 		names = []string{AliasErrors, AliasConnectFailed}
 	}
-	total := r.CounterPrefix("errors.") + r.CounterPrefix("conn.failed.")
+	total := r.CounterPrefix(PrefixErrors) + r.CounterPrefix(PrefixConnFailed)
 	if len(names) == 0 {
 		return template.HTML(fmt.Sprintf(`<p class="intro" id="no-errors">No errors (%d in total).</p>`, total))
 	}

@@ -44,7 +44,7 @@ type browserPage struct {
 func openInChromium[T any](t *testing.T, path string, eval string) (T, browserPage) {
 	t.Helper()
 	exe := chromiumPath(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Flag("no-zygote", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.DisableGPU)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelA()
 	ctx, cancel := chromedp.NewContext(actx)

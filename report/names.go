@@ -74,6 +74,7 @@ const (
 	PrefixConnFailed = "conn.failed." // conn.failed.<kind>: dial failures by kind
 	PrefixConnClosed = "conn.closed." // conn.closed.<code>: connections ended by close code
 	PrefixListener   = "listener."    // listener.<name>: messages a listener matched
+	PrefixDelivery   = "delivery."    // delivery.lost, .duplicate, .reordered: the fan-out sequence checks
 )
 
 // Metric aliases usable in thresholds (and present in the series).

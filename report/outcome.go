@@ -124,7 +124,7 @@ func (r *Results) Outcome() Outcome {
 func (r *Results) failureReasons() []string {
 	var reasons []string
 	for k, v := range r.Counters {
-		if v > 0 && strings.HasPrefix(k, PrefixConnFailed) && len(k) > len(PrefixConnFailed) {
+		if v > 0 && strings.HasPrefix(k, PrefixConnFailed) && len(k) > len(PrefixConnFailed) && !IsSeries(k) {
 			reasons = append(reasons, k[len(PrefixConnFailed):])
 		}
 	}

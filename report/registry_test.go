@@ -1,6 +1,7 @@
 package report
 
 import (
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -231,4 +232,39 @@ func BenchmarkTick(b *testing.B) {
 func near(got, want time.Duration) bool {
 	diff := float64(got-want) / float64(want)
 	return diff > -0.001 && diff < 0.001
+}
+
+// TestHistMax: HistMax is h.Max(), on histograms of every size and spread.
+func TestHistMax(t *testing.T) {
+	if HistMax(newHist()) != 0 {
+		t.Fatal("HistMax of an empty histogram is not 0")
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 1; n < 3000; n += 7 {
+		h := newHist()
+		for range n {
+			_ = h.RecordValue(rng.Int64N(HistHighest) >> rng.IntN(40))
+		}
+		if a, b := h.Max(), HistMax(h); a != b {
+			t.Fatalf("%d samples: Max %d, HistMax %d", n, a, b)
+		}
+	}
+}
+
+// BenchmarkHistMax compares h.Max() (a walk over every bucket) with HistMax.
+func BenchmarkHistMax(b *testing.B) {
+	h := newHist()
+	for i := range 1000 {
+		_ = h.RecordValue(int64(i) * 1000)
+	}
+	b.Run("Max", func(b *testing.B) {
+		for b.Loop() {
+			_ = h.Max()
+		}
+	})
+	b.Run("HistMax", func(b *testing.B) {
+		for b.Loop() {
+			_ = HistMax(h)
+		}
+	})
 }

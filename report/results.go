@@ -116,23 +116,31 @@ func (r *Registry) Results(meta Meta) *Results {
 		Gauges:    make(map[string]GaugeStats, len(gauges)),
 		hists:     make(map[string]*hdr.Histogram, len(lats)),
 	}
-	for name, c := range ctrs {
-		res.Counters[name] = c.Value()
-	}
+	res.Counters = counterTotals(ctrs)
 	res.Examples = r.examples.snapshot()
 	for name, g := range gauges {
 		res.Gauges[name] = GaugeStats{Last: g.Value(), Max: g.Max()}
 	}
 	names := make([]string, 0, len(lats))
+	clamped := make(map[string]int64, len(lats))
 	for name, l := range lats {
 		h := l.total.Clone()
 		l.copyInto(h)
 		res.hists[name] = h
 		names = append(names, name)
+		clamped[name] += l.clamped.Load()
+	}
+	// A total holds what its tagged series recorded since the last Tick
+	// (the earlier samples are in its total already) and their clamps.
+	for name, l := range lats {
+		if metric := SeriesMetric(name); metric != name {
+			l.copyInto(res.hists[metric])
+			clamped[metric] += l.clamped.Load()
+		}
 	}
 	sortLatencyNames(names)
 	for _, name := range names {
-		res.Latencies = append(res.Latencies, statsOf(name, res.hists[name], lats[name].clamped.Load()))
+		res.Latencies = append(res.Latencies, statsOf(name, res.hists[name], clamped[name]))
 	}
 	shift := int(math.Round(r.start.Sub(meta.Start).Seconds()))
 	res.Series = make([]SeriesPoint, len(r.series))
@@ -153,7 +161,7 @@ func statsOf(name string, h *hdr.Histogram, clamped int64) LatencyStats {
 		s.P99 = time.Duration(h.ValueAtQuantile(99))
 		s.P999 = time.Duration(h.ValueAtQuantile(99.9))
 		s.P9999 = time.Duration(h.ValueAtQuantile(99.99))
-		s.Max = time.Duration(h.Max())
+		s.Max = time.Duration(HistMax(h))
 		s.Mean = time.Duration(math.Round(h.Mean()))
 		s.StdDev = time.Duration(math.Round(h.StdDev()))
 	}

@@ -19,7 +19,7 @@ import (
 type SeriesFormat int
 
 const (
-	SeriesCSV   SeriesFormat = iota // header row, then t,time,metric,kind,value,count,p50_ns,p90_ns,p99_ns,max_ns
+	SeriesCSV   SeriesFormat = iota // header row, then t,time,metric,kind,value,count,p50_ns,p90_ns,p99_ns,max_ns,tags
 	SeriesJSONL                     // one JSON object per line with the same fields (absent when empty)
 )
 
@@ -48,10 +48,16 @@ type SeriesRow struct {
 	P90    int64     `json:"p90_ns,omitempty"`
 	P99    int64     `json:"p99_ns,omitempty"`
 	Max    int64     `json:"max_ns,omitempty"`
+	// Tags are the tags of a tagged series ("room=big,scenario=talkers"),
+	// whose Metric is its series name ("delivery{…}", as in the results
+	// file, so that rows of "delivery" are the totals alone); empty for a
+	// total.
+	Tags string `json:"tags,omitempty"`
 }
 
 // SeriesRows flattens r's series: for each second in order, its counters,
-// gauges and latencies, each in name order.
+// gauges and latencies, each in name order, every tagged series right after
+// its total, with its tags also in Tags.
 func SeriesRows(r *Results) []SeriesRow {
 	var rows []SeriesRow
 	for _, p := range r.Series {
@@ -62,13 +68,15 @@ func SeriesRows(r *Results) []SeriesRow {
 		for _, k := range sortedKeys(p.Counters) {
 			row := base
 			v := p.Counters[k]
-			row.Metric, row.Kind, row.Value = k, "counter", &v
+			row.Metric, row.Tags = splitRowName(k)
+			row.Kind, row.Value = "counter", &v
 			rows = append(rows, row)
 		}
 		for _, k := range sortedKeys(p.Gauges) {
 			row := base
 			v := p.Gauges[k]
-			row.Metric, row.Kind, row.Value = k, "gauge", &v
+			row.Metric, row.Tags = splitRowName(k)
+			row.Kind, row.Value = "gauge", &v
 			rows = append(rows, row)
 		}
 		names := sortedKeys(p.Latencies)
@@ -76,12 +84,21 @@ func SeriesRows(r *Results) []SeriesRow {
 		for _, k := range names {
 			l := p.Latencies[k]
 			row := base
-			row.Metric, row.Kind = k, "latency"
+			row.Metric, row.Tags = splitRowName(k)
+			row.Kind = "latency"
 			row.Count, row.P50, row.P90, row.P99, row.Max = l.Count, int64(l.P50), int64(l.P90), int64(l.P99), int64(l.Max)
 			rows = append(rows, row)
 		}
 	}
 	return rows
+}
+
+// splitRowName returns a row's metric (the series name) and its tags.
+func splitRowName(name string) (metric, tags string) {
+	if _, t, ok := SplitSeries(name); ok {
+		return name, t.String()
+	}
+	return name, ""
 }
 
 // WriteSeries writes r's per-second series in format f.
@@ -97,9 +114,9 @@ func WriteSeries(w io.Writer, r *Results, f SeriesFormat) error {
 		}
 	} else {
 		cw := csv.NewWriter(bw)
-		_ = cw.Write([]string{"t", "time", "metric", "kind", "value", "count", "p50_ns", "p90_ns", "p99_ns", "max_ns"})
+		_ = cw.Write([]string{"t", "time", "metric", "kind", "value", "count", "p50_ns", "p90_ns", "p99_ns", "max_ns", "tags"})
 		for _, row := range SeriesRows(r) {
-			rec := []string{strconv.Itoa(row.T), "", row.Metric, row.Kind, "", "", "", "", "", ""}
+			rec := []string{strconv.Itoa(row.T), "", row.Metric, row.Kind, "", "", "", "", "", "", row.Tags}
 			if !row.Time.IsZero() {
 				rec[1] = row.Time.Format(time.RFC3339)
 			}

@@ -15,8 +15,9 @@ import (
 // WriteSummary renders r as text tables: a header naming the run, latency
 // statistics, counters grouped by subject with per-second rates, gauges,
 // and threshold verdicts.
-func WriteSummary(w io.Writer, r *Results) error {
+func WriteSummary(w io.Writer, all *Results) error {
 	ew := &errWriter{w: w}
+	r := all.Totals()
 	writeHeader(ew, r)
 	if len(r.Latencies) > 0 {
 		fmt.Fprintln(ew, "\nLatency")
@@ -40,6 +41,9 @@ func WriteSummary(w io.Writer, r *Results) error {
 		}
 	}
 	if err := failureTable(ew, r); err != nil {
+		return err
+	}
+	if err := seriesTables(ew, all); err != nil {
 		return err
 	}
 	if len(r.Thresholds) > 0 {
@@ -269,6 +273,80 @@ func counterTable(w io.Writer, r *Results) error {
 		}
 	}
 	return render(t, "counter")
+}
+
+// seriesColumns are the counters (and the gauge vus) of the per-series
+// counter table, with their headings.
+var seriesColumns = []struct{ name, head string }{
+	{CounterConnOpened, "conns"}, {CounterMsgsSent, "msgs out"}, {CounterMsgsRecv, "msgs in"},
+	{CounterIterations, "iterations"}, {AliasErrors, "errors"}, {CounterDeliveryLost, "lost"}, {GaugeVUs, "vus max"},
+}
+
+// seriesTables renders the tagged series (tags.go) when there are several
+// tag sets (one would only repeat the totals): their latencies, then the
+// main counters of each tag set that has counters.
+func seriesTables(w io.Writer, r *Results) error {
+	sets := r.TagSets()
+	if len(sets) < 2 {
+		return nil
+	}
+	fmt.Fprintln(w, "\nPer series (tags: scenario, and step tags)")
+	lat := &Results{}
+	for _, l := range r.Latencies {
+		if IsSeries(l.Name) {
+			lat.Latencies = append(lat.Latencies, l)
+		}
+	}
+	if len(lat.Latencies) > 0 {
+		if err := latencyTable(w, lat); err != nil {
+			return err
+		}
+	}
+	R := tw.AlignRight
+	head := []string{"series"}
+	aligns := []tw.Align{tw.AlignLeft}
+	for _, c := range seriesColumns {
+		head = append(head, c.head)
+		aligns = append(aligns, R)
+	}
+	t := newTable(w, head, aligns)
+	rows := 0
+	for _, tags := range sets {
+		cells, ok := seriesCounterCells(r.selectCounters(tags))
+		if !ok {
+			continue // step tags: latencies only
+		}
+		row := append([]string{"{" + tags.String() + "}"}, cells...)
+		if err := t.Append(row); err != nil {
+			return fmt.Errorf("render series table: %w", err)
+		}
+		rows++
+	}
+	if rows == 0 {
+		return nil
+	}
+	return render(t, "series")
+}
+
+// seriesCounterCells returns the seriesColumns of one tag set's selection;
+// false when it has no counters (the tags of steps, which label latencies
+// only).
+func seriesCounterCells(sel *Results) ([]string, bool) {
+	if len(sel.Counters) == 0 && len(sel.Gauges) == 0 {
+		return nil, false
+	}
+	cells := make([]string, 0, len(seriesColumns))
+	for _, c := range seriesColumns {
+		switch c.name {
+		case GaugeVUs:
+			cells = append(cells, strconv.FormatInt(sel.Gauges[GaugeVUs].Max, 10))
+		case AliasErrors:
+			cells = append(cells, strconv.FormatInt(sel.CounterPrefix(PrefixErrors), 10))
+		default:
+			cells = append(cells, strconv.FormatInt(sel.Counters[c.name], 10))
+		}
+	}
+	return cells, true
 }
 
 func thresholdTable(w io.Writer, vs []Verdict) error {

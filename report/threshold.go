@@ -18,8 +18,13 @@ const (
 
 // Threshold is one parsed `<metric> <stat> <op> <value>` expression.
 type Threshold struct {
-	Expr       string
-	Metric     string  // latency, counter or gauge name, or an alias
+	Expr   string
+	Metric string // latency, counter or gauge name, or an alias, with its selector if any: "delivery{scenario=lurkers}" (tags sorted)
+	// Name is Metric without its selector, and Tags the selector's tags:
+	// the threshold judges the sum of the series whose tags contain them
+	// (tags.go); no tags judge the run-wide total.
+	Name       string
+	Tags       Tags
 	Stat       string  // canonical: "p99", "p99.9", "min", "max", "mean", "count", "rate"
 	Percentile float64 // for percentile stats, e.g. 99.9
 	Op         string  // <, <=, >, >=, ==, !=
@@ -58,7 +63,19 @@ func ParseThreshold(expr string) (Threshold, error) {
 	fail := func(format string, args ...any) (Threshold, error) {
 		return Threshold{}, fmt.Errorf("threshold %q: %s", expr, fmt.Sprintf(format, args...))
 	}
-	opAt := strings.IndexAny(expr, "<>=!")
+	// A selector's `=` is not the operator: look for it after the `}`.
+	from := 0
+	if open := strings.IndexByte(expr, '{'); open >= 0 {
+		end := strings.IndexByte(expr, '}')
+		if end < open {
+			return fail("unclosed `{` in the metric's selector; want metric{key=value,…}, e.g. delivery{scenario=lurkers} p99 < 100ms")
+		}
+		from = end + 1
+	}
+	opAt := strings.IndexAny(expr[from:], "<>=!")
+	if opAt >= 0 {
+		opAt += from
+	}
 	if opAt < 0 {
 		if len(strings.Fields(expr)) == 0 {
 			return fail("empty; want <metric> <stat> <op> <value>, %s", example)
@@ -76,6 +93,10 @@ func ParseThreshold(expr string) (Threshold, error) {
 		return fail("unknown operator %q (%s)", th.Op, opHelp)
 	}
 	left := strings.Fields(expr[:opAt])
+	if from > 0 {
+		// the selector may hold spaces: {scenario=a, room=b}
+		left = append([]string{strings.Join(strings.Fields(expr[:from]), "")}, strings.Fields(expr[from:opAt])...)
+	}
 	switch len(left) {
 	case 0:
 		return fail("missing metric and stat before %q; want <metric> <stat> <op> <value>, %s", th.Op, example)
@@ -85,7 +106,11 @@ func ParseThreshold(expr string) (Threshold, error) {
 	default:
 		return fail("want <metric> <stat> <op> <value> but found %d words before %q; %s", len(left), th.Op, example)
 	}
-	th.Metric = left[0]
+	name, tags, err := ParseSelector(left[0])
+	if err != nil {
+		return fail("%v", err)
+	}
+	th.Name, th.Tags, th.Metric = name, tags, SeriesName(name, tags)
 	stat, pct, err := parseStat(left[1])
 	if err != nil {
 		return fail("%v", err)
@@ -196,15 +221,20 @@ func Evaluate(r *Results, ths []Threshold) []Verdict {
 
 func evaluate(r *Results, th Threshold) Verdict {
 	v := Verdict{Expr: th.Expr}
+	name := th.Name
+	if name == "" { // a Threshold built without ParseThreshold
+		name = th.Metric
+	}
+	r = r.Select(th.Tags)
 	failf := func(actual, format string, args ...any) Verdict {
 		v.Actual = actual
 		v.Reason = fmt.Sprintf(format, args...)
 		return v
 	}
-	if _, ok := r.Latency(th.Metric); ok {
-		return evalLatency(r, th, v, failf)
+	if _, ok := r.Latency(name); ok {
+		return evalLatency(r, name, th, v, failf)
 	}
-	if g, ok := r.Gauges[th.Metric]; ok {
+	if g, ok := r.Gauges[name]; ok {
 		if th.Stat != "max" {
 			return failf("n/a", "%s does not apply to gauge %q (use max)", th.Stat, th.Metric)
 		}
@@ -215,7 +245,7 @@ func evaluate(r *Results, th Threshold) Verdict {
 		v.Pass = compare(float64(g.Max), th.Op, th.Value)
 		return v
 	}
-	count, ok := counterValue(r, th.Metric)
+	count, ok := counterValue(r, name)
 	if !ok {
 		return failf("no data", "metric %q recorded nothing (no latency samples, counter or gauge of that name)", th.Metric)
 	}
@@ -223,7 +253,7 @@ func evaluate(r *Results, th Threshold) Verdict {
 		return failf("n/a", "%s needs a latency metric; %q is a counter (use count or rate)", th.Stat, th.Metric)
 	}
 	if th.Unit == UnitPercent {
-		den, what, ok := denominator(r, th.Metric)
+		den, what, ok := denominator(r, name)
 		if !ok {
 			return failf("n/a", "no denominator for a percentage of %q; use a plain count or rate", th.Metric)
 		}
@@ -250,8 +280,8 @@ func evaluate(r *Results, th Threshold) Verdict {
 	return v
 }
 
-func evalLatency(r *Results, th Threshold, v Verdict, failf func(string, string, ...any) Verdict) Verdict {
-	h := r.Histogram(th.Metric)
+func evalLatency(r *Results, name string, th Threshold, v Verdict, failf func(string, string, ...any) Verdict) Verdict {
+	h := r.Histogram(name)
 	if h == nil {
 		return failf("n/a", "latency %q: histogram cannot be decoded", th.Metric)
 	}
@@ -314,7 +344,7 @@ func counterValue(r *Results, name string) (int64, bool) {
 	}
 	prefix := name + "."
 	for k := range r.Counters {
-		if strings.HasPrefix(k, prefix) {
+		if strings.HasPrefix(k, prefix) && !IsSeries(k) {
 			return r.CounterPrefix(prefix), true
 		}
 	}

@@ -15,7 +15,10 @@ import (
 // ts, sequence by from and seq) on one delivery, ten senders taking turns:
 // the per-delivery cost of the listener apart from the read. 0 allocs/op.
 func BenchmarkListenerObserve(b *testing.B) {
-	reg := report.NewRegistry()
+	reg, err := report.NewRegistry().Tagged((&Scenario{Name: "s"}).Tags())
+	if err != nil {
+		b.Fatal(err)
+	}
 	m := newMetrics(reg)
 	l := &Listener{Name: "delivery", Match: Matcher{JSON: map[string]any{"op": "said", "history": nil}},
 		LatencyField: "ts", SenderField: "from", SeqField: "seq"}

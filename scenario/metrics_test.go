@@ -73,6 +73,7 @@ scenarios:
       - send: {json: {op: x, ts: "{{now_ns}}", from: "{{vu}}", seq: "{{seq}}"}}
       - expect: {name: first}
       - ping: {name: pong}
+        tags: {probe: ping}
       - group:
           name: g
           steps:
@@ -91,10 +92,26 @@ scenarios:
 	for name := range res.Gauges {
 		recorded = append(recorded, name)
 	}
+	sets := p.TagSets()
+	tagged := 0
 	for _, name := range recorded {
-		if !report.Recordable(name, names) {
-			t.Errorf("the run recorded %q, which MetricNames does not list: %v", name, names)
+		metric, tags, ok := report.SplitSeries(name)
+		if !ok {
+			if !report.Recordable(name, names) {
+				t.Errorf("the run recorded %q, which MetricNames does not list: %v", name, names)
+			}
+			continue
 		}
+		tagged++
+		if !slices.ContainsFunc(sets, func(s report.Tags) bool { return s.String() == tags.String() }) {
+			t.Errorf("the run recorded the series %q, whose tags TagSets does not list: %v", name, sets)
+		}
+		if !report.Recordable(metric, p.MetricNamesFor(tags)) {
+			t.Errorf("the run recorded the series %q, which MetricNamesFor(%v) does not list: %v", name, tags, p.MetricNamesFor(tags))
+		}
+	}
+	if _, ok := res.Latency("pong{probe=ping,scenario=a}"); !ok || tagged < 20 {
+		t.Errorf("the tagged ping's series is missing, or too few series (%d) recorded: %v", tagged, recorded)
 	}
 	if len(recorded) < 20 {
 		t.Fatalf("only %d metrics recorded: %v", len(recorded), recorded)

@@ -312,6 +312,10 @@ func (d *decoder) plan(root *ynode) *Plan {
 		p.Scenarios = append(p.Scenarios, s)
 	}
 
+	if sets := p.TagSets(); len(sets) > report.MaxTagSets {
+		d.fail(root, "tags", "%d tag sets (scenarios × distinct step tags); a run keeps at most %d, each with its own series of every metric: use fewer tag values", len(sets), report.MaxTagSets)
+	}
+
 	// File-level templates (headers, path) may read any scenario's captures.
 	all := map[string]bool{}
 	for _, s := range p.Scenarios {
@@ -345,16 +349,73 @@ func (d *decoder) checkThresholdMetrics(n *ynode, p *Plan) {
 		}
 		field := index("thresholds", i)
 		switch {
-		case !report.Recordable(th.Metric, recorded):
-			d.failHint(it, field, closest(th.Metric, candidates),
-				"metric %q is never recorded by this scenario (no step or listener names it, and no run records it by itself; see Thresholds in docs/scenarios.md)", th.Metric)
-		case th.Stat != "count" && th.Stat != "rate" && !slices.Contains(recorded, th.Metric):
+		case !report.Recordable(th.Name, recorded):
+			d.failHint(it, field, closest(th.Name, candidates),
+				"metric %q is never recorded by this scenario (no step or listener names it, and no run records it by itself; see Thresholds in docs/scenarios.md)", th.Name)
+		case th.Stat != "count" && th.Stat != "rate" && !slices.Contains(recorded, th.Name):
 			// p99, min, max, mean read one latency (or gauge): a counter
 			// family of that name ("delivery" for delivery.*) has none.
 			d.fail(it, field,
-				"%s needs a latency metric, and this scenario records none named %q (only counters under %q)", th.Stat, th.Metric, th.Metric+".")
+				"%s needs a latency metric, and this scenario records none named %q (only counters under %q)", th.Stat, th.Name, th.Name+".")
+		case len(th.Tags) > 0:
+			d.checkSelector(it, field, th, p)
 		}
 	}
+}
+
+// checkSelector rejects a threshold whose selector ({scenario=…, room=…})
+// no series of p carries, or whose metric no such series records.
+func (d *decoder) checkSelector(it *ynode, field string, th report.Threshold, p *Plan) {
+	sets := p.TagSets()
+	matched := false
+	for _, t := range sets {
+		matched = matched || t.Contains(th.Tags)
+	}
+	if !matched {
+		// Name the first tag that no series has, with the nearest value.
+		for _, want := range th.Tags {
+			var values []string
+			for _, t := range sets {
+				if v, ok := t.Get(want.Key); ok && !slices.Contains(values, v) {
+					values = append(values, v)
+				}
+			}
+			if slices.Contains(values, want.Value) {
+				continue
+			}
+			slices.Sort(values)
+			if len(values) == 0 {
+				var keys []string
+				for _, t := range sets {
+					for _, tg := range t {
+						if !slices.Contains(keys, tg.Key) {
+							keys = append(keys, tg.Key)
+						}
+					}
+				}
+				slices.Sort(keys)
+				d.failHint(it, field, closest(want.Key, keys), "selector %s: no series has the tag `%s` (tags in this file: %s)", th.Metric, want.Key, strings.Join(keys, ", "))
+				return
+			}
+			d.failHint(it, field, closest(want.Value, values), "selector %s: no series has %s=%s (%s is one of %s)", th.Metric, want.Key, want.Value, want.Key, strings.Join(values, ", "))
+			return
+		}
+		d.fail(it, field, "selector %s: no series carries all these tags together (tag sets: %s)", th.Metric, tagSetList(sets))
+		return
+	}
+	names := p.MetricNamesFor(th.Tags)
+	if !report.Recordable(th.Name, names) || (th.Stat != "count" && th.Stat != "rate" && !slices.Contains(names, th.Name)) {
+		// p99, min, max and mean need the latency itself in these series.
+		d.fail(it, field, "selector %s: no series with these tags records %q (tag sets: %s)", th.Metric, th.Name, tagSetList(sets))
+	}
+}
+
+func tagSetList(sets []report.Tags) string {
+	parts := make([]string, len(sets))
+	for i, t := range sets {
+		parts[i] = "{" + t.String() + "}"
+	}
+	return strings.Join(parts, " ")
 }
 
 func (d *decoder) target(n *ynode) string {

@@ -7,6 +7,7 @@ package scenario
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"slices"
 	"strings"
 )
 
@@ -36,7 +37,14 @@ func (d *decoder) steps(n *ynode, field string, conn ConnectOptions) []Step {
 
 func (d *decoder) step(n *ynode, field string, conn ConnectOptions) (Step, bool) {
 	var kind string
-	var v *ynode
+	var v, tagsNode *ynode
+	if n.kind == yMap {
+		// `tags` sits beside the kind: {expect: {…}, tags: {room: big}}.
+		if i := slices.IndexFunc(n.keys, func(k *ynode) bool { return k.str == "tags" }); i >= 0 && len(n.keys) > 1 {
+			tagsNode = n.vals[i]
+			n = &ynode{kind: yMap, pos: n.pos, keys: slices.Delete(slices.Clone(n.keys), i, i+1), vals: slices.Delete(slices.Clone(n.vals), i, i+1)}
+		}
+	}
 	switch {
 	case n.kind == yString:
 		kind, v = n.str, &ynode{kind: yNull, pos: n.pos}
@@ -59,6 +67,9 @@ func (d *decoder) step(n *ynode, field string, conn ConnectOptions) (Step, bool)
 		return Step{}, false
 	}
 	st := Step{Kind: k, Pos: n.pos}
+	if tagsNode != nil {
+		st.Tags = d.stepTags(tagsNode, join(field, "tags"))
+	}
 	stepKinds[k].parse(d, &st, v, join(field, kind), conn)
 	return st, true
 }

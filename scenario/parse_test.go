@@ -368,6 +368,17 @@ func TestParseEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tagged := 0
+	for _, sc := range p.Scenarios {
+		WalkSteps(sc.Steps, func(st *Step) {
+			if st.Kind == StepPing && st.Ping.Name == "rtt" && st.Tags.String() == "phase=warm,room=r-1.big" {
+				tagged++
+			}
+		})
+	}
+	if tagged != 1 {
+		t.Errorf("the tagged ping was not found (%d)", tagged)
+	}
 	c := p.Connect
 	if p.Target != "ws://127.0.0.1:8080" || p.GracefulStop != 0 || p.Duration != time.Minute {
 		t.Errorf("file: target %q graceful %s duration %s", p.Target, p.GracefulStop, p.Duration)

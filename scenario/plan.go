@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/wsbench/wsbench/report"
 )
 
 // Pos is a position in a scenario file, for error messages.
@@ -166,8 +168,11 @@ type Reconnect struct {
 
 // Step is one instruction of a virtual user. Exactly the field named by Kind is non-nil.
 type Step struct {
-	Kind    StepKind
-	Pos     Pos
+	Kind StepKind
+	Pos  Pos
+	// Tags label the latency this step records (and those of the steps
+	// inside it) with series of their own, besides the scenario's (tags.go).
+	Tags    report.Tags
 	Connect *ConnectStep
 	Send    *SendStep
 	Expect  *ExpectStep

@@ -36,12 +36,11 @@ type RunOptions struct {
 type runner struct {
 	plan *Plan
 	base string
-	m    *metrics
+	reg  *report.Registry
 	log  *slog.Logger
 	seed uint64
 	env  func(string) string
 	wg   sync.WaitGroup // VU goroutines
-	sio  *sioMetrics    // Socket.IO metrics, when a scenario uses it
 }
 
 // scenarioRun is one scenario prepared for running.
@@ -50,6 +49,8 @@ type scenarioRun struct {
 	sc        *Scenario
 	steps     []cstep
 	listeners []clistener
+	m         *metrics    // the scenario's series of the fixed-name metrics
+	sio       *sioMetrics // Socket.IO metrics, when the scenario uses it
 }
 
 // cstep is a Step with what running it needs resolved once: metric handles,
@@ -83,7 +84,7 @@ func Run(ctx context.Context, p *Plan, o RunOptions) error {
 	if base == "" || base == Builtin {
 		return fmt.Errorf("run %s: target %q needs a resolved base URL (RunOptions.BaseURL)", p.File, p.Target)
 	}
-	r := &runner{plan: p, base: base, m: newMetrics(o.Registry), log: o.Logger, seed: o.Seed, env: o.Env}
+	r := &runner{plan: p, base: base, reg: o.Registry, log: o.Logger, seed: o.Seed, env: o.Env}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -96,12 +97,8 @@ func Run(ctx context.Context, p *Plan, o RunOptions) error {
 	runs := make([]*scenarioRun, 0, len(p.Scenarios))
 	dialers := map[string]*dialer.Dialer{}
 	for _, sc := range p.Scenarios {
-		s := &scenarioRun{r: r, sc: sc}
-		var err error
-		if s.steps, err = s.compile(sc.Steps, false, o.Tap, dialers); err != nil {
-			return fmt.Errorf("run %s: scenario %s: %w", p.File, sc.Name, err)
-		}
-		if err := s.compileListeners(); err != nil {
+		s, err := r.prepare(sc, o.Tap, dialers)
+		if err != nil {
 			return fmt.Errorf("run %s: scenario %s: %w", p.File, sc.Name, err)
 		}
 		runs = append(runs, s)
@@ -118,6 +115,24 @@ func Run(ctx context.Context, p *Plan, o RunOptions) error {
 	execs.Wait()
 	r.wg.Wait()
 	return nil
+}
+
+// prepare compiles one scenario: its series (tags.go) and the handles of
+// its metrics in them, its steps and its listeners.
+func (r *runner) prepare(sc *Scenario, tap dialer.Tap, dialers map[string]*dialer.Dialer) (*scenarioRun, error) {
+	s := &scenarioRun{r: r, sc: sc}
+	tags, err := r.reg.Tagged(sc.Tags())
+	if err != nil {
+		return nil, err
+	}
+	s.m = newMetrics(tags)
+	if s.steps, err = s.compile(sc.Steps, compileEnv{tags: tags, tap: tap, dialers: dialers}); err != nil {
+		return nil, err
+	}
+	if err := s.compileListeners(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // run drives one scenario's load model to its end.
@@ -147,8 +162,8 @@ func (s *scenarioRun) run(ctx context.Context, seg Segment) {
 			v.loadDone = loadCtx.Done()
 			return v
 		},
-		vus:     s.r.m.vus,
-		dropped: s.r.m.dropped,
+		vus:     s.m.vus,
+		dropped: s.m.dropped,
 		wg:      &s.r.wg,
 	}
 	if l.Model == Open {
@@ -158,19 +173,27 @@ func (s *scenarioRun) run(ctx context.Context, seg Segment) {
 	}
 }
 
-// compile resolves steps: metric handles (looked up once, so recording
-// does not touch the registry's maps), matchers, dialers.
-func (s *scenarioRun) compile(steps []Step, paced bool, tap dialer.Tap, dialers map[string]*dialer.Dialer) ([]cstep, error) {
-	env := compileEnv{paced: paced, tap: tap, dialers: dialers}
+// compile resolves steps: metric handles (looked up once, in the series of
+// the step's tags, so recording does not touch the registry's maps),
+// matchers, dialers.
+func (s *scenarioRun) compile(steps []Step, env compileEnv) ([]cstep, error) {
 	out := make([]cstep, len(steps))
 	for i := range steps {
 		st := &steps[i]
 		c := &out[i]
 		c.Step = st
-		if st.Kind < 0 || st.Kind >= numStepKinds {
+		if st.Kind < 0 || st.Kind >= numStepKinds() {
 			return nil, fmt.Errorf("%s: unknown step kind %v", st.Pos, st.Kind)
 		}
-		if err := stepKinds[st.Kind].compile(s, c, env); err != nil {
+		senv := env
+		if len(st.Tags) > 0 {
+			t, err := s.r.reg.Tagged(mergeTags(env.tags.Tags(), st.Tags))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", st.Pos, err)
+			}
+			senv.tags = t
+		}
+		if err := stepKinds[st.Kind].compile(s, c, senv); err != nil {
 			return nil, err
 		}
 	}
@@ -265,7 +288,7 @@ func newDialTarget(base string, opts ConnectOptions) (dialTarget, error) {
 
 // compileListeners resolves the listeners' matchers and metric handles.
 func (s *scenarioRun) compileListeners() error {
-	reg := s.r.m.reg
+	reg := s.m.tags
 	s.listeners = make([]clistener, len(s.sc.Listeners))
 	for i := range s.sc.Listeners {
 		l := &s.sc.Listeners[i]

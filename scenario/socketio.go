@@ -67,7 +67,7 @@ type sioMetrics struct {
 	badPacket                *report.Counter
 }
 
-func newSIOMetrics(reg *report.Registry) *sioMetrics {
+func newSIOMetrics(reg *report.Tagged) *sioMetrics {
 	return &sioMetrics{
 		connect:     reg.Latency(metricSIOConnect),
 		errors:      reg.Counter(errSIO),
@@ -130,10 +130,10 @@ func (s *scenarioRun) prepareSocketIO(opts *ConnectOptions) (*sioDial, error) {
 		}
 		d.auth = t
 	}
-	if s.r.sio == nil {
-		s.r.sio = newSIOMetrics(s.r.m.reg)
+	if s.sio == nil {
+		s.sio = newSIOMetrics(s.m.tags)
 	}
-	d.m = s.r.sio
+	d.m = s.sio
 	return d, nil
 }
 
@@ -243,7 +243,7 @@ func (v *vu) sioFailed(d *cdial, err error) bool {
 		}
 		se = &sioError{kind: sioKindUpgrade, msg: "not a Socket.IO endpoint", err: err}
 	}
-	m := v.s.r.m
+	m := v.m
 	m.countDialFailure(se.kind, se)
 	d.sio.m.errors.Inc()
 	if d.sio.warned.CompareAndSwap(false, true) {

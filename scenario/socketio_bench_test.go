@@ -13,11 +13,13 @@ import (
 // sioTestLink is a link with Socket.IO state and no socket, for feeding
 // inbound frames directly (events and acks never write).
 func sioTestLink() *link {
-	r := &runner{m: newMetrics(report.NewRegistry())}
-	r.sio = newSIOMetrics(r.m.reg)
-	s := &scenarioRun{r: r, sc: &Scenario{Name: "s"}}
-	l := &link{s: s, m: r.m}
-	l.sio = &sioConn{d: &sioDial{m: r.sio}, ns: []byte("/chat"), want: socketio.NoID}
+	tags, err := report.NewRegistry().Tagged((&Scenario{Name: "s"}).Tags())
+	if err != nil {
+		panic(err)
+	}
+	s := &scenarioRun{r: &runner{reg: tags.Registry()}, sc: &Scenario{Name: "s"}, m: newMetrics(tags), sio: newSIOMetrics(tags)}
+	l := &link{s: s, m: s.m}
+	l.sio = &sioConn{d: &sioDial{m: s.sio}, ns: []byte("/chat"), want: socketio.NoID}
 	return l
 }
 

@@ -11,6 +11,14 @@ import (
 // step_close.go is the close step: it starts the close handshake and
 // waits (closeWait) for the peer's close frame.
 
+// StepClose is the kind of a `close` step; its number is its index in
+// the kind table (steps.go).
+const StepClose StepKind = 6
+
+func init() {
+	registerStep(StepClose, stepKind{name: "close", parse: parseClose, compile: compileClose, run: runClose, conn: connEnds})
+}
+
 var (
 	closeFields = []string{"code", "reason"}
 )

@@ -6,6 +6,14 @@ import "fmt"
 // (with the dial backoff of backoff.go after failures), with the scenario's
 // connect options merged under its own.
 
+// StepConnect is the kind of a `connect` step; its number is its index in
+// the kind table (steps.go).
+const StepConnect StepKind = 0
+
+func init() {
+	registerStep(StepConnect, stepKind{name: "connect", parse: parseConnect, compile: compileConnect, run: runConnect, conn: connOpens})
+}
+
 // ConnectStep dials the target and upgrades. Its latency is recorded as the
 // "connect" (TCP) and "handshake" (upgrade) metrics.
 type ConnectStep struct {

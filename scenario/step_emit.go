@@ -13,6 +13,14 @@ import (
 // wait for its acknowledgement. The Socket.IO connection itself is in
 // socketio.go.
 
+// StepEmit is the kind of an `emit` step (a Socket.IO event); its number is its index in
+// the kind table (steps.go).
+const StepEmit StepKind = 8
+
+func init() {
+	registerStep(StepEmit, stepKind{name: "emit", parse: parseEmit, compile: compileEmit, run: runEmit, conn: connNeeds, latency: emitLatency})
+}
+
 var (
 	emitFields     = []string{"name", "event", "args", "ack", "timeout", "on_timeout", "binary_hex", "binary_base64", "random_bytes"}
 	ackMatchFields = []string{"json", "regex"}
@@ -164,15 +172,15 @@ func compileEmit(s *scenarioRun, c *cstep, env compileEnv) error {
 		return fmt.Errorf("%s: emit %s ack: %w", c.Pos, e.Event, err)
 	}
 	if e.Ack {
-		reg := s.r.m.reg
+		reg := env.tags
 		name := nameOr(e.Name, e.Event)
 		c.lat = reg.Latency(name)
 		if env.paced {
 			c.raw = reg.Latency(name + report.RawSuffix)
 		}
 	}
-	if s.r.sio == nil {
-		s.r.sio = newSIOMetrics(s.r.m.reg)
+	if s.sio == nil {
+		s.sio = newSIOMetrics(s.m.tags)
 	}
 	return nil
 }

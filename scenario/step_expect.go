@@ -15,6 +15,14 @@ import (
 // (from the link's backlog or read off the connection), records the
 // latency since the VU's last send and captures values into variables.
 
+// StepExpect is the kind of an `expect` step; its number is its index in
+// the kind table (steps.go).
+const StepExpect StepKind = 2
+
+func init() {
+	registerStep(StepExpect, stepKind{name: "expect", parse: parseExpect, compile: compileExpect, run: runExpect, conn: connNeeds, latency: expectLatency})
+}
+
 var (
 	expectFields = []string{"name", "event", "json", "regex", "binary", "timeout", "on_timeout", "capture"}
 )
@@ -104,7 +112,7 @@ func compileExpect(s *scenarioRun, c *cstep, env compileEnv) error {
 	if err = c.Expect.Match.Compile(); err != nil {
 		err = fmt.Errorf("%s: expect %s: %w", c.Pos, c.Expect.Name, err)
 	}
-	reg := s.r.m.reg
+	reg := env.tags
 	name := nameOr(c.Expect.Name, "expect")
 	c.lat = reg.Latency(name)
 	if env.paced {

@@ -8,6 +8,14 @@ import (
 // step_group.go is the group step: it runs its steps and records their
 // total duration under its name.
 
+// StepGroup is the kind of a `group` step; its number is its index in
+// the kind table (steps.go).
+const StepGroup StepKind = 7
+
+func init() {
+	registerStep(StepGroup, stepKind{name: "group", parse: parseGroup, compile: compileGroup, run: runGroup, keepsAside: true, block: groupBlock, latency: groupLatency})
+}
+
 var (
 	groupFields = []string{"name", "steps"}
 )
@@ -44,9 +52,9 @@ func compileGroup(s *scenarioRun, c *cstep, env compileEnv) error {
 	if c.Group == nil {
 		return fmt.Errorf("%s: group step without a body", c.Pos)
 	}
-	c.lat = s.r.m.reg.Latency(nameOr(c.Group.Name, "group"))
+	c.lat = env.tags.Latency(nameOr(c.Group.Name, "group"))
 	var err error
-	c.sub, err = s.compile(c.Group.Steps, env.paced, env.tap, env.dialers)
+	c.sub, err = s.compile(c.Group.Steps, env)
 	return err
 }
 

@@ -10,6 +10,14 @@ import (
 // step_ping.go is the ping step: it sends a ping and records the pong's
 // round trip under its name.
 
+// StepPing is the kind of a `ping` step; its number is its index in
+// the kind table (steps.go).
+const StepPing StepKind = 5
+
+func init() {
+	registerStep(StepPing, stepKind{name: "ping", parse: parsePing, compile: compilePing, run: runPing, conn: connNeeds, latency: pingLatency})
+}
+
 var (
 	pingFields = []string{"name", "timeout", "payload"}
 )
@@ -50,7 +58,7 @@ func compilePing(s *scenarioRun, c *cstep, env compileEnv) error {
 	if c.Ping == nil {
 		return fmt.Errorf("%s: ping step without options", c.Pos)
 	}
-	c.lat = s.r.m.reg.Latency(nameOr(c.Ping.Name, "ping"))
+	c.lat = env.tags.Latency(nameOr(c.Ping.Name, "ping"))
 	return nil
 }
 

@@ -9,6 +9,14 @@ import (
 // for a duration, optionally paced by `every` (then latencies count from
 // the scheduled start: coordinated-omission correction).
 
+// StepRepeat is the kind of a `repeat` step; its number is its index in
+// the kind table (steps.go).
+const StepRepeat StepKind = 4
+
+func init() {
+	registerStep(StepRepeat, stepKind{name: "repeat", parse: parseRepeat, compile: compileRepeat, run: runRepeat, keepsAside: true, block: repeatBlock})
+}
+
 var (
 	repeatFields = []string{"count", "duration", "every", "steps"}
 )
@@ -60,7 +68,7 @@ func compileRepeat(s *scenarioRun, c *cstep, env compileEnv) error {
 		return fmt.Errorf("%s: repeat step without a body", c.Pos)
 	}
 	var err error
-	c.sub, err = s.compile(c.Repeat.Steps, env.paced || c.Repeat.Every > 0, env.tap, env.dialers)
+	c.sub, err = s.compile(c.Repeat.Steps, compileEnv{paced: env.paced || c.Repeat.Every > 0, tags: env.tags, tap: env.tap, dialers: env.dialers})
 	return err
 }
 

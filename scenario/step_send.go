@@ -8,6 +8,14 @@ import (
 // step_send.go is the send step: one text, JSON or binary data frame,
 // rendered from its template into the VU's reused buffer.
 
+// StepSend is the kind of a `send` step; its number is its index in
+// the kind table (steps.go).
+const StepSend StepKind = 1
+
+func init() {
+	registerStep(StepSend, stepKind{name: "send", parse: parseSend, compile: compileSend, run: runSend, keepsAside: true, conn: connNeeds})
+}
+
 var (
 	sendFields   = []string{"name", "json", "text", "binary_hex", "binary_base64", "random_bytes"}
 	sendPayloads = []string{"json", "text", "binary_hex", "binary_base64", "random_bytes"}

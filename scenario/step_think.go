@@ -10,6 +10,14 @@ import (
 // exponential distribution, reading the connection meanwhile unless
 // `read: false`.
 
+// StepThink is the kind of a `think` step; its number is its index in
+// the kind table (steps.go).
+const StepThink StepKind = 3
+
+func init() {
+	registerStep(StepThink, stepKind{name: "think", parse: parseThink, compile: compileThink, run: runThink})
+}
+
 var (
 	thinkFields = []string{"fixed", "uniform", "exponential", "read"}
 )

@@ -11,23 +11,16 @@ import (
 	"strings"
 
 	"github.com/wsbench/wsbench/dialer"
+	"github.com/wsbench/wsbench/report"
 )
 
 // StepKind tells which kind of step a Step is, and so which of its fields is set.
 type StepKind int
 
-const (
-	StepConnect StepKind = iota
-	StepSend
-	StepExpect
-	StepThink
-	StepRepeat
-	StepPing
-	StepClose
-	StepGroup
-	StepEmit // Socket.IO event
-	numStepKinds
-)
+// The kinds' constants and their entries in the table live in their own
+// files (step_<name>.go, registered by each file's init); a kind's number
+// is its index in stepKinds, and TestStepKindsAreContiguous checks that
+// they run 0, 1, 2… with no gap or repeat.
 
 // stepKind is what the package knows about one kind of step.
 type stepKind struct {
@@ -68,35 +61,37 @@ const (
 	connEnds                 // needs an open one and closes it
 )
 
-// stepKinds is indexed by StepKind. It is filled by init, not by its
-// declaration, because the kinds that hold steps (repeat, group) parse,
-// compile and run them through this table: a Go initializer may not refer
-// to itself. It is never written afterwards.
-var stepKinds [numStepKinds]stepKind
+// stepKinds is indexed by StepKind. It is filled by the step files' init
+// functions, not by a declaration, because the kinds that hold steps
+// (repeat, group) parse, compile and run them through this table: a Go
+// initializer may not refer to itself. It is never written afterwards.
+var stepKinds []stepKind
 
-func init() {
-	stepKinds = [numStepKinds]stepKind{
-		StepConnect: {name: "connect", parse: parseConnect, compile: compileConnect, run: runConnect, conn: connOpens},
-		StepSend:    {name: "send", parse: parseSend, compile: compileSend, run: runSend, keepsAside: true, conn: connNeeds},
-		StepExpect:  {name: "expect", parse: parseExpect, compile: compileExpect, run: runExpect, conn: connNeeds, latency: expectLatency},
-		StepThink:   {name: "think", parse: parseThink, compile: compileThink, run: runThink},
-		StepRepeat:  {name: "repeat", parse: parseRepeat, compile: compileRepeat, run: runRepeat, keepsAside: true, block: repeatBlock},
-		StepPing:    {name: "ping", parse: parsePing, compile: compilePing, run: runPing, conn: connNeeds, latency: pingLatency},
-		StepClose:   {name: "close", parse: parseClose, compile: compileClose, run: runClose, conn: connEnds},
-		StepGroup:   {name: "group", parse: parseGroup, compile: compileGroup, run: runGroup, keepsAside: true, block: groupBlock, latency: groupLatency},
-		StepEmit:    {name: "emit", parse: parseEmit, compile: compileEmit, run: runEmit, conn: connNeeds, latency: emitLatency},
+// registerStep puts kind k into the table; each step_<name>.go calls it
+// from init. A number used twice is a programming error.
+func registerStep(k StepKind, sk stepKind) {
+	if int(k) >= len(stepKinds) {
+		stepKinds = append(stepKinds, make([]stepKind, int(k)+1-len(stepKinds))...)
 	}
+	if stepKinds[k].name != "" {
+		panic(fmt.Sprintf("scenario: step kind %d registered twice (%s, %s)", k, stepKinds[k].name, sk.name))
+	}
+	stepKinds[k] = sk
 }
+
+// numStepKinds is the number of kinds registered.
+func numStepKinds() StepKind { return StepKind(len(stepKinds)) }
 
 // compileEnv is what compiling a step may need besides the step itself.
 type compileEnv struct {
-	paced   bool // inside a repeat with `every`: latencies are also kept raw
+	paced   bool           // inside a repeat with `every`: latencies are also kept raw
+	tags    *report.Tagged // the series the step's latency goes to: its scenario's and its own (and enclosing steps') tags
 	tap     dialer.Tap
 	dialers map[string]*dialer.Dialer // shared by every connect step of the run
 }
 
 func (k StepKind) String() string {
-	if k >= 0 && k < numStepKinds {
+	if k >= 0 && k < numStepKinds() {
 		return stepKinds[k].name
 	}
 	return fmt.Sprintf("step(%d)", int(k))
@@ -105,7 +100,7 @@ func (k StepKind) String() string {
 // blockSteps returns the steps st holds (repeat, group) and whether they
 // run in rounds.
 func blockSteps(st *Step) ([]Step, bool) {
-	if st.Kind < 0 || st.Kind >= numStepKinds || stepKinds[st.Kind].block == nil {
+	if st.Kind < 0 || st.Kind >= numStepKinds() || stepKinds[st.Kind].block == nil {
 		return nil, false
 	}
 	return stepKinds[st.Kind].block(st)

@@ -59,7 +59,14 @@ func TestStepKindsSchema(t *testing.T) {
 	var objects, bare []string
 	for _, alt := range schema.Defs["step"].AnyOf {
 		bare = append(bare, alt.Enum...)
-		if len(alt.Required) == 1 && len(alt.Properties) == 1 {
+		if len(alt.Required) != 1 {
+			continue
+		}
+		// An object form is its kind, and `tags` beside it (tags.go).
+		if _, ok := alt.Properties["tags"]; !ok {
+			t.Errorf("schema $defs.step's form %q does not allow `tags` beside the kind", alt.Required[0])
+		}
+		if len(alt.Properties) == 2 {
 			objects = append(objects, alt.Required[0])
 		}
 	}
@@ -117,12 +124,26 @@ func TestStepKindsDocs(t *testing.T) {
 
 // TestStepKindString names every registered kind and marks the others.
 func TestStepKindString(t *testing.T) {
-	for k := StepKind(0); k < numStepKinds; k++ {
+	for k := StepKind(0); k < numStepKinds(); k++ {
 		if got, ok := stepKindByName(k.String()); !ok || got != k {
 			t.Errorf("kind %d is named %q, which looks up as %v %v", int(k), k.String(), got, ok)
 		}
 	}
-	if s, want := numStepKinds.String(), fmt.Sprintf("step(%d)", int(numStepKinds)); s != want {
+	if s, want := numStepKinds().String(), fmt.Sprintf("step(%d)", int(numStepKinds())); s != want {
 		t.Errorf("unknown kind prints %q, want %q", s, want)
+	}
+}
+
+// TestStepKindsAreContiguous: the step files register kinds 0, 1, 2… with
+// no gap (a gap would be a kind with no name, parse or run), each with
+// what every kind needs.
+func TestStepKindsAreContiguous(t *testing.T) {
+	if len(stepKinds) == 0 {
+		t.Fatal("no step kind registered")
+	}
+	for k, sk := range stepKinds {
+		if sk.name == "" || sk.parse == nil || sk.compile == nil || sk.run == nil {
+			t.Errorf("kind %d: %+v lacks a name, parse, compile or run (a gap in the numbers of the step files' constants?)", k, sk)
+		}
 	}
 }

@@ -12,7 +12,8 @@ import (
 // Template is a string with {{expression}} placeholders, compiled once at
 // parse time and rendered per message with a VU's Vars.
 //
-// Expressions: vu, iter, scenario, seq, now_ns, now_ms, uuid, env.NAME,
+// Expressions: vu, iter, scenario, seq, now_ns, now_us, now_ms, now_s,
+// uuid, env.NAME,
 // rand_int MIN MAX, rand_string N, a captured variable name, "literal text",
 // and one integer operation between vu, iter, seq and integer constants
 // (vu % 20, vu / 50, iter + 1, ...).
@@ -34,6 +35,8 @@ const (
 	partSeq
 	partNowNS
 	partNowMS
+	partNowUS
+	partNowS
 	partEnv
 	partRandInt
 	partRandString
@@ -60,7 +63,7 @@ type part struct {
 // numeric reports whether the part always renders as a decimal integer.
 func (p *part) numeric() bool {
 	switch p.kind {
-	case partVU, partIter, partSeq, partNowNS, partNowMS, partRandInt, partArith:
+	case partVU, partIter, partSeq, partNowNS, partNowUS, partNowMS, partNowS, partRandInt, partArith:
 		return true
 	}
 	return false
@@ -134,6 +137,10 @@ func (p *part) append(dst []byte, v *Vars) []byte {
 		return strconv.AppendInt(dst, v.now().UnixNano(), 10)
 	case partNowMS:
 		return strconv.AppendInt(dst, v.now().UnixMilli(), 10)
+	case partNowUS:
+		return strconv.AppendInt(dst, v.now().UnixMicro(), 10)
+	case partNowS:
+		return strconv.AppendInt(dst, v.now().Unix(), 10)
 	case partScenario:
 		return appendText(dst, v.Scenario, p.esc)
 	case partEnv:
@@ -439,7 +446,7 @@ func (b *tmplBuilder) addText(s string, esc bool) error {
 }
 
 // builtinExprs are the expression words, for "did you mean" hints.
-var builtinExprs = []string{"vu", "iter", "scenario", "seq", "now_ns", "now_ms", "uuid", "env.NAME", "rand_int", "rand_string"}
+var builtinExprs = []string{"vu", "iter", "scenario", "seq", "now_ns", "now_us", "now_ms", "now_s", "uuid", "env.NAME", "rand_int", "rand_string"}
 
 // parseExpr compiles the inside of one {{ }}.
 func parseExpr(expr string) (part, *TemplateError) {
@@ -508,6 +515,10 @@ func parseExpr(expr string) (part, *TemplateError) {
 		return part{kind: partNowNS}, nil
 	case "now_ms":
 		return part{kind: partNowMS}, nil
+	case "now_us":
+		return part{kind: partNowUS}, nil
+	case "now_s":
+		return part{kind: partNowS}, nil
 	case "uuid":
 		return part{kind: partUUID}, nil
 	}

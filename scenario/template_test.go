@@ -36,6 +36,8 @@ func TestTemplateExpressions(t *testing.T) {
 		{"{{seq}}", "11"},
 		{"{{now_ns}}", "1700000000123456789"},
 		{"{{now_ms}}", "1700000000123"},
+		{"{{now_us}}", "1700000000123456"},
+		{"{{now_s}}", "1700000000"},
 		{"{{env.TOKEN}}", `se"cret`},
 		{"{{env.MISSING}}", ""},
 		{"{{me}}", "alice"},

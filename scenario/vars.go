@@ -16,7 +16,8 @@ type Vars struct {
 	Seq      uint64 // the runner increments it before each send step; {{seq}} renders it
 	Rand     *rand.Rand
 	Env      func(string) string
-	// Now is the clock of {{now_ns}} and {{now_ms}}; nil means time.Now.
+	// Now is the clock of {{now_ns}}, {{now_us}}, {{now_ms}} and {{now_s}};
+	// nil means time.Now.
 	Now func() time.Time
 
 	captured map[string]string

@@ -68,7 +68,7 @@ type sched struct {
 // goroutine.
 type vu struct {
 	s     *scenarioRun
-	m     *metrics // s.r.m
+	m     *metrics // s.m
 	vars  *Vars
 	lvars *Vars // listeners' variables; nil without listeners
 	link  *link
@@ -90,7 +90,7 @@ type vu struct {
 }
 
 func newVU(s *scenarioRun, num int) *vu {
-	v := &vu{s: s, m: s.r.m, vars: NewVars(num, s.sc.Name, s.r.seed, s.r.env)}
+	v := &vu{s: s, m: s.m, vars: NewVars(num, s.sc.Name, s.r.seed, s.r.env)}
 	if len(s.listeners) > 0 {
 		v.lvars = NewVars(num, s.sc.Name, s.r.seed^0x9e3779b97f4a7c15, s.r.env)
 	}
@@ -158,7 +158,7 @@ func (v *vu) step(st *cstep, sc sched) error {
 	if v.ctx.Err() != nil {
 		return errCancelled
 	}
-	if st.Kind < 0 || st.Kind >= numStepKinds {
+	if st.Kind < 0 || st.Kind >= numStepKinds() {
 		return fmt.Errorf("%s: unknown step kind %v", st.Pos, st.Kind)
 	}
 	k := &stepKinds[st.Kind]
@@ -758,7 +758,8 @@ func (d *cdial) dial(ctx context.Context, v *Vars) (*dialer.Conn, dialer.Timings
 
 // metrics holds the handles of every fixed-name metric the runner records.
 type metrics struct {
-	reg                                         *report.Registry
+	reg                                         *report.Registry // for examples of errors
+	tags                                        *report.Tagged   // the scenario's series: every handle below is one of its
 	connect, handshake                          *report.Latency
 	opened, msgsSent, msgsRecv, bytesSent       *report.Counter
 	bytesRecv, iterations, iterFailed, dropped  *report.Counter
@@ -772,9 +773,11 @@ type metrics struct {
 	vus, connsOpen                              *report.Gauge
 }
 
-func newMetrics(reg *report.Registry) *metrics {
+func newMetrics(tags *report.Tagged) *metrics {
+	reg := tags
 	return &metrics{
-		reg:              reg,
+		reg:              tags.Registry(),
+		tags:             tags,
 		connect:          reg.Latency(report.LatencyConnect),
 		handshake:        reg.Latency(report.LatencyHandshake),
 		opened:           reg.Counter(report.CounterConnOpened),
@@ -807,9 +810,9 @@ func newMetrics(reg *report.Registry) *metrics {
 	}
 }
 
-func (m *metrics) counter(name string) *report.Counter { return m.reg.Counter(name) }
+func (m *metrics) counter(name string) *report.Counter { return m.tags.Counter(name) }
 
 // closed is the counter conn.closed.<code>.
 func (m *metrics) closed(code uint16) *report.Counter {
-	return m.reg.Counter(report.PrefixConnClosed + strconv.Itoa(int(code)))
+	return m.tags.Counter(report.PrefixConnClosed + strconv.Itoa(int(code)))
 }

@@ -157,10 +157,9 @@ func BenchmarkVURoundTrip(b *testing.B) {
 	p := closedPlan(1, 1, connectStep(),
 		sendStep(`{"op":"echo","vu":{{vu}},"n":{{seq}}}`),
 		expectStep("echo", map[string]any{"op": "echo", "vu": "{{vu}}"}, 5*time.Second, TimeoutFail))
-	r := &runner{plan: p, base: base, m: newMetrics(reg), seed: 1, log: slog.New(slog.DiscardHandler)}
-	s := &scenarioRun{r: r, sc: p.Scenarios[0]}
-	var err error
-	if s.steps, err = s.compile(p.Scenarios[0].Steps, false, nil, map[string]*dialer.Dialer{}); err != nil {
+	r := &runner{plan: p, base: base, reg: reg, seed: 1, log: slog.New(slog.DiscardHandler)}
+	s, err := r.prepare(p.Scenarios[0], nil, map[string]*dialer.Dialer{})
+	if err != nil {
 		b.Fatal(err)
 	}
 	v := newVU(s, 1)
@@ -458,10 +457,9 @@ func TestReadUntilDeadlines(t *testing.T) {
 		sendStep("fast"), expectStep("long", nil, time.Hour, TimeoutFail),
 		sendStep("slow"), expectStep("slow", nil, 2*time.Second, TimeoutFail),
 		sendStep("fast"), expectStep("short", nil, 100*time.Millisecond, TimeoutFail))
-	r := &runner{plan: p, base: base, m: newMetrics(reg), seed: 1, log: slog.New(slog.DiscardHandler)}
-	s := &scenarioRun{r: r, sc: p.Scenarios[0]}
-	var err error
-	if s.steps, err = s.compile(p.Scenarios[0].Steps, false, nil, map[string]*dialer.Dialer{}); err != nil {
+	r := &runner{plan: p, base: base, reg: reg, seed: 1, log: slog.New(slog.DiscardHandler)}
+	s, err := r.prepare(p.Scenarios[0], nil, map[string]*dialer.Dialer{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	v := newVU(s, 1)

@@ -2,6 +2,7 @@ package target
 
 import (
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -46,11 +47,23 @@ func startNodes(t *testing.T, ns *natsserver.Server, n int, mod func(*Config)) [
 	return nodes
 }
 
-// waitInterest waits until subject has want subscribers on the NATS server.
+// waitInterest waits until want client connections subscribe to subject
+// exactly (the history stream's internal subscription to every room subject
+// is not one of them).
 func waitInterest(t *testing.T, ns *natsserver.Server, subject string, want int) {
 	t.Helper()
 	waitFor(t, fmt.Sprintf("%d subscribers of %s", want, subject), func() bool {
-		return ns.GlobalAccount().Interest(subject) == want
+		cz, err := ns.Connz(&natsserver.ConnzOptions{Subscriptions: true, Limit: 1000})
+		if err != nil {
+			t.Fatalf("connz: %v", err)
+		}
+		n := 0
+		for _, c := range cz.Conns {
+			if slices.Contains(c.Subs, subject) {
+				n++
+			}
+		}
+		return n == want
 	})
 }
 

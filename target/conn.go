@@ -1,12 +1,15 @@
 package target
 
 import (
+	"bytes"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 	"github.com/wsbench/wsbench/internal/wsproto"
+	"github.com/wsbench/wsbench/target/sio"
 )
 
 // connState is where a connection is in its life.
@@ -56,6 +59,9 @@ type wsConn struct {
 	gs    gnetSink // out for event-loop connections, kept inline
 	route route
 	hs    *ipHalfOpen // this connection's count in Server.half while in the handshake
+	// sioSess is the Socket.IO session of a routeSIO WebSocket or a parked
+	// routeSIOPoll request (socketio.go).
+	sioSess *sio.Session
 
 	// Owner-goroutine state.
 	state         connState
@@ -68,7 +74,8 @@ type wsConn struct {
 	closeDeadline int64
 	loopIdx       int // index in the owning loop's connection list
 	backlogged    bool
-	skip          int64 // payload bytes of a refused frame still to discard
+	skip          int64    // payload bytes of a refused frame still to discard
+	pmd           *pmdConn // permessage-deflate (deflate.go); nil when not negotiated
 
 	dirty atomic.Bool
 
@@ -389,6 +396,10 @@ func (c *wsConn) process(in input) {
 		}
 		switch c.state {
 		case stHandshake:
+			if c.route == routeSIOPoll {
+				in.Discard(avail) // a parked poll reads nothing more
+				return
+			}
 			b, _ := in.Peek(min(avail, maxRequestSize+4))
 			end := findRequestEnd(b)
 			if end < 0 {
@@ -401,8 +412,19 @@ func (c *wsConn) process(in input) {
 				c.reject(&rejection{status: 431, reason: "request head over 8 KiB"}, "too_large")
 				return
 			}
-			c.handleRequest(b[:end])
-			in.Discard(end)
+			n := 0
+			if bytes.HasPrefix(b, []byte("POST ")) {
+				// Only Socket.IO polling reads a request body.
+				if n = c.requestBody(b[:end]); n < 0 {
+					return
+				}
+				if avail < end+n {
+					return
+				}
+				b, _ = in.Peek(end + n)
+			}
+			c.handleRequest(b[:end], b[end:end+n])
+			in.Discard(end + n)
 		default:
 			b, _ := in.Peek(min(avail, wsproto.MaxHeaderSize))
 			h, hn, ok := wsproto.ParseHeader(b)
@@ -418,7 +440,16 @@ func (c *wsConn) process(in input) {
 				c.skip = h.Length
 				continue
 			}
-			if fe := checkHeader(h, c.fragOp != 0, int64(len(c.frag)), int64(s.cfg.MaxMessage)); fe != nil {
+			ch := h
+			if c.pmd != nil {
+				var fe *frameError
+				if ch, fe = c.pmd.checkRSV(h); fe != nil {
+					in.Discard(avail)
+					c.fail(fe)
+					return
+				}
+			}
+			if fe := checkHeader(ch, c.fragOp != 0, int64(len(c.frag)), int64(s.cfg.MaxMessage)); fe != nil {
 				if fe == errTooBig && c.state == stOpen {
 					// The framing is intact: skip the payload unread and
 					// wait for the peer's close reply, so a client still
@@ -481,6 +512,8 @@ func (c *wsConn) handleFrame(h ws.Header, p []byte) {
 	op := h.OpCode
 	if op == ws.OpContinuation {
 		op = c.fragOp
+	} else if c.pmd != nil {
+		c.pmd.inMsg = h.Rsv&rsv1 != 0
 	}
 	if !h.Fin || c.fragOp != 0 {
 		if c.fragOp == 0 {
@@ -504,6 +537,10 @@ func (c *wsConn) handleFrame(h ws.Header, p []byte) {
 // message handles one complete data message.
 func (c *wsConn) message(op ws.OpCode, p []byte) {
 	s := c.srv
+	if c.pmd != nil && c.pmd.inMsg {
+		c.inflatedMessage(op, p) // comes back here with the inflated message
+		return
+	}
 	if op == ws.OpText && !utf8.Valid(p) {
 		c.fail(errInvalidUTF8)
 		return
@@ -511,9 +548,9 @@ func (c *wsConn) message(op ws.OpCode, p []byte) {
 	s.m.msgsIn.Add(1)
 	switch c.route {
 	case routeEcho:
-		f := s.frames.encode(op, p)
-		c.push(f, false) // a reply: never dropped, but bounded (cut with 1008 past 4x the limit)
-		f.release()
+		m := outMsg{s: s, op: op, payload: p}
+		c.push(m.frameFor(c), false) // a reply: never dropped, but bounded (cut with 1008 past 4x the limit)
+		m.release()
 	case routeChat:
 		if op != ws.OpText {
 			c.fail(errBinaryChat)
@@ -521,12 +558,40 @@ func (c *wsConn) message(op ws.OpCode, p []byte) {
 		}
 		s.hub.Handle(c.id, p)
 		c.own.handled()
+	case routeSIO:
+		c.sioMessage(op, p)
 	}
 }
 
-// handleRequest answers the HTTP request head b.
-func (c *wsConn) handleRequest(b []byte) {
+// requestBody returns the length of the body of the POST request head b
+// when its route reads one (Socket.IO polling), 0 when it does not, and -1
+// when the request was refused (no length, or one over the limit).
+func (c *wsConn) requestBody(b []byte) int {
+	req, rej := parseRequest(b)
+	if rej != nil || req.route != routeSIO {
+		return 0
+	}
+	switch {
+	case req.chunked || req.contentLength < 0:
+		c.endHandshake()
+		c.reject(&rejection{status: 411, reason: "Socket.IO polling needs a Content-Length"}, "")
+		return -1
+	case req.contentLength > int64(c.srv.sio.Config().MaxPayload):
+		c.endHandshake()
+		c.sioRefuse(sio.TooLarge(), "")
+		return -1
+	}
+	return int(req.contentLength)
+}
+
+// handleRequest answers the HTTP request head b; body is the request's
+// body when its route reads one.
+func (c *wsConn) handleRequest(b, body []byte) {
 	s := c.srv
+	var ip netip.Addr
+	if c.hs != nil {
+		ip = c.hs.ip
+	}
 	c.endHandshake() // answered now, whatever the answer
 	req, rej := parseRequest(b)
 	if rej != nil {
@@ -546,8 +611,12 @@ func (c *wsConn) handleRequest(b []byte) {
 		s.m.httpRequests.Add(1)
 		var body []byte
 		ctype := "text/plain; charset=utf-8"
+		status := 200
 		if req.route == routeHealth {
 			body = []byte("ok\n")
+			if why := s.brokerHealth(); why != "" {
+				status, body = 503, []byte(why+"\n")
+			}
 		} else {
 			body = s.appendMetrics(nil)
 			ctype = "text/plain; version=0.0.4; charset=utf-8"
@@ -555,14 +624,17 @@ func (c *wsConn) handleRequest(b []byte) {
 		if string(req.method) == "HEAD" {
 			body = nil
 		}
-		c.writeRaw(appendResponse(nil, 200, ctype, "", body))
+		c.writeRaw(appendResponse(nil, status, ctype, "", body))
 		return
 	case routeWeb:
 		c.writeRaw(s.answerWeb(&req))
 		return
+	case routeSIO:
+		c.answerSIO(&req, body, ip)
+		return
 	case routeNone:
 		s.m.httpRequests.Add(1)
-		c.writeRaw(appendRejection(nil, &rejection{status: 404, reason: "not found: " + string(req.target) + " (try /, /chat, /echo, /metrics, /healthz)"}))
+		c.writeRaw(appendRejection(nil, &rejection{status: 404, reason: "not found: " + string(req.target) + " (try /, /chat, /echo, /socket.io/, /metrics, /healthz)"}))
 		return
 	}
 	if r := checkUpgrade(&req); r != nil {
@@ -573,13 +645,15 @@ func (c *wsConn) handleRequest(b []byte) {
 		c.reject(&rejection{status: 503, reason: "server shutting down"}, "shutdown")
 		return
 	}
-	var buf [160]byte
-	resp := appendAccept(buf[:0], req.key)
+	pmd, ext := s.negotiateDeflate(req.extensions[:req.nExtension])
+	var buf [256]byte
+	resp := withExtension(appendAccept(buf[:0], req.key), ext)
 	f := s.frames.get(len(resp))
 	f.b = append(f.b, resp...)
 	c.pushOwn(f)
 	f.release()
 	c.route = req.route
+	c.pmd = pmd
 	c.state = stOpen
 	s.m.upgradesOK.Add(1)
 	if c.route == routeChat {

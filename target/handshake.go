@@ -23,7 +23,9 @@ const (
 	routeEcho
 	routeHealth
 	routeMetrics
-	routeWeb // the chat page (target/web): "/" and web.Prefix
+	routeWeb     // the chat page (target/web): "/" and web.Prefix
+	routeSIO     // Socket.IO (target/sio): polling requests and WebSocket transports
+	routeSIOPoll // a Socket.IO long-poll GET parked until its session answers it
 )
 
 // request is an HTTP/1.1 request head parsed in place: its byte slices point
@@ -38,6 +40,11 @@ type request struct {
 	key            []byte
 	host           bool
 	ifNoneMatch    []byte // for the chat page's revalidation (304)
+	contentLength  int64  // -1: no or a bad Content-Length header
+	chunked        bool   // Transfer-Encoding present (refused on the routes that read a body)
+	// Sec-WebSocket-Extensions values, in order (permessage-deflate offers)
+	extensions [maxExtensionHeaders][]byte
+	nExtension int
 }
 
 // rejection is a handshake answer other than 101.
@@ -60,6 +67,7 @@ func findRequestEnd(b []byte) int {
 // parseRequest parses the request head in b (which ends with the blank line).
 // It never allocates.
 func parseRequest(b []byte) (req request, rej *rejection) {
+	req.contentLength = -1
 	line, rest := cutLine(b)
 	sp := bytes.IndexByte(line, ' ')
 	if sp <= 0 {
@@ -110,6 +118,15 @@ func parseRequest(b []byte) (req request, rej *rejection) {
 			req.key = value
 		case bytes.EqualFold(name, []byte("If-None-Match")):
 			req.ifNoneMatch = value
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			req.contentLength = parseContentLength(value)
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			req.chunked = true
+		case bytes.EqualFold(name, []byte("Sec-WebSocket-Extensions")):
+			if req.nExtension < len(req.extensions) {
+				req.extensions[req.nExtension] = value
+				req.nExtension++
+			}
 		}
 	}
 	path := req.target
@@ -127,12 +144,30 @@ func parseRequest(b []byte) (req request, rej *rejection) {
 		req.route = routeMetrics
 	case "/", "/index.html":
 		req.route = routeWeb
+	case sioPath, sioPath[:len(sioPath)-1]:
+		req.route = routeSIO
 	default:
 		if bytes.HasPrefix(path, []byte(web.Prefix)) {
 			req.route = routeWeb
 		}
 	}
 	return req, nil
+}
+
+// parseContentLength reads a Content-Length value: decimal digits only,
+// -1 for anything else (or past 2^40).
+func parseContentLength(v []byte) int64 {
+	if len(v) == 0 || len(v) > 12 {
+		return -1
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n
 }
 
 // checkUpgrade validates a WebSocket upgrade request (RFC 6455 §4.2.1).
@@ -209,6 +244,10 @@ func statusText(code int) string {
 		return "Method Not Allowed"
 	case 408:
 		return "Request Timeout"
+	case 411:
+		return "Length Required"
+	case 413:
+		return "Content Too Large"
 	case 426:
 		return "Upgrade Required"
 	case 429:

@@ -73,17 +73,22 @@ func newHub(cfg Config, s *Server, logger *slog.Logger) (chatHub, error) {
 	}
 	var node *cluster.Node
 	if cfg.Cluster != "" {
+		if hc.Store != nil {
+			_ = hc.Store.Close()
+			return nil, errors.New("--history-db and --cluster exclude each other: a cluster keeps its history in JetStream")
+		}
 		var err error
 		node, err = cluster.Dial(context.Background(), cluster.Config{
 			URLs: cfg.Cluster, Name: cfg.ClusterName, NodeTTL: cfg.ClusterNodeTTL, Logger: logger,
+			History: cfg.HistorySize, HistoryBytes: cfg.ClusterHistoryBytes,
 		})
 		if err != nil {
-			if hc.Store != nil {
-				_ = hc.Store.Close()
-			}
 			return nil, fmt.Errorf("--cluster: %w", err)
 		}
 		hc.Broker = node
+		if h := node.History(); h != nil {
+			hc.Store = h
+		}
 	}
 	h, err := chat.NewHub(hc, outbox{s})
 	if err == nil && node != nil {

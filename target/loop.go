@@ -148,7 +148,8 @@ func (l *loopState) sweep(now int64) {
 	for _, c := range l.conns {
 		switch c.state {
 		case stHandshake:
-			if now-c.openedAt > int64(cfg.HandshakeTimeout) {
+			// A parked Socket.IO poll is answered by its session.
+			if c.route != routeSIOPoll && now-c.openedAt > int64(cfg.HandshakeTimeout) {
 				s.m.upgradeFailed("timeout")
 				c.state, c.closeAfter = stClosed, true
 				l.closing = append(l.closing, c)

@@ -27,6 +27,7 @@ type metrics struct {
 	slowDisconnect atomic.Int64
 	httpRequests   atomic.Int64 // /healthz, /metrics, 404s
 	deliveryDelay  delayHistogram
+	pmd            pmdMetrics // permessage-deflate (deflate.go)
 
 	mu             sync.Mutex
 	upgradesFailed map[string]int64 // by reason
@@ -108,6 +109,7 @@ func (m *metrics) appendPrometheus(dst []byte, hs HubStats, handshakesPending in
 	counter("wsbench_chat_too_long_total", "Chat messages refused with too_long (--max-chat-message, text limit).", int64(hs.TooLong))
 	counter("wsbench_room_creates_limited_total", "Joins refused because the connection created --room-creates rooms within a minute.", int64(hs.RoomCreatesLimited))
 
+	dst = m.pmd.appendPrometheus(dst)
 	dst = m.deliveryDelay.appendPrometheus(dst, "wsbench_delivery_delay_seconds",
 		"Time from the hub encoding a delivery (a room, shout or dm message) to its frame being written to the recipient's socket.")
 

@@ -46,7 +46,17 @@ func TestDeliveryDelayOnMetrics(t *testing.T) {
 	b := chatClient(t, d, s.URL("/chat"), "bob", "r")
 	defer a.Close()
 	defer b.Close()
+	// Bob's join is announced to alice; that delivery's sample may land
+	// after the join returned, so start counting once the count is still.
 	before := delayCount(t, s)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		now := delayCount(t, s)
+		if now == before {
+			break
+		}
+		before = now
+	}
 	if err := a.WriteJSON(map[string]any{"op": "say", "room": "r", "text": "hi"}); err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,9 @@
 // gobwas/ws, and hands /chat messages to the chat hub (target/chat), whose
 // deliveries come back through this package's outbox as shared, once-encoded
 // frames queued per connection and flushed with one writev per loop turn.
-// /echo, /healthz and /metrics are served here too, and the chat page at /
-// (target/web). With --tls-cert the same
+// /echo, /healthz and /metrics are served here too, the chat page at /
+// (target/web), and Socket.IO v4 at /socket.io/ (target/sio, hooked in by
+// socketio.go: its users join the same hub). With --tls-cert the same
 // connection code runs over crypto/tls, one goroutine per connection.
 package target
 
@@ -23,10 +24,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gobwas/ws"
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
 	"github.com/wsbench/wsbench/target/chat"
+	"github.com/wsbench/wsbench/target/sio"
 	"github.com/wsbench/wsbench/target/web"
 )
 
@@ -59,6 +62,19 @@ type Config struct {
 	Cluster        string
 	ClusterName    string        // separates clusters on one NATS server (subject and bucket prefix)
 	ClusterNodeTTL time.Duration // a dead node's nicknames are free again within this
+	// SocketIO configures /socket.io/ (zero fields: target/sio's defaults).
+	SocketIO sio.Config
+	// Compression negotiates permessage-deflate (RFC 7692) on /chat and
+	// /echo when a client offers it; see target/deflate.go.
+	Compression         bool
+	CompressionMinSize  int // outgoing messages shorter than this are sent uncompressed
+	CompressionTakeover int // connections whose client may keep its LZ77 context (up to 32 KiB each); the rest get client_no_context_takeover
+	// ClusterHistoryBytes bounds the cluster's JetStream history stream over
+	// all rooms (0 = cluster.DefaultHistoryBytes).
+	ClusterHistoryBytes int64
+	// ReusePort sets SO_REUSEPORT on the listener so that several serve
+	// processes share one address (the kernel spreads connections).
+	ReusePort bool
 }
 
 // DefaultConfig returns the defaults of `wsbench serve`.
@@ -81,6 +97,11 @@ func DefaultConfig() Config {
 		Loops:            runtime.NumCPU(),
 		HandshakeTimeout: 5 * time.Second,
 		CloseTimeout:     3 * time.Second,
+		SocketIO:         sio.DefaultConfig(),
+		Compression:      true,
+		// Below ~64 bytes deflate's block header and Huffman tables cost
+		// more than the message saves.
+		CompressionMinSize: 64,
 	}
 }
 
@@ -108,14 +129,15 @@ type chatHub interface {
 
 // Server is a running reference server.
 type Server struct {
-	cfg    Config
-	log    *slog.Logger
-	m      *metrics
-	frames framePool
-	table  connTable
-	hub    chatHub
-	half   *halfOpen
-	start  time.Time
+	cfg      Config
+	log      *slog.Logger
+	m        *metrics
+	frames   framePool
+	pmdPools pmdPools // permessage-deflate (deflate.go)
+	table    connTable
+	hub      chatHub
+	half     *halfOpen
+	start    time.Time
 
 	sweepEvery   time.Duration
 	shuttingDown atomic.Bool // refuse new connections and upgrades
@@ -129,7 +151,8 @@ type Server struct {
 	loops   []*loopState
 
 	tls *tlsServer
-	web *web.Site // the chat page at /
+	web *web.Site    // the chat page at /
+	sio *sio.Manager // Socket.IO sessions at /socket.io/
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -190,16 +213,22 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("start server: %w", err)
 	}
 	s.hub = hub
+	if cfg.SocketIO.OutboundLimit <= 0 {
+		cfg.SocketIO.OutboundLimit = cfg.OutboundLimit // a polling session's queue, bounded like a connection's
+	}
+	s.sio = sio.New(cfg.SocketIO, sioCore{s})
 
 	if cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
 			_ = hub.Shutdown(context.Background())
+			s.sio.Shutdown()
 			return nil, fmt.Errorf("start server: load TLS key pair %s, %s: %w", cfg.TLSCert, cfg.TLSKey, err)
 		}
 		ts, err := startTLS(s, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 		if err != nil {
 			_ = hub.Shutdown(context.Background())
+			s.sio.Shutdown()
 			return nil, fmt.Errorf("start server: %w", err)
 		}
 		s.tls = ts
@@ -215,6 +244,7 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 			gnet.WithNumEventLoop(cfg.Loops),
 			gnet.WithTicker(true),
 			gnet.WithReuseAddr(true),
+			gnet.WithReusePort(cfg.ReusePort),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 			gnet.WithLogger(gnetLogger{logger}),
 			gnet.WithSocketSendBuffer(cfg.SendBuffer), // accepted sockets inherit it; 0 leaves autotuning on
@@ -227,6 +257,7 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	}()
 	if err := <-booted; err != nil {
 		_ = hub.Shutdown(context.Background())
+		s.sio.Shutdown()
 		return nil, fmt.Errorf("start server: %w", err)
 	}
 	logger.Info("serving", "addr", s.addr.String(), "loops", cfg.Loops)
@@ -269,7 +300,21 @@ func (s *Server) Metrics() string {
 }
 
 func (s *Server) appendMetrics(dst []byte) []byte {
-	return s.m.appendPrometheus(dst, s.hubStats(), s.half.total.Load())
+	dst = s.m.appendPrometheus(dst, s.hubStats(), s.half.total.Load())
+	dst = appendSIOMetrics(dst, s.sio.Stats())
+	if a, ok := s.hub.(hubAdapter); ok && a.node != nil {
+		dst = a.node.AppendMetrics(dst)
+	}
+	return dst
+}
+
+// brokerHealth is "" unless the server is a cluster node cut off from its
+// broker: then it says so (/healthz answers 503 with it).
+func (s *Server) brokerHealth() string {
+	if a, ok := s.hub.(hubAdapter); ok && a.node != nil {
+		return a.node.Health()
+	}
+	return ""
 }
 
 func (s *Server) hubStats() HubStats { return s.hub.Stats() }
@@ -315,6 +360,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 	if err := s.hub.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("flush chat history: %w", err))
 	}
+	s.sio.Shutdown() // parked polls get the close packet; WebSockets close below
 
 	wait, cancel := context.WithTimeout(context.Background(), s.cfg.CloseTimeout)
 	defer cancel()
@@ -386,25 +432,40 @@ func (s *Server) deliver(to []uint64, payload []byte, droppable bool) {
 	if len(to) == 0 {
 		return
 	}
-	f := s.frames.encode(0x1, payload)
-	f.born = s.now()
+	sessions := 0
+	for _, id := range to {
+		if sio.IsSession(id) {
+			sessions++
+		}
+	}
+	if sessions > 0 {
+		s.sio.Deliver(to, payload, droppable)
+		if sessions == len(to) {
+			return
+		}
+	}
+	m := outMsg{s: s, op: ws.OpText, payload: payload, born: s.now()}
 	s.table.mu.RLock()
 	for _, id := range to {
 		c := s.table.getLocked(id)
 		if c == nil {
 			continue
 		}
-		if c.push(f, droppable) {
+		if c.push(m.frameFor(c), droppable) {
 			s.m.deliveries.Add(1)
 			c.own.markDirty(c)
 		}
 	}
 	s.table.mu.RUnlock()
-	f.release()
+	m.release()
 }
 
 // closeConn starts a close handshake with code on connection id.
 func (s *Server) closeConn(id uint64, code uint16, reason string) {
+	if sio.IsSession(id) {
+		s.sio.Kick(id, reason)
+		return
+	}
 	s.table.mu.RLock()
 	c := s.table.getLocked(id)
 	s.table.mu.RUnlock()
@@ -579,9 +640,11 @@ func (s *Server) connGone(c *wsConn) {
 	s.table.remove(c.id)
 	c.endHandshake()
 	c.closed()
+	s.pmdGone(c)
 	if c.route == routeChat && c.state != stHandshake {
 		s.hub.Closed(c.id)
 	}
+	c.sioGone()
 	s.m.connsCurrent.Add(-1)
 }
 

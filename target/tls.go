@@ -389,7 +389,7 @@ func (tc *tlsConn) heartbeat() {
 	now := s.now()
 	switch c.state {
 	case stHandshake:
-		if now-c.openedAt > int64(s.cfg.HandshakeTimeout) {
+		if c.route != routeSIOPoll && now-c.openedAt > int64(s.cfg.HandshakeTimeout) {
 			s.m.upgradeFailed("timeout")
 			c.state = stClosed
 			tc.abort()

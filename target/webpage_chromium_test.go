@@ -158,7 +158,7 @@ func TestChatPageInChromium(t *testing.T) {
 	s := startTest(t, nil)
 	url := "http://" + s.Addr().String() + "/"
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Flag("no-zygote", true), chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.DisableGPU, chromedp.WindowSize(1000, 560))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelA()
@@ -313,7 +313,7 @@ func TestChatPageBackoff(t *testing.T) {
 	s := startTest(t, nil)
 	addr := s.Addr().String()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Flag("no-zygote", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.DisableGPU)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelA()
 	browser, cancelB := chromedp.NewContext(actx)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // MaxHTTPHead bounds an upgrade request or response head.
@@ -81,4 +82,71 @@ func StatusCode(rsp []byte) int {
 func statusLine(b []byte) []byte {
 	l, _, _ := bytes.Cut(b, []byte("\n"))
 	return bytes.TrimSuffix(l, []byte("\r"))
+}
+
+// Header is one header field of an HTTP head, as written.
+type Header struct {
+	Name, Value string
+}
+
+// Head is an HTTP request or response head taken apart.
+type Head struct {
+	// Request line: method, target and protocol; or status line: protocol,
+	// status and reason.
+	Method, Target string
+	Proto          string
+	Status         int
+	Reason         string
+	Headers        []Header
+}
+
+// Get is the value of the first header named name (any case), "" when
+// absent.
+func (h *Head) Get(name string) string {
+	for _, f := range h.Headers {
+		if strings.EqualFold(f.Name, name) {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+// ParseHead takes an HTTP request or response head apart, leniently: lines
+// that are not "Name: value" are skipped, and a head without a blank line
+// is read to its end. Continuation lines (obsolete folding) are joined.
+func ParseHead(b []byte) Head {
+	var h Head
+	lines := bytes.Split(b, []byte("\n"))
+	for i, l := range lines {
+		l = bytes.TrimSuffix(l, []byte("\r"))
+		if i == 0 {
+			f := bytes.SplitN(l, []byte(" "), 3)
+			if len(f) > 0 && bytes.HasPrefix(f[0], []byte("HTTP/")) {
+				h.Proto = string(f[0])
+				if len(f) > 1 {
+					h.Status, _ = strconv.Atoi(string(f[1]))
+				}
+				if len(f) > 2 {
+					h.Reason = string(f[2])
+				}
+			} else if len(f) == 3 {
+				h.Method, h.Target, h.Proto = string(f[0]), string(f[1]), string(f[2])
+			}
+			continue
+		}
+		if len(l) == 0 {
+			break
+		}
+		if (l[0] == ' ' || l[0] == '\t') && len(h.Headers) > 0 {
+			last := &h.Headers[len(h.Headers)-1]
+			last.Value += " " + string(bytes.TrimSpace(l))
+			continue
+		}
+		name, value, ok := bytes.Cut(l, []byte(":"))
+		if !ok || len(name) == 0 {
+			continue
+		}
+		h.Headers = append(h.Headers, Header{Name: string(name), Value: string(bytes.TrimSpace(value))})
+	}
+	return h
 }

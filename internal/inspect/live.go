@@ -37,6 +37,8 @@ type SessionOptions struct {
 	// shown or filtered out, right after it is rendered. It runs under the
 	// Session's lock: it must not call the Session.
 	OnViolations func(conn uint64, dir trace.Dir, vs []Violation)
+	// Observer, when set, is told about every upgrade and message.
+	Observer Observer
 }
 
 // Session renders the traffic of live connections frame by frame. It is
@@ -62,7 +64,7 @@ func NewSession(w io.Writer, o SessionOptions) *Session {
 	bw := bufio.NewWriterSize(w, 16<<10)
 	s := &Session{
 		bw:       bw,
-		rd:       &renderer{w: bw, o: o.Render, dec: NewDecoder(), onViolations: o.OnViolations},
+		rd:       &renderer{w: bw, o: o.Render, dec: NewDecoder(), onViolations: o.OnViolations, obs: o.Observer, gathers: make(map[streamKey]*gather)},
 		rec:      o.Record,
 		start:    time.Now(),
 		maxFrame: o.MaxFrame,
@@ -71,7 +73,15 @@ func NewSession(w io.Writer, o SessionOptions) *Session {
 	if s.rec != nil {
 		s.start = s.rec.Start()
 	}
+	s.rd.observeStart(s.start)
 	return s
+}
+
+// setStart sets the time the rendering's times count from (a capture's
+// first packet), before any traffic.
+func (s *Session) setStart(at time.Time) {
+	s.start = at
+	s.rd.observeStart(at)
 }
 
 func (s *Session) since(at time.Time) time.Duration {
@@ -149,6 +159,7 @@ func (s *Session) dataLocked(conn uint64, dir trace.Dir, at time.Time, p []byte)
 				s.rec.Skip(conn, dir, at, size)
 			}
 			s.rd.dec.Dropped(conn, dir)
+			s.rd.dropObserved(conn, dir)
 			s.noteLocked(conn, fmt.Sprintf("%s c%d %s @%d frame of %d bytes (header %s) is over the %d-byte live decoding limit: passed over, not decoded", secs(t), conn, dir, off, size, hexBytes(hdr), s.maxFrame))
 		},
 		broken: func(err error) {

@@ -153,7 +153,7 @@ func (cp *capture) run(r io.Reader) error {
 		cp.packets++
 		if !cp.started {
 			cp.started = true
-			cp.s.start = p.Time
+			cp.s.setStart(p.Time)
 			cp.s.Note(0, "%s capture, link type %s, first packet at %s", cr.format, p.Link, p.Time.Format(time.RFC3339Nano))
 		}
 		cp.packet(asm, p)

@@ -63,6 +63,8 @@ type renderer struct {
 	stats        RenderStats
 	ended        bool
 	onViolations func(conn uint64, dir trace.Dir, vs []Violation) // live sessions
+	obs          Observer                                         // nil: none
+	gathers      map[streamKey]*gather                            // messages being gathered for obs
 }
 
 func (rd *renderer) run(r io.Reader) error {
@@ -71,6 +73,7 @@ func (rd *renderer) run(r io.Reader) error {
 		rd.errorLine(err)
 		return err
 	}
+	rd.observeStart(tr.Header().Start)
 	if rd.o.JSON {
 		rd.json(jsonRecord{Type: "header", Version: int(tr.Header().Version), Start: tr.Header().Start.UTC().Format(time.RFC3339Nano)})
 	} else {
@@ -99,6 +102,7 @@ func (rd *renderer) run(r io.Reader) error {
 			rd.frame(&rec)
 		case trace.KindDropped:
 			rd.dec.Dropped(rec.Conn, rec.Dir)
+			rd.dropObserved(rec.Conn, rec.Dir)
 			if rd.connOK(rec.Conn) && rd.dirOK(rec.Dir) {
 				if rd.o.JSON {
 					rd.json(jsonRecord{Type: "dropped", T: ns(rec.Time), Conn: rec.Conn, Dir: rec.Dir.String(), Frames: rec.Frames, Bytes: rec.Bytes})
@@ -169,6 +173,9 @@ func secs(d time.Duration) string {
 // handshake tells the Decoder what the upgrade negotiated and shows it.
 func (rd *renderer) handshake(rec *trace.Record) {
 	pmd, perr := rd.dec.Handshake(rec.Conn, rec.Response)
+	if rd.obs != nil {
+		rd.obs.Handshake(rec.Conn, rec.Time, rec.Request, rec.Response)
+	}
 	if !rd.connOK(rec.Conn) || len(rd.o.Opcodes) > 0 || rd.o.Grep != nil {
 		return
 	}
@@ -234,6 +241,9 @@ func (rd *renderer) frame(rec *trace.Record) {
 		if v, ok := fe.Violation(); ok {
 			a.Violations = append(a.Violations, v)
 		}
+	}
+	if rd.obs != nil && perr == nil {
+		rd.observeFrame(rec, &f, &a)
 	}
 	if rd.onViolations != nil && len(a.Violations) > 0 {
 		defer rd.onViolations(rec.Conn, rec.Dir, a.Violations)

@@ -28,12 +28,15 @@ type Options struct {
 	// Record, when not nil, receives what live sources show; Run never
 	// closes it.
 	Record *trace.Writer
+	// Observer, when not nil, is told about every upgrade and whole
+	// message (observe.go), whatever the rendering shows.
+	Observer Observer
 }
 
 // Run renders src on w and reports what it rendered. After the source's
 // own error, an error writing w is the error.
 func Run(ctx context.Context, w io.Writer, src Source, o Options) (RenderStats, error) {
-	s := NewSession(w, SessionOptions{Render: o.Render, Record: o.Record})
+	s := NewSession(w, SessionOptions{Render: o.Render, Record: o.Record, Observer: o.Observer})
 	err := src.Inspect(ctx, s)
 	if serr := s.Err(); serr != nil && err == nil {
 		err = serr

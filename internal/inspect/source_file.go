@@ -1,10 +1,12 @@
 package inspect
 
-// source_file.go is `wsbench inspect FILE`: a trace file, or a pcap or
-// pcapng capture told apart from one by its magic number.
+// source_file.go is `wsbench inspect FILE`: a trace file, a pcap or
+// pcapng capture told apart from one by its magic number, or a HAR (JSON:
+// its first byte past white space is '{').
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -36,6 +38,8 @@ func (f *File) Inspect(ctx context.Context, s *Session) error {
 	var src Source = TraceReader{R: f.br}
 	if b, _ := f.br.Peek(4); IsCapture(b) {
 		src = &Capture{R: f.br}
+	} else if b, _ := f.br.Peek(512); IsJSON(b) {
+		src = HARSource{R: f.br}
 	}
 	if err := src.Inspect(ctx, s); err != nil {
 		return fmt.Errorf("inspect %s: %w", f.path, err)
@@ -58,4 +62,12 @@ func (t TraceReader) Inspect(_ context.Context, s *Session) error {
 		err = s.err
 	}
 	return err
+}
+
+// IsJSON reports whether b, the start of a file, looks like a JSON object
+// (a HAR): '{' after optional white space and a UTF-8 byte order mark.
+func IsJSON(b []byte) bool {
+	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) > 0 && b[0] == '{'
 }

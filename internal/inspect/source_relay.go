@@ -323,6 +323,9 @@ func (r *relay) pipe(id uint64, dir trace.Dir, dst, src net.Conn, decode bool) i
 	for {
 		m, err := src.Read(buf)
 		if m > 0 {
+			// The time the bytes arrived, before passing them on: the
+			// peer's answer may come back before this Write returns.
+			at := time.Now()
 			if _, werr := dst.Write(buf[:m]); werr != nil {
 				r.feed.Note(id, fmt.Sprintf("c%d %s write: %v", id, dir, werr))
 				src.Close()
@@ -331,7 +334,7 @@ func (r *relay) pipe(id uint64, dir trace.Dir, dst, src net.Conn, decode bool) i
 			}
 			total += int64(m)
 			if decode {
-				r.feed.Data(id, dir, time.Now(), buf[:m])
+				r.feed.Data(id, dir, at, buf[:m])
 			}
 		}
 		if err != nil {

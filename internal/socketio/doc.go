@@ -12,6 +12,9 @@
 // parsed once per connection, goes through encoding/json.
 //
 // Supported: Engine.IO protocol 4 (EIO=4, Socket.IO server v3 and v4) over
-// the WebSocket transport. Engine.IO 3 (Socket.IO v2), HTTP long-polling
-// and the upgrade from polling are not.
+// the WebSocket transport, and the HTTP long-polling payload framing
+// (payload.go) that the reference server's Socket.IO endpoint (target/sio)
+// reads and writes. Engine.IO 3 (Socket.IO v2) is not. The server side
+// (target/sio) uses the same decoders and encoders: one codec for both
+// ends.
 package socketio

@@ -36,3 +36,29 @@ func FuzzDecode(f *testing.F) {
 		_ = ParseConnectError(pk.Data)
 	})
 }
+
+// FuzzNextPacket splits any polling payload without panicking, and what it
+// returns joins back to the input.
+func FuzzNextPacket(f *testing.F) {
+	for _, s := range []string{"4hello", "2\x1e3\x1e40", "\x1e", "b4AAA", "", "9x", "4a\x1e"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var joined []byte
+		rest := in
+		for {
+			pkt, r, ok, err := NextPacket(rest)
+			if !ok || err != nil {
+				if err == nil && len(rest) > 0 {
+					t.Fatalf("%q: stopped at %q without an error", in, rest)
+				}
+				if err == nil && !bytes.Equal(joined, in) {
+					t.Fatalf("%q: packets join to %q", in, joined)
+				}
+				return
+			}
+			joined = AppendPayloadPacket(joined, pkt)
+			rest = r
+		}
+	})
+}

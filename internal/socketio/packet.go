@@ -259,3 +259,25 @@ func ParseConnectError(data []byte) ConnectReply {
 	}
 	return r
 }
+
+// AppendOpen appends the Engine.IO open packet ('0' + its JSON) a server
+// sends first on a new session; ParseOpen reads it back.
+func AppendOpen(dst []byte, o Open) []byte {
+	dst = append(dst, EngineOpen)
+	dst = append(dst, `{"sid":`...)
+	dst = strconv.AppendQuote(dst, o.SID)
+	dst = append(dst, `,"upgrades":[`...)
+	for i, u := range o.Upgrades {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = strconv.AppendQuote(dst, u)
+	}
+	dst = append(dst, `],"pingInterval":`...)
+	dst = strconv.AppendInt(dst, o.PingInterval.Milliseconds(), 10)
+	dst = append(dst, `,"pingTimeout":`...)
+	dst = strconv.AppendInt(dst, o.PingTimeout.Milliseconds(), 10)
+	dst = append(dst, `,"maxPayload":`...)
+	dst = strconv.AppendInt(dst, o.MaxPayload, 10)
+	return append(dst, '}')
+}

@@ -14,9 +14,14 @@
 //     percentiles wsbench_run_latency_seconds{metric, quantile} and the
 //     cumulative sample count wsbench_run_latency_samples_total{metric};
 //
-// all labelled run_id, scenario and segment. The names differ from the
-// reference server's /metrics (wsbench_connections, …) so that both can
-// live in one Prometheus.
+// all labelled run_id, file (the scenario file's name) and segment. Every
+// metric is pushed twice over: its run-wide total, with no scenario label,
+// and each of its tagged series (report's tags.go), whose tags become
+// labels: scenario="talkers" and the step tags (room="big"). A query for
+// the totals selects scenario="" (summing every series would count each
+// sample twice); one for a scenario selects scenario="talkers". The names
+// differ from the reference server's /metrics (wsbench_connections, …) so
+// that both can live in one Prometheus.
 //
 // Pushing never slows the load: Interval encodes on the caller's goroutine
 // (microseconds, once per interval) and hands the request to a bounded
@@ -55,8 +60,12 @@ const (
 	FailedTotal    = Prefix + "conn_failed_total"     // label kind
 	PeakSuffix     = "_peak"
 
-	LabelRunID    = "run_id"
-	LabelScenario = "scenario"
+	LabelRunID = "run_id"
+	// LabelFile is the scenario file's name without its extension.
+	LabelFile = "file"
+	// LabelScenario is the scenario of a tagged series (report.TagScenario);
+	// run-wide totals have none.
+	LabelScenario = report.TagScenario
 	LabelSegment  = "segment"
 	LabelMetric   = "metric"
 	LabelQuantile = "quantile"
@@ -71,9 +80,9 @@ var Quantiles = []struct {
 
 // labelled maps the counter prefixes pushed as one family with a label.
 var labelled = []struct{ prefix, family, label string }{
-	{"errors.", ErrorsTotal, "reason"},
-	{"conn.closed.", ClosedTotal, "code"},
-	{"conn.failed.", FailedTotal, "kind"},
+	{report.PrefixErrors, ErrorsTotal, "reason"},
+	{report.PrefixConnClosed, ClosedTotal, "code"},
+	{report.PrefixConnFailed, FailedTotal, "kind"},
 }
 
 // Kind is the name of this output in `wsbench run --push KIND=URL`.
@@ -88,10 +97,10 @@ const (
 
 // Config says where and how to push.
 type Config struct {
-	URL      string // the remote-write endpoint, e.g. http://127.0.0.1:9090/api/v1/write
-	RunID    string // label run_id
-	Scenario string // label scenario
-	Segment  string // label segment ("" is pushed as "0:1")
+	URL     string // the remote-write endpoint, e.g. http://127.0.0.1:9090/api/v1/write
+	RunID   string // label run_id
+	File    string // label file: the scenario file's name
+	Segment string // label segment ("" is pushed as "0:1")
 	// Queue is how many encoded requests may wait for the sender; 0 means
 	// DefaultQueue. Past it, batches are dropped.
 	Queue int
@@ -176,7 +185,7 @@ func New(cfg Config) (*Pusher, error) {
 	p := &Pusher{
 		cfg: cfg, client: client, ctx: ctx, stop: stop,
 		common: []Label{
-			{LabelRunID, cfg.RunID}, {LabelScenario, cfg.Scenario}, {LabelSegment, cfg.Segment},
+			{LabelRunID, cfg.RunID}, {LabelFile, cfg.File}, {LabelSegment, cfg.Segment},
 		},
 		queue:   make(chan []byte, cfg.Queue),
 		done:    make(chan struct{}),
@@ -235,31 +244,45 @@ func (p *Pusher) Series(iv *report.Interval) []TimeSeries {
 		out = append(out, TimeSeries{Labels: labels, Samples: []Sample{{Value: v, Timestamp: ts}}})
 	}
 	for _, name := range sortedKeys(iv.Totals) {
-		family, extra := CounterSeries(name)
-		add(float64(iv.Totals[name]), family, extra...)
+		metric, tags := TagLabels(name)
+		family, extra := CounterSeries(metric)
+		add(float64(iv.Totals[name]), family, append(extra, tags...)...)
 	}
 	for _, name := range sortedKeys(iv.Gauges) {
-		add(float64(iv.Gauges[name]), GaugeSeries(name))
+		metric, tags := TagLabels(name)
+		add(float64(iv.Gauges[name]), GaugeSeries(metric), tags...)
 		if peak, ok := iv.Peaks[name]; ok {
-			add(float64(peak), GaugeSeries(name)+PeakSuffix)
+			add(float64(peak), GaugeSeries(metric)+PeakSuffix, tags...)
 		}
 	}
 	for _, name := range sortedKeys(iv.Latencies) {
 		h := iv.Latencies[name]
-		metric := Label{LabelMetric, name}
+		base, tags := TagLabels(name)
+		metric := Label{LabelMetric, base}
 		if n := h.TotalCount(); n > 0 {
 			for _, q := range Quantiles {
-				v := h.ValueAtQuantile(q.Pct)
-				if q.Pct == 100 {
-					v = h.Max()
-				}
-				add(time.Duration(v).Seconds(), LatencySeconds, metric, Label{LabelQuantile, q.Label})
+				v := h.ValueAtQuantile(q.Pct) // 100: the maximum (report.HistMax)
+				add(time.Duration(v).Seconds(), LatencySeconds, append([]Label{metric, {LabelQuantile, q.Label}}, tags...)...)
 			}
 			p.samples[name] += n
 		}
-		add(float64(p.samples[name]), LatencySamples, metric)
+		add(float64(p.samples[name]), LatencySamples, append([]Label{metric}, tags...)...)
 	}
 	return out
+}
+
+// TagLabels splits a series name into its metric name and its tags as
+// labels (none for a run-wide total).
+func TagLabels(name string) (string, []Label) {
+	metric, tags, ok := report.SplitSeries(name)
+	if !ok {
+		return name, nil
+	}
+	labels := make([]Label, len(tags))
+	for i, t := range tags {
+		labels[i] = Label{t.Key, t.Value}
+	}
+	return metric, labels
 }
 
 // CounterSeries returns the series name and extra label of counter name.

@@ -75,7 +75,7 @@ func value(t *testing.T, series []TimeSeries, name string, labels ...string) flo
 }
 
 func TestSeries(t *testing.T) {
-	p := &Pusher{common: []Label{{LabelRunID, "r1"}, {LabelScenario, "echo"}, {LabelSegment, "0:1/2"}}, samples: map[string]int64{}}
+	p := &Pusher{common: []Label{{LabelRunID, "r1"}, {LabelFile, "echo"}, {LabelSegment, "0:1/2"}}, samples: map[string]int64{}}
 	ivs := intervals(2)
 	first, second := p.Series(ivs[0]), p.Series(ivs[1])
 
@@ -83,7 +83,7 @@ func TestSeries(t *testing.T) {
 		if !slices.IsSortedFunc(s.Labels, func(a, b Label) int { return strings.Compare(a.Name, b.Name) }) {
 			t.Errorf("labels not sorted: %v", s.Labels)
 		}
-		if label(s, LabelRunID) != "r1" || label(s, LabelScenario) != "echo" || label(s, LabelSegment) != "0:1/2" {
+		if label(s, LabelRunID) != "r1" || label(s, LabelFile) != "echo" || label(s, LabelSegment) != "0:1/2" {
 			t.Errorf("common labels missing: %v", s.Labels)
 		}
 		if !strings.HasPrefix(label(s, "__name__"), Prefix) {
@@ -173,7 +173,7 @@ func TestPushRequest(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
-	p, err := New(Config{URL: srv.URL + "/api/v1/write", RunID: "r2", Scenario: "s"})
+	p, err := New(Config{URL: srv.URL + "/api/v1/write", RunID: "r2", File: "s"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,5 +303,80 @@ func TestCloseAccount(t *testing.T) {
 	want := "push:      prometheus-rw " + srv.URL + "/api/v1/write run_id=r9: 2 of 2 batch(es) sent, 0 dropped\n"
 	if account.String() != want {
 		t.Fatalf("account %q, want %q", account.String(), want)
+	}
+}
+
+// taggedInterval is one interval of a two-scenario run: each scenario's
+// series and the totals.
+func taggedInterval(tb testing.TB) *report.Interval {
+	tb.Helper()
+	r := report.NewRegistry()
+	for i, sc := range []string{"talkers", "lurkers"} {
+		tg, err := r.Tagged(report.Tags{{Key: report.TagScenario, Value: sc}})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, n := range []string{report.LatencyConnect, report.LatencyHandshake, "nick", "join", "delivery"} {
+			for j := range 1000 {
+				tg.Latency(n).Record(time.Duration(j+1) * time.Microsecond)
+			}
+		}
+		tg.Counter(report.CounterMsgsSent).Add(int64(10 * (i + 1)))
+		tg.Counter(report.ErrSend).Add(int64(i + 1))
+		tg.Gauge(report.GaugeVUs).Add(int64(100 * (i + 1)))
+	}
+	return r.Tick(r.Start().Add(time.Second))
+}
+
+// TestSeriesTags: a tagged series is pushed with its tags as labels, its
+// total without a scenario label.
+func TestSeriesTags(t *testing.T) {
+	p := &Pusher{common: []Label{{LabelRunID, "r1"}, {LabelFile, "chat"}, {LabelSegment, "0:1"}}, samples: map[string]int64{}}
+	series := p.Series(taggedInterval(t))
+	total := func(name string, labels ...string) float64 {
+		t.Helper()
+		for _, s := range find(series, name, labels...) {
+			if label(s, LabelScenario) == "" {
+				return s.Samples[0].Value
+			}
+		}
+		t.Fatalf("%s %v: no total", name, labels)
+		return 0
+	}
+	if got := value(t, series, Prefix+"msgs_sent_total", LabelScenario, "lurkers"); got != 20 {
+		t.Errorf("msgs.sent of the lurkers = %v, want 20", got)
+	}
+	if got := total(Prefix + "msgs_sent_total"); got != 30 {
+		t.Errorf("msgs.sent total = %v, want 30", got)
+	}
+	if got := value(t, series, ErrorsTotal, "reason", "send", LabelScenario, "talkers"); got != 1 {
+		t.Errorf("errors.send of the talkers = %v, want 1", got)
+	}
+	if got := value(t, series, GaugeSeries(report.GaugeVUs), LabelScenario, "talkers"); got != 100 {
+		t.Errorf("vus of the talkers = %v", got)
+	}
+	if got := value(t, series, LatencySamples, LabelMetric, "delivery", LabelScenario, "talkers"); got != 1000 {
+		t.Errorf("delivery samples of the talkers = %v", got)
+	}
+	if got := total(LatencySamples, LabelMetric, "delivery"); got != 2000 {
+		t.Errorf("delivery samples in total = %v", got)
+	}
+	for _, s := range series {
+		if strings.ContainsAny(label(s, LabelMetric)+label(s, "__name__"), "{}=") {
+			t.Errorf("a series name leaked into a label: %v", s.Labels)
+		}
+	}
+}
+
+// BenchmarkInterval is the load generator's whole cost of pushing one
+// interval of a two-scenario run (5 latency metrics, their series, the
+// counters and gauges): building the series, protobuf, snappy. The request
+// itself goes out on the sender goroutine.
+func BenchmarkInterval(b *testing.B) {
+	iv := taggedInterval(b)
+	p := &Pusher{common: []Label{{LabelRunID, "r1"}, {LabelFile, "chat"}, {LabelSegment, "0:1"}}, samples: map[string]int64{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = snappy.Encode(nil, EncodeWriteRequest(p.Series(iv)))
 	}
 }

@@ -190,7 +190,11 @@ type room struct {
 	index   map[ConnID]int
 	ring    *history.Ring
 	loaded  bool // history loaded from the store
-	dead    bool // removed from the hub's map; look it up again
+	// dedupe (cluster mode) is set by a load from the store: the broker
+	// messages that follow may repeat its newest messages (the node heard
+	// the room before it read the store), and RemoteRoom skips those.
+	dedupe bool
+	dead   bool // removed from the hub's map; look it up again
 	// idleAt is the room's element in Hub.idle while it has no members
 	// (guarded by roomsMu, like the list).
 	idleAt *list.Element

@@ -159,6 +159,7 @@ func (h *Hub) lockRoom(c *conn, name []byte, now int64) *room {
 					h.pushHistory(r, m)
 				}
 				h.fitBudget(r)
+				r.dedupe = h.cfg.Broker != nil && len(msgs) > 0
 			}
 		}
 		return r
@@ -198,6 +199,9 @@ func (h *Hub) opJoin(sc *scratch, c *conn, id []byte, now int64) {
 	if r := c.memberOf(name); r != nil {
 		r.mu.Lock()
 		n := len(r.members)
+		if h.cfg.Broker != nil {
+			n = h.cfg.Broker.Members(r.name, n)
+		}
 		r.mu.Unlock()
 		start := len(sc.buf)
 		sc.buf = appendRoomCount(sc.buf, "joined", r.name, n)
@@ -220,7 +224,11 @@ func (h *Hub) opJoin(sc *scratch, c *conn, id []byte, now int64) {
 	r.index[self] = len(r.members)
 	r.members = append(r.members, self)
 	n := len(r.members)
+	total := n
 	h.stats.members.Add(1)
+	if h.cfg.Broker != nil {
+		total = h.cfg.Broker.Members(r.name, n)
+	}
 	if n == 1 {
 		h.stats.rooms.Add(1)
 		if h.cfg.Broker != nil {
@@ -235,14 +243,14 @@ func (h *Hub) opJoin(sc *scratch, c *conn, id []byte, now int64) {
 	}
 
 	start := len(sc.buf)
-	sc.buf = appendRoomCount(sc.buf, "joined", r.name, n)
+	sc.buf = appendRoomCount(sc.buf, "joined", r.name, total)
 	h.deliver(c.one[:], sc.buf[start:], Reply)
 	for k := 0; k < r.ring.Len(); k++ {
 		h.deliver(c.one[:], r.ring.At(k), Reply)
 	}
 	if n > 1 && h.announces(n) {
 		start = len(sc.buf)
-		sc.buf = appendPresence(sc.buf, r.name, c.name, "join", n)
+		sc.buf = appendPresence(sc.buf, r.name, c.name, "join", total)
 		h.stats.broadcasts.Add(1)
 		h.deliver(r.members[:n-1], sc.buf[start:], Chatter) // self was appended last
 	}
@@ -292,16 +300,20 @@ func (h *Hub) removeMember(sc *scratch, c *conn, r *room, reply bool) {
 	r.members = r.members[:last]
 	delete(r.index, self)
 	n := len(r.members)
+	total := n
 	h.stats.members.Add(-1)
+	if h.cfg.Broker != nil {
+		total = h.cfg.Broker.Members(r.name, n)
+	}
 	if reply {
 		start := len(sc.buf)
-		sc.buf = appendRoomCount(sc.buf, "left", r.name, n)
+		sc.buf = appendRoomCount(sc.buf, "left", r.name, total)
 		h.deliver(c.one[:], sc.buf[start:], Reply)
 	}
 	if n > 0 {
 		if h.announces(n + 1) { // the room's size before the leave
 			start := len(sc.buf)
-			sc.buf = appendPresence(sc.buf, r.name, c.name, "leave", n)
+			sc.buf = appendPresence(sc.buf, r.name, c.name, "leave", total)
 			h.stats.broadcasts.Add(1)
 			h.deliver(r.members, sc.buf[start:], Chatter)
 		}
@@ -310,6 +322,12 @@ func (h *Hub) removeMember(sc *scratch, c *conn, r *room, reply bool) {
 	h.stats.rooms.Add(-1)
 	if h.cfg.Broker != nil {
 		h.cfg.Broker.RoomIdle(r.name)
+		// The node stops hearing the room, so its ring would go stale:
+		// forget it, and reload the cluster's history on the next join.
+		h.stats.history.Add(-int64(r.ring.Len()))
+		h.stats.historyBytes.Add(-int64(r.ring.Bytes()))
+		r.ring.Reset()
+		r.loaded = false
 	}
 	h.roomsMu.Lock()
 	if r.ring.Len() == 0 && r.pending.Load() == 0 {

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -46,10 +47,19 @@ type Config struct {
 	// heartbeat (written every NodeTTL/3) expires NodeTTL after the last
 	// write. Default 15s.
 	NodeTTL time.Duration
-	// Timeout bounds each broker round trip (a dm, a nickname claim).
-	// Default 2s.
+	// Timeout bounds each broker round trip (a dm, a nickname claim, a
+	// history store confirmation). Default 2s.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// History is how many messages per room the history stream keeps (and
+	// a joiner gets); 0 keeps none and creates no stream. HistoryBytes
+	// bounds the stream over all rooms (oldest dropped first); default
+	// DefaultHistoryBytes.
+	History      int
+	HistoryBytes int64
+	// ReconnectWait is the pause between attempts to reach NATS again
+	// after losing it; default 1s.
+	ReconnectWait time.Duration
+	Logger        *slog.Logger
 }
 
 // Defaults for Config's zero values.
@@ -57,6 +67,9 @@ const (
 	DefaultName    = "wsbench"
 	DefaultNodeTTL = 15 * time.Second
 	DefaultTimeout = 2 * time.Second
+	// DefaultHistoryBytes bounds the history stream over all rooms.
+	DefaultHistoryBytes  = 1 << 30
+	DefaultReconnectWait = time.Second
 )
 
 // inboxSize is how many broker messages may wait for the dispatcher; past it
@@ -79,6 +92,8 @@ type Node struct {
 	nc     *nats.Conn
 	nicks  jetstream.KeyValue
 	nodes  jetstream.KeyValue
+	hist   *History // nil without history
+	stats  stats
 
 	recv Receiver
 	in   chan *nats.Msg
@@ -87,6 +102,12 @@ type Node struct {
 	closed bool
 	rooms  map[string]*nats.Subscription
 	users  map[string]owned
+
+	// presence (presence.go), guarded by pmu
+	pmu    sync.Mutex
+	local  map[string]int                    // room -> members on this node
+	dirty  map[string]struct{}               // rooms whose count changed since the last flush
+	remote map[string]map[string]remoteCount // node -> room -> count heard
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -120,6 +141,15 @@ func Dial(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
+	if cfg.History < 0 {
+		cfg.History = 0
+	}
+	if cfg.HistoryBytes <= 0 {
+		cfg.HistoryBytes = DefaultHistoryBytes
+	}
+	if cfg.ReconnectWait <= 0 {
+		cfg.ReconnectWait = DefaultReconnectWait
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -130,12 +160,30 @@ func Dial(ctx context.Context, cfg Config) (*Node, error) {
 		cfg: cfg, log: cfg.Logger, id: nuid.Next(), prefix: "wsbench." + cfg.Name + ".",
 		in: make(chan *nats.Msg, inboxSize), rooms: make(map[string]*nats.Subscription),
 		users: make(map[string]owned), stop: make(chan struct{}),
+		local: make(map[string]int), dirty: make(map[string]struct{}), remote: make(map[string]map[string]remoteCount),
 	}
 	nc, err := nats.Connect(cfg.URLs,
 		nats.Name("wsbench serve "+n.id),
 		nats.NoEcho(), // a node never hears its own publishes: it delivered them locally already
 		nats.MaxReconnects(-1),
+		nats.ReconnectWait(cfg.ReconnectWait),
+		// No buffering while disconnected: a publish during an outage
+		// fails at once (delivery across nodes is at most once) instead
+		// of arriving late, and a say is never acked as stored.
+		nats.ReconnectBufSize(-1),
 		nats.Timeout(cfg.Timeout),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil {
+				return // our own Close
+			}
+			n.stats.disconnects.Add(1)
+			n.log.Warn("cluster: lost the NATS connection; serving local traffic only", "err", err)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			n.stats.reconnects.Add(1)
+			n.log.Info("cluster: NATS connection back", "url", nc.ConnectedUrlRedacted())
+			n.reconnected()
+		}),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: connect to %s: %w", cfg.URLs, err)
@@ -166,6 +214,11 @@ func Dial(ctx context.Context, cfg Config) (*Node, error) {
 	if err := n.heartbeat(kctx); err != nil {
 		return fail(err)
 	}
+	if cfg.History > 0 {
+		if err := n.openHistory(kctx, js); err != nil {
+			return fail(err)
+		}
+	}
 	return n, nil
 }
 
@@ -176,12 +229,16 @@ func (n *Node) ID() string { return n.id }
 // dispatcher and the heartbeat. Call it once, before the hub serves.
 func (n *Node) Attach(r Receiver) error {
 	n.recv = r
-	if _, err := n.nc.ChanSubscribe(n.prefix+"shout", n.in); err != nil {
-		return fmt.Errorf("cluster: subscribe to shouts: %w", err)
+	for _, subject := range []string{"shout", "members.*", "members-hello"} {
+		if _, err := n.nc.ChanSubscribe(n.prefix+subject, n.in); err != nil {
+			return fmt.Errorf("cluster: subscribe to %s: %w", n.prefix+subject, err)
+		}
 	}
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.dispatch()
 	go n.beat()
+	go n.tick()
+	n.hello()
 	return nil
 }
 
@@ -198,7 +255,11 @@ func (n *Node) Close() error {
 	close(n.stop)
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Timeout)
 	defer cancel()
-	err := n.nodes.Delete(ctx, n.id)
+	var err error
+	if n.nc.IsConnected() { // else the heartbeat expires by itself
+		n.bye()
+		err = n.nodes.Delete(ctx, n.id)
+	}
 	n.nc.Close()
 	n.wg.Wait()
 	if err != nil {
@@ -226,7 +287,63 @@ func (n *Node) heartbeat(ctx context.Context) error {
 	if _, err := n.nodes.Put(ctx, n.id, []byte(time.Now().UTC().Format(time.RFC3339Nano))); err != nil {
 		return fmt.Errorf("cluster: node heartbeat: %w", err)
 	}
+	if rtt, err := n.nc.RTT(); err == nil {
+		n.stats.rtt.Store(int64(rtt))
+	}
 	return nil
+}
+
+// reconnected runs when NATS is back after an outage: heartbeat at once
+// (the node's names stay its own if it was away less than NodeTTL) and
+// exchange room counts again. NATS resubscribes by itself.
+func (n *Node) reconnected() {
+	n.mu.Lock()
+	closed := n.closed
+	if !closed {
+		n.wg.Add(1)
+	}
+	n.mu.Unlock()
+	if closed {
+		return
+	}
+	go func() {
+		defer n.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Timeout)
+		defer cancel()
+		if err := n.heartbeat(ctx); err != nil {
+			n.log.Warn("cluster heartbeat after reconnect failed", "err", err)
+		}
+		n.hello()
+		n.flushMembers(true)
+	}()
+}
+
+// tick publishes changed room counts every membersFlush, all of them every
+// NodeTTL/3, forgets counts not refreshed, and fails history appends
+// JetStream did not confirm in time.
+func (n *Node) tick() {
+	defer n.wg.Done()
+	t := time.NewTicker(membersFlush)
+	defer t.Stop()
+	refresh := time.Now()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case now := <-t.C:
+			all := now.Sub(refresh) >= n.cfg.NodeTTL/3
+			if all {
+				refresh = now
+			}
+			if n.nc.IsConnected() {
+				n.flushMembers(all)
+			}
+			n.sweepMembers(now)
+			if n.hist != nil {
+				n.hist.expire(now)
+			}
+		}
+	}
 }
 
 func (n *Node) beat() {
@@ -264,6 +381,15 @@ func (n *Node) dispatch() {
 func (n *Node) handle(m *nats.Msg) {
 	rest, ok := strings.CutPrefix(m.Subject, n.prefix)
 	if !ok {
+		return
+	}
+	n.stats.received.Add(1)
+	if sent := m.Header.Get(sentHeader); sent != "" {
+		if ns, err := strconv.ParseInt(sent, 10, 64); err == nil {
+			n.stats.brokerDelay.observe(time.Duration(time.Now().UnixNano() - ns))
+		}
+	}
+	if n.handleMembers(rest, m) {
 		return
 	}
 	switch {
@@ -309,18 +435,43 @@ func (n *Node) RoomIdle(room string) {
 	}
 }
 
-// PublishRoom implements chat.Broker.
+// sentHeader carries the publishing node's clock (Unix ns) on room
+// messages and shouts: the receiver's wsbench_delivery_delay_broker_seconds.
+const sentHeader = "Wsbench-Sent"
+
+// roomMsg is a room message for the broker (the frame is not copied: NATS
+// writes it out before PublishMsg returns).
+func (n *Node) roomMsg(room string, frame []byte, now time.Time) *nats.Msg {
+	m := nats.NewMsg(n.prefix + "room." + Token(room))
+	m.Header.Set(sentHeader, strconv.FormatInt(now.UnixNano(), 10))
+	m.Data = frame
+	return m
+}
+
+// PublishRoom implements chat.Broker. With history on, the hub's
+// History.Append publishes the message instead (to store it in the same
+// publish), so this does nothing.
 func (n *Node) PublishRoom(room string, frame []byte) {
-	if err := n.nc.Publish(n.prefix+"room."+Token(room), frame); err != nil {
-		n.log.Debug("cluster: publish room message", "room", room, "err", err)
+	if n.hist != nil {
+		return
 	}
+	if err := n.nc.PublishMsg(n.roomMsg(room, frame, time.Now())); err != nil {
+		n.log.Debug("cluster: publish room message", "room", room, "err", err)
+		return
+	}
+	n.stats.published.Add(1)
 }
 
 // PublishShout implements chat.Broker.
 func (n *Node) PublishShout(frame []byte) {
-	if err := n.nc.Publish(n.prefix+"shout", frame); err != nil {
+	m := nats.NewMsg(n.prefix + "shout")
+	m.Header.Set(sentHeader, strconv.FormatInt(time.Now().UnixNano(), 10))
+	m.Data = frame
+	if err := n.nc.PublishMsg(m); err != nil {
 		n.log.Debug("cluster: publish shout", "err", err)
+		return
 	}
+	n.stats.published.Add(1)
 }
 
 // SendDM implements chat.Broker: a request to the user's subject, answered
@@ -331,6 +482,9 @@ func (n *Node) SendDM(to string, frame []byte, done func(error)) {
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Timeout)
 		defer cancel()
 		m, err := n.nc.RequestWithContext(ctx, n.prefix+"user."+Token(to), frame)
+		if err == nil || errors.Is(err, nats.ErrNoResponders) {
+			n.stats.published.Add(1)
+		}
 		switch {
 		case errors.Is(err, nats.ErrNoResponders):
 			err = chat.ErrUnknownUser
