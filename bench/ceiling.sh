@@ -24,6 +24,11 @@
 #            64: connect, upgrade, echo "hi", close, again) and `wsbench run
 #            bench/upgrade-churn.yaml --workers 2 --source 127.0.0.1-127.0.0.16`.
 #            Figure: the server's upgrades/s over seconds 4-14 of each run.
+#            Then the ramp: 19,000 connections opened (256 at a time) and
+#            held, from 8 source addresses, by the C client and by `wsbench
+#            run bench/upgrade-hold.yaml --workers 2 --source
+#            127.0.0.2-127.0.0.9`; figure: the server's upgrades/s between
+#            950 and 18,050 upgraded connections.
 #
 # Each workload is measured PAIRS times (default 3) as interleaved pairs —
 # C then wsbench, wsbench then C, C then wsbench, … — so that both sides of
@@ -143,6 +148,31 @@ ws_upgrade() {
 	awk -v c="$c" -v u="$u" 'BEGIN { if (u > 0) printf "cpu_us/upgrade %.2f\n", c * 1e6 / u }'
 }
 
+# ramp: 19,000 connections opened and held (the shape of
+# bench/upgrade-hold.yaml), the server's upgrades/s between 950 and 18,050
+# of them (5 % to 95 %, as bench/goals.sh upgrades-ramp counts).
+ramp_rate() { # SERVER_LOG
+	awk '!a && $2 >= 950 { a = 1; t0 = $1; u0 = $2 } !b && $2 >= 18050 { b = 1; t1 = $1; u1 = $2 }
+	     END { if (a && b && t1 > t0) printf "upgrades/s %.0f\n", (u1 - u0) / (t1 - t0) }' "$1"
+}
+c_ramp() {
+	newport
+	"$tmp/upgrade-server" $port > "$out.server" & local srv=$!
+	sleep 0.3
+	"$tmp/upgrade-client" $port 256 8 19000 8 > "$out" || true
+	kill $srv; wait $srv 2>/dev/null || true
+	ramp_rate "$out.server"
+}
+ws_ramp() {
+	newport
+	"$tmp/upgrade-server" $port > "$out.server" & local srv=$!
+	sleep 0.3
+	"$WSBENCH" run bench/upgrade-hold.yaml --workers 2 --source 127.0.0.2-127.0.0.9 \
+		--target ws://127.0.0.1:$port --quiet --out "$out.json" > "$out" 2>&1 || true
+	kill $srv; wait $srv 2>/dev/null || true
+	ramp_rate "$out.server"
+}
+
 # pair LABEL KIND ARGS…: PAIRS interleaved runs of c_KIND and ws_KIND,
 # results appended to $log/results as "LABEL FIGURE SIDE PAIR VALUE".
 pair() {
@@ -175,6 +205,7 @@ for part in "${parts[@]}"; do
 		;;
 	upgrade)
 		pair "upgrade churn, 16 s" upgrade
+		pair "upgrade ramp to 19,000 held" ramp
 		;;
 	*)
 		echo "unknown part $part (want echo, fanout or upgrade)" >&2

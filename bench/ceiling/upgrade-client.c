@@ -8,7 +8,12 @@
  * One thread, level-triggered epoll, no other work. Prints the upgrades per
  * second and its own CPU time per upgrade.
  *
- * usage: upgrade-client PORT CONCURRENCY SECONDS
+ * With HOLD (the shape of bench/upgrade-hold.yaml's ramp) it instead opens
+ * HOLD connections in all, CONCURRENCY at a time, from SOURCES loopback
+ * addresses (127.0.0.2, …), upgrades each and keeps it open (no echo, no
+ * close) until SECONDS have passed.
+ *
+ * usage: upgrade-client PORT CONCURRENCY SECONDS [HOLD SOURCES]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -34,7 +39,8 @@ struct slot {
 };
 
 static struct sockaddr_in addr;
-static int ep;
+static int ep, nsrc;
+static long opened;
 static unsigned long long rnd = 88172645463325252ULL;
 
 static unsigned long long xrand(void) {
@@ -54,6 +60,14 @@ static void start(struct slot *s) {
 	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	s->state = CONNECTING;
 	s->len = 0;
+	if (nsrc > 0) {
+		struct sockaddr_in b = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + opened % nsrc)};
+		if (bind(s->fd, (void *)&b, sizeof b)) {
+			perror("bind");
+			exit(1);
+		}
+	}
+	opened++;
 	if (connect(s->fd, (void *)&addr, sizeof addr) && errno != EINPROGRESS) {
 		perror("connect");
 		exit(1);
@@ -75,11 +89,15 @@ static int frame(int fd, int op, const char *p, int n) {
 }
 
 int main(int argc, char **argv) {
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s PORT CONCURRENCY SECONDS\n", argv[0]);
+	if (argc != 4 && argc != 6) {
+		fprintf(stderr, "usage: %s PORT CONCURRENCY SECONDS [HOLD SOURCES]\n", argv[0]);
 		return 2;
 	}
 	int n = atoi(argv[2]);
+	long hold = argc == 6 ? atol(argv[4]) : 0;
+	nsrc = argc == 6 ? atoi(argv[5]) : 0;
+	if (hold > 0 && n > hold)
+		n = hold;
 	double dur = atof(argv[3]);
 	addr = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(atoi(argv[1])),
 	                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -147,6 +165,14 @@ int main(int argc, char **argv) {
 							} else {
 								s->len -= e + 4 - s->buf;
 								memmove(s->buf, e + 4, s->len);
+								if (hold > 0) {
+									/* held: out of epoll, the next one starts */
+									done++;
+									epoll_ctl(ep, EPOLL_CTL_DEL, s->fd, NULL);
+									if (opened < hold)
+										start(s);
+									continue;
+								}
 								ok = frame(s->fd, 1, "hi", 2);
 								s->state = ECHOING;
 							}
@@ -169,7 +195,8 @@ int main(int argc, char **argv) {
 			if (!ok) {
 				failed++;
 				close(s->fd);
-				start(s);
+				if (hold == 0 || opened < hold)
+					start(s);
 			}
 		}
 	}
