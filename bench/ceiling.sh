@@ -1,93 +1,251 @@
 #!/usr/bin/env bash
 # ceiling.sh — what loopback TCP itself allows on this machine, measured with
-# the smallest C programs we could write (bench/ceiling/*.c), so that
-# wsbench's figures can be read against the machine rather than against a
-# number from elsewhere.
+# the smallest C programs we could write (bench/ceiling/*.c), and wsbench's
+# own run of the same shape measured in turns with it, as ratios.
 #
-#   echo:   a one-thread epoll echo server and a one-thread epoll client,
-#           CONNS connections with one 64-byte message in flight each,
-#           10 s (the shape of bench/echo-loop.yaml).
-#   fanout: a server that writes one 100-byte stamped message to every one
-#           of CONNS connections every PERIOD ms (one write per recipient;
-#           1 or 2 writer threads, or io_uring when liburing is installed),
-#           and a one-thread epoll client that reads them all and prints
-#           delivery-latency percentiles (the shapes of
-#           bench/fanout-1000.yaml and bench/fanout-19500.yaml).
+#   echo:    a one-thread epoll echo server and a one-thread epoll client,
+#            CONNS connections with one 64-byte message in flight each,
+#            10 s (the shape of bench/echo-loop.yaml); wsbench: echo-loop.yaml
+#            --vus CONNS against `wsbench serve` (bench/echo-throughput.sh).
+#            Figures: round trips/s, client CPU per round trip.
+#   fanout:  a server that writes one 100-byte stamped message to every one
+#            of CONNS connections every PERIOD ms (one write per recipient,
+#            one writer thread), and a one-thread epoll client that reads
+#            them all; wsbench: bench/fanout-1000.yaml and fanout-19500.yaml
+#            against `wsbench serve` (bench/against-serve.sh), from the same
+#            source addresses as the C client. Figures:
+#            client CPU per delivery (process CPU / deliveries, start-up and
+#            joins included) and delivery-latency p99.
+#   upgrade: a one-thread epoll server that answers the upgrade (101 with
+#            Sec-WebSocket-Accept), echoes small frames and closes after a
+#            close frame (bench/ceiling/upgrade-server.c); both clients churn
+#            against that same server for 16 s: the C client
+#            (upgrade-client.c, UPGRADE_CONC connections in flight, default
+#            64: connect, upgrade, echo "hi", close, again) and `wsbench run
+#            bench/upgrade-churn.yaml --workers 2 --source 127.0.0.1-127.0.0.16`.
+#            Figure: the server's upgrades/s over seconds 4-14 of each run.
+#            Then the ramp: 19,000 connections opened (256 at a time) and
+#            held, from 8 source addresses, by the C client and by `wsbench
+#            run bench/upgrade-hold.yaml --workers 2 --source
+#            127.0.0.2-127.0.0.9`; figure: the server's upgrades/s between
+#            950 and 18,050 upgraded connections.
 #
-# With WSBENCH_TOO=1 each C measurement is followed at once by wsbench's
-# own run of the same shape (bench/echo-throughput.sh, bench/against-serve.sh),
-# so both sets of numbers come from the same minutes of this shared machine.
+# Each workload is measured PAIRS times (default 3) as interleaved pairs —
+# C then wsbench, wsbench then C, C then wsbench, … — so that both sides of
+# a pair come from the same minutes of this shared machine, whose speed
+# drifts more than the differences measured. For every figure it prints each
+# pair, then the median and the spread (min–max) of the C runs, of the
+# wsbench runs and of the per-pair ratio wsbench / C, and at the end one
+# Markdown table of all of them.
 #
-# Usage: bench/ceiling.sh [echo] [fanout]      (default: both)
-# Needs gcc; all traffic stays on 127.0.0.0/8; every process it starts stops
-# by itself or on exit.
+# Usage: bench/ceiling.sh [echo] [fanout] [upgrade]      (default: echo fanout)
+# Env:   PAIRS (default 3), WSBENCH (a prebuilt binary; default: go build),
+#        PORT (first port; default 19400), UPGRADE_CONC (default 64),
+#        C_ONLY=1 (run only the C programs, once each), LOG (folder that
+#        keeps every run's output; default a temporary one).
+# Needs gcc, jq, curl; all traffic stays on 127.0.0.0/8; every process it
+# starts stops by itself or on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(echo fanout)
+pairs=${PAIRS:-3}
 tmp=$(mktemp -d)
+log=${LOG:-$tmp/log}
+mkdir -p "$log"
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
 cc=${CC:-gcc}
-$cc -O2 -Wall -o "$tmp/echo-server" bench/ceiling/echo-server.c
-$cc -O2 -Wall -o "$tmp/echo-client" bench/ceiling/echo-client.c
-$cc -O2 -Wall -o "$tmp/fanout-client" bench/ceiling/fanout-client.c
-uring=
-if [ -e /usr/include/liburing.h ]; then
-	$cc -O2 -Wall -pthread -DHAVE_URING -o "$tmp/fanout-server" bench/ceiling/fanout-server.c -luring
-	uring=0
+for p in echo-server echo-client fanout-client upgrade-server upgrade-client; do
+	$cc -O2 -Wall -o "$tmp/$p" "bench/ceiling/$p.c"
+done
+$cc -O2 -Wall -pthread -o "$tmp/fanout-server" bench/ceiling/fanout-server.c
+if [ "${C_ONLY:-}" = 1 ]; then
+	pairs=1
 else
-	$cc -O2 -Wall -pthread -o "$tmp/fanout-server" bench/ceiling/fanout-server.c
-fi
-if [ "${WSBENCH_TOO:-}" = 1 ]; then
 	export WSBENCH=${WSBENCH:-$tmp/wsbench}
 	[ -x "$WSBENCH" ] || go build -o "$WSBENCH" .
 fi
 port=${PORT:-19400}
 cpu() { awk '{printf "%.2f", ($14+$15)/100}' "/proc/$1/stat"; }
+newport() { port=$((port + 1)); }
+run=0
 
+# Each c_* and ws_* function runs one measurement, keeps its whole output in
+# $log, and prints "FIGURE VALUE" lines.
+
+c_echo() { # CONNS
+	newport
+	"$tmp/echo-server" $port & local srv=$!
+	sleep 0.3
+	"$tmp/echo-client" $port "$1" 10 > "$out" || true
+	kill $srv; wait $srv 2>/dev/null || true
+	awk '{ for (i = 1; i < NF; i++) { if ($i == "per_second") print "rt/s", $(i+1); if ($i == "client_cpu_us_per_rt") print "cpu_us/rt", $(i+1) } }' "$out"
+}
+ws_echo() { # CONNS
+	newport
+	PORT=$((port + 500)) bash bench/echo-throughput.sh "$1" > "$out" 2>&1
+	# columns: VUs rt/s steady/s p50_us p99_us cpu_s cpu_us/rt server_cpu errors
+	awk -v n="$1" '$1 == n { print "rt/s", $2; print "cpu_us/rt", $7 }' "$out"
+}
+
+c_fanout() { # CONNS COUNT PERIOD_MS SOURCES YAML WORKERS
+	newport
+	"$tmp/fanout-server" $port "$1" "$2" "$3" 1 > "$out.server" & local srv=$!
+	sleep 0.3
+	/usr/bin/time -f "client: CPU %U %S s" "$tmp/fanout-client" $port "$1" "$2" "$4" > "$out" 2>&1 || true
+	wait $srv || true
+	awk '/deliveries/ { for (i = 1; i < NF; i++) { if ($i == "client:") d = $(i+1); if ($i == "p99") p = $(i+1) } }
+	     /client: CPU/ { c = $3 + $4 }
+	     END { if (d > 0) printf "cpu_us/delivery %.2f\np99_ms %s\n", c * 1e6 / d, p }' "$out"
+}
+ws_fanout() { # CONNS COUNT PERIOD_MS SOURCES YAML WORKERS
+	newport
+	# The same source addresses as the C client (127.0.0.2, …): from one
+	# address, connect's search for a free ephemeral port among tens of
+	# thousands in use costs more than the deliveries (measured: a third of
+	# the 19,500-member client's CPU).
+	local src=()
+	[ "$4" -gt 1 ] && src=(--source "127.0.0.2-127.0.0.$((1 + $4))")
+	PORT=$((port + 500)) KEEP_RESULTS="$out.json" bash bench/against-serve.sh "$5" --workers "$6" "${src[@]}" > "$out" 2>&1 || true
+	[ -s "$out.json" ] || return 0
+	local c d p
+	c=$(awk '/^client: CPU/ { v = $4; sub(/s,?$/, "", v); print v }' "$out")
+	d=$(jq '[.counters | to_entries[] | select(.key == "listener.delivery") | .value] | add // 0' "$out.json")
+	p=$(jq '[.latencies[] | select(.name == "delivery") | .p99_ns] | max // 0' "$out.json")
+	awk -v c="$c" -v d="$d" -v p="$p" 'BEGIN { if (d > 0) printf "cpu_us/delivery %.2f\np99_ms %.2f\n", c * 1e6 / d, p / 1e6 }'
+}
+
+# upgrade: the C server's log ("UNIX_SECONDS UPGRADES") over seconds 4-14
+# after the client started.
+upgrade_rate() { # SERVER_LOG START
+	awk -v t0="$2" '{ t = $1 - t0 } t >= 4 && !a { a = 1; s0 = $1; u0 = $2 } t <= 14 { s1 = $1; u1 = $2 }
+	     END { if (a && s1 > s0) printf "upgrades/s %.0f\n", (u1 - u0) / (s1 - s0) }' "$1"
+}
+c_upgrade() {
+	newport
+	"$tmp/upgrade-server" $port > "$out.server" & local srv=$!
+	sleep 0.3
+	local t0; t0=$(date +%s.%N)
+	"$tmp/upgrade-client" $port "${UPGRADE_CONC:-64}" 16 > "$out" || true
+	kill $srv; wait $srv 2>/dev/null || true
+	upgrade_rate "$out.server" "$t0"
+	awk '{ for (i = 1; i < NF; i++) if ($i == "client_cpu_us_per_upgrade") print "cpu_us/upgrade", $(i+1) }' "$out"
+}
+ws_upgrade() {
+	newport
+	"$tmp/upgrade-server" $port > "$out.server" & local srv=$!
+	sleep 0.3
+	local t0; t0=$(date +%s.%N)
+	/usr/bin/time -f "client: CPU %U %S s" "$WSBENCH" run bench/upgrade-churn.yaml --workers 2 --source 127.0.0.1-127.0.0.16 \
+		--target ws://127.0.0.1:$port --quiet --out "$out.json" > "$out" 2>&1 || true
+	kill $srv; wait $srv 2>/dev/null || true
+	upgrade_rate "$out.server" "$t0"
+	# Client CPU over all its upgrades (the whole run, start-up included).
+	local c u
+	c=$(awk '/client: CPU/ { print $3 + $4 }' "$out")
+	u=$(jq '.counters["conn.opened"] // 0' "$out.json" 2>/dev/null || echo 0)
+	awk -v c="$c" -v u="$u" 'BEGIN { if (u > 0) printf "cpu_us/upgrade %.2f\n", c * 1e6 / u }'
+}
+
+# ramp: 19,000 connections opened and held (the shape of
+# bench/upgrade-hold.yaml), the server's upgrades/s between 950 and 18,050
+# of them (5 % to 95 %, as bench/goals.sh upgrades-ramp counts).
+ramp_rate() { # SERVER_LOG
+	awk '!a && $2 >= 950 { a = 1; t0 = $1; u0 = $2 } !b && $2 >= 18050 { b = 1; t1 = $1; u1 = $2 }
+	     END { if (a && b && t1 > t0) printf "upgrades/s %.0f\n", (u1 - u0) / (t1 - t0) }' "$1"
+}
+c_ramp() {
+	newport
+	"$tmp/upgrade-server" $port > "$out.server" & local srv=$!
+	sleep 0.3
+	"$tmp/upgrade-client" $port 256 8 19000 8 > "$out" || true
+	kill $srv; wait $srv 2>/dev/null || true
+	ramp_rate "$out.server"
+}
+ws_ramp() {
+	newport
+	"$tmp/upgrade-server" $port > "$out.server" & local srv=$!
+	sleep 0.3
+	"$WSBENCH" run bench/upgrade-hold.yaml --workers 2 --source 127.0.0.2-127.0.0.9 \
+		--target ws://127.0.0.1:$port --quiet --out "$out.json" > "$out" 2>&1 || true
+	kill $srv; wait $srv 2>/dev/null || true
+	ramp_rate "$out.server"
+}
+
+# pair LABEL KIND ARGS…: PAIRS interleaved runs of c_KIND and ws_KIND,
+# results appended to $log/results as "LABEL FIGURE SIDE PAIR VALUE".
+pair() {
+	local label=$1 kind=$2; shift 2
+	for i in $(seq "$pairs"); do
+		local order="c ws"
+		[ $((i % 2)) = 0 ] && order="ws c"
+		[ "${C_ONLY:-}" = 1 ] && order=c
+		for side in $order; do
+			run=$((run + 1))
+			out=$log/$run-$kind-$side
+			echo "== $label, pair $i: $([ $side = c ] && echo C || echo wsbench)" >&2
+			local res
+			res=$("${side}_$kind" "$@") || true # a failed run leaves a gap, not the script
+			printf '%s\n' "$res" >&2
+			printf '%s\n' "$res" | awk -v l="$label" -v s=$side -v i="$i" 'NF == 2 { print l "\t" $1 "\t" s "\t" i "\t" $2 }' >> "$log/results"
+		done
+	done
+}
+
+: > "$log/results"
 for part in "${parts[@]}"; do
 	case $part in
 	echo)
-		for n in 50 1000; do
-			port=$((port + 1))
-			"$tmp/echo-server" $port &
-			srv=$!
-			sleep 0.3
-			echo "== C echo, $n connections, 10 s"
-			"$tmp/echo-client" $port "$n" 10
-			echo "server: CPU $(cpu $srv) s"
-			kill $srv; wait $srv 2>/dev/null || true
-			if [ "${WSBENCH_TOO:-}" = 1 ]; then
-				echo "== wsbench, bench/echo-loop.yaml --vus $n against wsbench serve"
-				PORT=$((port + 500)) bash bench/echo-throughput.sh "$n"
-			fi
-		done
+		for n in 50 1000; do pair "echo, $n connections" echo "$n"; done
 		;;
 	fanout)
-		# conns count period_ms sources scenario workers
-		while read -r n count period sources yaml workers; do
-			for th in 1 2 $uring; do
-				port=$((port + 1))
-				echo "== C fan-out, $n members, one message every $period ms, $count messages, $([ "$th" = 0 ] && echo io_uring || echo "$th writer thread(s)")"
-				"$tmp/fanout-server" $port "$n" "$count" "$period" "$th" &
-				srv=$!
-				sleep 0.3
-				/usr/bin/time -f "client: CPU %U+%S s" "$tmp/fanout-client" $port "$n" "$count" "$sources"
-				wait $srv
-			done
-			if [ "${WSBENCH_TOO:-}" = 1 ]; then
-				echo "== wsbench, $yaml against wsbench serve"
-				PORT=$((port + 500)) DELAY_FROM=${DELAY_FROM:-} bash bench/against-serve.sh "$yaml" --workers "$workers"
-			fi
-		done <<-'TABLE'
-			1000 1500 10 1 bench/fanout-1000.yaml 1
-			19500 50 200 16 bench/fanout-19500.yaml 2
-		TABLE
+		pair "fan-out, 1,000 members at 100 msg/s" fanout 1000 1500 10 1 bench/fanout-1000.yaml 1
+		pair "fan-out, 19,500 members at 5 msg/s" fanout 19500 50 200 16 bench/fanout-19500.yaml 2
+		;;
+	upgrade)
+		pair "upgrade churn, 16 s" upgrade
+		pair "upgrade ramp to 19,000 held" ramp
 		;;
 	*)
-		echo "unknown part $part (want echo or fanout)" >&2
+		echo "unknown part $part (want echo, fanout or upgrade)" >&2
 		exit 2
 		;;
 	esac
 done
+
+# The table: per label and figure, median (min–max) of each side and of the
+# per-pair ratio wsbench / C.
+echo
+echo "pairs: $pairs (interleaved: C first in odd pairs, wsbench first in even ones); logs: $log"
+echo
+echo "| workload | figure | C median (min–max) | wsbench median (min–max) | wsbench / C median (min–max) |"
+echo "| --- | --- | --- | --- | --- |"
+awk -F'\t' '
+function med(a, n,    i, j, t) {
+	for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+	return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+}
+function cell(key, fmt,    n, i, a, s) {
+	n = 0
+	for (i = 1; i <= maxp; i++) if ((key, i) in v) a[++n] = v[key, i]
+	if (n == 0) return "–"
+	s = sprintf(fmt, med(a, n))
+	return s " (" sprintf(fmt, a[1]) "–" sprintf(fmt, a[n]) ")"
+}
+{
+	k = $1 SUBSEP $2
+	if (!(k in seen)) { seen[k] = 1; order[++nk] = k }
+	v[k SUBSEP $3, $4] = $5
+	if ($4 > maxp) maxp = $4
+}
+END {
+	for (o = 1; o <= nk; o++) {
+		k = order[o]; split(k, kp, SUBSEP)
+		fmt = (kp[2] ~ /\/s$/) ? "%.0f" : "%.2f"
+		for (i = 1; i <= maxp; i++)
+			if ((k SUBSEP "c", i) in v && (k SUBSEP "ws", i) in v && v[k SUBSEP "c", i] > 0)
+				v[k SUBSEP "r", i] = v[k SUBSEP "ws", i] / v[k SUBSEP "c", i]
+		printf "| %s | %s | %s | %s | %s |\n", kp[1], kp[2], cell(k SUBSEP "c", fmt), cell(k SUBSEP "ws", fmt), cell(k SUBSEP "r", "%.2f")
+	}
+}' "$log/results"

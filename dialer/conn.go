@@ -46,11 +46,13 @@ type Conn struct {
 	msgOp      ws.OpCode // opcode of the fragmented message in progress, 0 if none
 	msgZ       bool      // that message is compressed
 	big        bool      // a frame larger than rbuf is being read into msg
+	bigHL      uint8     // that frame's header length
+	rmode      uint8     // how fill gets bytes (readeach.go)
 	bigH       ws.Header
-	bigStart   int // offset of that frame's payload in msg
-	bigHL      int
+	bigStart   int                         // offset of that frame's payload in msg
 	bigRaw     [wsproto.MaxHeaderSize]byte // its header, for the Tap
 	rerr       error                       // sticky read error
+	rr         *rawReader                  // ReadEach's state, allocated at its first call (readeach.go)
 
 	// Deadlines as the caller set them (UnixNano, 0: none): a control
 	// frame's own write deadline never outlives the caller's write
@@ -387,6 +389,9 @@ func (c *Conn) fail(err error) error {
 		c.rerr = err
 		return err
 	}
+	if err == errWouldBlock {
+		return err
+	}
 	err = &readError{addr: c.nc.RemoteAddr(), id: c.id, err: err}
 	if !isTimeout(err) {
 		c.rerr = err
@@ -421,7 +426,7 @@ func (c *Conn) need(n int) error {
 			c.rend = copy(c.rbuf, c.rbuf[c.rpos:c.rend])
 			c.rpos = 0
 		}
-		m, err := c.nc.Read(c.rbuf[c.rend:])
+		m, err := c.fill(c.rbuf[c.rend:])
 		c.rend += m
 		if err != nil && c.rend-c.rpos < n {
 			return err
@@ -438,7 +443,7 @@ func (c *Conn) startBig(h ws.Header, hl int) {
 	if h.OpCode != ws.OpContinuation {
 		c.msg = c.msg[:0]
 	}
-	c.big, c.bigH, c.bigHL, c.bigStart = true, h, hl, len(c.msg)
+	c.big, c.bigH, c.bigHL, c.bigStart = true, h, uint8(hl), len(c.msg)
 }
 
 // readBig reads the rest of a large frame's payload into msg, growing it as
@@ -454,7 +459,7 @@ func (c *Conn) readBig() error {
 		if len(c.msg) == cap(c.msg) {
 			c.msg = append(c.msg, 0)[:len(c.msg)]
 		}
-		m, err := c.nc.Read(c.msg[len(c.msg):min(cap(c.msg), end)])
+		m, err := c.fill(c.msg[len(c.msg):min(cap(c.msg), end)])
 		c.msg = c.msg[:len(c.msg)+m]
 		if err != nil && len(c.msg) < end {
 			return err
@@ -463,7 +468,7 @@ func (c *Conn) readBig() error {
 	c.big = false
 	payload := c.msg[c.bigStart:end]
 	if c.tap != nil {
-		raw := make([]byte, 0, c.bigHL+len(payload))
+		raw := make([]byte, 0, int(c.bigHL)+len(payload))
 		raw = append(append(raw, c.bigRaw[:c.bigHL]...), payload...)
 		c.tap.Frame(c.id, ServerToClient, time.Now(), raw)
 	}

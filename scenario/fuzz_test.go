@@ -139,3 +139,78 @@ func FuzzTemplate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMemberValues: the one-pass lookup of up to three member names finds
+// exactly what Lookup finds for each of them on its own, on any input.
+func FuzzMemberValues(f *testing.F) {
+	f.Add([]byte(`{"op":"said","from":"u7","ts":17,"seq":42}`), "ts", "seq", "from")
+	f.Add([]byte(`{"a\u0062":1,"ab":2,"c":{"ts":3}}`), "ab", "c", "")
+	f.Add([]byte(`{"x":1,"x":2,"y":[1,2`), "x", "y", "x")
+	f.Add([]byte(`[1,{"0":2}]`), "0", "", "1")
+	f.Fuzz(func(t *testing.T, msg []byte, a, b, c string) {
+		for _, k := range []string{a, b, c} {
+			if strings.Contains(k, ".") {
+				return
+			}
+		}
+		cl := &clistener{Listener: &Listener{LatencyField: a, SeqField: b, SenderField: c}}
+		compilePlan(cl)
+		var got [numFields][]byte
+		cl.plan.find(msg, &got)
+		for k, key := range cl.plan.keys {
+			if key == "" {
+				continue
+			}
+			want, _ := Lookup(msg, key)
+			if string(got[k]) != string(want) || (got[k] == nil) != (want == nil) {
+				t.Fatalf("field %q of %q: one pass %q, Lookup %q", key, msg, got[k], want)
+			}
+		}
+	})
+}
+
+// FuzzMatchFind: a listener's one-pass match and field lookup agrees with
+// Match followed by Lookup of each field, on any input.
+func FuzzMatchFind(f *testing.F) {
+	f.Add([]byte(`{"op":"said","from":"u7","ts":17,"seq":42}`), "ts", "seq", "from")
+	f.Add([]byte(`{"op":"said","history":null,"ts":1}`), "ts", "", "")
+	f.Add([]byte(`{"op":"said","history":[],"op":"x"}`), "op", "history", "")
+	f.Add([]byte(` {"op" : "sa\u0069d", "n": {"k": 2}}`), "n", "op", "x")
+	f.Fuzz(func(t *testing.T, msg []byte, a, b, c string) {
+		for _, k := range []string{a, b, c} {
+			if strings.Contains(k, ".") {
+				return
+			}
+		}
+		l := &Listener{Match: Matcher{JSON: map[string]any{"op": "said", "history": nil, "n": map[string]any{"k": 2}}},
+			LatencyField: a, SeqField: b, SenderField: c}
+		if len(msg) > 0 && msg[0] == ' ' {
+			l.Match.JSON = map[string]any{"op": "said", "history": nil}
+		}
+		if err := l.Match.Compile(); err != nil {
+			t.Fatal(err)
+		}
+		cl := &clistener{Listener: l}
+		compilePlan(cl)
+		if cl.plan.all == nil {
+			t.Fatal("the one-pass plan is not used")
+		}
+		var got [numFields][]byte
+		ok := cl.matchFind(ws.OpText, msg, nil, &got)
+		if want := l.Match.Match(ws.OpText, msg, nil); ok != want {
+			t.Fatalf("%q: one pass matched %v, Match %v", msg, ok, want)
+		}
+		if !ok {
+			return
+		}
+		for k, key := range cl.plan.keys {
+			if key == "" {
+				continue
+			}
+			want, _ := Lookup(msg, key)
+			if string(got[k]) != string(want) || (got[k] == nil) != (want == nil) {
+				t.Fatalf("field %q of %q: one pass %q, Lookup %q", key, msg, got[k], want)
+			}
+		}
+	})
+}

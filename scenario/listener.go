@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+	"github.com/wsbench/wsbench/internal/jsonscan"
 	"github.com/wsbench/wsbench/report"
 )
 
@@ -18,6 +19,7 @@ type clistener struct {
 	count *report.Counter // listener.<name>
 	lat   *report.Latency // <name>, when LatencyField is set
 	unit  int64           // nanoseconds per unit of LatencyField
+	plan  fieldPlan       // how to find the fields (listener_scan.go)
 }
 
 // listenerState is one listener's state on one connection. It belongs to
@@ -25,7 +27,10 @@ type clistener struct {
 type listenerState struct {
 	l    *clistener
 	vars *Vars
-	seqs map[string]*seqTrack // by sender
+	// Sequence state by sender, found by linear search, and through index
+	// once there are more than senderIndexFrom senders (listener_scan.go).
+	senders []senderTrack
+	index   map[string]int32
 }
 
 // seqTrack follows one sender's sequence numbers: the highest seen and a
@@ -42,37 +47,38 @@ const seqWindow = 64
 // observe looks at one inbound data message.
 func (s *listenerState) observe(op ws.OpCode, msg []byte, now time.Time, m *metrics) {
 	l := s.l
-	if !l.Match.Match(op, msg, s.vars) {
+	var f [numFields][]byte
+	if !l.matchFind(op, msg, s.vars, &f) {
 		return
 	}
 	l.count.Inc()
-	msg = l.Match.subject(msg)
 	if l.lat != nil {
-		if ts, ok := LookupInt(msg, l.LatencyField); ok {
+		if ts, ok := parseJSONInt(f[fieldLatency]); ok {
 			l.lat.Record(time.Duration(now.UnixNano() - ts*l.unit))
 		}
 	}
 	if l.SeqField == "" {
 		return
 	}
-	seq, ok := LookupInt(msg, l.SeqField)
+	seq, ok := parseJSONInt(f[fieldSeq])
 	if !ok {
 		return
 	}
 	var sender []byte
 	if l.SenderField != "" {
-		if sender, ok = LookupString(msg, l.SenderField); !ok {
-			if sender, ok = Lookup(msg, l.SenderField); !ok {
-				return
+		if sender = f[fieldSender]; sender == nil {
+			return
+		}
+		if len(sender) >= 2 && sender[0] == '"' {
+			// A string names the sender by its contents; any other value by
+			// its JSON text.
+			if sender = sender[1 : len(sender)-1]; hasBackslash(sender) {
+				sender = jsonscan.AppendUnescaped(nil, sender)
 			}
 		}
 	}
-	if s.seqs == nil {
-		s.seqs = make(map[string]*seqTrack, 4)
-	}
-	t := s.seqs[string(sender)] // no allocation for the lookup
-	if t == nil {
-		s.seqs[string(sender)] = &seqTrack{last: seq}
+	t, isNew := s.track(sender, seq)
+	if isNew {
 		return
 	}
 	lost, dup, reord := t.add(seq)

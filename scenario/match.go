@@ -284,6 +284,19 @@ func (m *Matcher) Match(op ws.OpCode, msg []byte, v *Vars) bool {
 	return matchValue(msg, i, &c.root, v)
 }
 
+// maxOnePassKeys is the most keys of a JSON object matcher that
+// matchValue looks up in one pass over the message's object.
+const maxOnePassKeys = 8
+
+func hasEmptyKey(keys []string) bool {
+	for _, k := range keys {
+		if k == "" {
+			return true
+		}
+	}
+	return false
+}
+
 // matchValue matches the value starting at msg[i] against want.
 func matchValue(msg []byte, i int, want *matchNode, v *Vars) bool {
 	if i >= len(msg) {
@@ -293,6 +306,23 @@ func matchValue(msg []byte, i int, want *matchNode, v *Vars) bool {
 	case matchObject:
 		if msg[i] != '{' {
 			return false
+		}
+		if n := len(want.keys); n > 1 && n <= maxOnePassKeys && !hasEmptyKey(want.keys) {
+			// All keys in one pass over the object.
+			var at [maxOnePassKeys]int
+			memberValues(msg, i, want.keys, at[:n])
+			for k, j := range at[:n] {
+				if j < 0 {
+					if want.kids[k].kind == matchNull {
+						continue // null matches an absent key too
+					}
+					return false
+				}
+				if !matchValue(msg, j, &want.kids[k], v) {
+					return false
+				}
+			}
+			return true
 		}
 		for k := range want.keys {
 			j, ok := findKey(msg, i, want.keys[k])

@@ -305,6 +305,7 @@ func (s *scenarioRun) compileListeners() error {
 				c.unit = 1
 			}
 		}
+		compilePlan(c)
 	}
 	return nil
 }

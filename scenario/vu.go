@@ -420,6 +420,7 @@ type link struct {
 	want     *cstep // the waiting expect
 	gotAt    time.Time
 	capErr   error
+	onMsg    func(dialer.Message) bool // handleNow, bound at the first read
 
 	dead    atomic.Bool // the connection ended and was accounted for
 	closing bool        // we started the close handshake: the peer's close is expected
@@ -524,15 +525,15 @@ func (l *link) readUntil(end time.Time) int {
 	if l.expired || l.deadline.IsZero() || l.deadline.After(end) {
 		l.setDeadline(end)
 	}
+	if l.onMsg == nil {
+		l.onMsg = l.handleNow
+	}
 	for {
-		msg, err := l.c.ReadMessage()
-		now := time.Now()
+		err := l.c.ReadEach(l.onMsg)
 		if err == nil {
-			if l.handle(msg, now) {
-				return readGot
-			}
-			continue
+			return readGot
 		}
+		now := time.Now()
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			l.end(err)
 			return readEnded
@@ -623,6 +624,10 @@ func (l *link) handle(msg dialer.Message, now time.Time) bool {
 	l.keep(msg.Op, msg.Payload, now)
 	return false
 }
+
+// handleNow is handle at the message's arrival, as ReadEach's callback
+// (bound once per link in onMsg).
+func (l *link) handleNow(msg dialer.Message) bool { return l.handle(msg, time.Now()) }
 
 // observe counts an inbound data message and runs the listeners on it.
 func (l *link) observe(msg dialer.Message, now time.Time) {

@@ -1,0 +1,74 @@
+/*
+ * ws-handshake.h: what the upgrade ceiling programs share: SHA-1 and base64
+ * for Sec-WebSocket-Accept (RFC 6455 section 4.2.2), nothing else.
+ */
+#include <stdint.h>
+#include <string.h>
+
+static void sha1(const unsigned char *msg, size_t len, unsigned char out[20]) {
+	uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+	unsigned char block[64];
+	uint64_t bits = (uint64_t)len * 8;
+	size_t total = ((len + 8) / 64 + 1) * 64;
+	for (size_t off = 0; off < total; off += 64) {
+		for (int i = 0; i < 64; i++) {
+			size_t k = off + i;
+			unsigned char c = 0;
+			if (k < len)
+				c = msg[k];
+			else if (k == len)
+				c = 0x80;
+			else if (k >= total - 8)
+				c = (unsigned char)(bits >> (8 * (total - 1 - k)));
+			block[i] = c;
+		}
+		uint32_t w[80];
+		for (int i = 0; i < 16; i++)
+			w[i] = (uint32_t)block[4 * i] << 24 | (uint32_t)block[4 * i + 1] << 16 | (uint32_t)block[4 * i + 2] << 8 |
+			       block[4 * i + 3];
+		for (int i = 16; i < 80; i++) {
+			uint32_t x = w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16];
+			w[i] = x << 1 | x >> 31;
+		}
+		uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+		for (int i = 0; i < 80; i++) {
+			uint32_t f, k;
+			if (i < 20)
+				f = (b & c) | (~b & d), k = 0x5A827999;
+			else if (i < 40)
+				f = b ^ c ^ d, k = 0x6ED9EBA1;
+			else if (i < 60)
+				f = (b & c) | (b & d) | (c & d), k = 0x8F1BBCDC;
+			else
+				f = b ^ c ^ d, k = 0xCA62C1D6;
+			uint32_t t = (a << 5 | a >> 27) + f + e + k + w[i];
+			e = d, d = c, c = b << 30 | b >> 2, b = a, a = t;
+		}
+		h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e;
+	}
+	for (int i = 0; i < 5; i++)
+		for (int j = 0; j < 4; j++)
+			out[4 * i + j] = (unsigned char)(h[i] >> (24 - 8 * j));
+}
+
+/* ws_accept writes the Sec-WebSocket-Accept value (28 bytes + NUL) for key. */
+static void ws_accept(const char *key, size_t klen, char out[29]) {
+	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned char buf[128], d[21];
+	if (klen > sizeof buf - sizeof guid)
+		klen = sizeof buf - sizeof guid;
+	memcpy(buf, key, klen);
+	memcpy(buf + klen, guid, sizeof guid - 1);
+	sha1(buf, klen + sizeof guid - 1, d);
+	d[20] = 0;
+	int o = 0;
+	for (int i = 0; i < 21; i += 3) {
+		uint32_t v = (uint32_t)d[i] << 16 | (uint32_t)(i + 1 < 21 ? d[i + 1] : 0) << 8 | (i + 2 < 21 ? d[i + 2] : 0);
+		out[o++] = b64[v >> 18 & 63];
+		out[o++] = b64[v >> 12 & 63];
+		out[o++] = i + 1 < 20 ? b64[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < 20 ? b64[v & 63] : '=';
+	}
+	out[28] = 0;
+}

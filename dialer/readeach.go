@@ -1,0 +1,182 @@
+package dialer
+
+// readeach.go: ReadEach, the read loop without the EAGAIN round trip.
+//
+// A goroutine reading a socket through net.Conn.Read pays two read system
+// calls per message that arrives on its own (a fan-out delivery): the one
+// that returns the message, and the one that returns EAGAIN before the
+// goroutine parks in the runtime's netpoller. ReadEach keeps the
+// goroutine inside one syscall.RawConn.Read call for as long as messages go
+// to its callback unanswered, reads the socket itself, and treats a read
+// that came back shorter than the room it had as "the socket is empty
+// now": it parks at once, with no read that would only say EAGAIN. That is
+// safe because the runtime's readiness flag for the socket is cleared only
+// when RawConn.Read starts and when the goroutine parks, never in between:
+// bytes arriving after the short read raise the flag (an edge of the
+// edge-triggered epoll), and the park returns at once. A ReadEach call
+// that starts fresh always reads first, since bytes may have come while no
+// call was in progress.
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+)
+
+// How fill gets bytes (Conn.rmode).
+const (
+	readNet      = iota // c.nc.Read
+	readRaw             // read(2) on c.rfd, inside raw.Read's callback
+	readBuffered        // none: only what rbuf holds
+)
+
+// rawReader is ReadEach's state on a plain TCP connection: the socket's
+// RawConn, the callback bound once, and, during a call, fn, the socket
+// (fd), whether a read on it came back short (drained: the socket was
+// empty, the next read would only return EAGAIN), and the error that ended
+// the callback.
+type rawReader struct {
+	raw     syscall.RawConn
+	step    func(fd uintptr) bool
+	fn      func(Message) bool
+	err     error
+	fd      int
+	drained bool
+}
+
+// rawReader returns the connection's rawReader, allocating it at the first
+// call, or nil when nc is not a plain *net.TCPConn (TLS, a WrapConn).
+func (c *Conn) rawReader() *rawReader {
+	if c.rr == nil {
+		tc, ok := c.nc.(*net.TCPConn)
+		if !ok {
+			return nil
+		}
+		rc, err := tc.SyscallConn()
+		if err != nil {
+			return nil
+		}
+		c.rr = &rawReader{raw: rc}
+		c.rr.step = c.step
+	}
+	return c.rr
+}
+
+// errWouldBlock is fill's "no bytes without waiting" in the readRaw and
+// readBuffered modes. It never leaves the package and is not sticky.
+var errWouldBlock = errors.New("dialer: would block")
+
+// ReadEach reads messages and hands each to fn, as ReadMessage would return
+// them, until fn returns true (ReadEach returns nil) or a read fails
+// (ReadEach returns what ReadMessage would have: the read deadline's
+// timeout, the peer's *CloseError, a *ProtocolError, an I/O error). The
+// Message is valid only during the call to fn. fn runs on the calling
+// goroutine and may write to the connection and set its read deadline, but
+// must not read it. On a plain TCP connection a message that arrives on its
+// own costs one read system call rather than two; otherwise ReadEach is a
+// loop over ReadMessage.
+func (c *Conn) ReadEach(fn func(Message) bool) error {
+	r := c.rawReader()
+	if r == nil {
+		for {
+			m, err := c.ReadMessage()
+			if err != nil {
+				return err
+			}
+			if fn(m) {
+				return nil
+			}
+		}
+	}
+	if c.rerr != nil {
+		return c.rerr
+	}
+	// What is already buffered first, without a system call (and even if
+	// the deadline has passed, as ReadMessage would).
+	c.rmode = readBuffered
+	for {
+		m, err := c.ReadMessage()
+		if err == errWouldBlock {
+			break
+		}
+		if err != nil {
+			c.rmode = readNet
+			return err
+		}
+		if fn(m) {
+			c.rmode = readNet
+			return nil
+		}
+	}
+	c.rmode, r.fn, r.err = readRaw, fn, nil
+	err := r.raw.Read(r.step)
+	c.rmode, r.fn, r.fd = readNet, nil, 0
+	if r.err != nil {
+		err, r.err = r.err, nil
+		return err
+	}
+	if err != nil {
+		// The deadline passed or the socket was closed while parked.
+		var oe *net.OpError
+		if errors.As(err, &oe) {
+			err = oe.Err
+		}
+		return c.fail(err)
+	}
+	return nil
+}
+
+// step is raw.Read's callback: it hands messages to fn until fn
+// is done (true), a read fails (true, err set), or the socket is empty
+// (false: park until it is readable, then step again).
+func (c *Conn) step(fd uintptr) bool {
+	r := c.rr
+	r.fd, r.drained = int(fd), false
+	for {
+		m, err := c.ReadMessage()
+		if err == errWouldBlock {
+			return false
+		}
+		if err != nil {
+			r.err = err
+			return true
+		}
+		if r.fn(m) {
+			return true
+		}
+	}
+}
+
+// fill reads into p the way rmode says.
+func (c *Conn) fill(p []byte) (int, error) {
+	switch c.rmode {
+	case readBuffered:
+		return 0, errWouldBlock
+	case readRaw:
+		r := c.rr
+		if r.drained {
+			return 0, errWouldBlock
+		}
+		for {
+			n, err := syscall.Read(r.fd, p)
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err == syscall.EAGAIN:
+				r.drained = true
+				return 0, errWouldBlock
+			case err != nil:
+				return 0, &net.OpError{Op: "read", Net: "tcp", Source: c.nc.LocalAddr(), Addr: c.nc.RemoteAddr(), Err: os.NewSyscallError("read", err)}
+			case n == 0:
+				return 0, io.EOF
+			}
+			if n < len(p) {
+				r.drained = true
+			}
+			return n, nil
+		}
+	}
+	return c.nc.Read(p)
+}
