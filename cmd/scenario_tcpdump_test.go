@@ -53,9 +53,10 @@ func TestScenarioFromTcpdump(t *testing.T) {
 	}
 	goChatClient(t, srv.URL("/chat"), "carol")
 	// --immediate-mode hands each packet to tcpdump at once (not when a
-	// ring-buffer block fills or times out) and -U writes it at once; give
-	// the last ones a moment before stopping.
-	time.Sleep(300 * time.Millisecond)
+	// ring-buffer block fills or times out) and -U writes it at once; on a
+	// busy machine tcpdump may still be behind, so stop it only once the
+	// file has stopped growing for half a second.
+	waitStill(t, pcap, 500*time.Millisecond, 15*time.Second)
 	_ = cmd.Process.Signal(syscall.SIGINT)
 	_ = cmd.Wait()
 	if fi, err := os.Stat(pcap); err != nil || fi.Size() == 0 {
@@ -73,4 +74,26 @@ func TestScenarioFromTcpdump(t *testing.T) {
 		t.Fatal(err)
 	}
 	replayAndCheck(t, srv, file, 20)
+}
+
+// waitStill waits until the file at path has not changed size for still
+// (and holds more than a pcap file header), or fails after limit.
+func waitStill(t *testing.T, path string, still, limit time.Duration) {
+	t.Helper()
+	var last int64 = -1
+	since := time.Now()
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		fi, err := os.Stat(path)
+		if err != nil {
+			continue
+		}
+		if fi.Size() != last {
+			last, since = fi.Size(), time.Now()
+			continue
+		}
+		if last > 24 && time.Since(since) >= still {
+			return
+		}
+	}
+	t.Fatalf("%s kept changing (or stayed empty) for %v", path, limit)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gorilla/websocket"
+	"golang.org/x/sys/unix"
 )
 
 func TestEchoSizes(t *testing.T) {
@@ -372,6 +373,20 @@ func TestSourceAddress(t *testing.T) {
 	}
 	if h, _, _ := net.SplitHostPort(c.LocalAddr().String()); h != "127.0.0.2" {
 		t.Fatalf("local address %s", c.LocalAddr())
+	}
+	// The source was bound without reserving a port (IP_BIND_ADDRESS_NO_PORT):
+	// the port was picked at connect for the 4-tuple.
+	rc, err := c.nc.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	var gerr error
+	_ = rc.Control(func(fd uintptr) {
+		v, gerr = unix.GetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT)
+	})
+	if gerr != nil || v != 1 {
+		t.Errorf("IP_BIND_ADDRESS_NO_PORT = %d (%v), want 1", v, gerr)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
+	"golang.org/x/sys/unix"
 )
 
 // Defaults for zero Options fields.
@@ -84,6 +85,36 @@ func (d *Dialer) setRecvBuffer(_, _ string, rc syscall.RawConn) error {
 		return fmt.Errorf("set receive buffer to %d bytes: %w", d.o.RecvBuffer, serr)
 	}
 	return nil
+}
+
+// bindNoPort is a net.Dialer Control hook for dials from a --source
+// address: IP_BIND_ADDRESS_NO_PORT lets bind() take the address without
+// reserving a local port, so the port is chosen at connect() for the whole
+// 4-tuple. Without it every bind() searches for a port no other socket on
+// that address holds, whatever the destination. Best effort: a kernel
+// without the option (before Linux 4.2) dials as before.
+func bindNoPort(rc syscall.RawConn) {
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+	})
+}
+
+// control is the net.Dialer Control hook of one dial, or nil when the dial
+// needs none.
+func (d *Dialer) control(local net.Addr) func(network, address string, rc syscall.RawConn) error {
+	switch {
+	case local == nil && d.o.RecvBuffer <= 0:
+		return nil
+	case local == nil:
+		return d.setRecvBuffer
+	}
+	return func(network, address string, rc syscall.RawConn) error {
+		bindNoPort(rc)
+		if d.o.RecvBuffer > 0 {
+			return d.setRecvBuffer(network, address, rc)
+		}
+		return nil
+	}
 }
 
 // Timings are the two phases of a dial.
@@ -206,10 +237,8 @@ func (d *Dialer) dial(ctx context.Context, rawURL, host string, hdr ws.Handshake
 	id := connIDs.Add(1)
 
 	start := time.Now()
-	nd := net.Dialer{Deadline: start.Add(d.o.ConnectTimeout), LocalAddr: d.o.Sources.local()}
-	if d.o.RecvBuffer > 0 {
-		nd.Control = d.setRecvBuffer
-	}
+	local := d.o.Sources.local()
+	nd := net.Dialer{Deadline: start.Add(d.o.ConnectTimeout), LocalAddr: local, Control: d.control(local)}
 	nc, err := nd.DialContext(ctx, "tcp", t.addr)
 	if err != nil {
 		tm.Connect = time.Since(start)
