@@ -546,20 +546,8 @@ func (c *wsConn) message(op ws.OpCode, p []byte) {
 		return
 	}
 	s.m.msgsIn.Add(1)
-	switch c.route {
-	case routeEcho:
-		m := outMsg{s: s, op: op, payload: p}
-		c.push(m.frameFor(c), false) // a reply: never dropped, but bounded (cut with 1008 past 4x the limit)
-		m.release()
-	case routeChat:
-		if op != ws.OpText {
-			c.fail(errBinaryChat)
-			return
-		}
-		s.hub.Handle(c.id, p)
-		c.own.handled()
-	case routeSIO:
-		c.sioMessage(op, p)
+	if h := endpoints[c.route].message; h != nil {
+		h(c, op, p)
 	}
 }
 
@@ -598,43 +586,8 @@ func (c *wsConn) handleRequest(b, body []byte) {
 		c.reject(rej, "malformed")
 		return
 	}
-	switch req.route {
-	case routeHealth, routeMetrics:
-		if req.hasUpgradeHdr {
-			c.reject(&rejection{status: 404, reason: "no WebSocket endpoint at " + string(req.target)}, "not_found")
-			return
-		}
-		if string(req.method) != "GET" && string(req.method) != "HEAD" {
-			c.reject(&rejection{status: 405, reason: "use GET", extra: "Allow: GET, HEAD\r\n"}, "")
-			return
-		}
-		s.m.httpRequests.Add(1)
-		var body []byte
-		ctype := "text/plain; charset=utf-8"
-		status := 200
-		if req.route == routeHealth {
-			body = []byte("ok\n")
-			if why := s.brokerHealth(); why != "" {
-				status, body = 503, []byte(why+"\n")
-			}
-		} else {
-			body = s.appendMetrics(nil)
-			ctype = "text/plain; version=0.0.4; charset=utf-8"
-		}
-		if string(req.method) == "HEAD" {
-			body = nil
-		}
-		c.writeRaw(appendResponse(nil, status, ctype, "", body))
-		return
-	case routeWeb:
-		c.writeRaw(s.answerWeb(&req))
-		return
-	case routeSIO:
-		c.answerSIO(&req, body, ip)
-		return
-	case routeNone:
-		s.m.httpRequests.Add(1)
-		c.writeRaw(appendRejection(nil, &rejection{status: 404, reason: "not found: " + string(req.target) + " (try /, /chat, /echo, /socket.io/, /metrics, /healthz)"}))
+	if answer := endpoints[req.route].answer; answer != nil {
+		answer(c, &req, body, ip)
 		return
 	}
 	if r := checkUpgrade(&req); r != nil {
@@ -656,8 +609,8 @@ func (c *wsConn) handleRequest(b, body []byte) {
 	c.pmd = pmd
 	c.state = stOpen
 	s.m.upgradesOK.Add(1)
-	if c.route == routeChat {
-		s.hub.Open(c.id)
+	if opened := endpoints[c.route].opened; opened != nil {
+		opened(c)
 	}
 }
 

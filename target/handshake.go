@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
+	"net/netip"
 	"strconv"
 
+	"github.com/gobwas/ws"
 	"github.com/wsbench/wsbench/target/web"
 )
 
@@ -26,7 +28,42 @@ const (
 	routeWeb     // the chat page (target/web): "/" and web.Prefix
 	routeSIO     // Socket.IO (target/sio): polling requests and WebSocket transports
 	routeSIOPoll // a Socket.IO long-poll GET parked until its session answers it
+	numRoutes
 )
+
+// endpoint is what the server does on one route. The table endpoints is the
+// one place that lists them: a new endpoint is its route, its path (in
+// parseRequest) and its row here, plus its logic in a file of its own.
+type endpoint struct {
+	// answer answers a plain HTTP request (ip: the client's address). nil
+	// for a route that upgrades to WebSocket.
+	answer func(c *wsConn, req *request, body []byte, ip netip.Addr)
+	// opened runs once the 101 is queued (nil: nothing to do).
+	opened func(c *wsConn)
+	// message handles one whole, valid data message of an upgraded
+	// connection.
+	message func(c *wsConn, op ws.OpCode, p []byte)
+	// gone runs when the connection's socket has closed (nil: nothing
+	// to do).
+	gone func(c *wsConn)
+}
+
+// endpoints is indexed by route. It is filled by init because its handlers
+// reach code that reads it (a handler may close its connection).
+var endpoints [numRoutes]endpoint
+
+func init() {
+	endpoints = [numRoutes]endpoint{
+		routeNone:    {answer: answerNotFound},
+		routeChat:    {opened: chatOpened, message: chatMessage, gone: chatGone},
+		routeEcho:    {message: echoMessage},
+		routeHealth:  {answer: answerStatus},
+		routeMetrics: {answer: answerStatus},
+		routeWeb:     {answer: answerWeb},
+		routeSIO:     {answer: (*wsConn).answerSIO, message: (*wsConn).sioMessage, gone: (*wsConn).sioGone},
+		routeSIOPoll: {gone: (*wsConn).sioGone},
+	}
+}
 
 // request is an HTTP/1.1 request head parsed in place: its byte slices point
 // into the connection's input buffer and are valid only until it is consumed.

@@ -641,10 +641,9 @@ func (s *Server) connGone(c *wsConn) {
 	c.endHandshake()
 	c.closed()
 	s.pmdGone(c)
-	if c.route == routeChat && c.state != stHandshake {
-		s.hub.Closed(c.id)
+	if gone := endpoints[c.route].gone; gone != nil {
+		gone(c)
 	}
-	c.sioGone()
 	s.m.connsCurrent.Add(-1)
 }
 

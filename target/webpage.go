@@ -2,6 +2,7 @@ package target
 
 import (
 	"bytes"
+	"net/netip"
 	"strconv"
 
 	"github.com/wsbench/wsbench/target/web"
@@ -71,4 +72,9 @@ func etagMatches(ifNoneMatch []byte, etag string) bool {
 		}
 	}
 	return false
+}
+
+// answerWeb is the chat page's endpoint.
+func answerWeb(c *wsConn, req *request, _ []byte, _ netip.Addr) {
+	c.writeRaw(c.srv.answerWeb(req))
 }
