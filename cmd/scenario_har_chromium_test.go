@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/wsbench/wsbench/internal/chromiumtest"
 	"github.com/wsbench/wsbench/internal/inspect"
 )
 
@@ -154,19 +154,9 @@ const chromeChatJS = `(() => {
 // (as DevTools exports it), renders it with inspect, and replays the
 // scenario generated from it with 20 VUs.
 func TestScenarioFromChromiumHAR(t *testing.T) {
-	var exe string
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			exe = p
-			break
-		}
-	}
-	if exe == "" {
-		t.Skip("no Chromium found (/usr/bin/chromium): install Debian's chromium package to test a HAR taken from the browser")
-	}
+	exe := chromiumtest.Path(t, "test a HAR taken from the browser")
 	srv := startChat(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Flag("no-zygote", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.DisableGPU)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	actx, cancelA := chromiumtest.Allocator(exe)
 	defer cancelA()
 	ctx, cancelB := chromedp.NewContext(actx)
 	defer cancelB()
@@ -254,22 +244,12 @@ func TestScenarioFromChromiumHAR(t *testing.T) {
 // nickname, joins a room and talks; the recording becomes a scenario that
 // 20 VUs replay against the server without an error.
 func TestScenarioFromChatPage(t *testing.T) {
-	var exe string
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			exe = p
-			break
-		}
-	}
-	if exe == "" {
-		t.Skip("no Chromium found (/usr/bin/chromium): install Debian's chromium package to test recording the chat page")
-	}
+	exe := chromiumtest.Path(t, "test recording the chat page")
 	srv := startChat(t)
 	dir := t.TempDir()
 	rec := filepath.Join(dir, "page.trace")
 	r := startRecordingRelay(t, srv.URL("/"), rec)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Flag("no-zygote", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.DisableGPU)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	actx, cancelA := chromiumtest.Allocator(exe)
 	defer cancelA()
 	ctx, cancelB := chromedp.NewContext(actx)
 	ctx, cancelT := context.WithTimeout(ctx, 2*time.Minute)

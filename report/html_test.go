@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,20 +15,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/wsbench/wsbench/internal/chromiumtest"
 )
-
-// chromiumPath finds a headless-capable Chromium; the test skips, saying
-// so, only when none is installed.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("no Chromium found (/usr/bin/chromium): install Debian's chromium package to check the HTML report in a browser")
-	return ""
-}
 
 // browserPage is what Chromium saw while loading one page.
 type browserPage struct {
@@ -43,9 +30,8 @@ type browserPage struct {
 // (chromedp enables the network, log and runtime domains of each tab).
 func openInChromium[T any](t *testing.T, path string, eval string) (T, browserPage) {
 	t.Helper()
-	exe := chromiumPath(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Flag("no-zygote", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.DisableGPU)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	exe := chromiumtest.Path(t, "check the HTML report in a browser")
+	actx, cancelA := chromiumtest.Allocator(exe)
 	defer cancelA()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,22 +18,10 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/gorilla/websocket"
+	"github.com/wsbench/wsbench/internal/chromiumtest"
 )
 
 var updateScreenshot = flag.Bool("update-screenshot", false, "write docs/chat-page.png from TestChatPageInChromium")
-
-// chromium finds a headless-capable Chromium; the test skips, saying so,
-// only when none is installed.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("no Chromium found (/usr/bin/chromium): install Debian's chromium package to test the chat page in a browser")
-	return ""
-}
 
 // tab is one browser tab on the chat page, recording what it complains
 // about: console errors and warnings, exceptions, log entries (CSP
@@ -154,13 +141,11 @@ func lineJS(cls, text string) string {
 // after the server closes its connection. Untrusted text stays text. No
 // tab logs an error.
 func TestChatPageInChromium(t *testing.T) {
-	exe := chromium(t)
+	exe := chromiumtest.Path(t, "test the chat page in a browser")
 	s := startTest(t, nil)
 	url := "http://" + s.Addr().String() + "/"
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Flag("no-zygote", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.DisableGPU, chromedp.WindowSize(1000, 560))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	actx, cancelA := chromiumtest.Allocator(exe, chromedp.WindowSize(1000, 560))
 	defer cancelA()
 	browser, cancelB := chromedp.NewContext(actx)
 	defer cancelB()
@@ -309,12 +294,11 @@ func TestChatPageInChromium(t *testing.T) {
 // reconnects with a listener that refuses them with 503: the attempts come
 // apart by at least the smallest back-off, and further apart as they fail.
 func TestChatPageBackoff(t *testing.T) {
-	exe := chromium(t)
+	exe := chromiumtest.Path(t, "test the chat page in a browser")
 	s := startTest(t, nil)
 	addr := s.Addr().String()
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Flag("no-zygote", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.DisableGPU)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	actx, cancelA := chromiumtest.Allocator(exe)
 	defer cancelA()
 	browser, cancelB := chromedp.NewContext(actx)
 	defer cancelB()
