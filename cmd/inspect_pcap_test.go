@@ -104,30 +104,10 @@ func synthPcap(t *testing.T, path string, chunks []wireChunk, server, client *ne
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
-	seq := map[bool]uint32{true: 100, false: 900000}
+	seq := [2]uint32{100, 900000}
 	emit := func(fromClient bool, payload []byte, syn, fin bool) {
 		at = at.Add(time.Millisecond)
-		ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: client.IP.To4(), DstIP: server.IP.To4()}
-		tcp := &layers.TCP{SrcPort: layers.TCPPort(client.Port), DstPort: layers.TCPPort(server.Port), Seq: seq[fromClient], Ack: seq[!fromClient], SYN: syn, FIN: fin, ACK: !(syn && fromClient), Window: 65535}
-		if !fromClient {
-			ip.SrcIP, ip.DstIP = ip.DstIP, ip.SrcIP
-			tcp.SrcPort, tcp.DstPort = tcp.DstPort, tcp.SrcPort
-		}
-		if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
-			t.Fatal(err)
-		}
-		buf := gopacket.NewSerializeBuffer()
-		eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
-		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, tcp, gopacket.Payload(payload)); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(buf.Bytes()), Length: len(buf.Bytes())}, buf.Bytes()); err != nil {
-			t.Fatal(err)
-		}
-		seq[fromClient] += uint32(len(payload))
-		if syn || fin {
-			seq[fromClient]++
-		}
+		writeSegment(t, w, client, server, &seq, fromClient, at, payload, syn, fin)
 	}
 	emit(true, nil, true, false)
 	emit(false, nil, true, false)
@@ -146,6 +126,36 @@ func synthPcap(t *testing.T, path string, chunks []wireChunk, server, client *ne
 		t.Fatal(err)
 	}
 	return out.Bytes()
+}
+
+// writeSegment writes one TCP segment of the connection client↔server to
+// w, as an Ethernet/IPv4 packet: from the client when fromClient, numbered
+// from seq (the client's next sequence number, then the server's), which
+// it advances by the payload (and by one for SYN or FIN).
+func writeSegment(t *testing.T, w *pcapgo.Writer, client, server *net.TCPAddr, seq *[2]uint32, fromClient bool, at time.Time, payload []byte, syn, fin bool) {
+	t.Helper()
+	src, dst, me, peer := client, server, 0, 1
+	if !fromClient {
+		src, dst, me, peer = server, client, 1, 0
+	}
+	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src.IP.To4(), DstIP: dst.IP.To4()}
+	tcp := &layers.TCP{SrcPort: layers.TCPPort(src.Port), DstPort: layers.TCPPort(dst.Port), Seq: seq[me], Ack: seq[peer],
+		SYN: syn, FIN: fin, ACK: !(syn && fromClient), PSH: len(payload) > 0, Window: 65535}
+	if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
+		t.Fatal(err)
+	}
+	buf := gopacket.NewSerializeBuffer()
+	eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, tcp, gopacket.Payload(payload)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(buf.Bytes()), Length: len(buf.Bytes())}, buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	seq[me] += uint32(len(payload))
+	if syn || fin {
+		seq[me]++
+	}
 }
 
 func TestInspectPcap(t *testing.T) {

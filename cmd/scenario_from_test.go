@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/gorilla/websocket"
@@ -347,41 +346,16 @@ func traceToPcap(t *testing.T, tracePath, pcapPath string) {
 		t.Fatal(err)
 	}
 	start := tr.Header().Start
-	type seqs struct{ c, s uint32 }
-	seq := map[uint64]*seqs{}
+	server := &net.TCPAddr{IP: net.IPv4(10, 0, 0, 2), Port: 8080}
+	seq := map[uint64]*[2]uint32{}
 	emit := func(conn uint64, fromClient bool, at time.Time, payload []byte, syn bool) {
-		sq := seq[conn]
-		cIP, sIP := []byte{10, 0, 0, 1}, []byte{10, 0, 0, 2}
-		cPort, sPort := layers.TCPPort(40000+conn), layers.TCPPort(8080)
-		ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: cIP, DstIP: sIP}
-		tcp := &layers.TCP{SrcPort: cPort, DstPort: sPort, Seq: sq.c, Ack: sq.s, SYN: syn, ACK: !(syn && fromClient), PSH: len(payload) > 0, Window: 65535}
-		if !fromClient {
-			ip.SrcIP, ip.DstIP = sIP, cIP
-			tcp.SrcPort, tcp.DstPort, tcp.Seq, tcp.Ack = sPort, cPort, sq.s, sq.c
+		client := &net.TCPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 40000 + int(conn)}
+		if syn {
+			writeSegment(t, w, client, server, seq[conn], fromClient, at, nil, true, false)
 		}
-		if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
-			t.Fatal(err)
-		}
-		for len(payload) > 0 || syn {
+		for len(payload) > 0 {
 			n := min(len(payload), 60000)
-			tcp.Seq = map[bool]uint32{true: sq.c, false: sq.s}[fromClient]
-			buf := gopacket.NewSerializeBuffer()
-			eth := &layers.Ethernet{SrcMAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}, DstMAC: net.HardwareAddr{2, 0, 0, 0, 0, 2}, EthernetType: layers.EthernetTypeIPv4}
-			if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, ip, tcp, gopacket.Payload(payload[:n])); err != nil {
-				t.Fatal(err)
-			}
-			if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(buf.Bytes()), Length: len(buf.Bytes())}, buf.Bytes()); err != nil {
-				t.Fatal(err)
-			}
-			adv := uint32(n)
-			if syn {
-				adv, syn = 1, false
-			}
-			if fromClient {
-				sq.c += adv
-			} else {
-				sq.s += adv
-			}
+			writeSegment(t, w, client, server, seq[conn], fromClient, at, payload[:n], false, false)
 			payload = payload[n:]
 		}
 	}
@@ -396,7 +370,7 @@ func traceToPcap(t *testing.T, tracePath, pcapPath string) {
 		at := start.Add(rec.Time)
 		switch rec.Kind {
 		case trace.KindHandshake:
-			seq[rec.Conn] = &seqs{c: 1000, s: 9000000}
+			seq[rec.Conn] = &[2]uint32{1000, 9000000}
 			emit(rec.Conn, true, at, nil, true)
 			emit(rec.Conn, false, at, nil, true)
 			emit(rec.Conn, true, at, rec.Request, false)
