@@ -128,6 +128,7 @@ func frameSeeds() [][]byte {
 func TestFuzzCorpus(t *testing.T) {
 	corpora := map[string][][]byte{"FuzzParseFrame": frameSeeds()}
 	corpora["FuzzReader"] = traceSeeds()
+	corpora["FuzzReadHAR"] = harSeeds()
 	for name, seeds := range corpora {
 		dir := filepath.Join("testdata", "fuzz", name)
 		if *update {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -232,27 +231,4 @@ func FuzzReadHAR(f *testing.F) {
 			t.Fatalf("data messages differ after a round trip:\n%q\n%q", a, b)
 		}
 	})
-}
-
-// TestHARFuzzCorpus keeps testdata/fuzz/FuzzReadHAR in step with
-// harSeeds; -update rewrites it.
-func TestHARFuzzCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzReadHAR")
-	seeds := harSeeds()
-	if *update {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for i, s := range seeds {
-			body := fmt.Sprintf("go test fuzz v1\n[]byte(%s)\n", strconv.Quote(string(s)))
-			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d", i)), []byte(body), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return
-	}
-	files, err := filepath.Glob(filepath.Join(dir, "seed-*"))
-	if err != nil || len(files) != len(seeds) {
-		t.Errorf("%s: %d seed files, want %d (run with -update)", dir, len(files), len(seeds))
-	}
 }
