@@ -323,9 +323,13 @@ func (r *relay) pipe(id uint64, dir trace.Dir, dst, src net.Conn, decode bool) i
 	for {
 		m, err := src.Read(buf)
 		if m > 0 {
-			// The time the bytes arrived, before passing them on: the
-			// peer's answer may come back before this Write returns.
-			at := time.Now()
+			// Shown before passing them on, at the time they arrived: the
+			// peer's answer may come back (and be shown by the other
+			// direction's goroutine) before this Write returns, and a
+			// recording must have the request first.
+			if decode {
+				r.feed.Data(id, dir, time.Now(), buf[:m])
+			}
 			if _, werr := dst.Write(buf[:m]); werr != nil {
 				r.feed.Note(id, fmt.Sprintf("c%d %s write: %v", id, dir, werr))
 				src.Close()
@@ -333,9 +337,6 @@ func (r *relay) pipe(id uint64, dir trace.Dir, dst, src net.Conn, decode bool) i
 				return total
 			}
 			total += int64(m)
-			if decode {
-				r.feed.Data(id, dir, at, buf[:m])
-			}
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
