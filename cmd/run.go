@@ -50,6 +50,7 @@ type runOptions struct {
 	Workers      int    // spread the load over this many child processes
 	WorkerStream bool   // hidden: run as a worker, streaming intervals and results on stdout
 	WorkerExe    string // the executable started for each worker; "" = this one
+	EventLoops   int    // event loops reading for waiting VUs: 0 = one per CPU, -1 = none
 
 	workerStream *report.StreamWriter
 	pushOptions  // --push, --push-run-id (live.go)
@@ -111,6 +112,7 @@ connection succeeded, or more than half of the connection attempts failed),
 	f.IntVar(&opts.Workers, "workers", 1, "spread the load over this many wsbench processes on this machine (each holds its own ~19,900 sockets)")
 	f.BoolVar(&opts.WorkerStream, "worker-stream", false, "run as a worker of --workers: stream intervals and results as JSON lines on stdout")
 	_ = f.MarkHidden("worker-stream")
+	f.IntVar(&opts.EventLoops, "event-loops", 0, "event loops (epoll) that read for waiting virtual users: 0 = one per CPU, -1 = none (each VU reads its own connection)")
 	f.StringVar(&opts.Trace, "trace", "", "record the frames of some connections to this `FILE` (render it with wsbench inspect FILE)")
 	f.IntVar(&opts.TraceConns, "trace-conns", trace.DefaultConns, "connections to trace with --trace; 0 traces all")
 	f.Int64Var(&opts.TraceMaxBytes, "trace-max-bytes", trace.DefaultMaxBytes, "size cap of the --trace file; recording stops there")
@@ -362,12 +364,13 @@ func runLocal(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL s
 	go func() {
 		defer close(done)
 		runErr = scenario.Run(ctx, plan, scenario.RunOptions{
-			BaseURL:  baseURL,
-			Registry: reg,
-			Segment:  segment,
-			Env:      o.Env,
-			Logger:   newLogger(o.Stderr, "warn"),
-			Tap:      tap,
+			BaseURL:    baseURL,
+			Registry:   reg,
+			Segment:    segment,
+			Env:        o.Env,
+			Logger:     newLogger(o.Stderr, "warn"),
+			Tap:        tap,
+			EventLoops: o.EventLoops,
 		})
 	}()
 	end := report.Feed(sinks, o.Interval, done, func(now time.Time) *report.Interval {

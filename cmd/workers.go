@@ -177,6 +177,9 @@ func workerArgs(o *runOptions, baseURL, part string) []string {
 	if o.CAFile != "" {
 		args = append(args, "--ca-file", o.CAFile)
 	}
+	if o.EventLoops != 0 {
+		args = append(args, "--event-loops", strconv.Itoa(o.EventLoops))
+	}
 	return args
 }
 

@@ -52,7 +52,7 @@ type Conn struct {
 	bigStart   int                         // offset of that frame's payload in msg
 	bigRaw     [wsproto.MaxHeaderSize]byte // its header, for the Tap
 	rerr       error                       // sticky read error
-	rr         *rawReader                  // ReadEach's state, allocated at its first call (readeach.go)
+	rr         *rawReader                  // ReadEach's and WaitEach's state on a plain TCP connection, nil otherwise (readeach.go)
 
 	// Deadlines as the caller set them (UnixNano, 0: none): a control
 	// frame's own write deadline never outlives the caller's write
@@ -116,6 +116,7 @@ func newConn(nc net.Conn, id uint64, readBuf, maxMsg int, fl *flateConn, tap Tap
 		cwt:    DefaultControlWriteTimeout,
 	}
 	c.rend = copy(c.rbuf, buffered)
+	c.rr = newRawReader(c)
 	return c
 }
 
@@ -184,9 +185,25 @@ func unixNano(t time.Time) int64 {
 
 // Close closes the socket without a close handshake (send SendClose first
 // for a clean close). It is idempotent and unblocks pending reads and writes.
-func (c *Conn) Close() error {
+func (c *Conn) Close() error { return c.close(false) }
+
+// close is Close; inRaw says the read side calls it from inside
+// raw.Read's callback (ReadEach, WaitEach), where closing the socket would
+// wait for that very call to return: the socket is then closed when it
+// has (closeAfter), and a Poller's loop reading for a waiter, which holds
+// the registration's lock, ends the wait itself.
+func (c *Conn) close(inRaw bool) error {
 	if !c.closed.CompareAndSwap(false, true) {
 		return nil
+	}
+	if r := c.rr; r != nil {
+		if pw := r.pw.Load(); pw != nil {
+			pw.detach(inRaw && r.inLoop) // a wait parked in a Poller ends now
+		}
+		if inRaw {
+			r.closeAfter = true
+			return nil
+		}
 	}
 	if err := c.nc.Close(); err != nil {
 		return fmt.Errorf("dialer: close conn %d: %w", c.id, err)
@@ -369,7 +386,7 @@ func (c *Conn) peerClose(p []byte) error {
 	ce := &CloseError{Code: code, Reason: string(reason)}
 	// Echo the code (RFC 6455 section 5.5.1); a failed write changes nothing
 	// for the caller, who gets the peer's close either way.
-	_ = c.SendClose(ce.Code, "")
+	_ = c.sendCloseRead(ce.Code, "")
 	c.rerr = ce
 	return ce
 }
@@ -377,7 +394,7 @@ func (c *Conn) peerClose(p []byte) error {
 // violation fails the connection: close frame with code, sticky
 // *ProtocolError.
 func (c *Conn) violation(code uint16, reason string) error {
-	_ = c.SendClose(code, reason)
+	_ = c.sendCloseRead(code, reason)
 	c.rerr = &ProtocolError{Code: code, Reason: reason}
 	return c.rerr
 }

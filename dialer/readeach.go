@@ -22,6 +22,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -40,28 +41,71 @@ const (
 type rawReader struct {
 	raw     syscall.RawConn
 	step    func(fd uintptr) bool
+	once    func(fd uintptr) bool // step once, never park (readNow; result in stepped)
 	fn      func(Message) bool
 	err     error
 	fd      int
 	drained bool
+	stepped bool // once's step returned true
+
+	// The Poller's registration (poller.go), and whether one of its loops
+	// is reading the connection now, holding pw.mu (a control frame written
+	// from the read side then gets a short deadline, see loopWriteSlack,
+	// and a Close from there must not take pw.mu again). inLoop belongs to
+	// the read side.
+	pw     atomic.Pointer[pollWait]
+	inLoop bool
+
+	// closeAfter: Close ran inside raw.Read's callback (a stalled pong);
+	// the socket is closed once raw.Read returns.
+	closeAfter bool
 }
 
-// rawReader returns the connection's rawReader, allocating it at the first
-// call, or nil when nc is not a plain *net.TCPConn (TLS, a WrapConn).
-func (c *Conn) rawReader() *rawReader {
-	if c.rr == nil {
-		tc, ok := c.nc.(*net.TCPConn)
-		if !ok {
-			return nil
-		}
-		rc, err := tc.SyscallConn()
-		if err != nil {
-			return nil
-		}
-		c.rr = &rawReader{raw: rc}
-		c.rr.step = c.step
+// newRawReader returns the rawReader of a plain *net.TCPConn, or nil (TLS,
+// a WrapConn). newConn sets it before the Conn is shared, so Close may
+// look at it from any goroutine.
+func newRawReader(c *Conn) *rawReader {
+	tc, ok := c.nc.(*net.TCPConn)
+	if !ok {
+		return nil
 	}
-	return c.rr
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	r := &rawReader{raw: rc}
+	r.step = c.step
+	r.once = func(fd uintptr) bool {
+		r.stepped = c.step(fd)
+		return true
+	}
+	return r
+}
+
+// rawReader returns the connection's rawReader, or nil when nc is not a
+// plain *net.TCPConn.
+func (c *Conn) rawReader() *rawReader { return c.rr }
+
+// closeDeferred closes the socket if Close ran inside raw.Read's callback.
+func (c *Conn) closeDeferred() {
+	if r := c.rr; r.closeAfter {
+		r.closeAfter = false
+		_ = c.nc.Close()
+	}
+}
+
+// inLoop reports whether a Poller's loop is reading the connection now
+// (read side only).
+func (c *Conn) inLoop() bool { return c.rr != nil && c.rr.inLoop }
+
+// unclean tells a Poller registration that the socket was read outside
+// WaitEach, so the next wait reads before it parks.
+func (c *Conn) unclean() {
+	if r := c.rr; r != nil {
+		if pw := r.pw.Load(); pw != nil {
+			pw.clean = false
+		}
+	}
 }
 
 // errWouldBlock is fill's "no bytes without waiting" in the readRaw and
@@ -93,6 +137,7 @@ func (c *Conn) ReadEach(fn func(Message) bool) error {
 	if c.rerr != nil {
 		return c.rerr
 	}
+	c.unclean()
 	// What is already buffered first, without a system call (and even if
 	// the deadline has passed, as ReadMessage would).
 	c.rmode = readBuffered
@@ -113,6 +158,7 @@ func (c *Conn) ReadEach(fn func(Message) bool) error {
 	c.rmode, r.fn, r.err = readRaw, fn, nil
 	err := r.raw.Read(r.step)
 	c.rmode, r.fn, r.fd = readNet, nil, 0
+	c.closeDeferred()
 	if r.err != nil {
 		err, r.err = r.err, nil
 		return err
@@ -178,5 +224,6 @@ func (c *Conn) fill(p []byte) (int, error) {
 			return n, nil
 		}
 	}
+	c.unclean()
 	return c.nc.Read(p)
 }

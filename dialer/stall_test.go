@@ -193,3 +193,19 @@ func TestSilentUpgradeCut(t *testing.T) {
 		t.Fatalf("silent server, dial cut after %s: %v, want a handshake timeout", cutAsTimeoutAfter+200*time.Millisecond, err)
 	}
 }
+
+// The same stall inside ReadEach, where the read runs in raw.Read's
+// callback: closing the socket there would wait for that very call, so the
+// close happens after it returns (this deadlocked before).
+func TestPingFloodStallsReadEach(t *testing.T) {
+	c := dial(t, Options{ControlWriteTimeout: 300 * time.Millisecond, WrapConn: smallSendBuffer}, pingFlood(t))
+	_ = c.SetReadDeadline(time.Now().Add(time.Minute))
+	err := c.ReadEach(func(Message) bool { return false })
+	var se *StallError
+	if !errors.As(err, &se) || se.Frame != 0xa {
+		t.Fatalf("ReadEach: %v, want a StallError on a pong", err)
+	}
+	if _, err := c.ReadMessage(); !errors.As(err, &se) {
+		t.Fatalf("after the stall, ReadMessage: %v, want the same StallError", err)
+	}
+}

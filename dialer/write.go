@@ -34,7 +34,16 @@ func (c *Conn) Ping(payload []byte) error {
 // answer), then Close. Like every control frame, the close frame must be
 // written within Options.ControlWriteTimeout, or the connection fails with
 // a *StallError.
-func (c *Conn) SendClose(code uint16, reason string) error {
+func (c *Conn) SendClose(code uint16, reason string) error { return c.sendClose(code, reason, false) }
+
+// sendCloseRead is SendClose from the read side (a protocol violation, the
+// echo of the peer's close): on a Poller's loop it is bounded like a pong
+// written there.
+func (c *Conn) sendCloseRead(code uint16, reason string) error {
+	return c.sendClose(code, reason, c.inLoop())
+}
+
+func (c *Conn) sendClose(code uint16, reason string, inRead bool) error {
 	var body [wsproto.MaxControlPayload]byte
 	n := len(wsproto.AppendCloseBody(body[:0], code, reason))
 	c.wmu.Lock()
@@ -46,7 +55,7 @@ func (c *Conn) SendClose(code uint16, reason string) error {
 	if c.werr != nil {
 		return c.werr
 	}
-	return c.controlFrame(ws.OpClose, body[:n], false)
+	return c.controlFrame(ws.OpClose, body[:n], inRead)
 }
 
 func (c *Conn) writeData(op ws.OpCode, p []byte) error {
@@ -126,7 +135,7 @@ func (c *Conn) controlFrame(op ws.OpCode, p []byte, inRead bool) error {
 	n, err := c.nc.Write(b)
 	dl = c.endControl(inRead, dl)
 	if err != nil {
-		err = c.cut(op, b[n:], since, err, dl >= limit)
+		err = c.cut(op, b[n:], since, err, dl >= limit, inRead)
 	}
 	c.releaseWbuf()
 	return err
@@ -155,7 +164,7 @@ func (c *Conn) flushPendingLocked(inRead bool) error {
 	p.b = p.b[:0]
 	c.hasPend.Store(false)
 	if err != nil {
-		return c.cut(p.op, rest, p.since, err, dl >= limit)
+		return c.cut(p.op, rest, p.since, err, dl >= limit, inRead)
 	}
 	return nil
 }
@@ -173,6 +182,12 @@ func (c *Conn) beginControl(since time.Time, inRead bool) (limit, dl int64) {
 	if !inRead {
 		_ = c.nc.SetWriteDeadline(time.Unix(0, dl))
 		return limit, dl
+	}
+	if c.inLoop() {
+		// A Poller's loop is reading for a waiting VU: it must not wait on
+		// a server that does not read (poller.go). Kept below limit, so a
+		// cut frame is finished later rather than failing the connection.
+		dl = min(dl, time.Now().Add(min(loopWriteSlack, c.cwt/2)).UnixNano())
 	}
 	p := c.control()
 	p.mu.Lock()
@@ -205,8 +220,8 @@ func (c *Conn) endControl(inRead bool, dl int64) int64 {
 
 // cut handles a failed control frame write: rest is what was not written;
 // atLimit says the write deadline was ControlWriteTimeout's, not an
-// earlier one.
-func (c *Conn) cut(op ws.OpCode, rest []byte, since time.Time, err error, atLimit bool) error {
+// earlier one; inRead that the read side writes.
+func (c *Conn) cut(op ws.OpCode, rest []byte, since time.Time, err error, atLimit, inRead bool) error {
 	if !isTimeout(err) {
 		return fmt.Errorf("dialer: write to %s (conn %d): %w", c.nc.RemoteAddr(), c.id, err)
 	}
@@ -216,7 +231,7 @@ func (c *Conn) cut(op ws.OpCode, rest []byte, since time.Time, err error, atLimi
 			p.b = nil
 		}
 		c.hasPend.Store(false)
-		_ = c.Close() // a frame half written: nothing more can follow it
+		_ = c.close(inRead && c.rmode == readRaw) // a frame half written: nothing more can follow it
 		return c.werr
 	}
 	if len(rest) > 0 {

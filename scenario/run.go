@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,10 @@ type RunOptions struct {
 	// with the same seed draw the same think times and random payloads.
 	// 0 picks one from the clock.
 	Seed uint64
+	// EventLoops is how many event loops read for VUs that wait
+	// (dialer.Poller): 0 means one per GOMAXPROCS, a negative number none
+	// (each waiting VU reads its own connection with ReadEach).
+	EventLoops int
 }
 
 // runner is the state one Run shares between its scenarios.
@@ -41,6 +46,7 @@ type runner struct {
 	seed uint64
 	env  func(string) string
 	wg   sync.WaitGroup // VU goroutines
+	poll *dialer.Poller // reads for waiting VUs; nil: they read themselves
 }
 
 // scenarioRun is one scenario prepared for running.
@@ -93,6 +99,18 @@ func Run(ctx context.Context, p *Plan, o RunOptions) error {
 	}
 	if r.env == nil {
 		r.env = os.Getenv
+	}
+	if o.EventLoops >= 0 {
+		n := o.EventLoops
+		if n == 0 {
+			n = runtime.GOMAXPROCS(0)
+		}
+		poll, err := dialer.NewPoller(n)
+		if err != nil {
+			return fmt.Errorf("run %s: %w", p.File, err)
+		}
+		defer poll.Close() // after every VU goroutine has exited (below)
+		r.poll = poll
 	}
 	runs := make([]*scenarioRun, 0, len(p.Scenarios))
 	dialers := map[string]*dialer.Dialer{}

@@ -522,11 +522,14 @@ func (l *link) readUntil(end time.Time) int {
 	if l.dead.Load() {
 		return readEnded
 	}
-	if l.expired || l.deadline.IsZero() || l.deadline.After(end) {
-		l.setDeadline(end)
-	}
 	if l.onMsg == nil {
 		l.onMsg = l.handleNow
+	}
+	if p := l.s.r.poll; p != nil && l.sio == nil && l.c.Pollable() {
+		return l.waitUntil(p, end)
+	}
+	if l.expired || l.deadline.IsZero() || l.deadline.After(end) {
+		l.setDeadline(end)
 	}
 	for {
 		err := l.c.ReadEach(l.onMsg)
@@ -544,6 +547,26 @@ func (l *link) readUntil(end time.Time) int {
 		}
 		l.setDeadline(end) // an earlier wait's deadline fired
 	}
+}
+
+// waitUntil is readUntil through the run's event loops (dialer.Poller):
+// the VU parks while a loop reads and handles its messages, and wakes
+// when the awaited one came, end passed or the connection ended. The
+// connection's own read deadline stays unset (cleared once after a read
+// that set one).
+func (l *link) waitUntil(p *dialer.Poller, end time.Time) int {
+	if !l.deadline.IsZero() {
+		l.setDeadline(time.Time{})
+	}
+	err := l.c.WaitEach(p, l.onMsg, end)
+	switch {
+	case err == nil:
+		return readGot
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return readTimeout
+	}
+	l.end(err)
+	return readEnded
 }
 
 func (l *link) setDeadline(t time.Time) {
