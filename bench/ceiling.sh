@@ -8,6 +8,13 @@
 #            10 s (the shape of bench/echo-loop.yaml); wsbench: echo-loop.yaml
 #            --vus CONNS against `wsbench serve` (bench/echo-throughput.sh).
 #            Figures: round trips/s, client CPU per round trip.
+#   client-echo: the load generator alone, the same echo loop with both
+#            clients against one server, the C upgrade server below (which
+#            echoes masked frames unmasked): the C WebSocket client
+#            (ws-echo-client.c: upgrade, then one masked 64-byte message in
+#            flight per connection, a fresh mask per frame) and `wsbench
+#            run bench/echo-loop.yaml --vus CONNS`. Figures: round trips/s,
+#            client CPU per round trip.
 #   fanout:  a server that writes one 100-byte stamped message to every one
 #            of CONNS connections every PERIOD ms (one write per recipient,
 #            one writer thread), and a one-thread epoll client that reads
@@ -38,7 +45,7 @@
 # wsbench runs and of the per-pair ratio wsbench / C, and at the end one
 # Markdown table of all of them.
 #
-# Usage: bench/ceiling.sh [echo] [fanout] [upgrade]      (default: echo fanout)
+# Usage: bench/ceiling.sh [echo] [client-echo] [fanout] [upgrade]   (default: echo client-echo fanout)
 # Env:   PAIRS (default 3), WSBENCH (a prebuilt binary; default: go build),
 #        PORT (first port; default 19400), UPGRADE_CONC (default 64),
 #        C_ONLY=1 (run only the C programs, once each), LOG (folder that
@@ -48,7 +55,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(echo fanout)
+[ ${#parts[@]} -gt 0 ] || parts=(echo client-echo fanout)
 pairs=${PAIRS:-3}
 tmp=$(mktemp -d)
 log=${LOG:-$tmp/log}
@@ -56,7 +63,7 @@ mkdir -p "$log"
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
 cc=${CC:-gcc}
-for p in echo-server echo-client fanout-client upgrade-server upgrade-client; do
+for p in echo-server echo-client ws-echo-client fanout-client upgrade-server upgrade-client; do
 	$cc -O2 -Wall -o "$tmp/$p" "bench/ceiling/$p.c"
 done
 $cc -O2 -Wall -pthread -o "$tmp/fanout-server" bench/ceiling/fanout-server.c
@@ -87,6 +94,33 @@ ws_echo() { # CONNS
 	PORT=$((port + 500)) bash bench/echo-throughput.sh "$1" > "$out" 2>&1
 	# columns: VUs rt/s steady/s p50_us p99_us cpu_s cpu_us/rt server_cpu errors
 	awk -v n="$1" '$1 == n { print "rt/s", $2; print "cpu_us/rt", $7 }' "$out"
+}
+
+# The load generator alone: the C WebSocket client (ws-echo-client.c) and
+# `wsbench run bench/echo-loop.yaml` against the same server, the C
+# upgrade server (which echoes masked frames back unmasked), so that the
+# ratio is the clients' and not also the servers'.
+c_wsecho() { # CONNS
+	newport
+	"$tmp/upgrade-server" $port > /dev/null & local srv=$!
+	sleep 0.3
+	"$tmp/ws-echo-client" $port "$1" 10 > "$out" || true
+	kill $srv; wait $srv 2>/dev/null || true
+	awk '{ for (i = 1; i < NF; i++) { if ($i == "per_second") print "rt/s", $(i+1); if ($i == "client_cpu_us_per_rt") print "cpu_us/rt", $(i+1) } }' "$out"
+}
+ws_wsecho() { # CONNS
+	newport
+	"$tmp/upgrade-server" $port > /dev/null & local srv=$!
+	sleep 0.3
+	/usr/bin/time -f "client: CPU %U %S s" "$WSBENCH" run bench/echo-loop.yaml --vus "$1" \
+		--target ws://127.0.0.1:$port --quiet --out "$out.json" > "$out" 2>&1 || true
+	kill $srv; wait $srv 2>/dev/null || true
+	[ -s "$out.json" ] || return 0
+	local c r
+	c=$(awk '/client: CPU/ { print $3 + $4 }' "$out")
+	r=$(jq '[.latencies[] | select(.name == "rtt") | .count] | add // 0' "$out.json")
+	# The repeat runs 10 s; the client's CPU includes its start-up.
+	awk -v c="$c" -v r="$r" 'BEGIN { if (r > 0) printf "rt/s %.0f\ncpu_us/rt %.2f\n", r / 10, c * 1e6 / r }'
 }
 
 c_fanout() { # CONNS COUNT PERIOD_MS SOURCES YAML WORKERS
@@ -199,6 +233,9 @@ for part in "${parts[@]}"; do
 	echo)
 		for n in 50 1000; do pair "echo, $n connections" echo "$n"; done
 		;;
+	client-echo)
+		for n in 50 1000; do pair "echo against the C WebSocket server, $n connections" wsecho "$n"; done
+		;;
 	fanout)
 		pair "fan-out, 1,000 members at 100 msg/s" fanout 1000 1500 10 1 bench/fanout-1000.yaml 1
 		pair "fan-out, 19,500 members at 5 msg/s" fanout 19500 50 200 16 bench/fanout-19500.yaml 2
@@ -208,7 +245,7 @@ for part in "${parts[@]}"; do
 		pair "upgrade ramp to 19,000 held" ramp
 		;;
 	*)
-		echo "unknown part $part (want echo, fanout or upgrade)" >&2
+		echo "unknown part $part (want echo, client-echo, fanout or upgrade)" >&2
 		exit 2
 		;;
 	esac

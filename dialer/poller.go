@@ -75,7 +75,6 @@ type loop struct {
 	f    *os.File // ep, registered in the runtime's netpoller
 	raw  syscall.RawConn
 	evs  []unix.EpollEvent
-	n    int                // events the last epoll_wait returned
 	wait func(uintptr) bool // raw.Read's callback, bound once
 
 	mu     sync.Mutex // guards what follows
@@ -406,42 +405,44 @@ func (lp *loop) arm(pw *pollWait, due int64) {
 }
 
 // run is the loop: wait for events (parked in the runtime's netpoller when
-// there are none), handle them, expire due waits.
+// there are none) and handle them (inside poll), expire due waits.
 func (lp *loop) run() {
 	defer lp.p.wg.Done()
 	defer lp.stop()
 	for {
 		err := lp.raw.Read(lp.wait)
-		if err != nil {
-			if !errors.Is(err, os.ErrDeadlineExceeded) {
-				return // closed
-			}
-			lp.expire()
-			continue
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return // closed
 		}
-		lp.handle(lp.evs[:lp.n])
-		lp.mu.Lock()
-		due := len(lp.timers) > 0 && lp.timers[0].due <= lp.p.mono(time.Now())
-		lp.mu.Unlock()
-		if due {
-			lp.expire()
-		}
+		lp.expire()
 	}
 }
 
-// poll is raw.Read's callback: epoll_wait without blocking; false (park
-// until the set is readable) when nothing is ready.
+// poll is raw.Read's callback: it takes the ready events without blocking
+// and handles them, until none is left (false: park until the epoll set
+// is readable) or a wait is due (true: run expires it). After a batch
+// smaller than evs it parks without asking again: raw.Read cleared the
+// set's readiness before calling poll, so an event added since then has
+// raised it, and the park returns at once.
 func (lp *loop) poll(uintptr) bool {
 	for {
 		n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(lp.ep), uintptr(unsafe.Pointer(&lp.evs[0])), uintptr(len(lp.evs)), 0, 0, 0)
 		if e == unix.EINTR {
 			continue
 		}
-		if e != 0 {
-			n = 0
+		if e != 0 || n == 0 {
+			return false
 		}
-		lp.n = int(n)
-		return n > 0
+		lp.handle(lp.evs[:n])
+		lp.mu.Lock()
+		due := len(lp.timers) > 0 && lp.timers[0].due <= lp.p.mono(time.Now())
+		lp.mu.Unlock()
+		if due {
+			return true
+		}
+		if int(n) < len(lp.evs) {
+			return false
+		}
 	}
 }
 
@@ -483,7 +484,8 @@ func (lp *loop) handle(evs []unix.EpollEvent) {
 }
 
 // expire ends the waits whose end has passed, re-arms those due early, and
-// sets f's deadline to the next entry.
+// sets f's deadline to the next entry (when the entry at the top is not
+// the one armed, or its deadline fired).
 func (lp *loop) expire() {
 	now := lp.p.mono(time.Now())
 	for {
@@ -514,11 +516,10 @@ func (lp *loop) expire() {
 				pw.waiting, pw.fn, pw.err = false, nil, os.ErrDeadlineExceeded
 				wake = true
 			} else {
-				lp.mu.Lock()
-				pw.due, pw.hidx = pw.end, len(lp.timers)
-				lp.timers = append(lp.timers, pw)
-				lp.up(pw.hidx)
-				lp.mu.Unlock()
+				// Due early (a wait kept an earlier wait's entry), or a new
+				// wait began after the entry was taken off the heap above
+				// and armed one of its own: arm keeps one entry per wait.
+				lp.arm(pw, pw.end)
 			}
 		}
 		pw.mu.Unlock()

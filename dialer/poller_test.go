@@ -386,3 +386,100 @@ func dialWith(t *testing.T, o Options, url string) *Conn {
 	_ = c.SetReadDeadline(time.Time{})
 	return c
 }
+
+// TestWaitEachStress: many connections on two loops, messages arriving at
+// random moments, waits with short random ends that fn sometimes ends
+// early, and now and then a plain ReadMessage between waits: every message
+// must reach a reader exactly once and in order, and a wait returns nil
+// only when fn said so.
+func TestWaitEachStress(t *testing.T) {
+	const conns, msgs = 200, 150
+	url := rawServer(t, nil, func(nc net.Conn, _ *bufio.Reader) {
+		for i := range msgs {
+			if _, err := nc.Write(frame(0x81, []byte(fmt.Sprint(i)))); err != nil {
+				return
+			}
+			if i%5 != 0 {
+				time.Sleep(time.Duration(i%4) * 500 * time.Microsecond)
+			}
+		}
+		time.Sleep(2 * time.Second)
+	})
+	p := newPoller(t, 2)
+	var wg sync.WaitGroup
+	for k := range conns {
+		c := pollDial(t, url)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			next, stop := 0, false
+			check := func(m Message) {
+				if got := string(m.Payload); got != fmt.Sprint(next) {
+					t.Errorf("conn %d: got message %q, want %d", k, got, next)
+				}
+				next++
+			}
+			for round := 0; next < msgs; round++ {
+				if round%17 == 16 {
+					_ = c.SetReadDeadline(time.Now().Add(2 * time.Millisecond))
+					m, err := c.ReadMessage()
+					_ = c.SetReadDeadline(time.Time{})
+					if err == nil {
+						check(m)
+					} else if !errors.Is(err, os.ErrDeadlineExceeded) {
+						t.Errorf("conn %d: ReadMessage: %v", k, err)
+						return
+					}
+					continue
+				}
+				stop = false
+				want := 1 + (k+round)%3
+				seen := 0
+				err := c.WaitEach(p, func(m Message) bool {
+					check(m)
+					seen++
+					stop = seen == want
+					return stop
+				}, time.Now().Add(time.Duration(1+(k*7+round)%10)*time.Millisecond))
+				switch {
+				case err == nil && !stop:
+					t.Errorf("conn %d: a wait returned nil though fn did not end it", k)
+					return
+				case err != nil && !errors.Is(err, os.ErrDeadlineExceeded):
+					t.Errorf("conn %d: WaitEach: %v after %d messages", k, err, next)
+					return
+				}
+				if t.Failed() {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i, lp := range p.loops {
+		if err := lp.checkHeap(); err != nil {
+			t.Errorf("loop %d: %v", i, err)
+		}
+	}
+}
+
+// checkHeap verifies the deadline heap: each entry's hidx is its index, no
+// registration is in it twice, and parents are due no later than children.
+func (lp *loop) checkHeap() error {
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	seen := map[*pollWait]bool{}
+	for i, pw := range lp.timers {
+		if seen[pw] {
+			return fmt.Errorf("entry %d: registration twice in the heap", i)
+		}
+		seen[pw] = true
+		if pw.hidx != i {
+			return fmt.Errorf("entry %d: hidx %d", i, pw.hidx)
+		}
+		if i > 0 && lp.timers[(i-1)/2].due > pw.due {
+			return fmt.Errorf("entry %d: due before its parent", i)
+		}
+	}
+	return nil
+}
