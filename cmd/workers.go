@@ -17,7 +17,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,7 +88,7 @@ func runWorkers(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL
 func (p *workerPool) start(ctx context.Context, i int) error {
 	part := p.parts[i]
 	cmd := exec.CommandContext(ctx, p.exe, workerArgs(p.o, p.baseURL, part)...)
-	cmd.Env = os.Environ()
+	cmd.Env = workerEnv(os.Environ(), runtime.GOMAXPROCS(0), len(p.parts))
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = workerWaitDelay
 	stdout, err := cmd.StdoutPipe()
@@ -249,4 +251,19 @@ func (t *prefixWriter) flushLocked() {
 	_ = bw.WriteByte('\n')
 	_ = bw.Flush()
 	t.line = t.line[:0]
+}
+
+// workerEnv is a worker's environment: the parent's, plus GOMAXPROCS set to
+// the parent's share per worker (procs / workers, at least 1) unless the
+// parent's environment sets it. N workers then run on as many threads as
+// the machine has CPUs, not N times that: on 2 CPUs two workers with one
+// each spent 5-7 % less CPU per fan-out delivery than with two each
+// (BENCHMARKS.md, session 7).
+func workerEnv(env []string, procs, workers int) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "GOMAXPROCS=") {
+			return env
+		}
+	}
+	return append(env, "GOMAXPROCS="+strconv.Itoa(max(1, procs/max(1, workers))))
 }

@@ -96,3 +96,21 @@ func TestRunWorkersUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkerEnv: workers share the parent's CPUs (GOMAXPROCS = procs /
+// workers, at least 1), unless the user set GOMAXPROCS.
+func TestWorkerEnv(t *testing.T) {
+	last := func(env []string) string { return env[len(env)-1] }
+	for _, c := range []struct {
+		procs, workers int
+		want           string
+	}{{2, 2, "GOMAXPROCS=1"}, {16, 2, "GOMAXPROCS=8"}, {2, 4, "GOMAXPROCS=1"}, {8, 3, "GOMAXPROCS=2"}} {
+		if got := last(workerEnv([]string{"A=b"}, c.procs, c.workers)); got != c.want {
+			t.Errorf("%d procs, %d workers: %s, want %s", c.procs, c.workers, got, c.want)
+		}
+	}
+	env := []string{"GOMAXPROCS=3", "A=b"}
+	if got := workerEnv(env, 2, 2); len(got) != 2 {
+		t.Errorf("a GOMAXPROCS the user set was overridden: %v", got)
+	}
+}

@@ -1,13 +1,18 @@
 package scenario
 
 // vu.go is the step interpreter: one virtual user running a scenario's
-// steps over one dialer.Conn at a time (a link). The VU's own goroutine is
-// the only reader of its connection: whenever a step blocks (expect, ping,
-// the close handshake, think, the pause of a repeat with `every`) it reads
-// with a read deadline at the step's end, handing every inbound message to
-// handle (counters, listeners, the waiting step, the backlog). A round trip
-// thus costs no hand-off between goroutines, no channel, lock or timer, and
-// an idle VU one goroutine stack.
+// steps over one dialer.Conn at a time (a link). Whenever a step blocks
+// (expect, ping, the close handshake, think, the pause of a repeat with
+// `every`) the VU waits until the step's end, and every inbound message
+// meanwhile goes to handle (counters, listeners, the waiting step, the
+// backlog). On a plain TCP connection the run's event loops do that
+// reading (dialer.Poller, waitUntil): the VU parks, a loop reads what
+// arrives and calls handle itself, and the VU wakes only when its step's
+// wait is over, so a lurker in a busy room costs no goroutine wake-up per
+// delivery and a round trip no read that returns EAGAIN. Otherwise (TLS,
+// Socket.IO, --event-loops -1) the VU's goroutine reads with a read
+// deadline at the step's end (ReadEach). Either way handle never runs on
+// two goroutines at once, and an idle VU costs one goroutine stack.
 // Between iterations no connection stays open (iterate ends it), so a VU
 // never holds an unread connection outside a step. The one step that does
 // not read is send: a VU that sends a lot without waiting (a flood) starts
@@ -525,6 +530,8 @@ func (l *link) readUntil(end time.Time) int {
 	if l.onMsg == nil {
 		l.onMsg = l.handleNow
 	}
+	// Not Socket.IO: its handler answers the server's pings with a data
+	// write, which an event loop must not wait on.
 	if p := l.s.r.poll; p != nil && l.sio == nil && l.c.Pollable() {
 		return l.waitUntil(p, end)
 	}
