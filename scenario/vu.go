@@ -5,11 +5,12 @@ package scenario
 // (expect, ping, the close handshake, think, the pause of a repeat with
 // `every`) the VU waits until the step's end, and every inbound message
 // meanwhile goes to handle (counters, listeners, the waiting step, the
-// backlog). On a plain TCP connection the run's event loops do that
-// reading (dialer.Poller, waitUntil): the VU parks, a loop reads what
-// arrives and calls handle itself, and the VU wakes only when its step's
-// wait is over, so a lurker in a busy room costs no goroutine wake-up per
-// delivery and a round trip no read that returns EAGAIN. Otherwise (TLS,
+// backlog). When no message ends the wait (think, pacing, the close
+// handshake) the run's event loops do that reading on a plain TCP
+// connection (dialer.Poller, waitUntil): the VU parks, a loop reads what
+// arrives and calls handle itself, and the VU wakes only at the step's
+// end, so a lurker in a busy room costs no goroutine wake-up per
+// delivery. Otherwise (an expect or ping waiting for its reply, TLS,
 // Socket.IO, --event-loops -1) the VU's goroutine reads with a read
 // deadline at the step's end (ReadEach). Either way handle never runs on
 // two goroutines at once, and an idle VU costs one goroutine stack.
@@ -530,9 +531,15 @@ func (l *link) readUntil(end time.Time) int {
 	if l.onMsg == nil {
 		l.onMsg = l.handleNow
 	}
-	// Not Socket.IO: its handler answers the server's pings with a data
-	// write, which an event loop must not wait on.
-	if p := l.s.r.poll; p != nil && l.sio == nil && l.c.Pollable() {
+	// The event loops read for waits that messages do not end (think, the
+	// pause of `every`, a backoff, the close handshake): there they save
+	// a goroutine wake-up per message. A wait for one reply (expect, ping)
+	// ends with its first message: a hand-off through a loop adds a
+	// goroutine switch to save one read, which measured slower with 50
+	// echoing VUs (BENCHMARKS.md, session 7). Not Socket.IO: its handler
+	// answers the server's pings with a data write, which a loop must not
+	// wait on.
+	if p := l.s.r.poll; p != nil && l.waitKind == waitNone && l.sio == nil && l.c.Pollable() {
 		return l.waitUntil(p, end)
 	}
 	if l.expired || l.deadline.IsZero() || l.deadline.After(end) {
