@@ -70,12 +70,13 @@ type Poller struct {
 // loop is one event loop: an epoll set, the connections registered in it
 // (by slot) and the deadlines of their waits.
 type loop struct {
-	p    *Poller
-	ep   int
-	f    *os.File // ep, registered in the runtime's netpoller
-	raw  syscall.RawConn
-	evs  []unix.EpollEvent
-	wait func(uintptr) bool // raw.Read's callback, bound once
+	p     *Poller
+	ep    int
+	f     *os.File // ep, registered in the runtime's netpoller
+	raw   syscall.RawConn
+	evs   []unix.EpollEvent
+	ready []*pollWait        // the registrations of evs (handle's scratch)
+	wait  func(uintptr) bool // raw.Read's callback, bound once
 
 	mu     sync.Mutex // guards what follows
 	slots  []*pollWait
@@ -149,7 +150,7 @@ func newLoop(p *Poller) (*loop, error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("dialer: poller: %w", err)
 	}
-	lp := &loop{p: p, ep: ep, f: f, raw: raw, evs: make([]unix.EpollEvent, loopEvents)}
+	lp := &loop{p: p, ep: ep, f: f, raw: raw, evs: make([]unix.EpollEvent, loopEvents), ready: make([]*pollWait, 0, loopEvents)}
 	lp.wait = lp.poll
 	return lp, nil
 }
@@ -254,53 +255,21 @@ func (c *Conn) closedErr(pw *pollWait) error {
 	return c.fail(err)
 }
 
-// eachBuffered hands fn the messages rbuf already holds, without a system
-// call. done: fn returned true or a read failed (err).
-func (c *Conn) eachBuffered(fn func(Message) bool) (done bool, err error) {
-	if c.rpos == c.rend && !c.big {
-		return false, nil
-	}
-	c.rmode = readBuffered
-	defer func() { c.rmode = readNet }()
-	for {
-		m, err := c.ReadMessage()
-		if err == errWouldBlock {
-			return false, nil
-		}
-		if err != nil {
-			return true, err
-		}
-		if fn(m) {
-			return true, nil
-		}
-	}
-}
-
 // readNow reads and hands fn what the socket holds, without waiting.
 // done: fn returned true or the read failed (err). It records in
 // pw.clean whether the socket is known to be empty afterwards.
 func (c *Conn) readNow(pw *pollWait, fn func(Message) bool) (done bool, err error) {
 	r := c.rr
-	c.rmode, r.fn, r.err, r.stepped = readRaw, fn, nil, false
-	rerr := r.raw.Read(r.once)
-	c.rmode, r.fn, r.fd = readNet, nil, 0
-	c.closeDeferred()
-	pw.clean = !r.stepped && rerr == nil // step returned false: the socket is empty
-	if r.stepped && r.err == nil {
+	r.stepped = false
+	if err := c.rawRead(r.once, fn); err != nil {
+		pw.clean = false
+		return true, err
+	}
+	if r.stepped {
 		pw.clean = r.drained // fn is done; the socket may hold more
 		return true, nil
 	}
-	if r.err != nil {
-		err, r.err = r.err, nil
-		return true, err
-	}
-	if rerr != nil {
-		var oe *net.OpError
-		if errors.As(rerr, &oe) {
-			rerr = oe.Err
-		}
-		return true, c.fail(rerr)
-	}
+	pw.clean = true // step returned false: the socket is empty
 	return false, nil
 }
 
@@ -397,11 +366,23 @@ func (lp *loop) arm(pw *pollWait, due int64) {
 		lp.timers = append(lp.timers, pw)
 		lp.up(pw.hidx)
 	}
-	if !lp.closed && (lp.armed == 0 || due < lp.armed) && lp.timers[0] == pw {
-		lp.armed = due
-		_ = lp.f.SetReadDeadline(lp.p.epoch.Add(time.Duration(due)))
+	if (lp.armed == 0 || due < lp.armed) && lp.timers[0] == pw {
+		lp.setDeadline(due)
 	}
 	lp.mu.Unlock()
+}
+
+// setDeadline arms f's read deadline at due (0: none). lp.mu held.
+func (lp *loop) setDeadline(due int64) {
+	lp.armed = due
+	if lp.closed {
+		return
+	}
+	dl := time.Time{}
+	if due != 0 {
+		dl = lp.p.epoch.Add(time.Duration(due))
+	}
+	_ = lp.f.SetReadDeadline(dl)
 }
 
 // run is the loop: wait for events (parked in the runtime's netpoller when
@@ -448,17 +429,20 @@ func (lp *loop) poll(uintptr) bool {
 
 // handle reads the connections the events name.
 func (lp *loop) handle(evs []unix.EpollEvent) {
+	// The registrations the events name, under one lock for the batch.
+	ready := lp.ready[:0]
+	lp.mu.Lock()
 	for i := range evs {
 		ev := &evs[i]
-		lp.mu.Lock()
-		var pw *pollWait
 		if s := int(ev.Fd); s < len(lp.slots) {
-			pw = lp.slots[s]
+			if pw := lp.slots[s]; pw != nil && pw.gen == ev.Pad {
+				ready = append(ready, pw)
+			} // else closed since
 		}
-		lp.mu.Unlock()
-		if pw == nil || pw.gen != ev.Pad {
-			continue // closed since
-		}
+	}
+	lp.mu.Unlock()
+	for i, pw := range ready {
+		ready[i] = nil
 		pw.mu.Lock()
 		if pw.closed {
 			pw.mu.Unlock()
@@ -495,14 +479,7 @@ func (lp *loop) expire() {
 			if len(lp.timers) > 0 {
 				next = lp.timers[0].due
 			}
-			lp.armed = next
-			if !lp.closed {
-				dl := time.Time{}
-				if next != 0 {
-					dl = lp.p.epoch.Add(time.Duration(next))
-				}
-				_ = lp.f.SetReadDeadline(dl)
-			}
+			lp.setDeadline(next)
 			lp.mu.Unlock()
 			return
 		}

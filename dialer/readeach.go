@@ -140,23 +140,40 @@ func (c *Conn) ReadEach(fn func(Message) bool) error {
 	c.unclean()
 	// What is already buffered first, without a system call (and even if
 	// the deadline has passed, as ReadMessage would).
+	if done, err := c.eachBuffered(fn); done {
+		return err
+	}
+	return c.rawRead(r.step, fn)
+}
+
+// eachBuffered hands fn the messages rbuf already holds, without a system
+// call. done: fn returned true or a read failed (err).
+func (c *Conn) eachBuffered(fn func(Message) bool) (done bool, err error) {
+	if c.rpos == c.rend && !c.big {
+		return false, nil
+	}
 	c.rmode = readBuffered
 	for {
 		m, err := c.ReadMessage()
 		if err == errWouldBlock {
-			break
-		}
-		if err != nil {
 			c.rmode = readNet
-			return err
+			return false, nil
 		}
-		if fn(m) {
+		if err != nil || fn(m) {
 			c.rmode = readNet
-			return nil
+			return true, err
 		}
 	}
+}
+
+// rawRead runs raw.Read with callback cb (step or once) in the readRaw
+// mode, handing messages to fn, and returns what ended it: the error a
+// read gave, raw.Read's own (the deadline passed or the socket was closed
+// while parked), or nil.
+func (c *Conn) rawRead(cb func(uintptr) bool, fn func(Message) bool) error {
+	r := c.rr
 	c.rmode, r.fn, r.err = readRaw, fn, nil
-	err := r.raw.Read(r.step)
+	err := r.raw.Read(cb)
 	c.rmode, r.fn, r.fd = readNet, nil, 0
 	c.closeDeferred()
 	if r.err != nil {
@@ -164,7 +181,6 @@ func (c *Conn) ReadEach(fn func(Message) bool) error {
 		return err
 	}
 	if err != nil {
-		// The deadline passed or the socket was closed while parked.
 		var oe *net.OpError
 		if errors.As(err, &oe) {
 			err = oe.Err
