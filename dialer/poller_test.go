@@ -43,38 +43,13 @@ func pollDial(t *testing.T, url string) *Conn {
 // sometimes larger than the read buffer, all reach fn in order while the
 // caller is parked and a loop reads (a lost wake-up stalls to the end).
 func TestWaitEachTrickle(t *testing.T) {
-	const n = 300
-	big := bytes.Repeat([]byte("b"), 3*DefaultReadBufferSize)
-	url := rawServer(t, nil, func(nc net.Conn, _ *bufio.Reader) {
-		for i := range n {
-			p := []byte(fmt.Sprintf("m%d", i))
-			if i == n/2 {
-				p = big
-			}
-			f := frame(0x81, p)
-			if i%7 == 3 {
-				_, _ = nc.Write(f[:1])
-				time.Sleep(time.Millisecond)
-				f = f[1:]
-			}
-			if _, err := nc.Write(f); err != nil {
-				return
-			}
-			if i%3 == 0 {
-				time.Sleep(200 * time.Microsecond)
-			}
-		}
-		time.Sleep(time.Second)
-	})
+	const n = trickleN
+	url := trickleServer(t)
 	p := newPoller(t, 2)
 	c := pollDial(t, url)
 	got := 0
 	fn := func(m Message) bool {
-		want := []byte(fmt.Sprintf("m%d", got))
-		if got == n/2 {
-			want = big
-		}
-		if !bytes.Equal(m.Payload, want) {
+		if want := trickleMsg(got); !bytes.Equal(m.Payload, want) {
 			t.Errorf("message %d: got %d bytes %.10q, want %.10q", got, len(m.Payload), m.Payload, want)
 		}
 		got++

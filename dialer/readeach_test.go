@@ -11,22 +11,25 @@ import (
 	"time"
 )
 
-// TestReadEachTrickle sends messages one at a time, each as its own
+// trickleN messages come from trickleServer.
+const trickleN = 300
+
+// trickleMsg is trickleServer's message i: "m<i>", and in the middle one
+// larger than the read buffer.
+func trickleMsg(i int) []byte {
+	if i == trickleN/2 {
+		return bytes.Repeat([]byte("b"), 3*DefaultReadBufferSize)
+	}
+	return []byte(fmt.Sprintf("m%d", i))
+}
+
+// trickleServer sends trickleN messages one at a time, each as its own
 // segment, sometimes right after the previous one and sometimes after a
-// pause, so the reader parks after short reads again and again: every
-// message must arrive (a lost wake-up would stall until the deadline),
-// in order, including a message split over two writes and one larger than
-// the read buffer.
-func TestReadEachTrickle(t *testing.T) {
-	const n = 300
-	big := bytes.Repeat([]byte("b"), 3*DefaultReadBufferSize)
-	url := rawServer(t, nil, func(nc net.Conn, _ *bufio.Reader) {
-		for i := range n {
-			p := []byte(fmt.Sprintf("m%d", i))
-			if i == n/2 {
-				p = big
-			}
-			f := frame(0x81, p)
+// pause, and every seventh split over two writes.
+func trickleServer(t *testing.T) string {
+	return rawServer(t, nil, func(nc net.Conn, _ *bufio.Reader) {
+		for i := range trickleN {
+			f := frame(0x81, trickleMsg(i))
 			if i%7 == 3 {
 				_, _ = nc.Write(f[:1])
 				time.Sleep(time.Millisecond)
@@ -41,6 +44,17 @@ func TestReadEachTrickle(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	})
+}
+
+// TestReadEachTrickle sends messages one at a time, each as its own
+// segment, sometimes right after the previous one and sometimes after a
+// pause, so the reader parks after short reads again and again: every
+// message must arrive (a lost wake-up would stall until the deadline),
+// in order, including a message split over two writes and one larger than
+// the read buffer.
+func TestReadEachTrickle(t *testing.T) {
+	const n = trickleN
+	url := trickleServer(t)
 	c := dial(t, Options{}, url)
 	if c.rawReader() == nil {
 		t.Fatal("a plain TCP connection has no RawConn: ReadEach would not use its own read loop")
@@ -48,11 +62,7 @@ func TestReadEachTrickle(t *testing.T) {
 	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	got := 0
 	err := c.ReadEach(func(m Message) bool {
-		want := []byte(fmt.Sprintf("m%d", got))
-		if got == n/2 {
-			want = big
-		}
-		if !bytes.Equal(m.Payload, want) {
+		if want := trickleMsg(got); !bytes.Equal(m.Payload, want) {
 			t.Fatalf("message %d: got %d bytes %.10q, want %.10q", got, len(m.Payload), m.Payload, want)
 		}
 		got++
