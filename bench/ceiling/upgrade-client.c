@@ -127,17 +127,7 @@ int main(int argc, char **argv) {
 					char key[29];
 					for (int j = 0; j < 16; j++)
 						raw[j] = (unsigned char)xrand();
-					/* base64 of 16 random bytes, via the same encoder */
-					static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-					int o = 0;
-					for (int j = 0; j < 16; j += 3) {
-						unsigned v = raw[j] << 16 | (j + 1 < 16 ? raw[j + 1] : 0) << 8 | (j + 2 < 16 ? raw[j + 2] : 0);
-						key[o++] = b64[v >> 18 & 63];
-						key[o++] = b64[v >> 12 & 63];
-						key[o++] = j + 1 < 16 ? b64[v >> 6 & 63] : '=';
-						key[o++] = j + 2 < 16 ? b64[v & 63] : '=';
-					}
-					key[24] = 0;
+					ws_b64(raw, 16, key); /* 24 characters */
 					ws_accept(key, 24, s->want);
 					char req[256];
 					int m = snprintf(req, sizeof req,

@@ -75,21 +75,13 @@ int main(int argc, char **argv) {
 			return 1;
 		}
 		setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 		char key[25], req[256], acc[29];
 		unsigned char raw[16];
 		for (int j = 0; j < 16; j += 4) {
 			uint32_t r = next32();
 			memcpy(raw + j, &r, 4);
 		}
-		for (int j = 0, o = 0; j < 16; j += 3) { /* base64 of 16 random bytes */
-			uint32_t v = (uint32_t)raw[j] << 16 | (uint32_t)(j + 1 < 16 ? raw[j + 1] : 0) << 8 | (j + 2 < 16 ? raw[j + 2] : 0);
-			key[o++] = b64[v >> 18 & 63];
-			key[o++] = b64[v >> 12 & 63];
-			key[o++] = j + 1 < 16 ? b64[v >> 6 & 63] : '=';
-			key[o++] = j + 2 < 16 ? b64[v & 63] : '=';
-		}
-		key[24] = 0;
+		ws_b64(raw, 16, key);
 		int m = snprintf(req, sizeof req,
 		                 "GET /echo HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUpgrade: websocket\r\n"
 		                 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",

@@ -51,24 +51,28 @@ static void sha1(const unsigned char *msg, size_t len, unsigned char out[20]) {
 			out[4 * i + j] = (unsigned char)(h[i] >> (24 - 8 * j));
 }
 
+/* ws_b64 writes the base64 of n bytes, padded, and a NUL: 4 * ((n + 2) / 3) + 1 bytes. */
+static void ws_b64(const unsigned char *in, int n, char *out) {
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	int o = 0;
+	for (int i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)(i + 1 < n ? in[i + 1] : 0) << 8 | (i + 2 < n ? in[i + 2] : 0);
+		out[o++] = b64[v >> 18 & 63];
+		out[o++] = b64[v >> 12 & 63];
+		out[o++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? b64[v & 63] : '=';
+	}
+	out[o] = 0;
+}
+
 /* ws_accept writes the Sec-WebSocket-Accept value (28 bytes + NUL) for key. */
 static void ws_accept(const char *key, size_t klen, char out[29]) {
 	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	unsigned char buf[128], d[21];
+	unsigned char buf[128], d[20];
 	if (klen > sizeof buf - sizeof guid)
 		klen = sizeof buf - sizeof guid;
 	memcpy(buf, key, klen);
 	memcpy(buf + klen, guid, sizeof guid - 1);
 	sha1(buf, klen + sizeof guid - 1, d);
-	d[20] = 0;
-	int o = 0;
-	for (int i = 0; i < 21; i += 3) {
-		uint32_t v = (uint32_t)d[i] << 16 | (uint32_t)(i + 1 < 21 ? d[i + 1] : 0) << 8 | (i + 2 < 21 ? d[i + 2] : 0);
-		out[o++] = b64[v >> 18 & 63];
-		out[o++] = b64[v >> 12 & 63];
-		out[o++] = i + 1 < 20 ? b64[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < 20 ? b64[v & 63] : '=';
-	}
-	out[28] = 0;
+	ws_b64(d, 20, out);
 }
