@@ -99,22 +99,7 @@ func FuzzDeflateFrames(f *testing.F) {
 		}
 		own.flushAll(sc)
 		c.flush(sc)
-		if len(data) > 16<<10 {
-			data = data[:16<<10]
-		}
-		step := int(chunk%512) + 1
-		for len(data) > 0 {
-			n := min(step, len(data))
-			in.b = append(in.b, data[:n]...)
-			data = data[n:]
-			c.process(&in)
-			in.compact()
-			own.flushAll(sc)
-			c.flush(sc)
-			if c.closeAfter {
-				break
-			}
-		}
+		feedChunks(c, &in, own, sc, data, chunk)
 		if c.pmd.takeover && len(c.pmd.win) > 1<<9 {
 			t.Fatalf("window of %d bytes, negotiated 2^9", len(c.pmd.win))
 		}

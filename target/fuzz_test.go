@@ -61,6 +61,29 @@ func (s *Server) offlineConn(own owner) *wsConn {
 	return c
 }
 
+// feedChunks hands an open offline connection data (at most 16 KiB, which
+// keeps minimisation of large inputs quick) in pieces of chunk%512+1
+// bytes, flushing after each, until it is used up or the connection is to
+// be closed.
+func feedChunks(c *wsConn, in *tlsInput, own *listOwner, sc *scratch, data []byte, chunk uint16) {
+	if len(data) > 16<<10 {
+		data = data[:16<<10]
+	}
+	step := int(chunk%512) + 1
+	for len(data) > 0 {
+		n := min(step, len(data))
+		in.b = append(in.b, data[:n]...)
+		data = data[n:]
+		c.process(in)
+		in.compact()
+		own.flushAll(sc)
+		c.flush(sc)
+		if c.closeAfter {
+			return
+		}
+	}
+}
+
 func FuzzFrames(f *testing.F) {
 	seeds := [][]byte{
 		clientFrame(true, ws.OpText, []byte("hello")),
@@ -94,22 +117,7 @@ func FuzzFrames(f *testing.F) {
 		if c.state != stOpen {
 			t.Fatalf("upgrade failed: state %d", c.state)
 		}
-		if len(data) > 16<<10 {
-			data = data[:16<<10] // keeps minimisation of large inputs quick
-		}
-		step := int(chunk%512) + 1
-		for len(data) > 0 {
-			n := min(step, len(data))
-			in.b = append(in.b, data[:n]...)
-			data = data[n:]
-			c.process(&in)
-			in.compact()
-			own.flushAll(sc)
-			c.flush(sc)
-			if c.closeAfter {
-				break
-			}
-		}
+		feedChunks(c, &in, own, sc, data, chunk)
 		s.connGone(c)
 		c.mu.Lock()
 		if len(c.q) != 0 || c.qBytes != 0 {
