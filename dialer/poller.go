@@ -200,17 +200,18 @@ func (c *Conn) WaitEach(p *Poller, fn func(Message) bool, end time.Time) error {
 			return err
 		}
 	}
+	// pw.end is the read side's while no wait is parked (SetWaitEnd).
+	pw.end = p.mono(end)
 	if done, err := c.eachBuffered(fn); done {
 		return err
 	}
-	due := p.mono(end)
 	for {
 		if !pw.clean {
 			if done, err := c.readNow(pw, fn); done {
 				return err
 			}
 		}
-		if p.mono(time.Now()) >= due {
+		if p.mono(time.Now()) >= pw.end {
 			return os.ErrDeadlineExceeded
 		}
 		pw.mu.Lock()
@@ -224,8 +225,8 @@ func (c *Conn) WaitEach(p *Poller, fn func(Message) bool, end time.Time) error {
 			pw.mu.Unlock()
 			continue
 		}
-		pw.waiting, pw.fn, pw.end, pw.err = true, fn, due, nil
-		pw.lp.arm(pw, due)
+		pw.waiting, pw.fn, pw.err = true, fn, nil
+		pw.lp.arm(pw, pw.end)
 		pw.mu.Unlock()
 		<-pw.wake
 		// The loop (or Close) cleared waiting and set err.
@@ -236,6 +237,20 @@ func (c *Conn) WaitEach(p *Poller, fn func(Message) bool, end time.Time) error {
 			return c.closedErr(pw)
 		default:
 			return err
+		}
+	}
+}
+
+// SetWaitEnd moves the end of the WaitEach in progress to end. It is for
+// WaitEach's callback (a callback that starts the next round trip itself
+// gives it its own timeout); outside a WaitEach it has no effect. A later
+// end costs no work per call: the wait's deadline entry, due at the
+// earlier end, finds the wait still running and is armed again for the
+// new one.
+func (c *Conn) SetWaitEnd(end time.Time) {
+	if r := c.rr; r != nil {
+		if pw := r.pw.Load(); pw != nil {
+			pw.end = pw.lp.p.mono(end)
 		}
 	}
 }

@@ -59,6 +59,13 @@ type rawReader struct {
 	// closeAfter: Close ran inside raw.Read's callback (a stalled pong);
 	// the socket is closed once raw.Read returns.
 	closeAfter bool
+
+	// writeNow's one non-blocking write (under wmu): the frame, what the
+	// socket took and the error, through wnow, raw.Write's callback.
+	wnow func(fd uintptr) bool
+	wb   []byte
+	wn   int
+	werr error
 }
 
 // newRawReader returns the rawReader of a plain *net.TCPConn, or nil (TLS,
@@ -78,6 +85,22 @@ func newRawReader(c *Conn) *rawReader {
 	r.once = func(fd uintptr) bool {
 		r.stepped = c.step(fd)
 		return true
+	}
+	r.wnow = func(fd uintptr) bool {
+		for {
+			n, err := syscall.Write(int(fd), r.wb)
+			switch err {
+			case syscall.EINTR:
+				continue
+			case nil:
+				r.wn = n
+			case syscall.EAGAIN:
+				r.wn = 0
+			default:
+				r.wn, r.werr = 0, os.NewSyscallError("write", err)
+			}
+			return true
+		}
 	}
 	return r
 }

@@ -61,27 +61,102 @@ func (c *Conn) sendClose(code uint16, reason string, inRead bool) error {
 func (c *Conn) writeData(op ws.OpCode, p []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.closeSent {
-		return ErrCloseSent
-	}
-	if c.werr != nil {
-		return c.werr
+	if err := c.writable(); err != nil {
+		return err
 	}
 	if err := c.flushPendingLocked(false); err != nil {
 		return err
 	}
-	var rsv byte
-	if c.fl != nil {
-		z, err := c.fl.deflate(p)
-		if err != nil {
-			return err
+	b, err := c.dataFrame(op, p)
+	if err != nil {
+		return err
+	}
+	_, err = c.nc.Write(b)
+	c.releaseWbuf()
+	if err != nil {
+		return fmt.Errorf("dialer: write to %s (conn %d): %w", c.nc.RemoteAddr(), c.id, err)
+	}
+	return nil
+}
+
+// writable is the error a data frame gets before it is built: our close
+// frame is out, or a control frame stalled. The caller holds wmu.
+func (c *Conn) writable() error {
+	if c.closeSent {
+		return ErrCloseSent
+	}
+	return c.werr
+}
+
+// dataFrame builds the frame of a data message in wbuf, compressed when
+// permessage-deflate is on. The caller holds wmu and releases wbuf once
+// the frame is written.
+func (c *Conn) dataFrame(op ws.OpCode, p []byte) ([]byte, error) {
+	if c.fl == nil {
+		return c.frame(op, 0, p), nil
+	}
+	z, err := c.fl.deflate(p)
+	if err != nil {
+		return nil, err
+	}
+	b := c.frame(op, wsproto.Rsv1, z) // a copy: the deflater's buffer may go
+	if cap(c.fl.out.b) > retainLimit {
+		c.fl.out.b = nil
+	}
+	return b, nil
+}
+
+// WriteTextNow and WriteBinaryNow are WriteText and WriteBinary for a
+// WaitEach callback, which must not wait: the frame goes to the socket in
+// one write system call that never blocks. flushed reports that all of it
+// went out. Otherwise what the socket did not take (possibly the whole
+// frame) is kept, in order, and written first by the connection's next
+// write or read, within Options.ControlWriteTimeout like a cut control
+// frame (past that the connection fails with a *StallError); the next
+// WaitEach reads, and so writes it, before it parks. Errors are
+// WriteText's. They need a Pollable connection and run on its read side
+// (the goroutine that reads it, or inside the callback).
+func (c *Conn) WriteTextNow(p []byte) (flushed bool, err error) { return c.writeNow(ws.OpText, p) }
+
+// WriteBinaryNow: see WriteTextNow.
+func (c *Conn) WriteBinaryNow(p []byte) (flushed bool, err error) {
+	return c.writeNow(ws.OpBinary, p)
+}
+
+func (c *Conn) writeNow(op ws.OpCode, p []byte) (bool, error) {
+	r := c.rr
+	if r == nil {
+		return false, errNotPollable
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.writable(); err != nil {
+		return false, err
+	}
+	b, err := c.dataFrame(op, p)
+	if err != nil {
+		return false, err
+	}
+	n := 0
+	if !c.hasPend.Load() { // else an earlier frame's rest goes first: keep this one behind it
+		r.wb = b
+		err = r.raw.Write(r.wnow)
+		n, r.wb = r.wn, nil
+		if err == nil {
+			err, r.werr = r.werr, nil
 		}
-		p, rsv = z, wsproto.Rsv1
-		if cap(c.fl.out.b) > retainLimit {
-			defer func() { c.fl.out.b = nil }()
+		if err != nil {
+			c.releaseWbuf()
+			return false, fmt.Errorf("dialer: write to %s (conn %d): %w", c.nc.RemoteAddr(), c.id, err)
 		}
 	}
-	return c.writeFrame(op, rsv, p)
+	flushed := n == len(b)
+	if !flushed {
+		c.keepRest(op, b[n:], time.Now())
+		c.unclean()
+	}
+	c.releaseWbuf()
+	return flushed, nil
 }
 
 // writeControl sends a ping.
@@ -234,15 +309,22 @@ func (c *Conn) cut(op ws.OpCode, rest []byte, since time.Time, err error, atLimi
 		_ = c.close(inRead && c.rmode == readRaw) // a frame half written: nothing more can follow it
 		return c.werr
 	}
-	if len(rest) > 0 {
-		p := c.control()
-		if !c.hasPend.Load() {
-			p.since, p.op = since, op
-		}
-		p.b = append(p.b, rest...)
-		c.hasPend.Store(true)
-	}
+	c.keepRest(op, rest, since)
 	return fmt.Errorf("dialer: write to %s (conn %d): %w", c.nc.RemoteAddr(), c.id, err)
+}
+
+// keepRest keeps the unwritten rest of a frame whose write began at since,
+// to be written before anything else. The caller holds wmu.
+func (c *Conn) keepRest(op ws.OpCode, rest []byte, since time.Time) {
+	if len(rest) == 0 {
+		return
+	}
+	p := c.control()
+	if !c.hasPend.Load() {
+		p.since, p.op = since, op
+	}
+	p.b = append(p.b, rest...)
+	c.hasPend.Store(true)
 }
 
 func unixTime(ns int64) time.Time {
@@ -274,15 +356,4 @@ func (c *Conn) releaseWbuf() {
 	if cap(c.wbuf) > retainLimit {
 		c.wbuf = nil
 	}
-}
-
-// writeFrame builds a frame in wbuf and writes it with one call. The
-// caller holds wmu.
-func (c *Conn) writeFrame(op ws.OpCode, rsv byte, p []byte) error {
-	_, err := c.nc.Write(c.frame(op, rsv, p))
-	c.releaseWbuf()
-	if err != nil {
-		return fmt.Errorf("dialer: write to %s (conn %d): %w", c.nc.RemoteAddr(), c.id, err)
-	}
-	return nil
 }
