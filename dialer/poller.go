@@ -168,6 +168,9 @@ func (p *Poller) Close() error {
 	return nil
 }
 
+// Loops is the number of event loops.
+func (p *Poller) Loops() int { return len(p.loops) }
+
 // mono is t as monotonic nanoseconds since the Poller started (at least 1).
 func (p *Poller) mono(t time.Time) int64 { return max(int64(t.Sub(p.epoch)), 1) }
 

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wsbench/wsbench/dialer"
@@ -47,6 +48,9 @@ type runner struct {
 	env  func(string) string
 	wg   sync.WaitGroup // VU goroutines
 	poll *dialer.Poller // reads for waiting VUs; nil: they read themselves
+	// chained counts the round trips the loops started (chain.go), added
+	// once per chained repeat; logged at the end of the run.
+	chained atomic.Int64
 }
 
 // scenarioRun is one scenario prepared for running.
@@ -67,6 +71,9 @@ type cstep struct {
 	lat  *report.Latency // expect, ping, group
 	raw  *report.Latency // expect inside a repeat with `every`: uncorrected latency
 	sub  []cstep
+	// chain: a repeat whose round trips may run on the event loops
+	// (chain.go).
+	chain bool
 }
 
 // Run executes p: every scenario's load model starts at once (this
@@ -132,6 +139,9 @@ func Run(ctx context.Context, p *Plan, o RunOptions) error {
 	}
 	execs.Wait()
 	r.wg.Wait()
+	if r.poll != nil {
+		r.log.Debug("event loops", "loops", r.poll.Loops(), "chained_round_trips", r.chained.Load())
+	}
 	return nil
 }
 

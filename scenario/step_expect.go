@@ -127,11 +127,6 @@ func runExpect(v *vu, st *cstep, _ sched) error {
 		v.m.errNotConnected.Inc()
 		return errIterFailed
 	}
-	e := st.Expect
-	timeout := e.Timeout
-	if timeout <= 0 {
-		timeout = DefaultExpectTimeout
-	}
 	// Messages kept before the connection ended still count, but only
 	// those that arrived after the send this expect times (or the
 	// connect): an older one answers an earlier request, however well it
@@ -142,18 +137,33 @@ func runExpect(v *vu, st *cstep, _ sched) error {
 			return errConnLost
 		}
 		l.waitKind, l.want = waitExpect, st
-		ok = l.readUntil(time.Now().Add(timeout)) == readGot
+		ok = l.readUntil(time.Now().Add(st.Expect.timeout())) == readGot
 		at = l.gotAt
 		l.waitKind, l.want = waitNone, nil
 	}
+	return v.expectEnd(st, ok, at)
+}
+
+// timeout is the expect's own timeout or the default.
+func (e *ExpectStep) timeout() time.Duration {
+	if e.Timeout <= 0 {
+		return DefaultExpectTimeout
+	}
+	return e.Timeout
+}
+
+// expectEnd ends an expect: ok, its message arrived at at (the latency
+// since the VU's last send is recorded); otherwise its wait ended
+// without one (cancelled, the connection lost, or a timeout).
+func (v *vu) expectEnd(st *cstep, ok bool, at time.Time) error {
+	l := v.link
 	capErr := l.capErr
 	l.capErr = nil
-
 	m := v.m
 	if ok {
 		if capErr != nil {
 			m.errCapture.Inc()
-			v.s.r.log.Debug("capture failed", "scenario", v.s.sc.Name, "vu", v.vars.VU, "step", e.Name, "err", capErr)
+			v.s.r.log.Debug("capture failed", "scenario", v.s.sc.Name, "vu", v.vars.VU, "step", st.Expect.Name, "err", capErr)
 		}
 		if v.lastPlan.IsZero() {
 			st.lat.Record(at.Sub(v.lastSend))
@@ -170,7 +180,7 @@ func runExpect(v *vu, st *cstep, _ sched) error {
 		return errConnLost
 	}
 	m.errExpectTimeout.Inc()
-	if e.OnTimeout == TimeoutContinue {
+	if st.Expect.OnTimeout == TimeoutContinue {
 		return nil
 	}
 	return errIterFailed

@@ -69,6 +69,7 @@ func compileRepeat(s *scenarioRun, c *cstep, env compileEnv) error {
 	}
 	var err error
 	c.sub, err = s.compile(c.Repeat.Steps, compileEnv{paced: env.paced || c.Repeat.Every > 0, tags: env.tags, tap: env.tap, dialers: env.dialers})
+	c.chain = err == nil && !env.paced && c.Repeat.Every == 0 && chainable(c.sub)
 	return err
 }
 
@@ -81,6 +82,9 @@ func runRepeat(v *vu, st *cstep, sc sched) error {
 	}
 	v.depth++
 	defer func() { v.depth-- }()
+	if st.chain && v.s.r.poll != nil {
+		return v.chain(st, end).run()
+	}
 	for k := 0; ; k++ {
 		if r.Count > 0 && k >= r.Count {
 			return nil

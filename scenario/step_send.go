@@ -102,18 +102,7 @@ func runSend(v *vu, st *cstep, sc sched) error {
 		return err
 	}
 	s := st.Send
-	v.vars.Seq++
-	var p []byte
-	switch {
-	case s.Kind == PayloadBinary && s.RandomBytes > 0:
-		v.buf = appendRandom(v.buf[:0], s.RandomBytes, v.vars)
-		p = v.buf
-	case s.Kind == PayloadBinary:
-		p = s.Raw
-	default:
-		v.buf = s.Body.Append(v.buf[:0], v.vars)
-		p = v.buf
-	}
+	p := v.renderSend(s)
 	if l.aside == nil {
 		l.unreadSends++
 		l.unreadBytes += len(p)
@@ -128,20 +117,46 @@ func runSend(v *vu, st *cstep, sc sched) error {
 		err = l.c.WriteText(p)
 	}
 	if err != nil {
-		if v.ctx.Err() == nil { // not a write cut by an interrupt
-			v.m.errSend.Inc()
-		}
-		v.s.r.log.Debug("send failed", "scenario", v.s.sc.Name, "vu", v.vars.VU, "err", err)
-		return errConnLost
+		return v.sendFailed(err)
 	}
+	v.sent(len(p), now, sc)
+	return nil
+}
+
+// renderSend counts the send in the VU's seq and returns its payload (in
+// the VU's buffer, or the step's own bytes).
+func (v *vu) renderSend(s *SendStep) []byte {
+	v.vars.Seq++
+	switch {
+	case s.Kind == PayloadBinary && s.RandomBytes > 0:
+		v.buf = appendRandom(v.buf[:0], s.RandomBytes, v.vars)
+		return v.buf
+	case s.Kind == PayloadBinary:
+		return s.Raw
+	}
+	v.buf = s.Body.Append(v.buf[:0], v.vars)
+	return v.buf
+}
+
+// sendFailed counts a failed write and returns the step's outcome.
+func (v *vu) sendFailed(err error) error {
+	if v.ctx.Err() == nil { // not a write cut by an interrupt
+		v.m.errSend.Inc()
+	}
+	v.s.r.log.Debug("send failed", "scenario", v.s.sc.Name, "vu", v.vars.VU, "err", err)
+	return errConnLost
+}
+
+// sent records a send of n bytes whose write began at now: the counters,
+// and the times a following expect measures from.
+func (v *vu) sent(n int, now time.Time, sc sched) {
 	m := v.m
 	m.msgsSent.Inc()
-	m.bytesSent.Add(int64(len(p)))
+	m.bytesSent.Add(int64(n))
 	v.lastSend = now
 	if sc.at.IsZero() {
 		v.lastPlan = time.Time{}
 	} else {
 		v.lastPlan = sc.at.Add(now.Sub(sc.actual))
 	}
-	return nil
 }

@@ -78,6 +78,7 @@ type vu struct {
 	vars  *Vars
 	lvars *Vars // listeners' variables; nil without listeners
 	link  *link
+	ch    *chain // a repeat run on the event loops (chain.go); nil until one is
 	ctx   context.Context
 	timer *time.Timer
 	buf   []byte // send buffer, reused
@@ -540,7 +541,7 @@ func (l *link) readUntil(end time.Time) int {
 	// answers the server's pings with a data write, which a loop must not
 	// wait on.
 	if p := l.s.r.poll; p != nil && l.waitKind == waitNone && l.sio == nil && l.c.Pollable() {
-		return l.waitUntil(p, end)
+		return l.waitUntil(p, l.onMsg, end)
 	}
 	if l.expired || l.deadline.IsZero() || l.deadline.After(end) {
 		l.setDeadline(end)
@@ -564,15 +565,15 @@ func (l *link) readUntil(end time.Time) int {
 }
 
 // waitUntil is readUntil through the run's event loops (dialer.Poller):
-// the VU parks while a loop reads and handles its messages, and wakes
-// when the awaited one came, end passed or the connection ended. The
-// connection's own read deadline stays unset (cleared once after a read
-// that set one).
-func (l *link) waitUntil(p *dialer.Poller, end time.Time) int {
+// the VU parks while a loop reads and hands its messages to fn (handleNow,
+// or a chain's onMsg), and wakes when fn says so, end passed or the
+// connection ended. The connection's own read deadline stays unset
+// (cleared once after a read that set one).
+func (l *link) waitUntil(p *dialer.Poller, fn func(dialer.Message) bool, end time.Time) int {
 	if !l.deadline.IsZero() {
 		l.setDeadline(time.Time{})
 	}
-	err := l.c.WaitEach(p, l.onMsg, end)
+	err := l.c.WaitEach(p, fn, end)
 	switch {
 	case err == nil:
 		return readGot
