@@ -15,6 +15,16 @@
 #            flight per connection, a fresh mask per frame) and `wsbench
 #            run bench/echo-loop.yaml --vus CONNS`. Figures: round trips/s,
 #            client CPU per round trip.
+#   go-floor: what the Go runtime itself costs in that loop: the C WebSocket
+#            client against go-echo-client (bench/ceiling/go-echo-client,
+#            the same client in Go) against the same C server, in both of
+#            its modes: `epoll` (one goroutine locked to its thread, raw
+#            descriptors taken out of the runtime's netpoller, epoll_wait,
+#            one read and one write per round trip: the C client's loop) and
+#            `netpoll` (a goroutine per connection on net.Conn, the
+#            runtime's netpoller waiting). The table's "wsbench" column is
+#            then that Go program. Figures: round trips/s, client CPU per
+#            round trip.
 #   fanout:  a server that writes one 100-byte stamped message to every one
 #            of CONNS connections every PERIOD ms (one write per recipient,
 #            one writer thread), and a one-thread epoll client that reads
@@ -45,7 +55,8 @@
 # wsbench runs and of the per-pair ratio wsbench / C, and at the end one
 # Markdown table of all of them.
 #
-# Usage: bench/ceiling.sh [echo] [client-echo] [fanout] [upgrade]   (default: echo client-echo fanout)
+# Usage: bench/ceiling.sh [echo] [client-echo] [go-floor] [fanout] [upgrade]
+#        (default: echo client-echo fanout)
 # Env:   PAIRS (default 3), WSBENCH (a prebuilt binary; default: go build),
 #        PORT (first port; default 19400), UPGRADE_CONC (default 64),
 #        C_ONLY=1 (run only the C programs, once each), LOG (folder that
@@ -67,6 +78,7 @@ for p in echo-server echo-client ws-echo-client fanout-client upgrade-server upg
 	$cc -O2 -Wall -o "$tmp/$p" "bench/ceiling/$p.c"
 done
 $cc -O2 -Wall -pthread -o "$tmp/fanout-server" bench/ceiling/fanout-server.c
+go build -o "$tmp/go-echo-client" ./bench/ceiling/go-echo-client
 if [ "${C_ONLY:-}" = 1 ]; then
 	pairs=1
 else
@@ -122,6 +134,21 @@ ws_wsecho() { # CONNS
 	# The repeat runs 10 s; the client's CPU includes its start-up.
 	awk -v c="$c" -v r="$r" 'BEGIN { if (r > 0) printf "rt/s %.0f\ncpu_us/rt %.2f\n", r / 10, c * 1e6 / r }'
 }
+
+# The Go floor: go-echo-client in MODE against the C upgrade server, paired
+# with the C client (c_wsecho) as wsbench is.
+go_echo() { # MODE CONNS
+	newport
+	"$tmp/upgrade-server" $port > /dev/null & local srv=$!
+	sleep 0.3
+	"$tmp/go-echo-client" -mode "$1" $port "$2" 10 > "$out" || true
+	kill $srv; wait $srv 2>/dev/null || true
+	awk '{ for (i = 1; i < NF; i++) { if ($i == "per_second") print "rt/s", $(i+1); if ($i == "client_cpu_us_per_rt") print "cpu_us/rt", $(i+1) } }' "$out"
+}
+c_goepoll() { c_wsecho "$@"; }
+ws_goepoll() { go_echo epoll "$1"; }
+c_gonetpoll() { c_wsecho "$@"; }
+ws_gonetpoll() { go_echo netpoll "$1"; }
 
 c_fanout() { # CONNS COUNT PERIOD_MS SOURCES YAML WORKERS
 	newport
@@ -236,6 +263,12 @@ for part in "${parts[@]}"; do
 	client-echo)
 		for n in 50 1000; do pair "echo against the C WebSocket server, $n connections" wsecho "$n"; done
 		;;
+	go-floor)
+		for n in 50 1000; do
+			pair "Go floor (epoll, raw descriptors) against the C WebSocket server, $n connections" goepoll "$n"
+			pair "Go floor (netpoll, goroutine per connection) against the C WebSocket server, $n connections" gonetpoll "$n"
+		done
+		;;
 	fanout)
 		pair "fan-out, 1,000 members at 100 msg/s" fanout 1000 1500 10 1 bench/fanout-1000.yaml 1
 		pair "fan-out, 19,500 members at 5 msg/s" fanout 19500 50 200 16 bench/fanout-19500.yaml 2
@@ -245,7 +278,7 @@ for part in "${parts[@]}"; do
 		pair "upgrade ramp to 19,000 held" ramp
 		;;
 	*)
-		echo "unknown part $part (want echo, client-echo, fanout or upgrade)" >&2
+		echo "unknown part $part (want echo, client-echo, go-floor, fanout or upgrade)" >&2
 		exit 2
 		;;
 	esac

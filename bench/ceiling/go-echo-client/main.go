@@ -1,0 +1,249 @@
+// Command go-echo-client is ws-echo-client.c written in Go: the floor of
+// what a Go program pays for the echo loop of bench/echo-loop.yaml, so that
+// bench/ceiling.sh can tell the cost of the language runtime from the cost
+// of wsbench's own design.
+//
+// CONNS connections to 127.0.0.1:PORT, each upgraded (the 101 and its
+// Sec-WebSocket-Accept checked), then one 64-byte text message in flight
+// each, masked with a fresh key per frame and counted when its 66-byte
+// echo is in; no latency is recorded. Two ways to wait:
+//
+//	-mode epoll    one goroutine locked to its thread, blocking in
+//	               epoll_wait, then one read and one write per round trip
+//	               (raw system calls), exactly the C client's loop;
+//	-mode netpoll  one goroutine per connection on net.Conn: the runtime's
+//	               netpoller and scheduler do the waiting, as in any
+//	               idiomatic Go client.
+//
+// It prints round trips per second and its own CPU time per round trip,
+// in the C client's format. Run it against upgrade-server.c.
+//
+// usage: go-echo-client [-mode epoll|netpoll] PORT CONNS SECONDS
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	payload = 64
+	echoLen = 2 + payload
+)
+
+func main() {
+	mode := flag.String("mode", "epoll", "epoll or netpoll")
+	flag.Parse()
+	if flag.NArg() != 3 {
+		fmt.Fprintln(os.Stderr, "usage: go-echo-client [-mode epoll|netpoll] PORT CONNS SECONDS")
+		os.Exit(2)
+	}
+	port := flag.Arg(0)
+	n, err1 := strconv.Atoi(flag.Arg(1))
+	secs, err2 := strconv.ParseFloat(flag.Arg(2), 64)
+	if err1 != nil || err2 != nil || n < 1 || secs <= 0 {
+		fmt.Fprintln(os.Stderr, "bad CONNS or SECONDS")
+		os.Exit(2)
+	}
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		c, err := upgrade(port)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		conns[i] = c
+	}
+	dur := time.Duration(secs * float64(time.Second))
+	var r0, r1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &r0)
+	t0 := time.Now()
+	var rt int64
+	var err error
+	switch *mode {
+	case "epoll":
+		rt, err = runEpoll(conns, t0.Add(dur))
+	case "netpoll":
+		rt, err = runNetpoll(conns, t0.Add(dur))
+	default:
+		err = fmt.Errorf("unknown mode %q", *mode)
+	}
+	el := time.Since(t0)
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &r1)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cpu := time.Duration(r1.Utime.Nano() - r0.Utime.Nano() + r1.Stime.Nano() - r0.Stime.Nano())
+	fmt.Printf("conns %d  round_trips %d  per_second %.0f  client_cpu_us_per_rt %.2f\n",
+		n, rt, float64(rt)/el.Seconds(), cpu.Seconds()/float64(rt)*1e6)
+}
+
+// upgrade dials and upgrades one connection, checking the accept value.
+func upgrade(port string) (net.Conn, error) {
+	c, err := net.Dial("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		return nil, err
+	}
+	var raw [16]byte
+	binary.LittleEndian.PutUint64(raw[:], rand.Uint64())
+	binary.LittleEndian.PutUint64(raw[8:], rand.Uint64())
+	key := base64.StdEncoding.EncodeToString(raw[:])
+	req := "GET /echo HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\nUpgrade: websocket\r\n" +
+		"Connection: Upgrade\r\nSec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := io.WriteString(c, req); err != nil {
+		return nil, err
+	}
+	br := bufio.NewReader(c)
+	rsp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return nil, fmt.Errorf("upgrade response: %w", err)
+	}
+	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	if rsp.StatusCode != 101 || rsp.Header.Get("Sec-WebSocket-Accept") != base64.StdEncoding.EncodeToString(sum[:]) || br.Buffered() != 0 {
+		return nil, fmt.Errorf("bad upgrade response: %s", rsp.Status)
+	}
+	return c, nil
+}
+
+// frame is one masked 64-byte text frame of 'e's with a fresh key.
+func frame(f *[6 + payload]byte, r *rand.PCG) {
+	f[0], f[1] = 0x81, 0x80|payload
+	binary.LittleEndian.PutUint32(f[2:6], uint32(r.Uint64()))
+	for j := range payload {
+		f[6+j] = 'e' ^ f[2+j&3]
+	}
+}
+
+// runEpoll is the C client's loop on raw descriptors (dups of the
+// connections', which leave the runtime's netpoller when closed).
+func runEpoll(conns []net.Conn, end time.Time) (int64, error) {
+	runtime.LockOSThread()
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return 0, err
+	}
+	fds := make([]int, 0, len(conns))
+	for _, c := range conns {
+		raw, err := c.(*net.TCPConn).SyscallConn()
+		if err != nil {
+			return 0, err
+		}
+		var fd int
+		if cerr := raw.Control(func(s uintptr) { fd, err = unix.Dup(int(s)) }); cerr != nil || err != nil {
+			return 0, fmt.Errorf("dup: %v %v", cerr, err)
+		}
+		c.Close() // the runtime forgets the socket; fd keeps it open
+		if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
+			return 0, err
+		}
+		fds = append(fds, fd)
+	}
+	got := make([]int, slices.Max(fds)+1) // echo bytes in so far, by descriptor
+	r := rand.NewPCG(1, 2)
+	var f [6 + payload]byte
+	write := func(fd int) error {
+		frame(&f, r)
+		n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafePtr(f[:])), uintptr(len(f)))
+		if e != 0 || int(n) != len(f) {
+			return fmt.Errorf("write: %v (%d bytes)", e, n)
+		}
+		return nil
+	}
+	for _, fd := range fds {
+		if err := write(fd); err != nil {
+			return 0, err
+		}
+	}
+	var buf [65536]byte
+	evs := make([]unix.EpollEvent, 1024)
+	var rt int64
+	for time.Now().Before(end) {
+		k, err := unix.EpollWait(ep, evs, 100)
+		if err != nil && err != unix.EINTR {
+			return rt, err
+		}
+		for i := 0; i < k; i++ {
+			fd := int(evs[i].Fd)
+			n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafePtr(buf[:])), uintptr(len(buf)))
+			if e != 0 || n == 0 {
+				return rt, fmt.Errorf("read: %v", e)
+			}
+			g := got[fd] + int(n)
+			switch {
+			case g < echoLen:
+				got[fd] = g
+				continue
+			case g > echoLen:
+				return rt, fmt.Errorf("unexpected bytes from the server")
+			}
+			got[fd] = 0
+			if err := write(fd); err != nil {
+				return rt, err
+			}
+			rt++
+		}
+	}
+	return rt, nil
+}
+
+func unsafePtr(b []byte) unsafe.Pointer { return unsafe.Pointer(&b[0]) }
+
+// runNetpoll runs one goroutine per connection on net.Conn.
+func runNetpoll(conns []net.Conn, end time.Time) (int64, error) {
+	var rt atomic.Int64
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.NewPCG(uint64(i), 2)
+			var f [6 + payload]byte
+			var in [echoLen]byte
+			want := append([]byte{0x81, payload}, bytes.Repeat([]byte("e"), payload)...)
+			_ = c.SetReadDeadline(end)
+			for n := int64(0); ; n++ {
+				frame(&f, r)
+				if _, err := c.Write(f[:]); err != nil {
+					once.Do(func() { first = err })
+					return
+				}
+				if _, err := io.ReadFull(c, in[:]); err != nil {
+					if !os.IsTimeout(err) {
+						once.Do(func() { first = err })
+					}
+					rt.Add(n)
+					return
+				}
+				if !bytes.Equal(in[:], want) {
+					once.Do(func() { first = fmt.Errorf("unexpected bytes from the server") })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return rt.Load(), first
+}
