@@ -51,6 +51,7 @@ type runOptions struct {
 	WorkerStream bool   // hidden: run as a worker, streaming intervals and results on stdout
 	WorkerExe    string // the executable started for each worker; "" = this one
 	EventLoops   int    // event loops reading for waiting VUs: 0 = one per CPU, -1 = none
+	Chain        bool   // run send/expect repeats on the event loops
 
 	workerStream *report.StreamWriter
 	pushOptions  // --push, --push-run-id (live.go)
@@ -113,6 +114,7 @@ connection succeeded, or more than half of the connection attempts failed),
 	f.BoolVar(&opts.WorkerStream, "worker-stream", false, "run as a worker of --workers: stream intervals and results as JSON lines on stdout")
 	_ = f.MarkHidden("worker-stream")
 	f.IntVar(&opts.EventLoops, "event-loops", 0, "event loops (epoll) that read for waiting virtual users: 0 = one per CPU, -1 = none (each VU reads its own connection)")
+	f.BoolVar(&opts.Chain, "chain", false, "run each repeat of one send and one expect without `every` on the event loops: the loop that reads a reply sends the next request (see BENCHMARKS.md for when it is faster)")
 	f.StringVar(&opts.Trace, "trace", "", "record the frames of some connections to this `FILE` (render it with wsbench inspect FILE)")
 	f.IntVar(&opts.TraceConns, "trace-conns", trace.DefaultConns, "connections to trace with --trace; 0 traces all")
 	f.Int64Var(&opts.TraceMaxBytes, "trace-max-bytes", trace.DefaultMaxBytes, "size cap of the --trace file; recording stops there")
@@ -371,6 +373,7 @@ func runLocal(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL s
 			Logger:     newLogger(o.Stderr, "warn"),
 			Tap:        tap,
 			EventLoops: o.EventLoops,
+			Chain:      o.Chain,
 		})
 	}()
 	end := report.Feed(sinks, o.Interval, done, func(now time.Time) *report.Interval {

@@ -182,6 +182,9 @@ func workerArgs(o *runOptions, baseURL, part string) []string {
 	if o.EventLoops != 0 {
 		args = append(args, "--event-loops", strconv.Itoa(o.EventLoops))
 	}
+	if o.Chain {
+		args = append(args, "--chain")
+	}
 	return args
 }
 

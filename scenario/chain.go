@@ -17,6 +17,11 @@ package scenario
 // whole (it then finishes the write itself, by its next read, and waits on).
 // Everything recorded is what the steps would have recorded; the loop owns
 // the VU's state only while the VU is parked.
+//
+// It is off unless RunOptions.Chain is set: while a socket sits both in
+// the runtime's netpoller and in a loop's epoll set, every reply wakes
+// both, and on two CPUs that ate the gain at 1,000 connections
+// (BENCHMARKS.md, session 8).
 
 import (
 	"time"

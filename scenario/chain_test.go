@@ -13,18 +13,18 @@ import (
 )
 
 // Chained round trips (chain.go) record what the steps would: the same
-// plan against the same server gives the same counters with the event
-// loops (chained) and without them (--event-loops -1, step by step).
+// plan against the same server gives the same counters chained (--chain)
+// and step by step (without it, or with --event-loops -1).
 
 // runPlanLoops runs p with loops event loops and returns the results and
 // how many round trips the loops started (the run's debug log says).
-func runPlanLoops(t *testing.T, p *Plan, base string, loops int) (*report.Results, int64) {
+func runPlanLoops(t *testing.T, p *Plan, base string, loops int, chain bool) (*report.Results, int64) {
 	t.Helper()
 	reg := report.NewRegistry()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	h := &chainedLog{}
-	if err := Run(ctx, p, RunOptions{BaseURL: base, Registry: reg, Seed: 1, EventLoops: loops, Logger: slog.New(h)}); err != nil {
+	if err := Run(ctx, p, RunOptions{BaseURL: base, Registry: reg, Seed: 1, EventLoops: loops, Chain: chain, Logger: slog.New(h)}); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	if ctx.Err() != nil {
@@ -73,17 +73,21 @@ func TestChainMatchesSteps(t *testing.T) {
 	})
 	echo := expectStep("rtt", map[string]any{"op": "echo", "n": "{{seq}}"}, 5*time.Second, TimeoutFail)
 	echo.Expect.Capture = map[string]string{"last": "n"}
-	for _, loops := range []int{0, 1, -1} {
-		t.Run(fmt.Sprintf("loops=%d", loops), func(t *testing.T) {
+	for _, tc := range []struct {
+		loops int
+		chain bool
+	}{{0, true}, {1, true}, {-1, true}, {0, false}} {
+		loops, chain := tc.loops, tc.chain && tc.loops >= 0
+		t.Run(fmt.Sprintf("loops=%d,chain=%v", tc.loops, tc.chain), func(t *testing.T) {
 			p := closedPlan(16, 1, connectStep(),
 				repeatStep(150, 0, 0, sendStep(`{"op":"echo","n":{{seq}}}`), echo),
 				sendStep(`{"op":"echo","n":"{{last}}"}`),
 				expectStep("last", map[string]any{"op": "echo", "n": "150"}, 5*time.Second, TimeoutFail))
 			p.Scenarios[0].Listeners = []Listener{{Name: "note", Match: Matcher{JSON: map[string]any{"op": "note"}}}}
-			r, chained := runPlanLoops(t, p, base, loops)
+			r, chained := runPlanLoops(t, p, base, loops, tc.chain)
 			// Each VU sends its first request; the loops send the rest
 			// unless a write did not go out whole (a few at most).
-			if loops >= 0 && chained < 16*140 || loops < 0 && chained != 0 {
+			if chain && chained < 16*140 || !chain && chained != 0 {
 				t.Errorf("%d round trips chained of %d", chained, 16*150)
 			}
 			wantCounters(t, r, map[string]int64{
@@ -128,7 +132,7 @@ func TestChainTimeouts(t *testing.T) {
 		p := closedPlan(3, 1, connectStep(), repeatStep(20, 0, 0,
 			sendStep(`{"op":"echo","n":{{seq}}}`),
 			expectStep("rtt", map[string]any{"op": "echo", "n": "{{seq}}"}, 60*time.Millisecond, tc.on)))
-		r, _ := runPlanLoops(t, p, base, 0)
+		r, _ := runPlanLoops(t, p, base, 0, true)
 		wantCounters(t, r, map[string]int64{
 			"msgs.sent": tc.sent, "errors.expect_timeout": tc.timeout, "iterations.failed": tc.failed,
 		})
@@ -147,7 +151,7 @@ func TestChainDuration(t *testing.T) {
 		sendStep(`{"op":"echo"}`),
 		expectStep("rtt", map[string]any{"op": "echo"}, 5*time.Second, TimeoutFail)))
 	start := time.Now()
-	r, _ := runPlanLoops(t, p, base, 0)
+	r, _ := runPlanLoops(t, p, base, 0, true)
 	if el := time.Since(start); el < 300*time.Millisecond || el > 10*time.Second {
 		t.Errorf("a 300 ms repeat took %v", el)
 	}
@@ -165,7 +169,7 @@ func TestChainDuration(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
 	start = time.Now()
-	if err := Run(ctx, p, RunOptions{BaseURL: base, Registry: reg}); err != nil {
+	if err := Run(ctx, p, RunOptions{BaseURL: base, Registry: reg, Chain: true}); err != nil {
 		t.Fatal(err)
 	}
 	if el := time.Since(start); el > 3*time.Second {

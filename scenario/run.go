@@ -36,18 +36,24 @@ type RunOptions struct {
 	// (dialer.Poller): 0 means one per GOMAXPROCS, a negative number none
 	// (each waiting VU reads its own connection with ReadEach).
 	EventLoops int
+	// Chain runs each unpaced repeat of one send and one expect on the
+	// event loops (chain.go; needs EventLoops ≥ 0): the loop that reads a
+	// reply writes the next request. Off by default: see BENCHMARKS.md
+	// for when it is faster.
+	Chain bool
 }
 
 // runner is the state one Run shares between its scenarios.
 type runner struct {
-	plan *Plan
-	base string
-	reg  *report.Registry
-	log  *slog.Logger
-	seed uint64
-	env  func(string) string
-	wg   sync.WaitGroup // VU goroutines
-	poll *dialer.Poller // reads for waiting VUs; nil: they read themselves
+	plan  *Plan
+	base  string
+	reg   *report.Registry
+	log   *slog.Logger
+	seed  uint64
+	env   func(string) string
+	wg    sync.WaitGroup // VU goroutines
+	poll  *dialer.Poller // reads for waiting VUs; nil: they read themselves
+	chain bool           // RunOptions.Chain, with poll
 	// chained counts the round trips the loops started (chain.go), added
 	// once per chained repeat; logged at the end of the run.
 	chained atomic.Int64
@@ -117,7 +123,7 @@ func Run(ctx context.Context, p *Plan, o RunOptions) error {
 			return fmt.Errorf("run %s: %w", p.File, err)
 		}
 		defer poll.Close() // after every VU goroutine has exited (below)
-		r.poll = poll
+		r.poll, r.chain = poll, o.Chain
 	}
 	runs := make([]*scenarioRun, 0, len(p.Scenarios))
 	dialers := map[string]*dialer.Dialer{}

@@ -82,7 +82,7 @@ func runRepeat(v *vu, st *cstep, sc sched) error {
 	}
 	v.depth++
 	defer func() { v.depth-- }()
-	if st.chain && v.s.r.poll != nil {
+	if st.chain && v.s.r.chain {
 		return v.chain(st, end).run()
 	}
 	for k := 0; ; k++ {

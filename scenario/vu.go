@@ -10,7 +10,9 @@ package scenario
 // connection (dialer.Poller, waitUntil): the VU parks, a loop reads what
 // arrives and calls handle itself, and the VU wakes only at the step's
 // end, so a lurker in a busy room costs no goroutine wake-up per
-// delivery. Otherwise (an expect or ping waiting for its reply, TLS,
+// delivery. With RunOptions.Chain a repeat of one send and one expect
+// goes further: the loop that reads a reply also sends the next request
+// (chain.go). Otherwise (an expect or ping waiting for its reply, TLS,
 // Socket.IO, --event-loops -1) the VU's goroutine reads with a read
 // deadline at the step's end (ReadEach). Either way handle never runs on
 // two goroutines at once, and an idle VU costs one goroutine stack.
