@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -43,6 +44,10 @@ import (
 
 // loopEvents is how many epoll events a loop takes per wake-up.
 const loopEvents = 256
+
+// loopBusy is how long a loop handles full batches of events before it
+// yields to the scheduler once.
+const loopBusy = time.Millisecond
 
 // loopWriteSlack bounds a pong that an event loop writes for a waiting
 // connection: a server that does not read must not stall every
@@ -77,6 +82,7 @@ type loop struct {
 	evs   []unix.EpollEvent
 	ready []*pollWait        // the registrations of evs (handle's scratch)
 	wait  func(uintptr) bool // raw.Read's callback, bound once
+	yield bool               // poll ran for loopBusy: run yields once
 
 	mu     sync.Mutex // guards what follows
 	slots  []*pollWait
@@ -414,6 +420,13 @@ func (lp *loop) run() {
 			return // closed
 		}
 		lp.expire()
+		if lp.yield {
+			// A long busy spell: let the scheduler see the loop pass
+			// through it, or sysmon preempts it every 10 ms and, finding
+			// work each time, keeps polling at its fastest rate.
+			lp.yield = false
+			runtime.Gosched()
+		}
 	}
 }
 
@@ -424,6 +437,7 @@ func (lp *loop) run() {
 // set's readiness before calling poll, so an event added since then has
 // raised it, and the park returns at once.
 func (lp *loop) poll(uintptr) bool {
+	start := time.Now()
 	for {
 		n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(lp.ep), uintptr(unsafe.Pointer(&lp.evs[0])), uintptr(len(lp.evs)), 0, 0, 0)
 		if e == unix.EINTR {
@@ -433,14 +447,19 @@ func (lp *loop) poll(uintptr) bool {
 			return false
 		}
 		lp.handle(lp.evs[:n])
+		now := time.Now()
 		lp.mu.Lock()
-		due := len(lp.timers) > 0 && lp.timers[0].due <= lp.p.mono(time.Now())
+		due := len(lp.timers) > 0 && lp.timers[0].due <= lp.p.mono(now)
 		lp.mu.Unlock()
 		if due {
 			return true
 		}
 		if int(n) < len(lp.evs) {
 			return false
+		}
+		if now.Sub(start) > loopBusy {
+			lp.yield = true
+			return true
 		}
 	}
 }

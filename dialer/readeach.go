@@ -24,6 +24,7 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 )
 
 // How fill gets bytes (Conn.rmode).
@@ -88,7 +89,7 @@ func newRawReader(c *Conn) *rawReader {
 	}
 	r.wnow = func(fd uintptr) bool {
 		for {
-			n, err := syscall.Write(int(fd), r.wb)
+			n, err := rawWrite(int(fd), r.wb)
 			switch err {
 			case syscall.EINTR:
 				continue
@@ -245,7 +246,7 @@ func (c *Conn) fill(p []byte) (int, error) {
 			return 0, errWouldBlock
 		}
 		for {
-			n, err := syscall.Read(r.fd, p)
+			n, err := rawReadFD(r.fd, p)
 			switch {
 			case err == syscall.EINTR:
 				continue
@@ -265,4 +266,30 @@ func (c *Conn) fill(p []byte) (int, error) {
 	}
 	c.unclean()
 	return c.nc.Read(p)
+}
+
+// rawReadFD and rawWrite are read(2) and write(2) on a non-blocking socket
+// without the runtime's entersyscall/exitsyscall: they never block, so
+// the P need not be handed off, and sysmon does not see a syscall to
+// retake. A loop does two of them per round trip.
+func rawReadFD(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if e != 0 {
+		return -1, e
+	}
+	return int(n), nil
+}
+
+func rawWrite(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if e != 0 {
+		return -1, e
+	}
+	return int(n), nil
 }

@@ -50,8 +50,9 @@ type chain struct {
 	count     int       // the repeat's count (0: none)
 	end       time.Time // the repeat's end (zero: none)
 	timeout   time.Duration
-	k         int // iterations started
-	inLoop    int // of which the loop started (reported to the runner)
+	done      <-chan struct{} // the VU's ctx.Done(): cheaper to poll than ctx.Err
+	k         int             // iterations started
+	inLoop    int             // of which the loop started (reported to the runner)
 	state     uint8
 	fn        func(dialer.Message) bool // onMsg, bound once
 }
@@ -67,6 +68,7 @@ func (v *vu) chain(st *cstep, end time.Time) *chain {
 	ch.send, ch.exp = &st.sub[0], &st.sub[1]
 	ch.count, ch.end, ch.k = st.Repeat.Count, end, 0
 	ch.timeout = ch.exp.Expect.timeout()
+	ch.done = v.ctx.Done()
 	return ch
 }
 
@@ -154,9 +156,11 @@ func (ch *chain) onMsg(msg dialer.Message) bool {
 		ch.state = chainDone
 		return true
 	}
-	if v.ctx.Err() != nil {
+	select {
+	case <-ch.done:
 		ch.state = chainCancelled
 		return true
+	default:
 	}
 	ch.k++
 	ch.inLoop++
