@@ -22,7 +22,8 @@ for _ in $(seq 50); do curl -sf http://127.0.0.1:$port/healthz >/dev/null 2>&1 &
 
 cpu() { awk '{printf "%.2f", ($14+$15)/100}' /proc/$1/stat; }
 hwm() { awk '/^VmHWM/ {print $2}' /proc/$1/status; }
-$(pin "${RUN_CPUS:-}") "$tmp/wsbench" run "$scenario" --target ws://127.0.0.1:$port --quiet --out "$tmp/results.json" "$@" > "$tmp/summary.txt" &
+# RUN_ENV (e.g. GOMAXPROCS=1): environment of the client only.
+$(pin "${RUN_CPUS:-}") env ${RUN_ENV:-} "$tmp/wsbench" run "$scenario" --target ws://127.0.0.1:$port --quiet --out "$tmp/results.json" "$@" > "$tmp/summary.txt" &
 cli=$!
 # Sample the client while it runs (its /proc entry vanishes at exit).
 # The parent's cutime/cstime hold its workers' CPU once it has waited for them.

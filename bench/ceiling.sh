@@ -15,6 +15,11 @@
 #            flight per connection, a fresh mask per frame) and `wsbench
 #            run bench/echo-loop.yaml --vus CONNS`. Figures: round trips/s,
 #            client CPU per round trip.
+#   client-echo-tuned: the same, wsbench set up as the C client is: one
+#            CPU (GOMAXPROCS=1) and one event loop, with the round trips
+#            chained on it (`--chain --event-loops 1`).
+#   fanout-tuned: the 1,000-member fan-out with wsbench on one CPU and one
+#            event loop (GOMAXPROCS=1 --event-loops 1), as the C reader is.
 #   go-floor: what the Go runtime itself costs in that loop: the C WebSocket
 #            client against go-echo-client (bench/ceiling/go-echo-client,
 #            the same client in Go) against the same C server, in both of
@@ -55,7 +60,7 @@
 # wsbench runs and of the per-pair ratio wsbench / C, and at the end one
 # Markdown table of all of them.
 #
-# Usage: bench/ceiling.sh [echo] [client-echo] [go-floor] [fanout] [upgrade]
+# Usage: bench/ceiling.sh [echo] [client-echo] [client-echo-tuned] [go-floor] [fanout] [fanout-tuned] [upgrade]
 #        (default: echo client-echo fanout)
 # Env:   PAIRS (default 3), WSBENCH (a prebuilt binary; default: go build),
 #        PORT (first port; default 19400), UPGRADE_CONC (default 64),
@@ -120,11 +125,12 @@ c_wsecho() { # CONNS
 	kill $srv; wait $srv 2>/dev/null || true
 	awk '{ for (i = 1; i < NF; i++) { if ($i == "per_second") print "rt/s", $(i+1); if ($i == "client_cpu_us_per_rt") print "cpu_us/rt", $(i+1) } }' "$out"
 }
-ws_wsecho() { # CONNS
+ws_wsecho() { # CONNS [FLAGS…]
 	newport
 	"$tmp/upgrade-server" $port > /dev/null & local srv=$!
 	sleep 0.3
-	/usr/bin/time -f "client: CPU %U %S s" "$WSBENCH" run bench/echo-loop.yaml --vus "$1" \
+	local n=$1; shift
+	env ${WSENV:-} /usr/bin/time -f "client: CPU %U %S s" "$WSBENCH" run bench/echo-loop.yaml --vus "$n" "$@" \
 		--target ws://127.0.0.1:$port --quiet --out "$out.json" > "$out" 2>&1 || true
 	kill $srv; wait $srv 2>/dev/null || true
 	[ -s "$out.json" ] || return 0
@@ -145,6 +151,12 @@ go_echo() { # MODE CONNS
 	kill $srv; wait $srv 2>/dev/null || true
 	awk '{ for (i = 1; i < NF; i++) { if ($i == "per_second") print "rt/s", $(i+1); if ($i == "client_cpu_us_per_rt") print "cpu_us/rt", $(i+1) } }' "$out"
 }
+# client-echo-tuned: wsbench set up as the C client is, one CPU and one
+# loop, with the round trips chained on it.
+c_wsechotuned() { c_wsecho "$@"; }
+ws_wsechotuned() { WSENV=GOMAXPROCS=1 ws_wsecho "$1" --chain --event-loops 1; }
+c_fanouttuned() { c_fanout "$@"; }
+ws_fanouttuned() { RUN_ENV=GOMAXPROCS=1 WSFLAGS="--event-loops 1" ws_fanout "$@"; }
 c_goepoll() { c_wsecho "$@"; }
 ws_goepoll() { go_echo epoll "$1"; }
 c_gonetpoll() { c_wsecho "$@"; }
@@ -168,7 +180,7 @@ ws_fanout() { # CONNS COUNT PERIOD_MS SOURCES YAML WORKERS
 	# the 19,500-member client's CPU).
 	local src=()
 	[ "$4" -gt 1 ] && src=(--source "127.0.0.2-127.0.0.$((1 + $4))")
-	PORT=$((port + 500)) KEEP_RESULTS="$out.json" bash bench/against-serve.sh "$5" --workers "$6" "${src[@]}" > "$out" 2>&1 || true
+	PORT=$((port + 500)) KEEP_RESULTS="$out.json" bash bench/against-serve.sh "$5" --workers "$6" "${src[@]}" ${WSFLAGS:-} > "$out" 2>&1 || true
 	[ -s "$out.json" ] || return 0
 	local c d p
 	c=$(awk '/^client: CPU/ { v = $4; sub(/s,?$/, "", v); print v }' "$out")
@@ -263,6 +275,14 @@ for part in "${parts[@]}"; do
 	client-echo)
 		for n in 50 1000; do pair "echo against the C WebSocket server, $n connections" wsecho "$n"; done
 		;;
+	client-echo-tuned)
+		for n in 50 1000; do pair "echo against the C WebSocket server, $n connections, wsbench GOMAXPROCS=1 --chain --event-loops 1" wsechotuned "$n"; done
+		;;
+	fanout-tuned)
+		# 19,500 members run as two workers of one CPU and one loop each
+		# already (--workers 2); this is the 1,000-member room set up so.
+		pair "fan-out, 1,000 members at 100 msg/s, wsbench GOMAXPROCS=1 --event-loops 1" fanouttuned 1000 1500 10 1 bench/fanout-1000.yaml 1
+		;;
 	go-floor)
 		for n in 50 1000; do
 			pair "Go floor (epoll, raw descriptors) against the C WebSocket server, $n connections" goepoll "$n"
@@ -278,7 +298,7 @@ for part in "${parts[@]}"; do
 		pair "upgrade ramp to 19,000 held" ramp
 		;;
 	*)
-		echo "unknown part $part (want echo, client-echo, go-floor, fanout or upgrade)" >&2
+		echo "unknown part $part (want echo, client-echo, client-echo-tuned, go-floor, fanout, fanout-tuned or upgrade)" >&2
 		exit 2
 		;;
 	esac
