@@ -277,13 +277,14 @@ func TestWaitEachNotPollable(t *testing.T) {
 	}
 }
 
-// TestWaitEachAllocs: a round trip through WaitEach allocates nothing once
-// the connection is registered.
-func TestWaitEachAllocs(t *testing.T) {
+// pingPongPair returns the client side of a loopback pair whose server
+// side answers each masked "ping-pong" frame with the same text unmasked,
+// allocating nothing (AllocsPerRun counts every goroutine's allocations).
+func pingPongPair(t *testing.T) (net.Conn, []byte) {
 	cn, sn := loopbackPair(t)
 	msg := []byte("ping-pong")
 	reply := frame(0x81, msg)
-	go func() { // allocation-free: AllocsPerRun counts every goroutine's
+	go func() {
 		var in [2 + 4 + len("ping-pong")]byte
 		for {
 			if _, err := io.ReadFull(sn, in[:]); err != nil {
@@ -294,6 +295,13 @@ func TestWaitEachAllocs(t *testing.T) {
 			}
 		}
 	}()
+	return cn, msg
+}
+
+// TestWaitEachAllocs: a round trip through WaitEach allocates nothing once
+// the connection is registered.
+func TestWaitEachAllocs(t *testing.T) {
+	cn, msg := pingPongPair(t)
 	p := newPoller(t, 1)
 	c := newConn(cn, 1, DefaultReadBufferSize, DefaultMaxMessageSize, nil, nil, nil)
 	fn := func(Message) bool { return true }

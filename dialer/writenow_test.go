@@ -177,20 +177,7 @@ func TestWriteTextNowErrors(t *testing.T) {
 // TestWaitEachChainAllocs: a round trip run to completion in the callback
 // (WriteTextNow, SetWaitEnd) allocates nothing.
 func TestWaitEachChainAllocs(t *testing.T) {
-	cn, sn := loopbackPair(t)
-	msg := []byte("ping-pong")
-	reply := frame(0x81, msg)
-	go func() {
-		var in [2 + 4 + len("ping-pong")]byte
-		for {
-			if _, err := io.ReadFull(sn, in[:]); err != nil {
-				return
-			}
-			if _, err := sn.Write(reply); err != nil {
-				return
-			}
-		}
-	}()
+	cn, msg := pingPongPair(t)
 	p := newPoller(t, 1)
 	c := newConn(cn, 1, DefaultReadBufferSize, DefaultMaxMessageSize, nil, nil, nil)
 	left := 0
