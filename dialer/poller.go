@@ -28,6 +28,7 @@ package dialer
 // the socket became readable (pending), so the next wait reads first.
 
 import (
+	"container/heap"
 	"errors"
 	"fmt"
 	"net"
@@ -87,8 +88,8 @@ type loop struct {
 	mu     sync.Mutex // guards what follows
 	slots  []*pollWait
 	free   []int32
-	timers []*pollWait // min-heap by due
-	armed  int64       // the deadline set on f (0: none)
+	timers timerHeap // the waits' deadline entries
+	armed  int64     // the deadline set on f (0: none)
 	closed bool
 }
 
@@ -370,7 +371,7 @@ func (lp *loop) release(pw *pollWait) {
 		lp.free = append(lp.free, pw.slot)
 	}
 	if pw.hidx >= 0 {
-		lp.remove(pw.hidx)
+		lp.remove(pw)
 	}
 	lp.mu.Unlock()
 }
@@ -384,11 +385,10 @@ func (lp *loop) arm(pw *pollWait, due int64) {
 		// An earlier entry fires first and re-arms for the rest.
 	case pw.hidx >= 0:
 		pw.due = due
-		lp.up(pw.hidx)
+		heap.Fix(&lp.timers, pw.hidx)
 	default:
-		pw.due, pw.hidx = due, len(lp.timers)
-		lp.timers = append(lp.timers, pw)
-		lp.up(pw.hidx)
+		pw.due = due
+		heap.Push(&lp.timers, pw)
 	}
 	if (lp.armed == 0 || due < lp.armed) && lp.timers[0] == pw {
 		lp.setDeadline(due)
@@ -521,7 +521,7 @@ func (lp *loop) expire() {
 			return
 		}
 		pw := lp.timers[0]
-		lp.remove(0)
+		lp.remove(pw)
 		lp.mu.Unlock()
 		pw.mu.Lock()
 		wake := false
@@ -566,54 +566,31 @@ func (lp *loop) stop() {
 	}
 }
 
-// The deadline heap (lp.mu held).
+// timerHeap is a min-heap of waits by due (container/heap), each wait
+// knowing its index (hidx). It belongs to its loop, under lp.mu.
+type timerHeap []*pollWait
 
-func (lp *loop) up(i int) {
-	h := lp.timers
-	for i > 0 {
-		j := (i - 1) / 2
-		if h[j].due <= h[i].due {
-			break
-		}
-		h[i], h[j] = h[j], h[i]
-		h[i].hidx, h[j].hidx = i, j
-		i = j
-	}
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].due < h[j].due }
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].hidx, h[j].hidx = i, j
+}
+func (h *timerHeap) Push(x any) {
+	pw := x.(*pollWait)
+	pw.hidx = len(*h)
+	*h = append(*h, pw)
+}
+func (h *timerHeap) Pop() any {
+	old := *h
+	pw := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return pw
 }
 
-func (lp *loop) down(i int) {
-	h := lp.timers
-	for {
-		l := 2*i + 1
-		if l >= len(h) {
-			return
-		}
-		m := l
-		if r := l + 1; r < len(h) && h[r].due < h[l].due {
-			m = r
-		}
-		if h[i].due <= h[m].due {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		h[i].hidx, h[m].hidx = i, m
-		i = m
-	}
-}
-
-func (lp *loop) remove(i int) {
-	h := lp.timers
-	pw := h[i]
-	last := len(h) - 1
-	if i != last {
-		h[i] = h[last]
-		h[i].hidx = i
-	}
-	h[last] = nil
-	lp.timers = h[:last]
-	if i != last {
-		lp.down(i)
-		lp.up(i)
-	}
+// remove takes pw's entry off the heap (lp.mu held).
+func (lp *loop) remove(pw *pollWait) {
+	heap.Remove(&lp.timers, pw.hidx)
 	pw.hidx, pw.due = -1, 0
 }
