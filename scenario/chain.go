@@ -105,8 +105,9 @@ func (ch *chain) run() error {
 // chains after it.
 func (ch *chain) expect() error {
 	v := ch.v
-	l, p := v.link, v.s.r.poll
-	if v.ctx.Err() != nil || l.sio != nil || !l.c.Pollable() {
+	l := v.link
+	p := l.poller()
+	if v.ctx.Err() != nil || p == nil {
 		return v.step(ch.exp, sched{})
 	}
 	l.own()

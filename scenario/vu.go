@@ -539,10 +539,8 @@ func (l *link) readUntil(end time.Time) int {
 	// a goroutine wake-up per message. A wait for one reply (expect, ping)
 	// ends with its first message: a hand-off through a loop adds a
 	// goroutine switch to save one read, which measured slower with 50
-	// echoing VUs (BENCHMARKS.md, session 7). Not Socket.IO: its handler
-	// answers the server's pings with a data write, which a loop must not
-	// wait on.
-	if p := l.s.r.poll; p != nil && l.waitKind == waitNone && l.sio == nil && l.c.Pollable() {
+	// echoing VUs (BENCHMARKS.md, session 7).
+	if p := l.poller(); p != nil && l.waitKind == waitNone {
 		return l.waitUntil(p, l.onMsg, end)
 	}
 	if l.expired || l.deadline.IsZero() || l.deadline.After(end) {
@@ -564,6 +562,17 @@ func (l *link) readUntil(end time.Time) int {
 		}
 		l.setDeadline(end) // an earlier wait's deadline fired
 	}
+}
+
+// poller returns the run's event loops when they may read this
+// connection, nil otherwise: --event-loops -1, a TLS or wrapped
+// connection, or Socket.IO (its handler answers the server's pings with a
+// data write, which a loop must not wait on).
+func (l *link) poller() *dialer.Poller {
+	if p := l.s.r.poll; p != nil && l.sio == nil && l.c.Pollable() {
+		return p
+	}
+	return nil
 }
 
 // waitUntil is readUntil through the run's event loops (dialer.Poller):
