@@ -38,6 +38,19 @@
 #            source addresses as the C client. Figures:
 #            client CPU per delivery (process CPU / deliveries, start-up and
 #            joins included) and delivery-latency p99.
+#   client-fanout: the load generator alone in a fan-out room: both
+#            readers against the same server, fanout-server.c in its
+#            WebSocket mode (it upgrades each connection, then writes every
+#            PERIOD ms one 100-byte text frame stamped with its send time to
+#            every connection): the C reader (fanout-client.c … ws) and
+#            `wsbench run bench/fanout-c-members.yaml --vus CONNS`, 1,000
+#            members at 100 msg/s and 19,500 (two workers) at 5 msg/s.
+#            Figures: client CPU per delivery (over the deliveries only, from
+#            the server's first broadcast to 0.5 s after its last) and
+#            delivery-latency p99.
+#   client-fanout-tuned: the 1,000-member room of client-fanout with
+#            wsbench on one CPU and one event loop (GOMAXPROCS=1
+#            --event-loops 1), as the C reader is.
 #   upgrade: a one-thread epoll server that answers the upgrade (101 with
 #            Sec-WebSocket-Accept), echoes small frames and closes after a
 #            close frame (bench/ceiling/upgrade-server.c); both clients churn
@@ -60,7 +73,7 @@
 # wsbench runs and of the per-pair ratio wsbench / C, and at the end one
 # Markdown table of all of them.
 #
-# Usage: bench/ceiling.sh [echo] [client-echo] [client-echo-tuned] [go-floor] [fanout] [fanout-tuned] [upgrade]
+# Usage: bench/ceiling.sh [echo] [client-echo] [client-echo-tuned] [go-floor] [fanout] [fanout-tuned] [client-fanout] [client-fanout-tuned] [upgrade]
 #        (default: echo client-echo fanout)
 # Env:   PAIRS (default 3), WSBENCH (a prebuilt binary; default: go build),
 #        PORT (first port; default 19400), UPGRADE_CONC (default 64),
@@ -189,6 +202,73 @@ ws_fanout() { # CONNS COUNT PERIOD_MS SOURCES YAML WORKERS
 	awk -v c="$c" -v d="$d" -v p="$p" 'BEGIN { if (d > 0) printf "cpu_us/delivery %.2f\np99_ms %.2f\n", c * 1e6 / d, p / 1e6 }'
 }
 
+# client-fanout: the C fan-out server in its WebSocket mode, read by the
+# C reader (c_wsfanout) or by wsbench (ws_wsfanout). The client's CPU is
+# taken over the deliveries only (the server's "broadcasting" to its
+# "done"): connecting and upgrading 19,500 connections for 50 messages
+# each would otherwise weigh as much as reading them (the upgrade part
+# measures that). The client is sampled twice, so the sampling costs it
+# nothing measurable.
+treecpu() { # PID: its CPU seconds and its children's, waited for or not
+	{ awk '{print ($14+$15+$16+$17)/100}' /proc/$1/stat
+	  for k in $(pgrep -P $1); do awk '{print ($14+$15)/100}' /proc/$k/stat; done
+	} 2>/dev/null | awk '{s+=$1} END {printf "%.2f", s}'
+}
+# nap SECONDS: sleep without starting a process (the readers share the
+# machine with this loop).
+mkfifo "$tmp/nap"
+exec 9<>"$tmp/nap"
+nap() { read -rt "$1" -u 9 _ || true; }
+has_line() { # FILE LINE
+	local l
+	while read -r l; do [ "$l" = "$2" ] && return 0; done < "$1"
+	return 1
+}
+# window SERVER_LOG PID: the client's CPU seconds when the server starts
+# broadcasting (cpu0) and when it is done (cpu1, if the client still runs
+# then; a C reader exits after its last message). Two samples, no more.
+window() {
+	while kill -0 "$2" 2>/dev/null && ! has_line "$1" broadcasting; do nap 0.05; done
+	kill -0 "$2" 2>/dev/null && echo "cpu0 $(treecpu "$2")"
+	while kill -0 "$2" 2>/dev/null && ! has_line "$1" done; do nap 0.05; done
+	kill -0 "$2" 2>/dev/null && echo "cpu1 $(treecpu "$2")"
+	return 0
+}
+c_wsfanout() { # CONNS COUNT PERIOD_MS SOURCES WORKERS
+	newport
+	"$tmp/fanout-server" $port "$1" "$2" "$3" 1 ws > "$out.server" & local srv=$!
+	sleep 0.3
+	/usr/bin/time -f "client: CPU %U %S s" "$tmp/fanout-client" $port "$1" "$2" "$4" ws > "$out" 2>&1 & local cli=$!
+	window "$out.server" $cli > "$out.cpu"
+	wait $cli || true
+	wait $srv || true
+	# The reader's CPU from the first broadcast to its exit.
+	awk '/deliveries/ { for (i = 1; i < NF; i++) { if ($i == "client:") d = $(i+1); if ($i == "p99") p = $(i+1) } }
+	     /client: CPU/ { c = $3 + $4 } /^cpu0/ { c0 = $2 } /^cpu1/ { c1 = $2 }
+	     END { if (c1 != "") c = c1; if (d > 0 && c0 != "") printf "cpu_us/delivery %.2f\np99_ms %s\n", (c - c0) * 1e6 / d, p }' "$out" "$out.cpu"
+}
+ws_wsfanout() { # CONNS COUNT PERIOD_MS SOURCES WORKERS
+	newport
+	"$tmp/fanout-server" $port "$1" "$2" "$3" 1 ws > "$out.server" & local srv=$!
+	sleep 0.3
+	local src=()
+	[ "$4" -gt 1 ] && src=(--source "127.0.0.2-127.0.0.$((1 + $4))")
+	env ${WSENV:-} "$WSBENCH" run bench/fanout-c-members.yaml --vus "$1" --workers "$5" \
+		"${src[@]}" ${WSFLAGS:-} --target ws://127.0.0.1:$port --quiet --out "$out.json" > "$out" 2>&1 & local cli=$!
+	window "$out.server" $cli > "$out.cpu"
+	wait $cli || true
+	wait $srv || true
+	[ -s "$out.json" ] || return 0
+	local c0 c1 d p
+	c0=$(awk '/^cpu0/ { print $2 }' "$out.cpu")
+	c1=$(awk '/^cpu1/ { print $2 }' "$out.cpu")
+	d=$(jq '[.counters | to_entries[] | select(.key == "listener.delivery") | .value] | add // 0' "$out.json")
+	p=$(jq '[.latencies[] | select(.name == "delivery") | .p99_ns] | max // 0' "$out.json")
+	awk -v a="$c0" -v b="$c1" -v d="$d" -v p="$p" 'BEGIN { if (d > 0 && a != "" && b != "") printf "cpu_us/delivery %.2f\n", (b - a) * 1e6 / d; if (d > 0) printf "p99_ms %.2f\n", p / 1e6 }'
+}
+c_wsfanouttuned() { c_wsfanout "$@"; }
+ws_wsfanouttuned() { WSENV=GOMAXPROCS=1 WSFLAGS="--event-loops 1" ws_wsfanout "$@"; }
+
 # upgrade: the C server's log ("UNIX_SECONDS UPGRADES") over seconds 4-14
 # after the client started.
 upgrade_rate() { # SERVER_LOG START
@@ -293,12 +373,19 @@ for part in "${parts[@]}"; do
 		pair "fan-out, 1,000 members at 100 msg/s" fanout 1000 1500 10 1 bench/fanout-1000.yaml 1
 		pair "fan-out, 19,500 members at 5 msg/s" fanout 19500 50 200 16 bench/fanout-19500.yaml 2
 		;;
+	client-fanout)
+		pair "fan-out against the C WebSocket server, 1,000 members at 100 msg/s" wsfanout 1000 1500 10 1 1
+		pair "fan-out against the C WebSocket server, 19,500 members at 5 msg/s" wsfanout 19500 50 200 16 2
+		;;
+	client-fanout-tuned)
+		pair "fan-out against the C WebSocket server, 1,000 members at 100 msg/s, wsbench GOMAXPROCS=1 --event-loops 1" wsfanouttuned 1000 1500 10 1 1
+		;;
 	upgrade)
 		pair "upgrade churn, 16 s" upgrade
 		pair "upgrade ramp to 19,000 held" ramp
 		;;
 	*)
-		echo "unknown part $part (want echo, client-echo, client-echo-tuned, go-floor, fanout, fanout-tuned or upgrade)" >&2
+		echo "unknown part $part (want echo, client-echo, client-echo-tuned, go-floor, fanout, fanout-tuned, client-fanout, client-fanout-tuned or upgrade)" >&2
 		exit 2
 		;;
 	esac

@@ -5,8 +5,14 @@
  * with epoll and records now - the send time in each, until it has
  * CONNS × COUNT of them; then prints delivery-latency percentiles.
  *
- * usage: fanout-client PORT CONNS COUNT SOURCES
+ * With a fifth argument "ws" it upgrades each connection first (the 101
+ * and its Sec-WebSocket-Accept checked) and reads fanout-server's ws-mode
+ * messages: 100-byte text frames whose JSON "ts" is the CLOCK_REALTIME send
+ * time.
+ *
+ * usage: fanout-client PORT CONNS COUNT SOURCES [ws]
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -17,10 +23,45 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ws-handshake.h"
+
 static long nowns(void) {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+static long realns(void) {
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+/* upgrade sends the upgrade request on s and checks the 101; 0 on success. */
+static int upgrade(int s, const char *port, int i) {
+	char key[25], req[256], acc[29], buf[1024];
+	unsigned char raw[16];
+	for (int j = 0; j < 16; j++)
+		raw[j] = (unsigned char)(i * 31 + j * 7);
+	ws_b64(raw, 16, key);
+	int m = snprintf(req, sizeof req,
+	                 "GET /chat HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUpgrade: websocket\r\n"
+	                 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
+	                 port, key);
+	if (write(s, req, m) != m)
+		return -1;
+	int len = 0;
+	char *end = NULL;
+	while (!end) {
+		int r = read(s, buf + len, sizeof buf - 1 - len);
+		if (r <= 0)
+			return -1;
+		len += r;
+		buf[len] = 0;
+		end = strstr(buf, "\r\n\r\n");
+	}
+	ws_accept(key, strlen(key), acc);
+	return strncmp(buf, "HTTP/1.1 101", 12) || !strcasestr(buf, acc) || end + 4 != buf + len ? -1 : 0;
 }
 
 static int cmp(const void *a, const void *b) {
@@ -29,10 +70,11 @@ static int cmp(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-	if (argc != 5) {
-		fprintf(stderr, "usage: %s PORT CONNS COUNT SOURCES\n", argv[0]);
+	if (argc != 5 && !(argc == 6 && !strcmp(argv[5], "ws"))) {
+		fprintf(stderr, "usage: %s PORT CONNS COUNT SOURCES [ws]\n", argv[0]);
 		return 2;
 	}
+	int ws = argc == 6;
 	int n = atoi(argv[2]), count = atoi(argv[3]), nsrc = atoi(argv[4]);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1])),
 	                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -42,6 +84,10 @@ int main(int argc, char **argv) {
 		struct sockaddr_in b = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + i % nsrc)};
 		if (bind(s, (void *)&b, sizeof b) || connect(s, (void *)&a, sizeof a)) {
 			perror("connect");
+			return 1;
+		}
+		if (ws && upgrade(s, argv[1], i)) {
+			fprintf(stderr, "upgrade of connection %d failed\n", i);
 			return 1;
 		}
 		struct epoll_event e = {.events = EPOLLIN, .data.fd = s};
@@ -69,6 +115,17 @@ int main(int argc, char **argv) {
 				off += r;
 			}
 			long t0;
+			if (ws) {
+				/* a 100-byte frame: 2 bytes of header, then the JSON */
+				char *ts = memmem(buf + 2, 98, "\"ts\":", 5);
+				if (!ts) {
+					fprintf(stderr, "a message without ts\n");
+					return 1;
+				}
+				t0 = strtol(ts + 5, NULL, 10);
+				d[got++] = realns() - t0;
+				continue;
+			}
 			memcpy(&t0, buf, sizeof t0);
 			d[got++] = nowns() - t0;
 		}

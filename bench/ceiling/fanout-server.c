@@ -8,7 +8,20 @@
  * (only when built with -DHAVE_URING -luring). COUNT messages, then it
  * prints the mean time one broadcast took to issue and exits.
  *
- * usage: fanout-server PORT CONNS COUNT PERIOD_MS THREADS
+ * With a sixth argument "ws" it is a WebSocket server: it answers each
+ * connection's upgrade request (one at a time, as they are accepted), and
+ * the message is one 100-byte text frame (2 bytes of header) whose JSON
+ * holds the CLOCK_REALTIME send time, as `wsbench run` and a chat server's
+ * "said" events stamp it: {"op":"said","room":"hall","from":"c","seq":N,
+ * "ts":NANOSECONDS,"text":"xx…"}. A wsbench room member reads it as it
+ * reads `wsbench serve`'s (bench/fanout-c-members.yaml); fanout-client in
+ * its ws mode is its C reader. It prints "broadcasting" when it starts and
+ * "done" 0.5 s after the last broadcast, so that a harness can take the
+ * readers' CPU time over the deliveries alone. Then it answers each
+ * reader's close frame with its own and exits when all have closed (or
+ * after 60 s).
+ *
+ * usage: fanout-server PORT CONNS COUNT PERIOD_MS THREADS [ws]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -18,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,16 +39,99 @@
 #include <liburing.h>
 #endif
 
+#include "ws-handshake.h"
+
 enum { SIZE = 100 };
 
 static int *fds, nconns, nthreads;
 static char msg[SIZE];
 static pthread_barrier_t start, done;
 
+static int wsmode;
+
 static long nowns(void) {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+static long realns(void) {
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+/* upgrade reads fd's upgrade request and answers 101; 0 on success. */
+static int upgrade(int fd) {
+	char buf[4096], acc[29], resp[160];
+	int len = 0;
+	char *end = NULL;
+	while (!end) {
+		ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+		if (r <= 0)
+			return -1;
+		len += r;
+		buf[len] = 0;
+		end = strstr(buf, "\r\n\r\n");
+	}
+	char *key = strcasestr(buf, "\r\nSec-WebSocket-Key:");
+	if (!key || key > end)
+		return -1;
+	key += 20;
+	while (*key == ' ')
+		key++;
+	char *ke = key;
+	while (*ke && *ke != '\r' && *ke != ' ')
+		ke++;
+	ws_accept(key, ke - key, acc);
+	int m = snprintf(resp, sizeof resp,
+	                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	                 "Sec-WebSocket-Accept: %s\r\n\r\n",
+	                 acc);
+	return write(fd, resp, m) == m ? 0 : -1;
+}
+
+/* answer_closes answers every connection's close frame (a frame with
+ * opcode 8, read whole or not) with a close frame and closes it; it returns
+ * when all are closed, or after 60 s. */
+static void answer_closes(void) {
+	int ep = epoll_create1(0), open = nconns;
+	for (int i = 0; i < nconns; i++) {
+		struct epoll_event e = {.events = EPOLLIN, .data.u32 = i};
+		epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &e);
+	}
+	long end = nowns() + 60000000000L;
+	struct epoll_event evs[256];
+	char buf[256];
+	while (open > 0 && nowns() < end) {
+		int n = epoll_wait(ep, evs, 256, 1000);
+		for (int k = 0; k < n; k++) {
+			int i = evs[k].data.u32;
+			ssize_t r = read(fds[i], buf, sizeof buf);
+			if (r > 0 && (buf[0] & 0x0f) == 8 && write(fds[i], "\x88\x02\x03\xe8", 4) != 4)
+				r = 0;
+			if (r <= 0 || (buf[0] & 0x0f) == 8) {
+				epoll_ctl(ep, EPOLL_CTL_DEL, fds[i], NULL);
+				close(fds[i]);
+				open--;
+			}
+		}
+	}
+}
+
+/* stamp writes message m's send time into msg: raw, the CLOCK_MONOTONIC
+ * nanoseconds in its first 8 bytes; ws, the whole text frame. */
+static void stamp(int m, long t0) {
+	if (!wsmode) {
+		memcpy(msg, &t0, sizeof t0);
+		return;
+	}
+	msg[0] = (char)0x81;
+	msg[1] = SIZE - 2;
+	int n = snprintf(msg + 2, SIZE - 2, "{\"op\":\"said\",\"room\":\"hall\",\"from\":\"c\",\"seq\":%d,\"ts\":%ld,\"text\":\"", m,
+	                 realns());
+	memset(msg + 2 + n, 'x', SIZE - 2 - n - 2);
+	memcpy(msg + SIZE - 2, "\"}", 2);
 }
 
 static void write_share(long id) {
@@ -78,10 +175,11 @@ static void uring_broadcast(void) {
 #endif
 
 int main(int argc, char **argv) {
-	if (argc != 6) {
-		fprintf(stderr, "usage: %s PORT CONNS COUNT PERIOD_MS THREADS\n", argv[0]);
+	if (argc != 6 && !(argc == 7 && !strcmp(argv[6], "ws"))) {
+		fprintf(stderr, "usage: %s PORT CONNS COUNT PERIOD_MS THREADS [ws]\n", argv[0]);
 		return 2;
 	}
+	wsmode = argc == 7;
 	nconns = atoi(argv[2]);
 	int count = atoi(argv[3]), one = 1;
 	long period = atol(argv[4]) * 1000000L;
@@ -114,6 +212,15 @@ int main(int argc, char **argv) {
 			return 1;
 		}
 		setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		if (wsmode && upgrade(fds[i])) {
+			fprintf(stderr, "upgrade of connection %d failed\n", i);
+			return 1;
+		}
+	}
+	if (wsmode) {
+		sleep(1); /* the last readers finish their own set-up */
+		printf("broadcasting\n");
+		fflush(stdout);
 	}
 	memset(msg, 'x', SIZE);
 	pthread_barrier_init(&start, NULL, nthreads);
@@ -130,7 +237,7 @@ int main(int argc, char **argv) {
 			nanosleep(&s, NULL);
 		}
 		long t0 = nowns();
-		memcpy(msg, &t0, sizeof t0);
+		stamp(m, t0);
 #ifdef HAVE_URING
 		if (uring) {
 			uring_broadcast();
@@ -150,5 +257,12 @@ int main(int argc, char **argv) {
 	}
 	printf("server: %d broadcasts to %d, mean %.1f ms to issue one (%.2f us per recipient)\n", count, nconns,
 	       busy / 1e6 / count, busy / 1e3 / count / nconns);
+	fflush(stdout);
+	if (wsmode) {
+		usleep(500000); /* the readers read the last message */
+		printf("done\n");
+		fflush(stdout);
+		answer_closes();
+	}
 	return 0;
 }
