@@ -51,6 +51,17 @@
 #   client-fanout-tuned: the 1,000-member room of client-fanout with
 #            wsbench on one CPU and one event loop (GOMAXPROCS=1
 #            --event-loops 1), as the C reader is.
+#   serve-fanout: the server alone in the 1,000-member room: the C pair of
+#            the fanout part (raw, the server stamps each message as it
+#            starts the broadcast) beside `wsbench serve` read by C readers
+#            (bench/ceiling/chat-reader.c: 990 members that nick, join and
+#            read the room) while wsbench's ten speakers talk
+#            (bench/fanout-1000-speakers.yaml). Figures: delivery p99 from
+#            the server's own stamp (serve's srv_ts, the C server's stamp:
+#            the same moment), serve's p99 from the speakers' stamp too, and
+#            server CPU per delivery.
+#   serve-fanout-tuned: the same with serve on one CPU and one loop
+#            (GOMAXPROCS=1 --loops 1).
 #   upgrade: a one-thread epoll server that answers the upgrade (101 with
 #            Sec-WebSocket-Accept), echoes small frames and closes after a
 #            close frame (bench/ceiling/upgrade-server.c); both clients churn
@@ -73,7 +84,7 @@
 # wsbench runs and of the per-pair ratio wsbench / C, and at the end one
 # Markdown table of all of them.
 #
-# Usage: bench/ceiling.sh [echo] [client-echo] [client-echo-tuned] [go-floor] [fanout] [fanout-tuned] [client-fanout] [client-fanout-tuned] [upgrade]
+# Usage: bench/ceiling.sh [echo] [client-echo] [client-echo-tuned] [go-floor] [fanout] [fanout-tuned] [client-fanout] [client-fanout-tuned] [serve-fanout] [serve-fanout-tuned] [upgrade]
 #        (default: echo client-echo fanout)
 # Env:   PAIRS (default 3), WSBENCH (a prebuilt binary; default: go build),
 #        PORT (first port; default 19400), UPGRADE_CONC (default 64),
@@ -92,7 +103,7 @@ mkdir -p "$log"
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
 cc=${CC:-gcc}
-for p in echo-server echo-client ws-echo-client fanout-client upgrade-server upgrade-client; do
+for p in echo-server echo-client ws-echo-client fanout-client chat-reader upgrade-server upgrade-client; do
 	$cc -O2 -Wall -o "$tmp/$p" "bench/ceiling/$p.c"
 done
 $cc -O2 -Wall -pthread -o "$tmp/fanout-server" bench/ceiling/fanout-server.c
@@ -269,6 +280,37 @@ ws_wsfanout() { # CONNS COUNT PERIOD_MS SOURCES WORKERS
 c_wsfanouttuned() { c_wsfanout "$@"; }
 ws_wsfanouttuned() { WSENV=GOMAXPROCS=1 WSFLAGS="--event-loops 1" ws_wsfanout "$@"; }
 
+# serve-fanout: the C pair (c_servefanout) or serve with C readers and
+# wsbench speakers (ws_servefanout), 1,000 members at 100 msg/s.
+c_servefanout() {
+	newport
+	/usr/bin/time -f "server: CPU %U %S s" "$tmp/fanout-server" $port 1000 1500 10 1 > "$out.server" 2>&1 & local srv=$!
+	sleep 0.3
+	"$tmp/fanout-client" $port 1000 1500 1 > "$out" 2>&1 || true
+	wait $srv || true
+	awk '/deliveries/ { for (i = 1; i < NF; i++) if ($i == "p99") p = $(i+1) }
+	     /server: CPU/ { c = $3 + $4 }
+	     END { if (p != "") printf "p99_ms %s\nserver_cpu_us/delivery %.2f\n", p, c * 1e6 / 1500000 }' "$out" "$out.server"
+}
+ws_servefanout() {
+	newport
+	env ${SERVE_ENV:-} "$WSBENCH" serve --addr 127.0.0.1:$port --log-level warn ${SERVE_FLAGS:-} > "$out.serve" 2>&1 & local srv=$!
+	for _ in $(seq 50); do curl -sf http://127.0.0.1:$port/healthz > /dev/null 2>&1 && break; sleep 0.1; done
+	"$tmp/chat-reader" $port 990 1485000 1 > "$out" 2>&1 & local rd=$!
+	sleep 1.5 # the readers are in the room before the speakers come
+	"$WSBENCH" run bench/fanout-1000-speakers.yaml --target ws://127.0.0.1:$port --quiet --out "$out.json" > "$out.run" 2>&1 || true
+	wait $rd || true
+	local d c
+	d=$(curl -sf http://127.0.0.1:$port/metrics | awk '/^wsbench_deliveries_total / { print $2 }')
+	c=$(cpu $srv)
+	kill $srv; wait $srv 2>/dev/null || true
+	awk -v d="$d" -v c="$c" '/^client:/ { for (i = 1; i < NF; i++) if ($i == "p99") p = $(i+1) }
+	     /^from srv_ts:/ { for (i = 1; i < NF; i++) if ($i == "p99") s = $(i+1) }
+	     END { if (s != "") printf "p99_ms %s\np99_from_speaker_ms %s\n", s, p; if (d > 0) printf "server_cpu_us/delivery %.2f\n", c * 1e6 / d }' "$out"
+}
+c_servefanouttuned() { c_servefanout; }
+ws_servefanouttuned() { SERVE_ENV=GOMAXPROCS=1 SERVE_FLAGS="--loops 1" ws_servefanout; }
+
 # upgrade: the C server's log ("UNIX_SECONDS UPGRADES") over seconds 4-14
 # after the client started.
 upgrade_rate() { # SERVER_LOG START
@@ -380,12 +422,18 @@ for part in "${parts[@]}"; do
 	client-fanout-tuned)
 		pair "fan-out against the C WebSocket server, 1,000 members at 100 msg/s, wsbench GOMAXPROCS=1 --event-loops 1" wsfanouttuned 1000 1500 10 1 1
 		;;
+	serve-fanout)
+		pair "fan-out, 1,000 members at 100 msg/s, the server alone (C readers)" servefanout
+		;;
+	serve-fanout-tuned)
+		pair "fan-out, 1,000 members at 100 msg/s, the server alone (C readers), serve GOMAXPROCS=1 --loops 1" servefanouttuned
+		;;
 	upgrade)
 		pair "upgrade churn, 16 s" upgrade
 		pair "upgrade ramp to 19,000 held" ramp
 		;;
 	*)
-		echo "unknown part $part (want echo, client-echo, client-echo-tuned, go-floor, fanout, fanout-tuned, client-fanout, client-fanout-tuned or upgrade)" >&2
+		echo "unknown part $part (want echo, client-echo, client-echo-tuned, go-floor, fanout, fanout-tuned, client-fanout, client-fanout-tuned, serve-fanout, serve-fanout-tuned or upgrade)" >&2
 		exit 2
 		;;
 	esac
