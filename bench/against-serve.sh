@@ -16,7 +16,8 @@ if [ -n "${WSBENCH:-}" ]; then cp "$WSBENCH" "$tmp/wsbench"; else go build -o "$
 # SERVE_CPUS / RUN_CPUS (e.g. 0 and 1) pin each side to its own cores with
 # taskset, so neither preempts the other.
 pin() { if [ -n "$1" ]; then echo taskset -c "$1"; fi; }
-$(pin "${SERVE_CPUS:-}") "$tmp/wsbench" serve --addr 127.0.0.1:$port --log-level warn ${SERVE_FLAGS:-} &
+# SERVE_ENV (e.g. GOMAXPROCS=1): environment of the server only.
+$(pin "${SERVE_CPUS:-}") env ${SERVE_ENV:-} "$tmp/wsbench" serve --addr 127.0.0.1:$port --log-level warn ${SERVE_FLAGS:-} &
 srv=$!
 for _ in $(seq 50); do curl -sf http://127.0.0.1:$port/healthz >/dev/null 2>&1 && break; sleep 0.1; done
 

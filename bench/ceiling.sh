@@ -51,6 +51,12 @@
 #   client-fanout-tuned: the 1,000-member room of client-fanout with
 #            wsbench on one CPU and one event loop (GOMAXPROCS=1
 #            --event-loops 1), as the C reader is.
+#   fanout-even: the 1,000-member room of the fanout part with its 100
+#            messages/s evenly spaced, as the C server sends them
+#            (bench/fanout-1000-even.yaml: one speaker every 10 ms), with
+#            the defaults and with both wsbench processes on one CPU and
+#            one loop (serve GOMAXPROCS=1 --loops 1, run GOMAXPROCS=1
+#            --event-loops 1).
 #   serve-fanout: the server alone in the 1,000-member room: the C pair of
 #            the fanout part (raw, the server stamps each message as it
 #            starts the broadcast) beside `wsbench serve` read by C readers
@@ -84,7 +90,7 @@
 # wsbench runs and of the per-pair ratio wsbench / C, and at the end one
 # Markdown table of all of them.
 #
-# Usage: bench/ceiling.sh [echo] [client-echo] [client-echo-tuned] [go-floor] [fanout] [fanout-tuned] [client-fanout] [client-fanout-tuned] [serve-fanout] [serve-fanout-tuned] [upgrade]
+# Usage: bench/ceiling.sh [echo] [client-echo] [client-echo-tuned] [go-floor] [fanout] [fanout-tuned] [fanout-even] [client-fanout] [client-fanout-tuned] [serve-fanout] [serve-fanout-tuned] [upgrade]
 #        (default: echo client-echo fanout)
 # Env:   PAIRS (default 3), WSBENCH (a prebuilt binary; default: go build),
 #        PORT (first port; default 19400), UPGRADE_CONC (default 64),
@@ -309,6 +315,10 @@ ws_servefanout() {
 	     END { if (s != "") printf "p99_ms %s\np99_from_speaker_ms %s\n", s, p; if (d > 0) printf "server_cpu_us/delivery %.2f\n", c * 1e6 / d }' "$out"
 }
 c_servefanouttuned() { c_servefanout; }
+c_fanouteven() { c_fanout "$@"; }
+ws_fanouteven() { ws_fanout "$@"; }
+c_fanouteventuned() { c_fanout "$@"; }
+ws_fanouteventuned() { SERVE_ENV=GOMAXPROCS=1 SERVE_FLAGS="--loops 1" RUN_ENV=GOMAXPROCS=1 WSFLAGS="--event-loops 1" ws_fanout "$@"; }
 ws_servefanouttuned() { SERVE_ENV=GOMAXPROCS=1 SERVE_FLAGS="--loops 1" ws_servefanout; }
 
 # upgrade: the C server's log ("UNIX_SECONDS UPGRADES") over seconds 4-14
@@ -422,6 +432,10 @@ for part in "${parts[@]}"; do
 	client-fanout-tuned)
 		pair "fan-out against the C WebSocket server, 1,000 members at 100 msg/s, wsbench GOMAXPROCS=1 --event-loops 1" wsfanouttuned 1000 1500 10 1 1
 		;;
+	fanout-even)
+		pair "fan-out, 1,000 members at 100 msg/s evenly spaced" fanouteven 1000 1500 10 1 bench/fanout-1000-even.yaml 1
+		pair "fan-out, 1,000 members at 100 msg/s evenly spaced, both wsbench processes on one CPU and one loop" fanouteventuned 1000 1500 10 1 bench/fanout-1000-even.yaml 1
+		;;
 	serve-fanout)
 		pair "fan-out, 1,000 members at 100 msg/s, the server alone (C readers)" servefanout
 		;;
@@ -433,7 +447,7 @@ for part in "${parts[@]}"; do
 		pair "upgrade ramp to 19,000 held" ramp
 		;;
 	*)
-		echo "unknown part $part (want echo, client-echo, client-echo-tuned, go-floor, fanout, fanout-tuned, client-fanout, client-fanout-tuned, serve-fanout, serve-fanout-tuned or upgrade)" >&2
+		echo "unknown part $part (want echo, client-echo, client-echo-tuned, go-floor, fanout, fanout-tuned, fanout-even, client-fanout, client-fanout-tuned, serve-fanout, serve-fanout-tuned or upgrade)" >&2
 		exit 2
 		;;
 	esac
