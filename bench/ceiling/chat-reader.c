@@ -63,29 +63,7 @@ static int send_text(int s, const char *p) {
 }
 
 static int upgrade(int s, const char *port, int i) {
-	char key[25], req[256], acc[29], buf[1024];
-	unsigned char raw[16];
-	for (int j = 0; j < 16; j++)
-		raw[j] = (unsigned char)(i * 31 + j * 7);
-	ws_b64(raw, 16, key);
-	int m = snprintf(req, sizeof req,
-	                 "GET /chat HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUpgrade: websocket\r\n"
-	                 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
-	                 port, key);
-	if (write(s, req, m) != m)
-		return -1;
-	int len = 0;
-	char *end = NULL;
-	while (!end) {
-		int r = read(s, buf + len, sizeof buf - 1 - len);
-		if (r <= 0)
-			return -1;
-		len += r;
-		buf[len] = 0;
-		end = strstr(buf, "\r\n\r\n");
-	}
-	ws_accept(key, strlen(key), acc);
-	if (strncmp(buf, "HTTP/1.1 101", 12) || !strcasestr(buf, acc) || end + 4 != buf + len)
+	if (ws_client_upgrade(s, port, i))
 		return -1;
 	char nick[64];
 	snprintf(nick, sizeof nick, "{\"op\":\"nick\",\"name\":\"c-%d\"}", i);

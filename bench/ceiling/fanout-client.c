@@ -37,33 +37,6 @@ static long realns(void) {
 	return t.tv_sec * 1000000000L + t.tv_nsec;
 }
 
-/* upgrade sends the upgrade request on s and checks the 101; 0 on success. */
-static int upgrade(int s, const char *port, int i) {
-	char key[25], req[256], acc[29], buf[1024];
-	unsigned char raw[16];
-	for (int j = 0; j < 16; j++)
-		raw[j] = (unsigned char)(i * 31 + j * 7);
-	ws_b64(raw, 16, key);
-	int m = snprintf(req, sizeof req,
-	                 "GET /chat HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUpgrade: websocket\r\n"
-	                 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
-	                 port, key);
-	if (write(s, req, m) != m)
-		return -1;
-	int len = 0;
-	char *end = NULL;
-	while (!end) {
-		int r = read(s, buf + len, sizeof buf - 1 - len);
-		if (r <= 0)
-			return -1;
-		len += r;
-		buf[len] = 0;
-		end = strstr(buf, "\r\n\r\n");
-	}
-	ws_accept(key, strlen(key), acc);
-	return strncmp(buf, "HTTP/1.1 101", 12) || !strcasestr(buf, acc) || end + 4 != buf + len ? -1 : 0;
-}
-
 static int cmp(const void *a, const void *b) {
 	long x = *(const long *)a, y = *(const long *)b;
 	return (x > y) - (x < y);
@@ -86,7 +59,7 @@ int main(int argc, char **argv) {
 			perror("connect");
 			return 1;
 		}
-		if (ws && upgrade(s, argv[1], i)) {
+		if (ws && ws_client_upgrade(s, argv[1], i)) {
 			fprintf(stderr, "upgrade of connection %d failed\n", i);
 			return 1;
 		}

@@ -61,36 +61,6 @@ static long realns(void) {
 	return t.tv_sec * 1000000000L + t.tv_nsec;
 }
 
-/* upgrade reads fd's upgrade request and answers 101; 0 on success. */
-static int upgrade(int fd) {
-	char buf[4096], acc[29], resp[160];
-	int len = 0;
-	char *end = NULL;
-	while (!end) {
-		ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
-		if (r <= 0)
-			return -1;
-		len += r;
-		buf[len] = 0;
-		end = strstr(buf, "\r\n\r\n");
-	}
-	char *key = strcasestr(buf, "\r\nSec-WebSocket-Key:");
-	if (!key || key > end)
-		return -1;
-	key += 20;
-	while (*key == ' ')
-		key++;
-	char *ke = key;
-	while (*ke && *ke != '\r' && *ke != ' ')
-		ke++;
-	ws_accept(key, ke - key, acc);
-	int m = snprintf(resp, sizeof resp,
-	                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-	                 "Sec-WebSocket-Accept: %s\r\n\r\n",
-	                 acc);
-	return write(fd, resp, m) == m ? 0 : -1;
-}
-
 /* answer_closes answers every connection's close frame (a frame with
  * opcode 8, read whole or not) with a close frame and closes it; it returns
  * when all are closed, or after 60 s. */
@@ -212,7 +182,7 @@ int main(int argc, char **argv) {
 			return 1;
 		}
 		setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		if (wsmode && upgrade(fds[i])) {
+		if (wsmode && ws_server_upgrade(fds[i])) {
 			fprintf(stderr, "upgrade of connection %d failed\n", i);
 			return 1;
 		}

@@ -1,9 +1,13 @@
 /*
- * ws-handshake.h: what the upgrade ceiling programs share: SHA-1 and base64
- * for Sec-WebSocket-Accept (RFC 6455 section 4.2.2), nothing else.
+ * ws-handshake.h: what the ceiling programs share: SHA-1 and base64 for
+ * Sec-WebSocket-Accept (RFC 6455 section 4.2.2), and the two sides of a
+ * blocking upgrade (one request and its 101, nothing more). The including
+ * program defines _GNU_SOURCE first (strcasestr).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static void sha1(const unsigned char *msg, size_t len, unsigned char out[20]) {
 	uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
@@ -75,4 +79,64 @@ static void ws_accept(const char *key, size_t klen, char out[29]) {
 	memcpy(buf + klen, guid, sizeof guid - 1);
 	sha1(buf, klen + sizeof guid - 1, d);
 	ws_b64(d, 20, out);
+}
+
+/* ws_client_upgrade sends an upgrade request for /chat on the connected
+ * socket s (its key derived from seed) and checks the 101 and its accept
+ * key; the 101 must come alone. 0 on success. */
+static inline int ws_client_upgrade(int s, const char *port, int seed) {
+	char key[25], req[256], acc[29], buf[1024];
+	unsigned char raw[16];
+	for (int j = 0; j < 16; j++)
+		raw[j] = (unsigned char)(seed * 31 + j * 7);
+	ws_b64(raw, 16, key);
+	int m = snprintf(req, sizeof req,
+	                 "GET /chat HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUpgrade: websocket\r\n"
+	                 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
+	                 port, key);
+	if (write(s, req, m) != m)
+		return -1;
+	int len = 0;
+	char *end = NULL;
+	while (!end) {
+		int r = read(s, buf + len, sizeof buf - 1 - len);
+		if (r <= 0)
+			return -1;
+		len += r;
+		buf[len] = 0;
+		end = strstr(buf, "\r\n\r\n");
+	}
+	ws_accept(key, strlen(key), acc);
+	return strncmp(buf, "HTTP/1.1 101", 12) || !strcasestr(buf, acc) || end + 4 != buf + len ? -1 : 0;
+}
+
+/* ws_server_upgrade reads an upgrade request on fd (blocking) and answers
+ * 101 with its accept key; nothing is checked but the key. 0 on success. */
+static inline int ws_server_upgrade(int fd) {
+	char buf[4096], acc[29], resp[160];
+	int len = 0;
+	char *end = NULL;
+	while (!end) {
+		ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
+		if (r <= 0)
+			return -1;
+		len += r;
+		buf[len] = 0;
+		end = strstr(buf, "\r\n\r\n");
+	}
+	char *key = strcasestr(buf, "\r\nSec-WebSocket-Key:");
+	if (!key || key > end)
+		return -1;
+	key += 20;
+	while (*key == ' ')
+		key++;
+	char *ke = key;
+	while (*ke && *ke != '\r' && *ke != ' ')
+		ke++;
+	ws_accept(key, ke - key, acc);
+	int m = snprintf(resp, sizeof resp,
+	                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	                 "Sec-WebSocket-Accept: %s\r\n\r\n",
+	                 acc);
+	return write(fd, resp, m) == m ? 0 : -1;
 }
