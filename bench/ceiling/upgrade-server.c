@@ -104,24 +104,9 @@ int main(int argc, char **argv) {
 						drop(ep, fd);
 					continue;
 				}
-				char *key = strcasestr(k->buf, "\r\nSec-WebSocket-Key:");
-				if (!key || key > end) {
-					drop(ep, fd);
-					continue;
-				}
-				key += 20;
-				while (*key == ' ')
-					key++;
-				char *ke = key;
-				while (*ke && *ke != '\r' && *ke != ' ')
-					ke++;
-				char acc[29], resp[160];
-				ws_accept(key, ke - key, acc);
-				int m = snprintf(resp, sizeof resp,
-				                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-				                 "Sec-WebSocket-Accept: %s\r\n\r\n",
-				                 acc);
-				if (write(fd, resp, m) != m) {
+				char resp[160];
+				int m = ws_answer(k->buf, end, resp);
+				if (m < 0 || write(fd, resp, m) != m) {
 					drop(ep, fd);
 					continue;
 				}

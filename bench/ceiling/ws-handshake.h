@@ -110,10 +110,31 @@ static inline int ws_client_upgrade(int s, const char *port, int seed) {
 	return strncmp(buf, "HTTP/1.1 101", 12) || !strcasestr(buf, acc) || end + 4 != buf + len ? -1 : 0;
 }
 
+/* ws_answer writes into resp (160 bytes) the 101 answering the upgrade
+ * request req, whose header block ends at end, and returns its length; -1
+ * when the request has no Sec-WebSocket-Key. Nothing else is checked. */
+static inline int ws_answer(const char *req, const char *end, char resp[160]) {
+	const char *key = strcasestr(req, "\r\nSec-WebSocket-Key:");
+	if (!key || key > end)
+		return -1;
+	key += 20;
+	while (*key == ' ')
+		key++;
+	const char *ke = key;
+	while (*ke && *ke != '\r' && *ke != ' ')
+		ke++;
+	char acc[29];
+	ws_accept(key, ke - key, acc);
+	return snprintf(resp, 160,
+	                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	                "Sec-WebSocket-Accept: %s\r\n\r\n",
+	                acc);
+}
+
 /* ws_server_upgrade reads an upgrade request on fd (blocking) and answers
- * 101 with its accept key; nothing is checked but the key. 0 on success. */
+ * it (ws_answer). 0 on success. */
 static inline int ws_server_upgrade(int fd) {
-	char buf[4096], acc[29], resp[160];
+	char buf[4096], resp[160];
 	int len = 0;
 	char *end = NULL;
 	while (!end) {
@@ -124,19 +145,6 @@ static inline int ws_server_upgrade(int fd) {
 		buf[len] = 0;
 		end = strstr(buf, "\r\n\r\n");
 	}
-	char *key = strcasestr(buf, "\r\nSec-WebSocket-Key:");
-	if (!key || key > end)
-		return -1;
-	key += 20;
-	while (*key == ' ')
-		key++;
-	char *ke = key;
-	while (*ke && *ke != '\r' && *ke != ' ')
-		ke++;
-	ws_accept(key, ke - key, acc);
-	int m = snprintf(resp, sizeof resp,
-	                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-	                 "Sec-WebSocket-Accept: %s\r\n\r\n",
-	                 acc);
-	return write(fd, resp, m) == m ? 0 : -1;
+	int m = ws_answer(buf, end, resp);
+	return m > 0 && write(fd, resp, m) == m ? 0 : -1;
 }
