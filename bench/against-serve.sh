@@ -26,36 +26,54 @@ hwm() { awk '/^VmHWM/ {print $2}' /proc/$1/status; }
 # RUN_ENV (e.g. GOMAXPROCS=1): environment of the client only.
 $(pin "${RUN_CPUS:-}") env ${RUN_ENV:-} "$tmp/wsbench" run "$scenario" --target ws://127.0.0.1:$port --quiet --out "$tmp/results.json" "$@" > "$tmp/summary.txt" &
 cli=$!
-# Sample the client while it runs (its /proc entry vanishes at exit).
-# The parent's cutime/cstime hold its workers' CPU once it has waited for them.
-treecpu() {
-  { awk '{print ($14+$15+$16+$17)/100}' /proc/$1/stat
-    for k in $(pgrep -P $1); do awk '{print ($14+$15)/100}' /proc/$k/stat; done
-  } 2>/dev/null | awk '{s+=$1} END {printf "%.2f", s}'
+# Sample the client while it runs (its /proc entry vanishes at exit), with
+# shell builtins only: a sampler that started pgrep and awk five times a
+# second took about a tenth of a CPU and delayed wsbench's threads by up
+# to 6 ms (perf sched latency), inflating the latencies it was measuring.
+# The parent's cutime/cstime hold its workers' CPU once it has waited for
+# them; the workers themselves are looked up during the first seconds only.
+mkfifo "$tmp/nap"
+exec 9<>"$tmp/nap"
+nap() { read -rt "$1" -u 9 _ || true; }
+tk=0
+ticks() { # PID [all]: its CPU in clock ticks into tk (all: with its waited children's)
+  local f
+  tk=0
+  read -r -a f < "/proc/$1/stat" 2>/dev/null || return 0
+  tk=$(( f[13] + f[14] ))
+  [ "${2:-}" = all ] && tk=$(( tk + f[15] + f[16] ))
+  return 0
 }
-treehwm() {
-  for p in $1 $(pgrep -P $1); do awk '/^VmHWM/ {print $2}' /proc/$p/status; done 2>/dev/null | awk '{s+=$1} END {print s+0}'
+hw=0
+peak() { # PID: its VmHWM in KiB into hw
+  local k v u
+  hw=0
+  while read -r k v u; do [ "$k" = VmHWM: ] && { hw=$v; break; }; done < "/proc/$1/status" 2>/dev/null
+  return 0
 }
-ccpu=0; chwm=0; started=$(date +%s); steady_from=${STEADY_FROM:-${DELAY_FROM:-}}
+cticks=0; chwm=0; kids=""; started=$SECONDS; steady_from=${STEADY_FROM:-${DELAY_FROM:-}}
 while kill -0 $cli 2>/dev/null; do
   # STEADY_FROM=S (or DELAY_FROM=S) and STEADY_TO=E: the server's delivery
   # delay quantiles and its delivery/drop counters cover only seconds S to E
   # of the client's run (e.g. the speaking phase, not the joins and not the
   # goodbyes). Without STEADY_TO the window runs to the end.
-  el=$(( $(date +%s) - started ))
+  el=$(( SECONDS - started ))
   if [ -n "$steady_from" ] && [ ! -e "$tmp/metrics0.txt" ] && [ $el -ge "$steady_from" ]; then
     curl -sf http://127.0.0.1:$port/metrics > "$tmp/metrics0.txt" || true
-    date +%s.%N > "$tmp/t0"
+    echo "$EPOCHREALTIME" > "$tmp/t0"
   fi
   if [ -n "${STEADY_TO:-}" ] && [ ! -e "$tmp/metrics1.txt" ] && [ $el -ge "$STEADY_TO" ]; then
     curl -sf http://127.0.0.1:$port/metrics > "$tmp/metrics1.txt" || true
-    date +%s.%N > "$tmp/t1"
+    echo "$EPOCHREALTIME" > "$tmp/t1"
   fi
-  c=$(treecpu $cli || true); h=$(treehwm $cli || true)
-  awk -v a="$c" -v b="$ccpu" 'BEGIN {exit !(a>b)}' && ccpu=$c
-  [ "${h:-0}" -gt "$chwm" ] && chwm=$h || true
-  sleep 0.2
+  [ $el -le 5 ] && kids=$(pgrep -P $cli || true) # the workers, while they start
+  ticks $cli all; c=$tk; peak $cli; h=$hw
+  for k in $kids; do ticks $k; c=$(( c + tk )); peak $k; h=$(( h + hw )); done
+  [ $c -gt $cticks ] && cticks=$c
+  [ $h -gt $chwm ] && chwm=$h
+  nap 0.2
 done
+ccpu=$(awk -v t="$cticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')
 wait $cli && rc=0 || rc=$?
 cat "$tmp/summary.txt"
 echo
@@ -66,7 +84,7 @@ curl -sf http://127.0.0.1:$port/metrics > "$tmp/metrics.txt" || true
 grep -E '^wsbench_(deliveries_total|drops_total|slow_consumer_disconnects_total|upgrades_total|bytes_out_total|compressed_frames_total) ' "$tmp/metrics.txt" | tr '\n' ' '; echo
 if [ -s "$tmp/metrics0.txt" ]; then
   end=$tmp/metrics.txt; [ -s "$tmp/metrics1.txt" ] && end=$tmp/metrics1.txt
-  t1=$(cat "$tmp/t1" 2>/dev/null || date +%s.%N)
+  t1=$(cat "$tmp/t1" 2>/dev/null || echo "$EPOCHREALTIME")
   echo "(steady window: ${steady_from}s to ${STEADY_TO:-end} of the run)"
   awk -f bench/delay-quantiles.awk "$tmp/metrics0.txt" "$end"
   # Counter deltas over the window only, as totals and per second.
