@@ -39,7 +39,7 @@ tk=0
 ticks() { # PID [all]: its CPU in clock ticks into tk (all: with its waited children's)
   local f
   tk=0
-  read -r -a f < "/proc/$1/stat" 2>/dev/null || return 0
+  { read -r -a f < "/proc/$1/stat"; } 2>/dev/null || return 0 # the process may be gone
   tk=$(( f[13] + f[14] ))
   [ "${2:-}" = all ] && tk=$(( tk + f[15] + f[16] ))
   return 0
@@ -48,7 +48,7 @@ hw=0
 peak() { # PID: its VmHWM in KiB into hw
   local k v u
   hw=0
-  while read -r k v u; do [ "$k" = VmHWM: ] && { hw=$v; break; }; done < "/proc/$1/status" 2>/dev/null
+  { while read -r k v u; do [ "$k" = VmHWM: ] && { hw=$v; break; }; done < "/proc/$1/status"; } 2>/dev/null || true
   return 0
 }
 cticks=0; chwm=0; kids=""; started=$SECONDS; steady_from=${STEADY_FROM:-${DELAY_FROM:-}}
