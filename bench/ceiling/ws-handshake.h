@@ -81,6 +81,24 @@ static void ws_accept(const char *key, size_t klen, char out[29]) {
 	ws_b64(d, 20, out);
 }
 
+/* ws_read_head reads from fd (blocking) into buf (cap bytes, NUL-ended)
+ * until it holds a blank line, and returns where that begins (NULL: the
+ * peer closed, an error, or no blank line in cap - 1 bytes); *len is what
+ * buf holds. */
+static inline char *ws_read_head(int fd, char *buf, int cap, int *len) {
+	char *end = NULL;
+	*len = 0;
+	while (!end) {
+		ssize_t r = read(fd, buf + *len, cap - 1 - *len);
+		if (r <= 0)
+			return NULL;
+		*len += r;
+		buf[*len] = 0;
+		end = strstr(buf, "\r\n\r\n");
+	}
+	return end;
+}
+
 /* ws_client_upgrade sends an upgrade request for /chat on the connected
  * socket s (its key derived from seed) and checks the 101 and its accept
  * key; the 101 must come alone. 0 on success. */
@@ -94,18 +112,10 @@ static inline int ws_client_upgrade(int s, const char *port, int seed) {
 	                 "GET /chat HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nUpgrade: websocket\r\n"
 	                 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
 	                 port, key);
-	if (write(s, req, m) != m)
+	int len;
+	char *end;
+	if (write(s, req, m) != m || !(end = ws_read_head(s, buf, sizeof buf, &len)))
 		return -1;
-	int len = 0;
-	char *end = NULL;
-	while (!end) {
-		int r = read(s, buf + len, sizeof buf - 1 - len);
-		if (r <= 0)
-			return -1;
-		len += r;
-		buf[len] = 0;
-		end = strstr(buf, "\r\n\r\n");
-	}
 	ws_accept(key, strlen(key), acc);
 	return strncmp(buf, "HTTP/1.1 101", 12) || !strcasestr(buf, acc) || end + 4 != buf + len ? -1 : 0;
 }
@@ -135,16 +145,10 @@ static inline int ws_answer(const char *req, const char *end, char resp[160]) {
  * it (ws_answer). 0 on success. */
 static inline int ws_server_upgrade(int fd) {
 	char buf[4096], resp[160];
-	int len = 0;
-	char *end = NULL;
-	while (!end) {
-		ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
-		if (r <= 0)
-			return -1;
-		len += r;
-		buf[len] = 0;
-		end = strstr(buf, "\r\n\r\n");
-	}
+	int len;
+	char *end = ws_read_head(fd, buf, sizeof buf, &len);
+	if (!end)
+		return -1;
 	int m = ws_answer(buf, end, resp);
 	return m > 0 && write(fd, resp, m) == m ? 0 : -1;
 }
