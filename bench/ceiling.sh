@@ -202,6 +202,10 @@ c_fanout() { # CONNS COUNT PERIOD_MS SOURCES YAML WORKERS
 	     /client: CPU/ { c = $3 + $4 }
 	     END { if (d > 0) printf "cpu_us/delivery %.2f\np99_ms %s\n", c * 1e6 / d, p }' "$out"
 }
+# deliveries RESULTS.json: "COUNT P99_NS" of the runs' delivery listener.
+deliveries() {
+	jq -r '"\([.counters | to_entries[] | select(.key == "listener.delivery") | .value] | add // 0) \([.latencies[] | select(.name == "delivery") | .p99_ns] | max // 0)"' "$1"
+}
 ws_fanout() { # CONNS COUNT PERIOD_MS SOURCES YAML WORKERS
 	newport
 	# The same source addresses as the C client (127.0.0.2, …): from one
@@ -214,8 +218,7 @@ ws_fanout() { # CONNS COUNT PERIOD_MS SOURCES YAML WORKERS
 	[ -s "$out.json" ] || return 0
 	local c d p
 	c=$(awk '/^client: CPU/ { v = $4; sub(/s,?$/, "", v); print v }' "$out")
-	d=$(jq '[.counters | to_entries[] | select(.key == "listener.delivery") | .value] | add // 0' "$out.json")
-	p=$(jq '[.latencies[] | select(.name == "delivery") | .p99_ns] | max // 0' "$out.json")
+	read -r d p < <(deliveries "$out.json")
 	awk -v c="$c" -v d="$d" -v p="$p" 'BEGIN { if (d > 0) printf "cpu_us/delivery %.2f\np99_ms %.2f\n", c * 1e6 / d, p / 1e6 }'
 }
 
@@ -279,8 +282,7 @@ ws_wsfanout() { # CONNS COUNT PERIOD_MS SOURCES WORKERS
 	local c0 c1 d p
 	c0=$(awk '/^cpu0/ { print $2 }' "$out.cpu")
 	c1=$(awk '/^cpu1/ { print $2 }' "$out.cpu")
-	d=$(jq '[.counters | to_entries[] | select(.key == "listener.delivery") | .value] | add // 0' "$out.json")
-	p=$(jq '[.latencies[] | select(.name == "delivery") | .p99_ns] | max // 0' "$out.json")
+	read -r d p < <(deliveries "$out.json")
 	awk -v a="$c0" -v b="$c1" -v d="$d" -v p="$p" 'BEGIN { if (d > 0 && a != "" && b != "") printf "cpu_us/delivery %.2f\n", (b - a) * 1e6 / d; if (d > 0) printf "p99_ms %.2f\n", p / 1e6 }'
 }
 c_wsfanouttuned() { c_wsfanout "$@"; }
