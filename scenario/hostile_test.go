@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -54,9 +55,23 @@ func runHostile(t *testing.T, src, base string) *report.Results {
 	reg := report.NewRegistry()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	// Every hostile run ends within 10 s; one still going at 15 s is a
+	// hang, and its goroutines are what a failure report needs.
+	stacks := make(chan []byte, 1)
+	watch := time.AfterFunc(15*time.Second, func() {
+		b := make([]byte, 1<<20)
+		stacks <- b[:runtime.Stack(b, true)]
+	})
+	defer func() {
+		if !watch.Stop() {
+			t.Errorf("the run was still going after 15s; its goroutines then:\n%s", <-stacks)
+		}
+	}()
+	start := time.Now()
 	if err := Run(ctx, p, RunOptions{BaseURL: base, Registry: reg, Seed: 1}); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("the run took %v", time.Since(start).Round(time.Millisecond)) // shown when a test fails
 	if ctx.Err() != nil {
 		t.Fatal("the run did not end")
 	}
