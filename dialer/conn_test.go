@@ -530,3 +530,30 @@ func TestRecvBuffer(t *testing.T) {
 		t.Errorf("SO_RCVBUF without RecvBuffer = %d: the option leaked", got)
 	}
 }
+
+// TestNoKeepAlive: a dialed connection sends no TCP keepalive probes (Go's
+// net.Dialer turns them on by default), with and without a source address.
+func TestNoKeepAlive(t *testing.T) {
+	s := gorillaServer(t, websocket.Upgrader{}, echo)
+	src, err := ParseSources("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []Options{{}, {Sources: src}} {
+		c := dial(t, o, wsURL(s))
+		rc, err := c.nc.(*net.TCPConn).SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var on int
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			on, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+		}); err != nil || serr != nil {
+			t.Fatal(err, serr)
+		}
+		if on != 0 {
+			t.Errorf("sources %v: SO_KEEPALIVE is on", o.Sources != nil)
+		}
+	}
+}

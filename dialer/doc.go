@@ -34,6 +34,11 @@
 // ReadMessage calls, never lost. DialHeader adds per-connection headers
 // (e.g. a token rendered per virtual user).
 //
+// Connections have no TCP keepalive probes (Go's net.Dialer would send one
+// after 15 s of silence): a virtual user's connection carries only what its
+// scenario sends, so a proxy's or server's idle timeout hits it as it would
+// hit a real idle client. Scenarios that want a heartbeat send pings.
+//
 // Source-address spreading (Options.Sources, see ParseSources) binds each new
 // connection to the next local address of a pool, round robin, so one run is
 // not capped by one address's ephemeral ports. TLSConfig builds the wss://
