@@ -777,26 +777,6 @@ type cheader struct {
 	tmpl *Template
 }
 
-// dialApart dials on a short-lived goroutine: dialing runs deep call chains
-// (net, TLS, the HTTP upgrade) that grow the dialing goroutine's stack to
-// 8 KiB, and a VU's goroutine then keeps that stack while idle (measured:
-// 8.3 KiB of stack per idle VU dialing in place, 4.3 KiB dialing apart).
-func (d *cdial) dialApart(ctx context.Context, v *Vars) (*dialer.Conn, dialer.Timings, error) {
-	type result struct {
-		c   *dialer.Conn
-		tm  dialer.Timings
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		var r result
-		r.c, r.tm, r.err = d.dial(ctx, v)
-		ch <- r
-	}()
-	r := <-ch
-	return r.c, r.tm, r.err
-}
-
 func (d *cdial) dial(ctx context.Context, v *Vars) (*dialer.Conn, dialer.Timings, error) {
 	url, h := d.render(v)
 	if h == nil {
