@@ -56,7 +56,8 @@
 #            (bench/fanout-1000-even.yaml: one speaker every 10 ms), with
 #            the defaults and with both wsbench processes on one CPU and
 #            one loop (serve GOMAXPROCS=1 --loops 1, run GOMAXPROCS=1
-#            --event-loops 1).
+#            --event-loops 1); then the 19,500-member room with one
+#            message every 200 ms (bench/fanout-19500-even.yaml).
 #   serve-fanout: the server alone in the 1,000-member room: the C pair of
 #            the fanout part (raw, the server stamps each message as it
 #            starts the broadcast) beside `wsbench serve` read by C readers
@@ -442,6 +443,7 @@ for part in "${parts[@]}"; do
 	fanout-even)
 		pair "fan-out, 1,000 members at 100 msg/s evenly spaced" fanouteven 1000 1500 10 1 bench/fanout-1000-even.yaml 1
 		pair "fan-out, 1,000 members at 100 msg/s evenly spaced, both wsbench processes on one CPU and one loop" fanouteventuned 1000 1500 10 1 bench/fanout-1000-even.yaml 1
+		pair "fan-out, 19,500 members at 5 msg/s evenly spaced" fanouteven 19500 50 200 16 bench/fanout-19500-even.yaml 2
 		;;
 	serve-fanout)
 		pair "fan-out, 1,000 members at 100 msg/s, the server alone (C readers)" servefanout
