@@ -75,18 +75,20 @@
 #            against that same server for 16 s: the C client
 #            (upgrade-client.c, UPGRADE_CONC connections in flight, default
 #            64: connect, upgrade, echo "hi", close, again) and `wsbench run
-#            bench/upgrade-loop.yaml --vus UPGRADE_CONC --workers 2 --source
-#            127.0.0.1-127.0.0.16` (as many VUs doing the same loop).
+#            bench/upgrade-loop.yaml --vus UPGRADE_CONC` (as many VUs
+#            doing the same loop, one process, no source addresses, as the
+#            C client).
 #            Figure: the server's upgrades/s over seconds 4-14 of each run.
 #            Then the ramp: 19,000 connections opened (256 at a time) and
 #            held, from 8 source addresses, by the C client and by `wsbench
-#            run bench/upgrade-burst.yaml --workers 2 --source
-#            127.0.0.2-127.0.0.9` (19,000 VUs started within 0.5 s); figure:
+#            run bench/upgrade-burst.yaml --source 127.0.0.2-127.0.0.9`
+#            (19,000 VUs started within 0.5 s, one process); figure:
 #            the server's upgrades/s between 950 and 18,050 upgraded
 #            connections. Both wsbench files ask more than the pairs reach:
-#            an arrival rate or a ramp slower than the C pair would cap the
+#            an arrival rate or a ramp slower than the C pair caps the
 #            ratio (upgrade-churn.yaml's 15,000/s and upgrade-hold.yaml's
-#            20,000/s did, at 0.77 and 0.67-0.83 of the C pair).
+#            20,000/s capped it at 0.77 and 0.67-0.83 of the C pair's
+#            rates in session 9).
 #
 # Each workload is measured PAIRS times (default 3) as interleaved pairs —
 # C then wsbench, wsbench then C, C then wsbench, … — so that both sides of
@@ -350,7 +352,7 @@ ws_upgrade() {
 	"$tmp/upgrade-server" $port > "$out.server" & local srv=$!
 	sleep 0.3
 	local t0; t0=$(date +%s.%N)
-	/usr/bin/time -f "client: CPU %U %S s" "$WSBENCH" run bench/upgrade-loop.yaml --vus "${UPGRADE_CONC:-64}" --workers 2 --source 127.0.0.1-127.0.0.16 \
+	/usr/bin/time -f "client: CPU %U %S s" "$WSBENCH" run bench/upgrade-loop.yaml --vus "${UPGRADE_CONC:-64}" \
 		--target ws://127.0.0.1:$port --quiet --out "$out.json" > "$out" 2>&1 || true
 	kill $srv; wait $srv 2>/dev/null || true
 	upgrade_rate "$out.server" "$t0"
@@ -380,7 +382,7 @@ ws_ramp() {
 	newport
 	"$tmp/upgrade-server" $port > "$out.server" & local srv=$!
 	sleep 0.3
-	"$WSBENCH" run bench/upgrade-burst.yaml --workers 2 --source 127.0.0.2-127.0.0.9 \
+	"$WSBENCH" run bench/upgrade-burst.yaml --source 127.0.0.2-127.0.0.9 \
 		--target ws://127.0.0.1:$port --quiet --out "$out.json" > "$out" 2>&1 || true
 	kill $srv; wait $srv 2>/dev/null || true
 	ramp_rate "$out.server"
