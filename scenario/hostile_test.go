@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,10 +18,25 @@ import (
 )
 
 // hostileServer accepts raw TCP connections on 127.0.0.1 and hands each to
-// serve (which may do the upgrade itself, or not).
-func hostileServer(t *testing.T, serve func(net.Conn)) string {
+// serve (which may do the upgrade itself, or not). rcvbuf, when positive, is
+// the receive buffer of the listening socket, which accepted connections
+// inherit before their first window is advertised (set after the accept,
+// the window already offered stays open).
+func hostileServer(t *testing.T, rcvbuf int, serve func(net.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	if rcvbuf > 0 {
+		lc.Control = func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			if err := rc.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
+			}); err != nil {
+				return err
+			}
+			return serr
+		}
+	}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +98,7 @@ func runHostile(t *testing.T, src, base string) *report.Results {
 // handshake timeout: the upgrade cut by the end of the run is counted as a
 // handshake timeout, not dropped silently.
 func TestDrippedUpgradeCountedAtRunEnd(t *testing.T) {
-	base := hostileServer(t, func(nc net.Conn) {
+	base := hostileServer(t, 0, func(nc net.Conn) {
 		if _, err := http.ReadRequest(bufio.NewReader(nc)); err != nil {
 			return
 		}
@@ -113,12 +129,14 @@ func TestPingFloodCountedAsStall(t *testing.T) {
 	}
 	// 64 pings of 125 bytes per write.
 	ping := []byte(strings.Repeat("\x89\x7d"+strings.Repeat("p", 125), 64))
-	base := hostileServer(t, func(nc net.Conn) {
+	// A server receive window of a few KiB: the pongs fill it and the
+	// client's send buffer within a few hundred pings, however slowly the
+	// client reads (under the race detector too): a pong waits within
+	// the first second, and the stall comes ControlWriteTimeout (5s)
+	// after it, inside the 7s run.
+	base := hostileServer(t, 4<<10, func(nc net.Conn) {
 		if _, err := ws.Upgrade(nc); err != nil {
 			return
-		}
-		if tc, ok := nc.(*net.TCPConn); ok {
-			_ = tc.SetReadBuffer(4 << 10)
 		}
 		for {
 			if _, err := nc.Write(ping); err != nil {
