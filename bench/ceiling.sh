@@ -103,7 +103,9 @@
 # Env:   PAIRS (default 3), WSBENCH (a prebuilt binary; default: go build),
 #        PORT (first port; default 19400), UPGRADE_CONC (default 64),
 #        C_ONLY=1 (run only the C programs, once each), LOG (folder that
-#        keeps every run's output; default a temporary one).
+#        keeps every run's output, and the table with the commit, the
+#        binary, the times and the load average in table.md; default a
+#        temporary one).
 # Needs gcc, jq, curl; all traffic stays on 127.0.0.0/8; every process it
 # starts stops by itself or on exit.
 set -euo pipefail
@@ -122,11 +124,23 @@ for p in echo-server echo-client ws-echo-client fanout-client chat-reader upgrad
 done
 $cc -O2 -Wall -pthread -o "$tmp/fanout-server" bench/ceiling/fanout-server.c
 go build -o "$tmp/go-echo-client" ./bench/ceiling/go-echo-client
+# Where the figures come from, written above the table and kept with it in
+# $log/table.md: logs outlive the terminal, and a table without its commit
+# and its machine's load cannot be compared with anything.
+started=$(date -u '+%F %T UTC')
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+tree=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD 2>/dev/null || tree="$tree+uncommitted changes"
 if [ "${C_ONLY:-}" = 1 ]; then
 	pairs=1
+	binary="none (C_ONLY=1)"
+elif [ -n "${WSBENCH:-}" ]; then
+	rev=$(go version -m "$WSBENCH" 2>/dev/null | awk '$2 == "vcs.revision" { print substr($3, 1, 7) }')
+	binary="$WSBENCH, prebuilt (${rev:-its commit not recorded in the binary})"
 else
-	export WSBENCH=${WSBENCH:-$tmp/wsbench}
-	[ -x "$WSBENCH" ] || go build -o "$WSBENCH" .
+	export WSBENCH=$tmp/wsbench
+	go build -o "$WSBENCH" .
+	binary="built from this tree"
 fi
 port=${PORT:-19400}
 cpu() { awk '{printf "%.2f", ($14+$15)/100}' "/proc/$1/stat"; }
@@ -466,7 +480,10 @@ done
 
 # The table: per label and figure, median (min–max) of each side and of the
 # per-pair ratio wsbench / C.
+{
 echo
+echo "bench/ceiling.sh ${parts[*]}: started $started (load average $load), finished $(date -u '+%T UTC')"
+echo "tree $tree; wsbench $binary; $(uname -sr), $(nproc) CPUs"
 echo "pairs: $pairs (interleaved: C first in odd pairs, wsbench first in even ones); logs: $log"
 echo
 echo "| workload | figure | C median (min–max) | wsbench median (min–max) | wsbench / C median (min–max) |"
@@ -499,3 +516,4 @@ END {
 		printf "| %s | %s | %s | %s | %s |\n", kp[1], kp[2], cell(k SUBSEP "c", fmt), cell(k SUBSEP "ws", fmt), cell(k SUBSEP "r", "%.2f")
 	}
 }' "$log/results"
+} | tee "$log/table.md"
