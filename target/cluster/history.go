@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ import (
 // consumer.
 type History struct {
 	n      *Node
+	js     jetstream.JetStream
 	stream jetstream.Stream
 	inbox  string // "<inbox>." + sequence number: the PubAck reply subjects
 	sub    *nats.Subscription
@@ -67,7 +69,7 @@ func (n *Node) openHistory(ctx context.Context, js jetstream.JetStream) error {
 	if err != nil {
 		return fmt.Errorf("cluster: history stream: %w", err)
 	}
-	h := &History{n: n, stream: s, inbox: nats.NewInbox() + ".", pending: make(map[uint64]pendingAck)}
+	h := &History{n: n, js: js, stream: s, inbox: nats.NewInbox() + ".", pending: make(map[uint64]pendingAck)}
 	h.sub, err = n.nc.Subscribe(h.inbox+"*", h.acked)
 	if err != nil {
 		return fmt.Errorf("cluster: subscribe to history acks: %w", err)
@@ -196,6 +198,9 @@ func (h *History) Load(room string, n int) ([][]byte, error) {
 		return nil, fmt.Errorf("cluster history of %q: subscribe: %w", room, err)
 	}
 	subject := h.n.prefix + "room." + Token(room)
+	if err := h.barrier(ctx, subject); err != nil {
+		return nil, fmt.Errorf("cluster history of %q: %w", room, err)
+	}
 	last, err := h.stream.GetLastMsgForSubject(ctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, nil
@@ -232,6 +237,32 @@ func (h *History) Load(room string, n int) ([][]byte, error) {
 		msgs = msgs[len(msgs)-n:]
 	}
 	return msgs, nil
+}
+
+// barrier returns once the stream has handled every message it received
+// before this call. JetStream stores what it receives in order but
+// asynchronously (the sender's PubAck follows the store): a message
+// published to a room just before this node subscribed to it reached no
+// one here and may still be on its way into the stream, so a read of the
+// stream right after the subscription could miss it, and the joiner would
+// get it neither in its history nor live. A publish the stream must refuse
+// settles it: the refusal comes after everything queued before it. The
+// publish goes to subject + ".barrier", which the stream's subjects cover
+// and no node hears (a node subscribes to its rooms' subjects exactly),
+// and expects a last sequence no subject can have, so nothing is stored or
+// delivered.
+func (h *History) barrier(ctx context.Context, subject string) error {
+	_, err := h.js.Publish(ctx, subject+".barrier", nil, jetstream.WithExpectLastSequencePerSubject(math.MaxUint64))
+	var apiErr *jetstream.APIError
+	switch {
+	case errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant):
+		return nil // refused, as it had to be
+	case err == nil:
+		return errors.New("barrier: the stream stored a message it had to refuse")
+	default:
+		return fmt.Errorf("barrier: %w", err)
+	}
 }
 
 // Close implements history.Store: it waits (up to Config.Timeout) for the
