@@ -15,7 +15,6 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
-	"github.com/wsbench/wsbench/dialer"
 	"github.com/wsbench/wsbench/internal/inspect"
 	"github.com/wsbench/wsbench/internal/trace"
 )
@@ -106,8 +105,8 @@ func inspectFlags(c *cobra.Command, opts *inspectOptions) {
 	f.StringSliceVar(&opts.Subprotocols, "subprotocol", nil, "live: offer these subprotocols, by preference")
 	f.BoolVar(&opts.Insecure, "insecure", false, "skip TLS certificate verification for wss://")
 	f.StringVar(&opts.CAFile, "ca-file", "", "trust this PEM CA `FILE` for wss:// besides the system roots")
-	f.DurationVar(&opts.ConnectTimeout, "connect-timeout", dialer.DefaultConnectTimeout, "TCP (+TLS) connect timeout")
-	f.DurationVar(&opts.HandshakeTimeout, "handshake-timeout", dialer.DefaultHandshakeTimeout, "HTTP upgrade timeout")
+	f.DurationVar(&opts.ConnectTimeout, "connect-timeout", inspect.DefaultConnectTimeout, "TCP (+TLS) connect timeout")
+	f.DurationVar(&opts.HandshakeTimeout, "handshake-timeout", inspect.DefaultHandshakeTimeout, "HTTP upgrade timeout")
 	f.BoolVar(&opts.Binary, "binary", false, "live: stdin lines are hex, sent as binary frames")
 	f.BoolVar(&opts.Compression, "compression", false, "live: offer permessage-deflate (no context takeover); compressed frames are shown inflated")
 	f.DurationVar(&opts.CloseWait, "close-wait", inspect.DefaultCloseWait, "live: how long to wait for the server's close after ours")

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wsbench/wsbench/dialer"
 	"github.com/wsbench/wsbench/internal/inspect"
 )
 
@@ -141,11 +140,11 @@ func TestInspectEndlessHead(t *testing.T) {
 		ConnectTimeout: 5 * time.Second, HandshakeTimeout: 10 * time.Second,
 		Stdin: strings.NewReader(""), Stdout: &out, Stderr: io.Discard,
 	})
-	if !errors.Is(err, dialer.ErrResponseHeadTooLarge) || !strings.Contains(err.Error(), "response head larger than 64 KiB") {
+	if !errors.Is(err, inspect.ErrResponseHeadTooLarge) || !strings.Contains(err.Error(), "response head larger than 64 KiB") {
 		t.Fatalf("inspect: %v, want the response head limit", err)
 	}
-	if out.Len() > 4*dialer.MaxResponseHead {
-		t.Errorf("inspect wrote %d bytes for a capped head, want at most %d", out.Len(), 4*dialer.MaxResponseHead)
+	if out.Len() > 4*inspect.MaxResponseHead {
+		t.Errorf("inspect wrote %d bytes for a capped head, want at most %d", out.Len(), 4*inspect.MaxResponseHead)
 	}
 }
 

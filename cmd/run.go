@@ -13,7 +13,6 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
-	"github.com/wsbench/wsbench/dialer"
 	"github.com/wsbench/wsbench/internal/trace"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenario"
@@ -282,7 +281,7 @@ func (o *runOptions) openOutputs(plan *scenario.Plan, format report.Format) (*ru
 }
 
 // tap is the frame tap of the run: the trace writer, or none.
-func (r *runOutputs) tap() dialer.Tap {
+func (r *runOutputs) tap() scenario.Tap {
 	if r.trace == nil {
 		return nil
 	}
@@ -357,7 +356,7 @@ func handToParent(stream *report.StreamWriter, res *report.Results, runErr error
 // runLocal runs the plan's load (or this process's segment of it) in this
 // process: virtual users, one interval closed every o.Interval for the
 // sinks, and the results at the end.
-func runLocal(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL string, segment scenario.Segment, sinks report.Sink, tap dialer.Tap, start time.Time) (*report.Results, error) {
+func runLocal(ctx context.Context, o *runOptions, plan *scenario.Plan, baseURL string, segment scenario.Segment, sinks report.Sink, tap scenario.Tap, start time.Time) (*report.Results, error) {
 	reg := report.NewRegistry()
 	reg.StartAt(start)
 	sched := report.NewSchedSampler(reg)

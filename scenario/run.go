@@ -20,13 +20,17 @@ import (
 	"github.com/wsbench/wsbench/report"
 )
 
+// Tap observes the traced connections' wire traffic (the dialer's Tap; a
+// trace writer implements it), so callers of Run need not know the dialer.
+type Tap = dialer.Tap
+
 // RunOptions configure Run.
 type RunOptions struct {
 	BaseURL  string // resolved target base (cmd resolves Builtin by starting the embedded server); "" = the plan's Target
 	Registry *report.Registry
 	Segment  Segment             // this process's slice of the load; zero value = everything
 	Env      func(string) string // {{env.NAME}}; nil = the process environment
-	Tap      dialer.Tap          // nil = off
+	Tap      Tap                 // nil = off
 	Logger   *slog.Logger        // nil = discard
 	// Seed seeds every VU's random source (with the VU number), so runs
 	// with the same seed draw the same think times and random payloads.

@@ -29,6 +29,20 @@ import (
 // DefaultCloseWait bounds the wait for the server's close reply.
 const DefaultCloseWait = 5 * time.Second
 
+// The live source's defaults and limits are the dialer's, so that callers
+// of this package need not import the dialer for them.
+const (
+	DefaultConnectTimeout   = dialer.DefaultConnectTimeout
+	DefaultHandshakeTimeout = dialer.DefaultHandshakeTimeout
+	// MaxResponseHead bounds the server's upgrade response head; past it
+	// the live source fails with ErrResponseHeadTooLarge.
+	MaxResponseHead = dialer.MaxResponseHead
+)
+
+// ErrResponseHeadTooLarge is the live source's error for an upgrade
+// response head over MaxResponseHead (the dialer's error, not a copy).
+var ErrResponseHeadTooLarge = dialer.ErrResponseHeadTooLarge
+
 // LiveOptions configure a Live source.
 type LiveOptions struct {
 	URL              string   // ws:// or wss://
