@@ -134,13 +134,13 @@ git diff --quiet HEAD 2>/dev/null || tree="$tree+uncommitted changes"
 if [ "${C_ONLY:-}" = 1 ]; then
 	pairs=1
 	binary="none (C_ONLY=1)"
-elif [ -n "${WSBENCH:-}" ]; then
+elif [ -x "${WSBENCH:-}" ]; then
 	rev=$(go version -m "$WSBENCH" 2>/dev/null | awk '$2 == "vcs.revision" { print substr($3, 1, 7) }')
 	binary="$WSBENCH, prebuilt (${rev:-its commit not recorded in the binary})"
 else
-	export WSBENCH=$tmp/wsbench
+	export WSBENCH=${WSBENCH:-$tmp/wsbench}
 	go build -o "$WSBENCH" .
-	binary="built from this tree"
+	binary="$WSBENCH, built from this tree"
 fi
 port=${PORT:-19400}
 cpu() { awk '{printf "%.2f", ($14+$15)/100}' "/proc/$1/stat"; }
