@@ -258,7 +258,9 @@ func TestChatPageInChromium(t *testing.T) {
 	}
 	for _, p := range []*tab{alice, bob, carol} {
 		p.wait("the disconnect shown", `[...document.querySelectorAll('#messages li.system')].some(l => l.textContent.includes('disconnected (1012: service restart)'))`)
-		p.wait("connected again", `document.querySelector('#status').dataset.state === 'open' && document.querySelector('#me').textContent !== ''`)
+		// Welcomed under its own name again, so the compose box is
+		// enabled (a click on the disabled button would send nothing).
+		p.wait("connected again", fmt.Sprintf(`document.querySelector('#status').dataset.state === 'open' && document.querySelector('#me').textContent === %q && !document.querySelector('#send').disabled`, p.name))
 	}
 	alice.wait("three members after rejoining", `document.querySelector('#members').textContent === '3'`)
 	alice.submit("#text", "back after the restart", "#send")

@@ -66,6 +66,7 @@
       if (state.ws !== ws) return;
       state.ws = null;
       state.me = '';
+      el.me.textContent = ''; // no nickname is held until the next welcome
       state.pending.clear();
       updateCompose();
       const delay = backoff(state.attempt++);
