@@ -18,6 +18,16 @@
 #   client-echo-tuned: the same, wsbench set up as the C client is: one
 #            CPU (GOMAXPROCS=1) and one event loop, with the round trips
 #            chained on it (`--chain --event-loops 1`).
+#   echo-budget: what a given amount of user-space work per round trip
+#            costs the C client (system time included): pairs of the C
+#            client as it is and the C client spinning WORK_NS nanoseconds
+#            per round trip before each next request (ws-echo-client.c's
+#            fourth argument), 1,000 connections, for WORK_NS in
+#            BUDGET_NS (default "500 1000 2000"); the "wsbench" column is
+#            then the slowed C client. With the user and system µs per
+#            round trip of client-echo-tuned (printed by both clients),
+#            it places wsbench on the C client's curve: how much work per
+#            round trip the 0.85 goal leaves, and how much wsbench does.
 #   fanout-tuned: the 1,000-member fan-out with wsbench on one CPU and one
 #            event loop (GOMAXPROCS=1 --event-loops 1), as the C reader is.
 #   go-floor: what the Go runtime itself costs in that loop: the C WebSocket
@@ -98,10 +108,11 @@
 # wsbench runs and of the per-pair ratio wsbench / C, and at the end one
 # Markdown table of all of them.
 #
-# Usage: bench/ceiling.sh [echo] [client-echo] [client-echo-tuned] [go-floor] [fanout] [fanout-tuned] [fanout-even] [client-fanout] [client-fanout-tuned] [serve-fanout] [serve-fanout-tuned] [upgrade]
+# Usage: bench/ceiling.sh [echo] [client-echo] [client-echo-tuned] [echo-budget] [go-floor] [fanout] [fanout-tuned] [fanout-even] [client-fanout] [client-fanout-tuned] [serve-fanout] [serve-fanout-tuned] [upgrade]
 #        (default: echo client-echo fanout)
 # Env:   PAIRS (default 3), WSBENCH (a prebuilt binary; default: go build),
 #        PORT (first port; default 19400), UPGRADE_CONC (default 64),
+#        BUDGET_NS (echo-budget's work per round trip, default "500 1000 2000"),
 #        C_ONLY=1 (run only the C programs, once each), LOG (folder that
 #        keeps every run's output, and the table with the commit, the
 #        binary, the times and the load average in table.md; default a
@@ -173,9 +184,10 @@ c_wsecho() { # CONNS
 	newport
 	"$tmp/upgrade-server" $port > /dev/null & local srv=$!
 	sleep 0.3
-	"$tmp/ws-echo-client" $port "$1" 10 > "$out" || true
+	"$tmp/ws-echo-client" $port "$1" 10 ${2:-} > "$out" || true
 	kill $srv; wait $srv 2>/dev/null || true
-	awk '{ for (i = 1; i < NF; i++) { if ($i == "per_second") print "rt/s", $(i+1); if ($i == "client_cpu_us_per_rt") print "cpu_us/rt", $(i+1) } }' "$out"
+	awk '{ for (i = 1; i < NF; i++) { if ($i == "per_second") print "rt/s", $(i+1); if ($i == "client_cpu_us_per_rt") print "cpu_us/rt", $(i+1)
+		if ($i == "client_user_us_per_rt") print "user_us/rt", $(i+1); if ($i == "client_sys_us_per_rt") print "sys_us/rt", $(i+1) } }' "$out"
 }
 ws_wsecho() { # CONNS [FLAGS…]
 	newport
@@ -186,12 +198,17 @@ ws_wsecho() { # CONNS [FLAGS…]
 		--target ws://127.0.0.1:$port --quiet --out "$out.json" > "$out" 2>&1 || true
 	kill $srv; wait $srv 2>/dev/null || true
 	[ -s "$out.json" ] || return 0
-	local c r
-	c=$(awk '/client: CPU/ { print $3 + $4 }' "$out")
+	local u y r
+	u=$(awk '/client: CPU/ { print $3 }' "$out")
+	y=$(awk '/client: CPU/ { print $4 }' "$out")
 	r=$(jq '[.latencies[] | select(.name == "rtt") | .count] | add // 0' "$out.json")
 	# The repeat runs 10 s; the client's CPU includes its start-up.
-	awk -v c="$c" -v r="$r" 'BEGIN { if (r > 0) printf "rt/s %.0f\ncpu_us/rt %.2f\n", r / 10, c * 1e6 / r }'
+	awk -v u="$u" -v y="$y" -v r="$r" 'BEGIN { if (r > 0) printf "rt/s %.0f\ncpu_us/rt %.2f\nuser_us/rt %.2f\nsys_us/rt %.2f\n", r / 10, (u + y) * 1e6 / r, u * 1e6 / r, y * 1e6 / r }'
 }
+# echo-budget: the C client as it is, and with WORK_NS of user-space work
+# per round trip in the wsbench column.
+c_budget() { c_wsecho "$1"; }
+ws_budget() { c_wsecho "$1" "$2"; }
 
 # The Go floor: go-echo-client in MODE against the C upgrade server, paired
 # with the C client (c_wsecho) as wsbench is.
@@ -434,6 +451,9 @@ for part in "${parts[@]}"; do
 	client-echo-tuned)
 		for n in 50 1000; do pair "echo against the C WebSocket server, $n connections, wsbench GOMAXPROCS=1 --chain --event-loops 1" wsechotuned "$n"; done
 		;;
+	echo-budget)
+		for w in ${BUDGET_NS:-500 1000 2000}; do pair "echo against the C WebSocket server, 1000 connections, the C client with $w ns of work per round trip in the wsbench column" budget 1000 "$w"; done
+		;;
 	fanout-tuned)
 		# 19,500 members run as two workers of one CPU and one loop each
 		# already (--workers 2); this is the 1,000-member room set up so.
@@ -472,7 +492,7 @@ for part in "${parts[@]}"; do
 		pair "upgrade ramp to 19,000 held" ramp
 		;;
 	*)
-		echo "unknown part $part (want echo, client-echo, client-echo-tuned, go-floor, fanout, fanout-tuned, fanout-even, client-fanout, client-fanout-tuned, serve-fanout, serve-fanout-tuned or upgrade)" >&2
+		echo "unknown part $part (want echo, client-echo, client-echo-tuned, echo-budget, go-floor, fanout, fanout-tuned, fanout-even, client-fanout, client-fanout-tuned, serve-fanout, serve-fanout-tuned or upgrade)" >&2
 		exit 2
 		;;
 	esac

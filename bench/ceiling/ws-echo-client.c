@@ -9,7 +9,14 @@
  * second and its own CPU time per round trip. Run it against
  * upgrade-server.c, which echoes masked frames back unmasked.
  *
- * usage: ws-echo-client PORT CONNS SECONDS
+ * WORK_NS, when given, is user-space work added to every round trip: the
+ * client spins on the clock for that many nanoseconds after an echo is
+ * complete and before it writes the next request, as a load tool's own
+ * per-message work (parsing, matching, recording) would. It shows what a
+ * given amount of work per round trip costs on this machine, the system
+ * time it brings with it included (bench/ceiling.sh echo-budget).
+ *
+ * usage: ws-echo-client PORT CONNS SECONDS [WORK_NS]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -44,6 +51,15 @@ static uint32_t next32(void) {
 	return (uint32_t)rng;
 }
 
+/* work spins for ns nanoseconds of user-space time. */
+static void work(long ns) {
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &b);
+	while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < ns);
+}
+
 /* send one masked 64-byte text frame of 'e's */
 static int send_frame(int fd) {
 	unsigned char f[6 + PAYLOAD];
@@ -57,10 +73,11 @@ static int send_frame(int fd) {
 }
 
 int main(int argc, char **argv) {
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s PORT CONNS SECONDS\n", argv[0]);
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: %s PORT CONNS SECONDS [WORK_NS]\n", argv[0]);
 		return 2;
 	}
+	long work_ns = argc == 5 ? atol(argv[4]) : 0;
 	int n = atoi(argv[2]), one = 1;
 	double dur = atof(argv[3]);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1])),
@@ -140,6 +157,8 @@ int main(int argc, char **argv) {
 				return 1;
 			}
 			got[fd] = 0;
+			if (work_ns > 0)
+				work(work_ns);
 			if (send_frame(fd)) {
 				perror("write");
 				return 1;
@@ -149,8 +168,9 @@ int main(int argc, char **argv) {
 	}
 	double el = now() - t0;
 	getrusage(RUSAGE_SELF, &r1);
-	double cpu = (r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) + (r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) / 1e6 +
-	             (r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) + (r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e6;
-	printf("conns %d  round_trips %ld  per_second %.0f  client_cpu_us_per_rt %.2f\n", n, rt, rt / el, cpu / rt * 1e6);
+	double user = (r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) + (r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) / 1e6;
+	double sys = (r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) + (r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e6;
+	printf("conns %d  round_trips %ld  per_second %.0f  client_cpu_us_per_rt %.2f  client_user_us_per_rt %.2f  client_sys_us_per_rt %.2f\n",
+	       n, rt, rt / el, (user + sys) / rt * 1e6, user / rt * 1e6, sys / rt * 1e6);
 	return 0;
 }
