@@ -146,7 +146,7 @@ if [ "${C_ONLY:-}" = 1 ]; then
 	pairs=1
 	binary="none (C_ONLY=1)"
 elif [ -x "${WSBENCH:-}" ]; then
-	rev=$(go version -m "$WSBENCH" 2>/dev/null | awk '$2 == "vcs.revision" { print substr($3, 1, 7) }')
+	rev=$(go version -m "$WSBENCH" 2>/dev/null | awk '$2 == "vcs.revision" { print substr($3, 1, 7) }' || true) # not a Go binary (a wrapper script): no revision
 	binary="$WSBENCH, prebuilt (${rev:-its commit not recorded in the binary})"
 else
 	export WSBENCH=${WSBENCH:-$tmp/wsbench}
