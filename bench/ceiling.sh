@@ -28,6 +28,12 @@
 #            round trip of client-echo-tuned (printed by both clients),
 #            it places wsbench on the C client's curve: how much work per
 #            round trip the 0.85 goal leaves, and how much wsbench does.
+#   k6-echo: k6 (bench/k6/echo.js, the same loop: one 64-byte message in
+#            flight per connection, 10 s) against the C upgrade server, in
+#            the wsbench column, paired with the C client as client-echo
+#            pairs wsbench; needs K6 (a k6 binary; `GOBIN=/tmp/k6bin go
+#            install go.k6.io/k6@latest`). Figures: round trips/s, client
+#            CPU per round trip.
 #   fanout-tuned: the 1,000-member fan-out with wsbench on one CPU and one
 #            event loop (GOMAXPROCS=1 --event-loops 1), as the C reader is.
 #   go-floor: what the Go runtime itself costs in that loop: the C WebSocket
@@ -108,11 +114,12 @@
 # wsbench runs and of the per-pair ratio wsbench / C, and at the end one
 # Markdown table of all of them.
 #
-# Usage: bench/ceiling.sh [echo] [client-echo] [client-echo-tuned] [echo-budget] [go-floor] [fanout] [fanout-tuned] [fanout-even] [client-fanout] [client-fanout-tuned] [serve-fanout] [serve-fanout-tuned] [upgrade]
+# Usage: bench/ceiling.sh [echo] [client-echo] [client-echo-tuned] [echo-budget] [k6-echo] [go-floor] [fanout] [fanout-tuned] [fanout-even] [client-fanout] [client-fanout-tuned] [serve-fanout] [serve-fanout-tuned] [upgrade]
 #        (default: echo client-echo fanout)
 # Env:   PAIRS (default 3), WSBENCH (a prebuilt binary; default: go build),
 #        PORT (first port; default 19400), UPGRADE_CONC (default 64),
 #        BUDGET_NS (echo-budget's work per round trip, default "500 1000 2000"),
+#        K6 (a k6 binary, for k6-echo),
 #        C_ONLY=1 (run only the C programs, once each), LOG (folder that
 #        keeps every run's output, and the table with the commit, the
 #        binary, the times and the load average in table.md; default a
@@ -207,6 +214,23 @@ ws_wsecho() { # CONNS [FLAGS…]
 }
 # echo-budget: the C client as it is, and with WORK_NS of user-space work
 # per round trip in the wsbench column.
+# k6-echo: k6 on the same loop against the same C server.
+c_k6echo() { c_wsecho "$1"; }
+ws_k6echo() { # CONNS
+	newport
+	"$tmp/upgrade-server" $port > /dev/null & local srv=$!
+	sleep 0.3
+	timeout 60 /usr/bin/time -f "client: CPU %U %S s" "$K6" run --quiet --no-color --summary-export "$out.json" \
+		-e URL="ws://127.0.0.1:$port/echo" -e VUS="$1" -e SECONDS=10 bench/k6/echo.js > "$out" 2>&1 || true
+	kill $srv; wait $srv 2>/dev/null || true
+	[ -s "$out.json" ] || return 0
+	local u y r
+	u=$(awk '/client: CPU/ { print $3 }' "$out")
+	y=$(awk '/client: CPU/ { print $4 }' "$out")
+	r=$(jq '.metrics.round_trips.count // 0' "$out.json")
+	# The loop runs 10 s; the CPU includes k6's start-up.
+	awk -v u="$u" -v y="$y" -v r="$r" 'BEGIN { if (r > 0) printf "rt/s %.0f\ncpu_us/rt %.2f\nuser_us/rt %.2f\nsys_us/rt %.2f\n", r / 10, (u + y) * 1e6 / r, u * 1e6 / r, y * 1e6 / r }'
+}
 c_budget() { c_wsecho "$1"; }
 ws_budget() { c_wsecho "$1" "$2"; }
 
@@ -451,6 +475,10 @@ for part in "${parts[@]}"; do
 	client-echo-tuned)
 		for n in 50 1000; do pair "echo against the C WebSocket server, $n connections, wsbench GOMAXPROCS=1 --chain --event-loops 1" wsechotuned "$n"; done
 		;;
+	k6-echo)
+		[ -x "${K6:-}" ] || { echo "k6-echo needs K6 set to a k6 binary" >&2; exit 2; }
+		for n in 50 1000; do pair "echo against the C WebSocket server, $n connections, k6 in the wsbench column" k6echo "$n"; done
+		;;
 	echo-budget)
 		for w in ${BUDGET_NS:-500 1000 2000}; do pair "echo against the C WebSocket server, 1000 connections, the C client with $w ns of work per round trip in the wsbench column" budget 1000 "$w"; done
 		;;
@@ -492,7 +520,7 @@ for part in "${parts[@]}"; do
 		pair "upgrade ramp to 19,000 held" ramp
 		;;
 	*)
-		echo "unknown part $part (want echo, client-echo, client-echo-tuned, echo-budget, go-floor, fanout, fanout-tuned, fanout-even, client-fanout, client-fanout-tuned, serve-fanout, serve-fanout-tuned or upgrade)" >&2
+		echo "unknown part $part (want echo, client-echo, client-echo-tuned, echo-budget, k6-echo, go-floor, fanout, fanout-tuned, fanout-even, client-fanout, client-fanout-tuned, serve-fanout, serve-fanout-tuned or upgrade)" >&2
 		exit 2
 		;;
 	esac
