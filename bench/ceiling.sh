@@ -205,15 +205,15 @@ ws_wsecho() { # CONNS [FLAGS…]
 		--target ws://127.0.0.1:$port --quiet --out "$out.json" > "$out" 2>&1 || true
 	kill $srv; wait $srv 2>/dev/null || true
 	[ -s "$out.json" ] || return 0
-	local u y r
-	u=$(awk '/client: CPU/ { print $3 }' "$out")
-	y=$(awk '/client: CPU/ { print $4 }' "$out")
-	r=$(jq '[.latencies[] | select(.name == "rtt") | .count] | add // 0' "$out.json")
 	# The repeat runs 10 s; the client's CPU includes its start-up.
-	awk -v u="$u" -v y="$y" -v r="$r" 'BEGIN { if (r > 0) printf "rt/s %.0f\ncpu_us/rt %.2f\nuser_us/rt %.2f\nsys_us/rt %.2f\n", r / 10, (u + y) * 1e6 / r, u * 1e6 / r, y * 1e6 / r }'
+	echo_figures "$(jq '[.latencies[] | select(.name == "rtt") | .count] | add // 0' "$out.json")"
 }
-# echo-budget: the C client as it is, and with WORK_NS of user-space work
-# per round trip in the wsbench column.
+# echo_figures ROUND_TRIPS: the figures of a 10 s echo run from its round
+# trips and the "client: CPU USER SYS s" line /usr/bin/time wrote to $out.
+echo_figures() {
+	awk -v r="$1" '/client: CPU/ { u = $3; y = $4 }
+		END { if (r > 0) printf "rt/s %.0f\ncpu_us/rt %.2f\nuser_us/rt %.2f\nsys_us/rt %.2f\n", r / 10, (u + y) * 1e6 / r, u * 1e6 / r, y * 1e6 / r }' "$out"
+}
 # k6-echo: k6 on the same loop against the same C server.
 c_k6echo() { c_wsecho "$1"; }
 ws_k6echo() { # CONNS
@@ -224,13 +224,11 @@ ws_k6echo() { # CONNS
 		-e URL="ws://127.0.0.1:$port/echo" -e VUS="$1" -e SECONDS=10 bench/k6/echo.js > "$out" 2>&1 || true
 	kill $srv; wait $srv 2>/dev/null || true
 	[ -s "$out.json" ] || return 0
-	local u y r
-	u=$(awk '/client: CPU/ { print $3 }' "$out")
-	y=$(awk '/client: CPU/ { print $4 }' "$out")
-	r=$(jq '.metrics.round_trips.count // 0' "$out.json")
 	# The loop runs 10 s; the CPU includes k6's start-up.
-	awk -v u="$u" -v y="$y" -v r="$r" 'BEGIN { if (r > 0) printf "rt/s %.0f\ncpu_us/rt %.2f\nuser_us/rt %.2f\nsys_us/rt %.2f\n", r / 10, (u + y) * 1e6 / r, u * 1e6 / r, y * 1e6 / r }'
+	echo_figures "$(jq '.metrics.round_trips.count // 0' "$out.json")"
 }
+# echo-budget: the C client as it is, and with WORK_NS of user-space work
+# per round trip in the wsbench column.
 c_budget() { c_wsecho "$1"; }
 ws_budget() { c_wsecho "$1" "$2"; }
 
