@@ -174,7 +174,7 @@ func TestClusterBrokerMetrics(t *testing.T) {
 	bob := dialPeer(t, nodes[1], "bob")
 	alice.join("m")
 	bob.join("m")
-	waitInterest(t, ns, "wsbench.test.room.m", 2)
+	waitInterest(t, ns, "wsbench.test.live.m", 2)
 	for i := range 3 {
 		alice.sayAcked("m", fmt.Sprint(i), i+1)
 		bob.expect("said")
@@ -238,7 +238,7 @@ func TestClusterBrokerOutage(t *testing.T) {
 	for _, p := range []*peer{alice, amy, bob} {
 		p.join("o")
 	}
-	waitInterest(t, ns, "wsbench.test.room.o", 2)
+	waitInterest(t, ns, "wsbench.test.live.o", 2)
 
 	url := ns.ClientURL()
 	ns.Shutdown()
@@ -280,7 +280,7 @@ func TestClusterBrokerOutage(t *testing.T) {
 			return code == 200
 		})
 	}
-	waitInterest(t, ns, "wsbench.test.room.o", 2)
+	waitInterest(t, ns, "wsbench.test.live.o", 2)
 	alice.sayAcked("o", "across again", 2)
 	if m := bob.expect("said"); m["text"] != "across again" {
 		t.Fatalf("bob: %v (the say during the outage must not arrive late)", m)
@@ -313,7 +313,7 @@ func TestClusterReusePortTwoNodesOneAddress(t *testing.T) {
 	if a == 0 || b == 0 || a+b != 24 {
 		t.Fatalf("connections per node: %v and %v, want 24 spread over both", a, b)
 	}
-	waitInterest(t, ns, "wsbench.test.room.shared", 2)
+	waitInterest(t, ns, "wsbench.test.live.shared", 2)
 	peers[0].sayAcked("shared", "one address", 1)
 	for _, p := range peers[1:] {
 		if m := p.expect("said"); m["text"] != "one address" {

@@ -138,7 +138,7 @@ func TestClusterSayAndShoutAcrossThreeNodes(t *testing.T) {
 	for _, p := range []*peer{alice, bob, carol} {
 		p.join("lobby")
 	}
-	waitInterest(t, ns, "wsbench.test.room.lobby", 3)
+	waitInterest(t, ns, "wsbench.test.live.lobby", 3)
 
 	alice.send(map[string]any{"op": "say", "room": "lobby", "text": "hi all", "id": 1, "ts": 42})
 	for _, p := range []*peer{alice, bob, carol} {
@@ -199,7 +199,7 @@ func TestClusterOneBrokerMessagePerRoomMessage(t *testing.T) {
 		p.join("big")
 		listeners = append(listeners, p)
 	}
-	waitInterest(t, ns, "wsbench.test.room.big", 3) // two nodes and the spy
+	waitInterest(t, ns, "wsbench.test.live.big", 2)
 	const says = 5
 	for i := range says {
 		alice.send(map[string]any{"op": "say", "room": "big", "text": fmt.Sprint(i)})
@@ -228,7 +228,7 @@ func TestClusterExcludeSelf(t *testing.T) {
 	for _, p := range []*peer{alice, alice2, bob} {
 		p.join("r")
 	}
-	waitInterest(t, ns, "wsbench.test.room.r", 2)
+	waitInterest(t, ns, "wsbench.test.live.r", 2)
 	alice.send(map[string]any{"op": "say", "room": "r", "text": "not me", "exclude_self": true})
 	alice.send(map[string]any{"op": "echo", "x": 1})
 	if m := alice.expect("echo"); m["x"] != float64(1) {
@@ -244,10 +244,10 @@ func TestClusterExcludeSelf(t *testing.T) {
 	alice.expect("left")
 	alice2.send(map[string]any{"op": "leave", "room": "r"})
 	alice2.expect("left")
-	waitInterest(t, ns, "wsbench.test.room.r", 1)
+	waitInterest(t, ns, "wsbench.test.live.r", 1)
 	bob.send(map[string]any{"op": "leave", "room": "r"})
 	bob.expect("left")
-	waitInterest(t, ns, "wsbench.test.room.r", 0)
+	waitInterest(t, ns, "wsbench.test.live.r", 0)
 }
 
 func TestClusterDMAcrossNodes(t *testing.T) {

@@ -8,7 +8,9 @@
 // Subjects (docs/protocol.md, "Cluster mode"), with <c> the cluster name
 // and names escaped by Token:
 //
-//	wsbench.<c>.room.<room>  a room's `said` frames; a node subscribes while it has members in the room
+//	wsbench.<c>.live.<room>  a room's `said` frames; a node subscribes while it has members in the room
+//	wsbench.<c>.room.<room>  with history on, where a node publishes them: the history stream stores
+//	                         them and republishes each, once stored, to live.<room>
 //	wsbench.<c>.shout        `shouted` frames; every node subscribes
 //	wsbench.<c>.user.<nick>  `dm` frames as requests; the node where <nick> is connected subscribes and replies
 //
@@ -383,6 +385,9 @@ func (n *Node) handle(m *nats.Msg) {
 	if !ok {
 		return
 	}
+	if strings.HasPrefix(rest, "live.") && m.Header.Get(nodeHeader) == n.id {
+		return // our own, republished by the history stream
+	}
 	n.stats.received.Add(1)
 	if sent := m.Header.Get(sentHeader); sent != "" {
 		if ns, err := strconv.ParseInt(sent, 10, 64); err == nil {
@@ -395,8 +400,8 @@ func (n *Node) handle(m *nats.Msg) {
 	switch {
 	case rest == "shout":
 		n.recv.RemoteShout(m.Data)
-	case strings.HasPrefix(rest, "room."):
-		if room, ok := Untoken(rest[len("room."):]); ok {
+	case strings.HasPrefix(rest, "live."):
+		if room, ok := Untoken(rest[len("live."):]); ok {
 			n.recv.RemoteRoom(room, m.Data)
 		}
 	case strings.HasPrefix(rest, "user."):
@@ -417,13 +422,16 @@ func (n *Node) RoomActive(room string) {
 	if n.closed || n.rooms[room] != nil {
 		return
 	}
-	sub, err := n.nc.ChanSubscribe(n.prefix+"room."+Token(room), n.in)
+	sub, err := n.nc.ChanSubscribe(n.liveSubject(room), n.in)
 	if err != nil {
 		n.log.Error("cluster: subscribe to room", "room", room, "err", err)
 		return
 	}
 	n.rooms[room] = sub
 }
+
+// liveSubject is the subject a node hears a room's messages on.
+func (n *Node) liveSubject(room string) string { return n.prefix + "live." + Token(room) }
 
 // RoomIdle implements chat.Broker: unsubscribe from the room's subject.
 func (n *Node) RoomIdle(room string) {
@@ -437,25 +445,33 @@ func (n *Node) RoomIdle(room string) {
 
 // sentHeader carries the publishing node's clock (Unix ns) on room
 // messages and shouts: the receiver's wsbench_delivery_delay_broker_seconds.
-const sentHeader = "Wsbench-Sent"
+// nodeHeader carries the publishing node's ID on room messages: with
+// history on, the stream republishes them to every subscriber, the
+// publishing node included (NoEcho does not cover the stream's own
+// publishes), and a node skips its own.
+const (
+	sentHeader = "Wsbench-Sent"
+	nodeHeader = "Wsbench-Node"
+)
 
-// roomMsg is a room message for the broker (the frame is not copied: NATS
-// writes it out before PublishMsg returns).
-func (n *Node) roomMsg(room string, frame []byte, now time.Time) *nats.Msg {
-	m := nats.NewMsg(n.prefix + "room." + Token(room))
+// roomMsg is a room message for the broker, to subject (the frame is not
+// copied: NATS writes it out before PublishMsg returns).
+func (n *Node) roomMsg(subject string, frame []byte, now time.Time) *nats.Msg {
+	m := nats.NewMsg(subject)
 	m.Header.Set(sentHeader, strconv.FormatInt(now.UnixNano(), 10))
+	m.Header.Set(nodeHeader, n.id)
 	m.Data = frame
 	return m
 }
 
 // PublishRoom implements chat.Broker. With history on, the hub's
-// History.Append publishes the message instead (to store it in the same
-// publish), so this does nothing.
+// History.Append publishes the message instead (to the stream, which passes
+// it on once stored), so this does nothing.
 func (n *Node) PublishRoom(room string, frame []byte) {
 	if n.hist != nil {
 		return
 	}
-	if err := n.nc.PublishMsg(n.roomMsg(room, frame, time.Now())); err != nil {
+	if err := n.nc.PublishMsg(n.roomMsg(n.liveSubject(room), frame, time.Now())); err != nil {
 		n.log.Debug("cluster: publish room message", "room", room, "err", err)
 		return
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,10 +18,14 @@ import (
 )
 
 // History is the cluster's room history: the JetStream stream
-// wsbench_<c>_history over the room subjects wsbench.<c>.room.>, so the one
-// publish that carries a `said` frame to the other nodes also stores it.
-// The stream keeps Config.History messages per room (MaxMsgsPerSubject)
-// and Config.HistoryBytes over all rooms (oldest discarded first).
+// wsbench_<c>_history over the room subjects wsbench.<c>.room.>. A node
+// publishes a `said` frame there once; the stream stores it and then
+// republishes it (RePublish) to wsbench.<c>.live.<room>, which the nodes
+// with members in the room hear. The live copy leaves only once stored,
+// so a node that subscribes to a room and then reads the stream misses
+// nothing: what it did not hear was stored before it subscribed. The
+// stream keeps Config.History messages per room (MaxMsgsPerSubject) and
+// Config.HistoryBytes over all rooms (oldest discarded first).
 //
 // Append publishes with a reply subject and calls done once JetStream
 // answers with its PubAck (stored) or an error, or after Config.Timeout
@@ -59,6 +62,7 @@ func (n *Node) openHistory(ctx context.Context, js jetstream.JetStream) error {
 		Name:              HistoryStream(n.cfg.Name),
 		Description:       "wsbench serve room history (said frames), per room subject",
 		Subjects:          []string{n.prefix + "room.>"},
+		RePublish:         &jetstream.RePublish{Source: n.prefix + "room.>", Destination: n.prefix + "live.>"},
 		MaxMsgsPerSubject: int64(n.cfg.History),
 		MaxBytes:          n.cfg.HistoryBytes,
 		Discard:           jetstream.DiscardOld,
@@ -83,7 +87,8 @@ func (n *Node) openHistory(ctx context.Context, js jetstream.JetStream) error {
 func (n *Node) History() *History { return n.hist }
 
 // Append implements history.Store: it publishes the message (in its live
-// form) to the room's subject, to the other nodes and into the stream.
+// form) to the room's subject, into the stream, which passes it on to the
+// other nodes once stored.
 func (h *History) Append(room string, msg []byte, done func(error)) {
 	live := chat.LiveForm(msg)
 	h.mu.Lock()
@@ -99,7 +104,7 @@ func (h *History) Append(room string, msg []byte, done func(error)) {
 	now := time.Now()
 	h.pending[seq] = pendingAck{done: done, sent: now}
 	h.mu.Unlock()
-	m := h.n.roomMsg(room, live, now)
+	m := h.n.roomMsg(h.n.prefix+"room."+Token(room), live, now)
 	m.Reply = h.inbox + strconv.FormatUint(seq, 10)
 	if err := h.n.nc.PublishMsg(m); err != nil {
 		// done runs on another goroutine, as history.Store promises (the
@@ -191,16 +196,15 @@ func (h *History) Load(room string, n int) ([][]byte, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*h.n.cfg.Timeout)
 	defer cancel()
-	// Hear the room before reading it, so that no message falls between
-	// the stored ones and the live ones (those heard twice, the hub skips).
+	// Hear the room before reading it: the stream sends a message live
+	// only after storing it, so one this node did not hear was stored
+	// before the subscription and is in the read below (those heard too,
+	// the hub skips).
 	h.n.RoomActive(room)
 	if err := h.n.nc.FlushWithContext(ctx); err != nil {
 		return nil, fmt.Errorf("cluster history of %q: subscribe: %w", room, err)
 	}
 	subject := h.n.prefix + "room." + Token(room)
-	if err := h.barrier(ctx, subject); err != nil {
-		return nil, fmt.Errorf("cluster history of %q: %w", room, err)
-	}
 	last, err := h.stream.GetLastMsgForSubject(ctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, nil
@@ -237,32 +241,6 @@ func (h *History) Load(room string, n int) ([][]byte, error) {
 		msgs = msgs[len(msgs)-n:]
 	}
 	return msgs, nil
-}
-
-// barrier returns once the stream has handled every message it received
-// before this call. JetStream stores what it receives in order but
-// asynchronously (the sender's PubAck follows the store): a message
-// published to a room just before this node subscribed to it reached no
-// one here and may still be on its way into the stream, so a read of the
-// stream right after the subscription could miss it, and the joiner would
-// get it neither in its history nor live. A publish the stream must refuse
-// settles it: the refusal comes after everything queued before it. The
-// publish goes to subject + ".barrier", which the stream's subjects cover
-// and no node hears (a node subscribes to its rooms' subjects exactly),
-// and expects a last sequence no subject can have, so nothing is stored or
-// delivered.
-func (h *History) barrier(ctx context.Context, subject string) error {
-	_, err := h.js.Publish(ctx, subject+".barrier", nil, jetstream.WithExpectLastSequencePerSubject(math.MaxUint64))
-	var apiErr *jetstream.APIError
-	switch {
-	case errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant):
-		return nil // refused, as it had to be
-	case err == nil:
-		return errors.New("barrier: the stream stored a message it had to refuse")
-	default:
-		return fmt.Errorf("barrier: %w", err)
-	}
 }
 
 // Close implements history.Store: it waits (up to Config.Timeout) for the
