@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -213,15 +214,65 @@ func Dial(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return fail(fmt.Errorf("cluster: node bucket: %w", err))
 	}
-	if err := n.heartbeat(kctx); err != nil {
+	// On a NATS cluster a bucket just created may live on another server
+	// than this node's, which learns of it a moment later: until then a
+	// write finds no responder, and is retried.
+	if err := retryNoResponders(kctx, func() error { return n.heartbeat(kctx) }); err != nil {
 		return fail(err)
+	}
+	if err := reachStream(kctx, js, "$KV."+n.nicks.Bucket()+"."+probeToken); err != nil {
+		return fail(fmt.Errorf("cluster: nickname bucket: %w", err))
 	}
 	if cfg.History > 0 {
 		if err := n.openHistory(kctx, js); err != nil {
 			return fail(err)
 		}
+		if err := reachStream(kctx, js, n.prefix+"room."+probeToken); err != nil {
+			return fail(fmt.Errorf("cluster: history stream: %w", err))
+		}
 	}
 	return n, nil
+}
+
+// retryNoResponders calls f until it returns anything but "no responders"
+// (JetStream's interest not yet known to this node's NATS server), pausing
+// 5 ms, then twice as long each time up to 200 ms, while ctx lasts.
+func retryNoResponders(ctx context.Context, f func() error) error {
+	for pause := 5 * time.Millisecond; ; pause = min(2*pause, 200*time.Millisecond) {
+		err := f()
+		if !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, jetstream.ErrNoStreamResponse) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+	}
+}
+
+// probeToken is the last subject token of reachStream's publishes: the
+// escaped form of a NUL byte, which no name may contain.
+const probeToken = "=00"
+
+// reachStream returns once the stream capturing subject answers this
+// node's NATS server: it publishes there with an expected last sequence no
+// subject can have, so the stream refuses it (nothing is stored or
+// republished), and the refusal is the answer.
+func reachStream(ctx context.Context, js jetstream.JetStream, subject string) error {
+	return retryNoResponders(ctx, func() error {
+		_, err := js.Publish(ctx, subject, nil, jetstream.WithExpectLastSequencePerSubject(math.MaxUint64))
+		var apiErr *jetstream.APIError
+		switch {
+		case errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant):
+			return nil // refused, as it had to be
+		case err == nil:
+			return errors.New("the stream stored a probe it had to refuse")
+		default:
+			return err
+		}
+	})
 }
 
 // ID is this node's ID (the value of the nickname keys it owns).

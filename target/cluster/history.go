@@ -212,30 +212,44 @@ func (h *History) Load(room string, n int) ([][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster history of %q: last message: %w", room, err)
 	}
-	cons, err := h.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subject}, InactiveThreshold: 10 * time.Second,
+	// A consumer of its own for this read (AckNone: reading consumes
+	// nothing), removed after it. On a NATS cluster the consumer may live
+	// on another server than this node's, which learns of it a moment
+	// after its creation: a fetch that finds no responder is retried.
+	cons, err := h.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		FilterSubject: subject, AckPolicy: jetstream.AckNonePolicy,
+		InactiveThreshold: 10 * time.Second, MemoryStorage: true,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster history of %q: consumer: %w", room, err)
 	}
-	// The stream keeps at most Config.History messages per room; read them
-	// all up to the last one seen above.
-	batch, err := cons.Fetch(max(n, h.n.cfg.History), jetstream.FetchMaxWait(h.n.cfg.Timeout))
-	if err != nil {
-		return nil, fmt.Errorf("cluster history of %q: fetch: %w", room, err)
-	}
+	defer func() {
+		name := cons.CachedInfo().Name
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), h.n.cfg.Timeout)
+			defer cancel()
+			_ = h.stream.DeleteConsumer(ctx, name)
+		}()
+	}()
 	var msgs [][]byte
-	for m := range batch.Messages() {
-		msgs = append(msgs, chat.HistoryForm(m.Data()))
-		md, err := m.Metadata()
-		if err == nil && md.Sequence.Stream >= last.Sequence {
-			break
+	err = retryNoResponders(ctx, func() error {
+		// The stream keeps at most Config.History messages per room: read
+		// them all up to the last one seen above.
+		batch, err := cons.Fetch(max(n, h.n.cfg.History), jetstream.FetchMaxWait(h.n.cfg.Timeout))
+		if err != nil {
+			return err
 		}
-	}
-	if len(msgs) == 0 {
-		if err := batch.Error(); err != nil {
-			return nil, fmt.Errorf("cluster history of %q: fetch: %w", room, err)
+		for m := range batch.Messages() {
+			msgs = append(msgs, chat.HistoryForm(m.Data()))
+			md, err := m.Metadata()
+			if err == nil && md.Sequence.Stream >= last.Sequence {
+				return nil
+			}
 		}
+		return batch.Error()
+	})
+	if err != nil && len(msgs) == 0 {
+		return nil, fmt.Errorf("cluster history of %q: fetch: %w", room, err)
 	}
 	if len(msgs) > n {
 		msgs = msgs[len(msgs)-n:]
