@@ -205,7 +205,11 @@ func (h *History) Load(room string, n int) ([][]byte, error) {
 		return nil, fmt.Errorf("cluster history of %q: subscribe: %w", room, err)
 	}
 	subject := h.n.prefix + "room." + Token(room)
-	last, err := h.stream.GetLastMsgForSubject(ctx, subject)
+	var last *jetstream.RawStreamMsg
+	err := retryNoResponders(ctx, func() (err error) {
+		last, err = h.stream.GetLastMsgForSubject(ctx, subject)
+		return err
+	})
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, nil
 	}
