@@ -74,6 +74,7 @@ func newServeCmd() *cobra.Command {
 	f.StringVar(&c.Cluster, "cluster", "", "join a cluster of serve nodes through these NATS servers (nats://HOST:PORT[,...], JetStream on): rooms, shouts, dms and nicknames span every node")
 	f.StringVar(&c.ClusterName, "cluster-name", "wsbench", "with --cluster: the cluster's name, separating clusters that share NATS servers (A-Z a-z 0-9 _ -)")
 	f.DurationVar(&c.ClusterNodeTTL, "cluster-node-ttl", 15*time.Second, "with --cluster: a node that stops heartbeating (killed) has its nicknames and members freed within this (at least 1s)")
+	f.IntVar(&c.ClusterReplicas, "cluster-replicas", 1, "with --cluster on a NATS cluster: how many NATS servers keep the nicknames and the history (1, 3 or 5; more than 1 needs at least that many servers)")
 	f.Int64Var(&c.ClusterHistoryBytes, "cluster-history-bytes", cluster.DefaultHistoryBytes, "with --cluster: bytes the JetStream history stream keeps over all rooms (oldest dropped first); --history bounds each room")
 	f.BoolVar(&c.ReusePort, "reuse-port", false, "listen with SO_REUSEPORT so that several serve processes share --addr (the kernel spreads connections among them)")
 	f.DurationVar(&c.SocketIO.PingInterval, "sio-ping-interval", c.SocketIO.PingInterval, "Socket.IO (/socket.io/): ping every session this often")
@@ -156,6 +157,7 @@ func (o *serveOptions) check() error {
 		{c.Cluster != "" && c.ClusterNodeTTL < time.Second, fmt.Sprintf("--cluster-node-ttl %v: want at least 1s", c.ClusterNodeTTL)},
 		{c.Cluster != "" && c.HistoryDB != "", "--history-db and --cluster exclude each other: a cluster keeps its history in JetStream"},
 		{c.Cluster != "" && c.ClusterHistoryBytes <= 0, "--cluster-history-bytes must be positive"},
+		{c.Cluster != "" && (c.ClusterReplicas < 1 || c.ClusterReplicas > cluster.MaxReplicas), fmt.Sprintf("--cluster-replicas %d: want 1..%d NATS servers", c.ClusterReplicas, cluster.MaxReplicas)},
 		{(c.TLSCert == "") != (c.TLSKey == ""), "--tls-cert and --tls-key go together"},
 	} {
 		if rule.bad {

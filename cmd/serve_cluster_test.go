@@ -35,6 +35,7 @@ func TestServeClusterFlags(t *testing.T) {
 		{[]string{"--cluster", dead}, ExitFailure, "--cluster: cluster: connect to " + dead},
 		{[]string{"--cluster", dead, "--history-db", "x.db"}, ExitUsage, "--history-db and --cluster exclude each other"},
 		{[]string{"--cluster", dead, "--cluster-history-bytes", "0"}, ExitUsage, "--cluster-history-bytes must be positive"},
+		{[]string{"--cluster", dead, "--cluster-replicas", "7"}, ExitUsage, "--cluster-replicas 7: want 1..5 NATS servers"},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -1,13 +1,17 @@
 package target
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
+
+	"github.com/wsbench/wsbench/target/cluster"
 )
 
 // startNATSCluster runs n embedded NATS servers with JetStream, routed into
@@ -61,7 +65,7 @@ func startNATSCluster(t *testing.T, n int) []*natsserver.Server {
 }
 
 // jetStreamFormed reports whether every server is routed to all others and
-// follows the one JetStream meta leader.
+// follows the one JetStream meta leader, which has heard from all of them.
 func jetStreamFormed(servers []*natsserver.Server) bool {
 	leaders := 0
 	for _, ns := range servers {
@@ -69,6 +73,10 @@ func jetStreamFormed(servers []*natsserver.Server) bool {
 			return false
 		}
 		if ns.JetStreamIsLeader() {
+			// The leader places streams only on peers it has heard from.
+			if len(ns.JetStreamClusterPeers()) < len(servers) {
+				return false
+			}
 			leaders++
 		}
 	}
@@ -117,5 +125,101 @@ func TestClusterHistoryAcrossNATSServers(t *testing.T) {
 				t.Fatalf("%s: a message twice? %v", p.name, m)
 			}
 		}
+	}
+}
+
+// With --cluster-replicas 3 the history and the nicknames survive the loss
+// of the NATS server that led them: the nodes reconnect to the others, a
+// new leader is elected, and a late joiner gets every acked message.
+func TestClusterReplicasSurviveNATSServerLoss(t *testing.T) {
+	servers := startNATSCluster(t, 3)
+	var urls []string
+	for _, ns := range servers {
+		urls = append(urls, ns.ClientURL())
+	}
+	nodes := make([]*Server, 2)
+	for i := range nodes {
+		nodes[i] = startTest(t, func(c *Config) {
+			c.Cluster = strings.Join(urls, ",")
+			c.ClusterName = "test"
+			c.ClusterReplicas = 3
+		})
+	}
+	alice := dialPeer(t, nodes[0], "alice")
+	alice.join("keep")
+	for i := range 3 {
+		alice.sayAcked("keep", fmt.Sprint("a", i), i+1)
+	}
+	history := cluster.HistoryStream("test")
+	streams := []string{history, "KV_wsbench_test_nicks", "KV_wsbench_test_nodes"}
+	leader := -1
+	for i, ns := range servers {
+		if ns.JetStreamIsStreamLeader(natsserver.DEFAULT_GLOBAL_ACCOUNT, history) {
+			leader = i
+		}
+	}
+	if leader < 0 {
+		t.Fatal("no server leads the history stream")
+	}
+	servers[leader].Shutdown()
+	// An election takes a few seconds.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		led := 0
+		for _, stream := range streams {
+			for i, ns := range servers {
+				if i != leader && ns.JetStreamIsStreamLeader(natsserver.DEFAULT_GLOBAL_ACCOUNT, stream) {
+					led++
+				}
+			}
+		}
+		if led == len(streams) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s only %d of %v have a new leader", led, streams)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, s := range nodes {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if code, _ := httpGet(t, s, "/healthz"); code == 200 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("a node did not reconnect within 30 s")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// A late joiner on the other node (the room is new there: it reads the
+	// stream) gets the messages acked before the loss.
+	bob := dialPeer(t, nodes[1], "bob")
+	bob.send(map[string]any{"op": "join", "room": "keep"})
+	bob.expectHistory("keep", "a0", "a1", "a2")
+	// The nicknames survived too: alice's is still hers.
+	mallory := dialPeer(t, nodes[1], "")
+	mallory.send(map[string]any{"op": "nick", "name": "alice"})
+	if m := mallory.expect("error"); m["code"] != "nick_taken" {
+		t.Fatalf("alice's nickname after the loss: %v", m)
+	}
+}
+
+// More replicas than NATS servers is an error at start, naming the cause.
+func TestClusterReplicasNeedANATSCluster(t *testing.T) {
+	ns := startNATS(t)
+	cfg := DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.Cluster = ns.ClientURL()
+	cfg.ClusterName = "test"
+	cfg.ClusterReplicas = 3
+	s, err := Start(cfg, nil)
+	if err == nil {
+		_ = s.Shutdown(context.Background())
+		t.Fatal("3 replicas on one NATS server: no error")
+	}
+	if !strings.Contains(err.Error(), "3 replicas need a NATS cluster of at least 3 servers") {
+		t.Fatalf("the error does not name the replicas: %v", err)
 	}
 }

@@ -80,7 +80,7 @@ func newHub(cfg Config, s *Server, logger *slog.Logger) (chatHub, error) {
 		var err error
 		node, err = cluster.Dial(context.Background(), cluster.Config{
 			URLs: cfg.Cluster, Name: cfg.ClusterName, NodeTTL: cfg.ClusterNodeTTL, Logger: logger,
-			History: cfg.HistorySize, HistoryBytes: cfg.ClusterHistoryBytes,
+			History: cfg.HistorySize, HistoryBytes: cfg.ClusterHistoryBytes, Replicas: cfg.ClusterReplicas,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("--cluster: %w", err)

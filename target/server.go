@@ -72,6 +72,9 @@ type Config struct {
 	// ClusterHistoryBytes bounds the cluster's JetStream history stream over
 	// all rooms (0 = cluster.DefaultHistoryBytes).
 	ClusterHistoryBytes int64
+	// ClusterReplicas is how many NATS servers keep the cluster's
+	// JetStream buckets and history stream (0 = 1).
+	ClusterReplicas int
 	// ReusePort sets SO_REUSEPORT on the listener so that several serve
 	// processes share one address (the kernel spreads connections).
 	ReusePort bool

@@ -59,6 +59,12 @@ type Config struct {
 	// DefaultHistoryBytes.
 	History      int
 	HistoryBytes int64
+	// Replicas is how many NATS servers keep each of the cluster's
+	// JetStream assets (the nickname and node buckets, the history
+	// stream): 1 (the default) on one server; 3 or 5 on a NATS cluster of
+	// at least that many servers, so that losing one loses neither the
+	// history nor the nicknames. At most MaxReplicas.
+	Replicas int
 	// ReconnectWait is the pause between attempts to reach NATS again
 	// after losing it; default 1s.
 	ReconnectWait time.Duration
@@ -73,6 +79,8 @@ const (
 	// DefaultHistoryBytes bounds the history stream over all rooms.
 	DefaultHistoryBytes  = 1 << 30
 	DefaultReconnectWait = time.Second
+	// MaxReplicas is JetStream's own bound on a stream's replicas.
+	MaxReplicas = 5
 )
 
 // inboxSize is how many broker messages may wait for the dispatcher; past it
@@ -147,6 +155,12 @@ func Dial(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.History < 0 {
 		cfg.History = 0
 	}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.Replicas < 1 || cfg.Replicas > MaxReplicas {
+		return nil, fmt.Errorf("cluster: %d replicas: want 1..%d", cfg.Replicas, MaxReplicas)
+	}
 	if cfg.HistoryBytes <= 0 {
 		cfg.HistoryBytes = DefaultHistoryBytes
 	}
@@ -202,14 +216,26 @@ func Dial(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	kctx, cancel := context.WithTimeout(ctx, 4*cfg.Timeout)
 	defer cancel()
-	n.nicks, err = js.CreateOrUpdateKeyValue(kctx, jetstream.KeyValueConfig{
-		Bucket: "wsbench_" + cfg.Name + "_nicks", Description: "wsbench serve nicknames: name -> owner node", History: 1,
+	err = retryNoResponders(kctx, func() (err error) {
+		n.nicks, err = js.CreateOrUpdateKeyValue(kctx, jetstream.KeyValueConfig{
+			Bucket: "wsbench_" + cfg.Name + "_nicks", Description: "wsbench serve nicknames: name -> owner node", History: 1,
+			Replicas: cfg.Replicas,
+		})
+		return err
 	})
 	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrCodeReplicasNotSupported {
+			return fail(fmt.Errorf("cluster: nickname bucket: %d replicas need a NATS cluster of at least %d servers with JetStream: %w", cfg.Replicas, cfg.Replicas, err))
+		}
 		return fail(fmt.Errorf("cluster: nickname bucket (is JetStream enabled on the NATS server?): %w", err))
 	}
-	n.nodes, err = js.CreateOrUpdateKeyValue(kctx, jetstream.KeyValueConfig{
-		Bucket: "wsbench_" + cfg.Name + "_nodes", Description: "wsbench serve node heartbeats", History: 1, TTL: cfg.NodeTTL,
+	err = retryNoResponders(kctx, func() (err error) {
+		n.nodes, err = js.CreateOrUpdateKeyValue(kctx, jetstream.KeyValueConfig{
+			Bucket: "wsbench_" + cfg.Name + "_nodes", Description: "wsbench serve node heartbeats", History: 1, TTL: cfg.NodeTTL,
+			Replicas: cfg.Replicas,
+		})
+		return err
 	})
 	if err != nil {
 		return fail(fmt.Errorf("cluster: node bucket: %w", err))
@@ -234,13 +260,20 @@ func Dial(ctx context.Context, cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// retryNoResponders calls f until it returns anything but "no responders"
-// (JetStream's interest not yet known to this node's NATS server), pausing
-// 5 ms, then twice as long each time up to 200 ms, while ctx lasts.
+// retryNoResponders calls f until it returns anything but an error of a
+// NATS cluster still settling, pausing 5 ms, then twice as long each time
+// up to 200 ms, while ctx lasts: "no responders" (JetStream's interest not
+// yet known to this node's NATS server), "JetStream system temporarily
+// unavailable" (no meta leader yet) and "no suitable peers for placement"
+// (the leader has not heard from enough servers yet; when there are too
+// few, the error stays and is returned at the end).
 func retryNoResponders(ctx context.Context, f func() error) error {
 	for pause := 5 * time.Millisecond; ; pause = min(2*pause, 200*time.Millisecond) {
 		err := f()
-		if !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, jetstream.ErrNoStreamResponse) {
+		var apiErr *jetstream.APIError
+		settling := errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+			errors.As(err, &apiErr) && (apiErr.ErrorCode == jsErrCodeClusterNotAvailable || apiErr.ErrorCode == jsErrCodeNoPeers)
+		if !settling {
 			return err
 		}
 		select {
@@ -250,6 +283,17 @@ func retryNoResponders(ctx context.Context, f func() error) error {
 		}
 	}
 }
+
+// JetStream errors nats.go names no constant for.
+const (
+	jsErrCodeNoPeers             jetstream.ErrorCode = 10005 // no suitable peers for placement
+	jsErrCodeClusterNotAvailable jetstream.ErrorCode = 10008 // JetStream system temporarily unavailable
+)
+
+// jsErrCodeReplicasNotSupported is JetStream's error for a stream of more
+// than one replica on a server outside a cluster (nats.go names no
+// constant for it).
+const jsErrCodeReplicasNotSupported jetstream.ErrorCode = 10074
 
 // probeToken is the last subject token of reachStream's publishes: the
 // escaped form of a NUL byte, which no name may contain.

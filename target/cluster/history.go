@@ -58,17 +58,22 @@ func HistoryStream(cluster string) string { return "wsbench_" + cluster + "_hist
 // openHistory creates (or updates) the history stream and subscribes to
 // the PubAck replies.
 func (n *Node) openHistory(ctx context.Context, js jetstream.JetStream) error {
-	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:              HistoryStream(n.cfg.Name),
-		Description:       "wsbench serve room history (said frames), per room subject",
-		Subjects:          []string{n.prefix + "room.>"},
-		RePublish:         &jetstream.RePublish{Source: n.prefix + "room.>", Destination: n.prefix + "live.>"},
-		MaxMsgsPerSubject: int64(n.cfg.History),
-		MaxBytes:          n.cfg.HistoryBytes,
-		Discard:           jetstream.DiscardOld,
-		Storage:           jetstream.FileStorage,
-		AllowDirect:       true,
-		Duplicates:        time.Minute,
+	var s jetstream.Stream
+	err := retryNoResponders(ctx, func() (err error) {
+		s, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:              HistoryStream(n.cfg.Name),
+			Description:       "wsbench serve room history (said frames), per room subject",
+			Subjects:          []string{n.prefix + "room.>"},
+			RePublish:         &jetstream.RePublish{Source: n.prefix + "room.>", Destination: n.prefix + "live.>"},
+			MaxMsgsPerSubject: int64(n.cfg.History),
+			MaxBytes:          n.cfg.HistoryBytes,
+			Discard:           jetstream.DiscardOld,
+			Storage:           jetstream.FileStorage,
+			AllowDirect:       true,
+			Replicas:          n.cfg.Replicas,
+			Duplicates:        time.Minute,
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("cluster: history stream: %w", err)
