@@ -214,10 +214,13 @@ func Dial(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return fail(fmt.Errorf("cluster: JetStream: %w", err))
 	}
-	kctx, cancel := context.WithTimeout(ctx, 4*cfg.Timeout)
+	// On a NATS cluster just started, JetStream elects a leader for the
+	// cluster and then for each replicated bucket and stream, a few
+	// seconds each: the start waits up to startWait for them.
+	kctx, cancel := context.WithTimeout(ctx, max(startWait, 4*cfg.Timeout))
 	defer cancel()
-	err = retryNoResponders(kctx, func() (err error) {
-		n.nicks, err = js.CreateOrUpdateKeyValue(kctx, jetstream.KeyValueConfig{
+	err = retrySettling(kctx, cfg.Timeout, false, func(ctx context.Context) (err error) {
+		n.nicks, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket: "wsbench_" + cfg.Name + "_nicks", Description: "wsbench serve nicknames: name -> owner node", History: 1,
 			Replicas: cfg.Replicas,
 		})
@@ -230,8 +233,8 @@ func Dial(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		return fail(fmt.Errorf("cluster: nickname bucket (is JetStream enabled on the NATS server?): %w", err))
 	}
-	err = retryNoResponders(kctx, func() (err error) {
-		n.nodes, err = js.CreateOrUpdateKeyValue(kctx, jetstream.KeyValueConfig{
+	err = retrySettling(kctx, cfg.Timeout, false, func(ctx context.Context) (err error) {
+		n.nodes, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket: "wsbench_" + cfg.Name + "_nodes", Description: "wsbench serve node heartbeats", History: 1, TTL: cfg.NodeTTL,
 			Replicas: cfg.Replicas,
 		})
@@ -243,36 +246,46 @@ func Dial(ctx context.Context, cfg Config) (*Node, error) {
 	// On a NATS cluster a bucket just created may live on another server
 	// than this node's, which learns of it a moment later: until then a
 	// write finds no responder, and is retried.
-	if err := retryNoResponders(kctx, func() error { return n.heartbeat(kctx) }); err != nil {
+	if err := retrySettling(kctx, cfg.Timeout, true, n.heartbeat); err != nil {
 		return fail(err)
 	}
-	if err := reachStream(kctx, js, "$KV."+n.nicks.Bucket()+"."+probeToken); err != nil {
+	if err := reachStream(kctx, js, "$KV."+n.nicks.Bucket()+"."+probeToken, cfg.Timeout); err != nil {
 		return fail(fmt.Errorf("cluster: nickname bucket: %w", err))
 	}
 	if cfg.History > 0 {
 		if err := n.openHistory(kctx, js); err != nil {
 			return fail(err)
 		}
-		if err := reachStream(kctx, js, n.prefix+"room."+probeToken); err != nil {
+		if err := reachStream(kctx, js, n.prefix+"room."+probeToken, cfg.Timeout); err != nil {
 			return fail(fmt.Errorf("cluster: history stream: %w", err))
 		}
 	}
 	return n, nil
 }
 
-// retryNoResponders calls f until it returns anything but an error of a
-// NATS cluster still settling, pausing 5 ms, then twice as long each time
-// up to 200 ms, while ctx lasts: "no responders" (JetStream's interest not
-// yet known to this node's NATS server), "JetStream system temporarily
-// unavailable" (no meta leader yet) and "no suitable peers for placement"
-// (the leader has not heard from enough servers yet; when there are too
-// few, the error stays and is returned at the end).
-func retryNoResponders(ctx context.Context, f func() error) error {
+// retrySettling calls f until it returns anything but an error of a NATS
+// cluster still settling, pausing 5 ms, then twice as long each time up to
+// 200 ms, while ctx lasts: "JetStream system temporarily unavailable" (no
+// meta leader yet), "no suitable peers for placement" (the leader has not
+// heard from enough servers yet; when there are too few, the error stays
+// and is returned at the end) and, with noResponders, "no responders"
+// (a stream's or a consumer's interest not yet known to this node's NATS
+// server; for JetStream API requests it means JetStream is off, and is
+// not retried). With attempt > 0 each call gets a context of its own
+// bounded by attempt, and one that ran out is tried again too (a request
+// lost while the cluster elects a leader must not use up all of ctx).
+func retrySettling(ctx context.Context, attempt time.Duration, noResponders bool, f func(context.Context) error) error {
 	for pause := 5 * time.Millisecond; ; pause = min(2*pause, 200*time.Millisecond) {
-		err := f()
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if attempt > 0 {
+			actx, cancel = context.WithTimeout(ctx, attempt)
+		}
+		err := f(actx)
+		cancel()
 		var apiErr *jetstream.APIError
-		settling := errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
-			errors.As(err, &apiErr) && (apiErr.ErrorCode == jsErrCodeClusterNotAvailable || apiErr.ErrorCode == jsErrCodeNoPeers)
+		settling := errors.As(err, &apiErr) && (apiErr.ErrorCode == jsErrCodeClusterNotAvailable || apiErr.ErrorCode == jsErrCodeNoPeers) ||
+			noResponders && (errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse)) ||
+			attempt > 0 && ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout))
 		if !settling {
 			return err
 		}
@@ -283,6 +296,9 @@ func retryNoResponders(ctx context.Context, f func() error) error {
 		}
 	}
 }
+
+// startWait bounds how long Dial waits for a NATS cluster to settle.
+const startWait = 30 * time.Second
 
 // JetStream errors nats.go names no constant for.
 const (
@@ -303,8 +319,8 @@ const probeToken = "=00"
 // node's NATS server: it publishes there with an expected last sequence no
 // subject can have, so the stream refuses it (nothing is stored or
 // republished), and the refusal is the answer.
-func reachStream(ctx context.Context, js jetstream.JetStream, subject string) error {
-	return retryNoResponders(ctx, func() error {
+func reachStream(ctx context.Context, js jetstream.JetStream, subject string, timeout time.Duration) error {
+	return retrySettling(ctx, timeout, true, func(ctx context.Context) error {
 		_, err := js.Publish(ctx, subject, nil, jetstream.WithExpectLastSequencePerSubject(math.MaxUint64))
 		var apiErr *jetstream.APIError
 		switch {

@@ -59,7 +59,7 @@ func HistoryStream(cluster string) string { return "wsbench_" + cluster + "_hist
 // the PubAck replies.
 func (n *Node) openHistory(ctx context.Context, js jetstream.JetStream) error {
 	var s jetstream.Stream
-	err := retryNoResponders(ctx, func() (err error) {
+	err := retrySettling(ctx, n.cfg.Timeout, false, func(ctx context.Context) (err error) {
 		s, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 			Name:              HistoryStream(n.cfg.Name),
 			Description:       "wsbench serve room history (said frames), per room subject",
@@ -210,24 +210,21 @@ func (h *History) Load(room string, n int) ([][]byte, error) {
 		return nil, fmt.Errorf("cluster history of %q: subscribe: %w", room, err)
 	}
 	subject := h.n.prefix + "room." + Token(room)
-	var last *jetstream.RawStreamMsg
-	err := retryNoResponders(ctx, func() (err error) {
-		last, err = h.stream.GetLastMsgForSubject(ctx, subject)
-		return err
-	})
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("cluster history of %q: last message: %w", room, err)
-	}
 	// A consumer of its own for this read (AckNone: reading consumes
-	// nothing), removed after it. On a NATS cluster the consumer may live
-	// on another server than this node's, which learns of it a moment
-	// after its creation: a fetch that finds no responder is retried.
-	cons, err := h.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
-		FilterSubject: subject, AckPolicy: jetstream.AckNonePolicy,
-		InactiveThreshold: 10 * time.Second, MemoryStorage: true,
+	// nothing; one replica: nothing to keep), removed after it. Its
+	// creation says how many of the room's messages it will deliver:
+	// those stored so far. (A direct get of the room's last message would
+	// be cheaper, but with AllowDirect any replica answers it, and after a
+	// NATS server's loss one that is behind answered "none".)
+	// On a NATS cluster the creation goes through JetStream's leader; one
+	// lost while the cluster elects a new leader is tried again.
+	var cons jetstream.Consumer
+	err := retrySettling(ctx, h.n.cfg.Timeout/2, false, func(ctx context.Context) (err error) {
+		cons, err = h.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+			FilterSubject: subject, AckPolicy: jetstream.AckNonePolicy,
+			InactiveThreshold: 10 * time.Second, MemoryStorage: true, Replicas: 1,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cluster history of %q: consumer: %w", room, err)
@@ -240,20 +237,21 @@ func (h *History) Load(room string, n int) ([][]byte, error) {
 			_ = h.stream.DeleteConsumer(ctx, name)
 		}()
 	}()
+	stored := int(cons.CachedInfo().NumPending)
+	if stored == 0 {
+		return nil, nil
+	}
+	// On a NATS cluster the consumer may live on another server than this
+	// node's, which learns of it a moment after its creation: a fetch that
+	// finds no responder is retried.
 	var msgs [][]byte
-	err = retryNoResponders(ctx, func() error {
-		// The stream keeps at most Config.History messages per room: read
-		// them all up to the last one seen above.
-		batch, err := cons.Fetch(max(n, h.n.cfg.History), jetstream.FetchMaxWait(h.n.cfg.Timeout))
+	err = retrySettling(ctx, 0, true, func(context.Context) error {
+		batch, err := cons.Fetch(stored-len(msgs), jetstream.FetchMaxWait(h.n.cfg.Timeout))
 		if err != nil {
 			return err
 		}
 		for m := range batch.Messages() {
 			msgs = append(msgs, chat.HistoryForm(m.Data()))
-			md, err := m.Metadata()
-			if err == nil && md.Sequence.Stream >= last.Sequence {
-				return nil
-			}
 		}
 		return batch.Error()
 	})
