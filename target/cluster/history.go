@@ -69,7 +69,7 @@ func (n *Node) openHistory(ctx context.Context, js jetstream.JetStream) error {
 			MaxBytes:          n.cfg.HistoryBytes,
 			Discard:           jetstream.DiscardOld,
 			Storage:           jetstream.FileStorage,
-			AllowDirect:       true,
+			AllowDirect:       false, // reads come from the leader (Load)
 			Replicas:          n.cfg.Replicas,
 			Duplicates:        time.Minute,
 		})
@@ -210,16 +210,28 @@ func (h *History) Load(room string, n int) ([][]byte, error) {
 		return nil, fmt.Errorf("cluster history of %q: subscribe: %w", room, err)
 	}
 	subject := h.n.prefix + "room." + Token(room)
+	// The room's last stored message, from the stream's leader (the stream
+	// has no AllowDirect: a direct get may be answered by any replica, and
+	// after a NATS server's loss one that was behind answered "none"). A
+	// request lost while a NATS cluster elects a leader is tried again.
+	var last *jetstream.RawStreamMsg
+	err := retrySettling(ctx, h.n.cfg.Timeout/2, true, func(ctx context.Context) (err error) {
+		last, err = h.stream.GetLastMsgForSubject(ctx, subject)
+		return err
+	})
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster history of %q: last message: %w", room, err)
+	}
 	// A consumer of its own for this read (AckNone: reading consumes
-	// nothing; one replica: nothing to keep), removed after it. Its
-	// creation says how many of the room's messages it will deliver:
-	// those stored so far. (A direct get of the room's last message would
-	// be cheaper, but with AllowDirect any replica answers it, and after a
-	// NATS server's loss one that is behind answered "none".)
-	// On a NATS cluster the creation goes through JetStream's leader; one
-	// lost while the cluster elects a new leader is tried again.
+	// nothing; one replica: nothing to keep), removed after it. It reads
+	// its server's copy of the stream, which may be a moment behind the
+	// leader's: it delivers up to the last message seen above as soon as
+	// it has it.
 	var cons jetstream.Consumer
-	err := retrySettling(ctx, h.n.cfg.Timeout/2, false, func(ctx context.Context) (err error) {
+	err = retrySettling(ctx, h.n.cfg.Timeout/2, false, func(ctx context.Context) (err error) {
 		cons, err = h.stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
 			FilterSubject: subject, AckPolicy: jetstream.AckNonePolicy,
 			InactiveThreshold: 10 * time.Second, MemoryStorage: true, Replicas: 1,
@@ -237,21 +249,23 @@ func (h *History) Load(room string, n int) ([][]byte, error) {
 			_ = h.stream.DeleteConsumer(ctx, name)
 		}()
 	}()
-	stored := int(cons.CachedInfo().NumPending)
-	if stored == 0 {
-		return nil, nil
-	}
 	// On a NATS cluster the consumer may live on another server than this
 	// node's, which learns of it a moment after its creation: a fetch that
 	// finds no responder is retried.
 	var msgs [][]byte
 	err = retrySettling(ctx, 0, true, func(context.Context) error {
-		batch, err := cons.Fetch(stored-len(msgs), jetstream.FetchMaxWait(h.n.cfg.Timeout))
+		// The stream keeps at most Config.History messages per room: read
+		// them all up to the last one seen above.
+		batch, err := cons.Fetch(max(n, h.n.cfg.History), jetstream.FetchMaxWait(h.n.cfg.Timeout))
 		if err != nil {
 			return err
 		}
 		for m := range batch.Messages() {
 			msgs = append(msgs, chat.HistoryForm(m.Data()))
+			md, err := m.Metadata()
+			if err == nil && md.Sequence.Stream >= last.Sequence {
+				return nil
+			}
 		}
 		return batch.Error()
 	})
