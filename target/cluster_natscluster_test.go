@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -17,14 +18,29 @@ import (
 // startNATSCluster runs n embedded NATS servers with JetStream, routed into
 // one NATS cluster (each knows every route from the start, as a configured
 // production cluster does), and waits until JetStream has a meta leader
-// every server follows.
+// every server follows. The route ports are picked free beforehand; one
+// taken meanwhile by another process fails that attempt, and it starts
+// over on new ports.
 func startNATSCluster(t *testing.T, n int) []*natsserver.Server {
 	t.Helper()
+	var err error
+	for range 3 {
+		var servers []*natsserver.Server
+		if servers, err = tryNATSCluster(t, n); err == nil {
+			return servers
+		}
+		t.Logf("NATS cluster: %v; again on other ports", err)
+	}
+	t.Fatalf("NATS cluster: %v", err)
+	return nil
+}
+
+func tryNATSCluster(t *testing.T, n int) ([]*natsserver.Server, error) {
 	ports := make([]int, n)
 	for i := range ports {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		ports[i] = l.Addr().(*net.TCPAddr).Port
 		l.Close()
@@ -33,8 +49,13 @@ func startNATSCluster(t *testing.T, n int) []*natsserver.Server {
 	for _, p := range ports {
 		routes = append(routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", p)})
 	}
-	servers := make([]*natsserver.Server, n)
-	for i := range servers {
+	var servers []*natsserver.Server
+	stop := func() {
+		for _, ns := range servers {
+			ns.Shutdown()
+		}
+	}
+	for i := range n {
 		ns, err := natsserver.NewServer(&natsserver.Options{
 			ServerName: fmt.Sprint("s", i), Host: "127.0.0.1", Port: -1,
 			JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
@@ -42,26 +63,29 @@ func startNATSCluster(t *testing.T, n int) []*natsserver.Server {
 			Routes:  routes,
 		})
 		if err != nil {
-			t.Fatalf("nats server %d: %v", i, err)
+			stop()
+			return nil, fmt.Errorf("server %d: %w", i, err)
 		}
 		go ns.Start()
-		t.Cleanup(ns.Shutdown)
-		servers[i] = ns
+		servers = append(servers, ns)
 	}
 	for i, ns := range servers {
 		if !ns.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("nats server %d not ready", i)
+			stop()
+			return nil, fmt.Errorf("server %d (route port %d) not ready", i, ports[i])
 		}
 	}
 	// An election takes a few seconds when the machine is busy.
 	deadline := time.Now().Add(30 * time.Second)
 	for !jetStreamFormed(servers) {
 		if time.Now().After(deadline) {
-			t.Fatal("no JetStream meta leader every server follows after 30 s")
+			stop()
+			return nil, errors.New("no JetStream meta leader every server follows after 30 s")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return servers
+	t.Cleanup(stop)
+	return servers, nil
 }
 
 // jetStreamFormed reports whether every server is routed to all others and
