@@ -166,11 +166,7 @@ func TestClusterHistoryRightAfterFirstJoin(t *testing.T) {
 	alice := dialPeer(t, nodes[0], "alice")
 	for i := range 10 {
 		room := fmt.Sprint("fresh", i)
-		alice.join(room)
-		alice.sayAcked(room, "before", 1)
-		bob := dialPeer(t, nodes[1], fmt.Sprint("bob", i))
-		bob.send(map[string]any{"op": "join", "room": room})
-		alice.sayAcked(room, "right after", 2) // may race bob's join
+		bob := raceFirstJoin(t, alice, nodes[1], room, fmt.Sprint("bob", i))
 		// carol joins a room node 1 already holds, so her history comes
 		// from its memory ring, which the live copy of "right after" may
 		// not have reached yet: she gets it in her history or live right
@@ -181,22 +177,47 @@ func TestClusterHistoryRightAfterFirstJoin(t *testing.T) {
 		if m := carol.expect("said"); m["room"] != room || m["text"] != "right after" {
 			t.Fatalf("carol: want \"right after\" in her history or live, got %v", m)
 		}
-		carol.send(map[string]any{"op": "echo", "n": i})
-		if m := carol.expect("echo"); m["n"] != float64(i) {
-			t.Fatalf("carol: a message twice? %v", m)
-		}
-		bob.expect("joined")
-		var got []string
-		for len(got) < 2 {
-			m := bob.expect("said")
-			got = append(got, fmt.Sprint(m["text"]))
-		}
-		if fmt.Sprint(got) != "[before right after]" {
-			t.Fatalf("bob got %v", got)
-		}
-		bob.send(map[string]any{"op": "echo", "n": i})
-		if m := bob.expect("echo"); m["n"] != float64(i) {
-			t.Fatalf("bob: a message twice? %v", m)
-		}
+		carol.nothingMore(i)
+		bob.expectBeforeAndRightAfter()
+		bob.nothingMore(i)
+	}
+}
+
+// raceFirstJoin has alice say "before" in a new room, then dials nick on
+// node, which joins the room while alice says "right after" (both acked):
+// the join may race the second say. It returns the joiner with its join
+// reply still unread.
+func raceFirstJoin(t *testing.T, alice *peer, node *Server, room, nick string) *peer {
+	t.Helper()
+	alice.join(room)
+	alice.sayAcked(room, "before", 1)
+	p := dialPeer(t, node, nick)
+	p.send(map[string]any{"op": "join", "room": room})
+	alice.sayAcked(room, "right after", 2)
+	return p
+}
+
+// expectBeforeAndRightAfter reads the join reply of raceFirstJoin's joiner
+// and then both of alice's messages, once each, as history or live.
+func (p *peer) expectBeforeAndRightAfter() {
+	p.t.Helper()
+	p.expect("joined")
+	var got []string
+	for len(got) < 2 {
+		m := p.expect("said")
+		got = append(got, fmt.Sprint(m["text"]))
+	}
+	if fmt.Sprint(got) != "[before right after]" {
+		p.t.Fatalf("%s got %v", p.name, got)
+	}
+}
+
+// nothingMore checks that p has no message left before the echo of n (a
+// message delivered twice would come first).
+func (p *peer) nothingMore(n int) {
+	p.t.Helper()
+	p.send(map[string]any{"op": "echo", "n": n})
+	if m := p.expect("echo"); m["n"] != float64(n) {
+		p.t.Fatalf("%s: a message twice? %v", p.name, m)
 	}
 }

@@ -123,32 +123,16 @@ func TestClusterHistoryAcrossNATSServers(t *testing.T) {
 	alice := dialPeer(t, nodes[0], "alice")
 	for i := range 10 {
 		room := fmt.Sprint("spread", i)
-		alice.join(room)
-		alice.sayAcked(room, "before", 1)
-		bob := dialPeer(t, nodes[1], fmt.Sprint("bob", i))
-		bob.send(map[string]any{"op": "join", "room": room})
-		alice.sayAcked(room, "right after", 2) // may race bob's join
-		bob.expect("joined")
-		var got []string
-		for len(got) < 2 {
-			m := bob.expect("said")
-			got = append(got, fmt.Sprint(m["text"]))
-		}
-		if fmt.Sprint(got) != "[before right after]" {
-			t.Fatalf("bob got %v", got)
-		}
+		bob := raceFirstJoin(t, alice, nodes[1], room, fmt.Sprint("bob", i))
+		bob.expectBeforeAndRightAfter()
 		// Live traffic crosses the routes both ways, once.
 		bob.send(map[string]any{"op": "say", "room": room, "text": "from bob"})
 		if m := alice.expect("said"); m["text"] != "from bob" {
 			t.Fatalf("alice: %v", m)
 		}
 		bob.expect("said") // his own
-		for _, p := range []*peer{alice, bob} {
-			p.send(map[string]any{"op": "echo", "n": i})
-			if m := p.expect("echo"); m["n"] != float64(i) {
-				t.Fatalf("%s: a message twice? %v", p.name, m)
-			}
-		}
+		alice.nothingMore(i)
+		bob.nothingMore(i)
 	}
 }
 
@@ -187,35 +171,23 @@ func TestClusterReplicasSurviveNATSServerLoss(t *testing.T) {
 	}
 	servers[leader].Shutdown()
 	// An election takes a few seconds.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		led := 0
+	waitWithin(t, 30*time.Second, fmt.Sprintf("a new leader of each of %v", streams), func() bool {
 		for _, stream := range streams {
+			led := false
 			for i, ns := range servers {
-				if i != leader && ns.JetStreamIsStreamLeader(natsserver.DEFAULT_GLOBAL_ACCOUNT, stream) {
-					led++
-				}
+				led = led || i != leader && ns.JetStreamIsStreamLeader(natsserver.DEFAULT_GLOBAL_ACCOUNT, stream)
+			}
+			if !led {
+				return false
 			}
 		}
-		if led == len(streams) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 30 s only %d of %v have a new leader", led, streams)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return true
+	})
 	for _, s := range nodes {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			if code, _ := httpGet(t, s, "/healthz"); code == 200 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("a node did not reconnect within 30 s")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		waitWithin(t, 30*time.Second, "the nodes to reconnect", func() bool {
+			code, _ := httpGet(t, s, "/healthz")
+			return code == 200
+		})
 	}
 	// A late joiner on the other node (the room is new there: it reads the
 	// stream) gets the messages acked before the loss.

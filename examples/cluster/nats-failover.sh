@@ -12,38 +12,8 @@
 #   examples/cluster/nats-failover.sh    # WSBENCH=path/to/wsbench to skip the build
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-if ! command -v nats-server >/dev/null; then
-	echo "nats-failover.sh: SKIP: no nats-server on PATH (apt-get install nats-server)" >&2
-	[ "${REQUIRE_NATS:-0}" = 1 ] && exit 1
-	exit 0
-fi
+. "$here/lib.sh"
 REPLICAS=${REPLICAS:-3}
-DIR=$(mktemp -d /tmp/wsbench-failover.XXXXXX)
-if [ -z "${WSBENCH:-}" ]; then
-	WSBENCH=$DIR/wsbench
-	(cd "$here/../.." && go build -o "$WSBENCH" .)
-fi
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	[ "${KEEP:-0}" = 1 ] || rm -rf "$DIR"
-}
-trap cleanup EXIT
-fail() {
-	echo "nats-failover.sh: FAIL: $*" >&2
-	for f in "$DIR"/*.log; do echo "--- $f" >&2; tail -20 "$f" >&2; done
-	exit 1
-}
-wait_port() {
-	for _ in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	fail "nothing listens on port $1"
-}
 wait_healthy() { # port: /healthz answers 200 once the node is up and has NATS
 	for _ in $(seq 300); do
 		curl -fs "http://127.0.0.1:$1/healthz" >/dev/null 2>&1 && return 0

@@ -11,40 +11,9 @@
 #   examples/cluster/smoke.sh        # WSBENCH=path/to/wsbench to skip the build
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-if ! command -v nats-server >/dev/null; then
-	echo "smoke.sh: SKIP: no nats-server on PATH (apt-get install nats-server)" >&2
-	[ "${REQUIRE_NATS:-0}" = 1 ] && exit 1
-	exit 0
-fi
-DIR=$(mktemp -d /tmp/wsbench-smoke.XXXXXX)
-if [ -z "${WSBENCH:-}" ]; then
-	WSBENCH=$DIR/wsbench
-	(cd "$here/../.." && go build -o "$WSBENCH" .)
-fi
-# Free ports: bind port 0 and read what the kernel chose.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$here/lib.sh"
 NATS_PORT=$(free_port)
 PORT=$(free_port)
-
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$DIR"
-}
-trap cleanup EXIT
-fail() {
-	echo "smoke.sh: FAIL: $*" >&2
-	for f in "$DIR"/*.log; do echo "--- $f" >&2; tail -20 "$f" >&2; done
-	exit 1
-}
-wait_port() {
-	for _ in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	fail "nothing listens on port $1"
-}
 
 nats-server --version >&2
 nats-server -js -a 127.0.0.1 -p "$NATS_PORT" -sd "$DIR/js" >"$DIR/nats.log" 2>&1 &
