@@ -46,6 +46,18 @@
 #            runtime's netpoller waiting). The table's "wsbench" column is
 #            then that Go program. Figures: round trips/s, client CPU per
 #            round trip.
+#   go-fanout-floor: what the Go runtime itself costs in the fan-out room of
+#            client-fanout: the C reader paired with go-fanout-client
+#            (bench/ceiling/go-fanout-client, the C reader written in Go)
+#            in the wsbench column, 1,000 members at 100 msg/s and 19,500
+#            at 5 msg/s, in four set-ups that take wsbench's event loop
+#            apart: `-mode epoll` (the C reader's loop: one thread blocking
+#            in epoll_wait, raw descriptors), `-keep` (the sockets left in
+#            the runtime's netpoller too, as wsbench leaves them), `-park
+#            -keep` (the loop parked in the runtime's netpoller, as
+#            wsbench's loops wait) and `-park -keep -touch 8` (and eight
+#            separately allocated objects reached per delivery, about what
+#            wsbench reaches). Figures: as client-fanout.
 #   fanout:  a server that writes one 100-byte stamped message to every one
 #            of CONNS connections every PERIOD ms (one write per recipient,
 #            one writer thread), and a one-thread epoll client that reads
@@ -114,7 +126,7 @@
 # wsbench runs and of the per-pair ratio wsbench / C, and at the end one
 # Markdown table of all of them.
 #
-# Usage: bench/ceiling.sh [echo] [client-echo] [client-echo-tuned] [echo-budget] [k6-echo] [go-floor] [fanout] [fanout-tuned] [fanout-even] [client-fanout] [client-fanout-tuned] [serve-fanout] [serve-fanout-tuned] [upgrade]
+# Usage: bench/ceiling.sh [echo] [client-echo] [client-echo-tuned] [echo-budget] [k6-echo] [go-floor] [go-fanout-floor] [fanout] [fanout-tuned] [fanout-even] [client-fanout] [client-fanout-tuned] [serve-fanout] [serve-fanout-tuned] [upgrade]
 #        (default: echo client-echo fanout)
 # Env:   PAIRS (default 3), WSBENCH (a prebuilt binary; default: go build),
 #        PORT (first port; default 19400), UPGRADE_CONC (default 64),
@@ -142,6 +154,7 @@ for p in echo-server echo-client ws-echo-client fanout-client chat-reader upgrad
 done
 $cc -O2 -Wall -pthread -o "$tmp/fanout-server" bench/ceiling/fanout-server.c
 go build -o "$tmp/go-echo-client" ./bench/ceiling/go-echo-client
+go build -o "$tmp/go-fanout-client" ./bench/ceiling/go-fanout-client
 # Where the figures come from, written above the table and kept with it in
 # $log/table.md: logs outlive the terminal, and a table without its commit
 # and its machine's load cannot be compared with anything.
@@ -315,11 +328,17 @@ window() {
 	kill -0 "$2" 2>/dev/null && echo "cpu1 $(treecpu "$2")"
 	return 0
 }
+# With GOREADER set (go-fanout-client's flags) the Go reader reads instead.
 c_wsfanout() { # CONNS COUNT PERIOD_MS SOURCES WORKERS
 	newport
 	"$tmp/fanout-server" $port "$1" "$2" "$3" 1 ws > "$out.server" & local srv=$!
 	sleep 0.3
-	/usr/bin/time -f "client: CPU %U %S s" "$tmp/fanout-client" $port "$1" "$2" "$4" ws > "$out" 2>&1 & local cli=$!
+	if [ -n "${GOREADER:-}" ]; then
+		# shellcheck disable=SC2086 # GOREADER is a list of flags
+		/usr/bin/time -f "client: CPU %U %S s" "$tmp/go-fanout-client" $GOREADER $port "$1" "$2" "$4" > "$out" 2>&1 & local cli=$!
+	else
+		/usr/bin/time -f "client: CPU %U %S s" "$tmp/fanout-client" $port "$1" "$2" "$4" ws > "$out" 2>&1 & local cli=$!
+	fi
 	window "$out.server" $cli > "$out.cpu"
 	wait $cli || true
 	wait $srv || true
@@ -347,6 +366,9 @@ ws_wsfanout() { # CONNS COUNT PERIOD_MS SOURCES WORKERS
 	awk -v a="$c0" -v b="$c1" -v d="$d" -v p="$p" 'BEGIN { if (d > 0 && a != "" && b != "") printf "cpu_us/delivery %.2f\n", (b - a) * 1e6 / d; if (d > 0) printf "p99_ms %.2f\n", p / 1e6 }'
 }
 c_wsfanouttuned() { c_wsfanout "$@"; }
+# go-fanout-floor: the C reader, and the Go reader with flags FLAGS.
+c_gofanout() { c_wsfanout "$1" "$2" "$3" "$4"; }
+ws_gofanout() { GOREADER=$5 c_wsfanout "$1" "$2" "$3" "$4"; } # CONNS COUNT PERIOD_MS SOURCES FLAGS
 ws_wsfanouttuned() { WSENV=GOMAXPROCS=1 WSFLAGS="--event-loops 1" ws_wsfanout "$@"; }
 
 # serve-fanout: the C pair (c_servefanout) or serve with C readers and
@@ -499,6 +521,12 @@ for part in "${parts[@]}"; do
 		pair "fan-out against the C WebSocket server, 1,000 members at 100 msg/s" wsfanout 1000 1500 10 1 1
 		pair "fan-out against the C WebSocket server, 19,500 members at 5 msg/s" wsfanout 19500 50 200 16 2
 		;;
+	go-fanout-floor)
+		for f in "-mode epoll" "-mode epoll -keep" "-mode epoll -park -keep" "-mode epoll -park -keep -touch 8"; do
+			pair "fan-out against the C WebSocket server, 1,000 members at 100 msg/s, the Go reader ($f) in the wsbench column" gofanout 1000 1500 10 1 "$f"
+			pair "fan-out against the C WebSocket server, 19,500 members at 5 msg/s, the Go reader ($f) in the wsbench column" gofanout 19500 50 200 16 "$f"
+		done
+		;;
 	client-fanout-tuned)
 		pair "fan-out against the C WebSocket server, 1,000 members at 100 msg/s, wsbench GOMAXPROCS=1 --event-loops 1" wsfanouttuned 1000 1500 10 1 1
 		;;
@@ -518,7 +546,7 @@ for part in "${parts[@]}"; do
 		pair "upgrade ramp to 19,000 held" ramp
 		;;
 	*)
-		echo "unknown part $part (want echo, client-echo, client-echo-tuned, echo-budget, k6-echo, go-floor, fanout, fanout-tuned, fanout-even, client-fanout, client-fanout-tuned, serve-fanout, serve-fanout-tuned or upgrade)" >&2
+		echo "unknown part $part (want echo, client-echo, client-echo-tuned, echo-budget, k6-echo, go-floor, go-fanout-floor, fanout, fanout-tuned, fanout-even, client-fanout, client-fanout-tuned, serve-fanout, serve-fanout-tuned or upgrade)" >&2
 		exit 2
 		;;
 	esac

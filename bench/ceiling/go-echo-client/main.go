@@ -22,17 +22,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/binary"
 	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"runtime"
 	"slices"
@@ -44,6 +40,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/wsbench/wsbench/internal/ceilingws"
 )
 
 const (
@@ -67,7 +65,7 @@ func main() {
 	}
 	conns := make([]net.Conn, n)
 	for i := range conns {
-		c, err := upgrade(port)
+		c, err := ceilingws.Upgrade(port, "/echo", nil)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -97,33 +95,6 @@ func main() {
 	cpu := time.Duration(r1.Utime.Nano() - r0.Utime.Nano() + r1.Stime.Nano() - r0.Stime.Nano())
 	fmt.Printf("conns %d  round_trips %d  per_second %.0f  client_cpu_us_per_rt %.2f\n",
 		n, rt, float64(rt)/el.Seconds(), cpu.Seconds()/float64(rt)*1e6)
-}
-
-// upgrade dials and upgrades one connection, checking the accept value.
-func upgrade(port string) (net.Conn, error) {
-	c, err := net.Dial("tcp", "127.0.0.1:"+port)
-	if err != nil {
-		return nil, err
-	}
-	var raw [16]byte
-	binary.LittleEndian.PutUint64(raw[:], rand.Uint64())
-	binary.LittleEndian.PutUint64(raw[8:], rand.Uint64())
-	key := base64.StdEncoding.EncodeToString(raw[:])
-	req := "GET /echo HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\nUpgrade: websocket\r\n" +
-		"Connection: Upgrade\r\nSec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n\r\n"
-	if _, err := io.WriteString(c, req); err != nil {
-		return nil, err
-	}
-	br := bufio.NewReader(c)
-	rsp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		return nil, fmt.Errorf("upgrade response: %w", err)
-	}
-	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	if rsp.StatusCode != 101 || rsp.Header.Get("Sec-WebSocket-Accept") != base64.StdEncoding.EncodeToString(sum[:]) || br.Buffered() != 0 {
-		return nil, fmt.Errorf("bad upgrade response: %s", rsp.Status)
-	}
-	return c, nil
 }
 
 // frame is one masked 64-byte text frame of 'e's with a fresh key.
