@@ -38,11 +38,14 @@
 #            event loop (GOMAXPROCS=1 --event-loops 1), as the C reader is.
 #   go-floor: what the Go runtime itself costs in that loop: the C WebSocket
 #            client against go-echo-client (bench/ceiling/go-echo-client,
-#            the same client in Go) against the same C server, in both of
-#            its modes: `epoll` (one goroutine locked to its thread, raw
+#            the same client in Go) against the same C server, in four
+#            set-ups: `-mode epoll` (one goroutine locked to its thread, raw
 #            descriptors taken out of the runtime's netpoller, epoll_wait,
-#            one read and one write per round trip: the C client's loop) and
-#            `netpoll` (a goroutine per connection on net.Conn, the
+#            one read and one write per round trip: the C client's loop),
+#            `-keep` (the sockets left in the runtime's netpoller too, as
+#            wsbench leaves them), `-park -keep` (the loop parked in the
+#            runtime's netpoller, as wsbench's loops wait) and `-mode
+#            netpoll` (a goroutine per connection on net.Conn, the
 #            runtime's netpoller waiting). The table's "wsbench" column is
 #            then that Go program. Figures: round trips/s, client CPU per
 #            round trip.
@@ -247,11 +250,12 @@ ws_budget() { c_wsecho "$1" "$2"; }
 
 # The Go floor: go-echo-client in MODE against the C upgrade server, paired
 # with the C client (c_wsecho) as wsbench is.
-go_echo() { # MODE CONNS
+go_echo() { # FLAGS CONNS
 	newport
 	"$tmp/upgrade-server" $port > /dev/null & local srv=$!
 	sleep 0.3
-	"$tmp/go-echo-client" -mode "$1" $port "$2" 10 > "$out" || true
+	# shellcheck disable=SC2086 # FLAGS is a list of flags
+	"$tmp/go-echo-client" $1 $port "$2" 10 > "$out" || true
 	kill $srv; wait $srv 2>/dev/null || true
 	awk '{ for (i = 1; i < NF; i++) { if ($i == "per_second") print "rt/s", $(i+1); if ($i == "client_cpu_us_per_rt") print "cpu_us/rt", $(i+1) } }' "$out"
 }
@@ -261,10 +265,8 @@ c_wsechotuned() { c_wsecho "$@"; }
 ws_wsechotuned() { WSENV=GOMAXPROCS=1 ws_wsecho "$1" --chain --event-loops 1; }
 c_fanouttuned() { c_fanout "$@"; }
 ws_fanouttuned() { RUN_ENV=GOMAXPROCS=1 WSFLAGS="--event-loops 1" ws_fanout "$@"; }
-c_goepoll() { c_wsecho "$@"; }
-ws_goepoll() { go_echo epoll "$1"; }
-c_gonetpoll() { c_wsecho "$@"; }
-ws_gonetpoll() { go_echo netpoll "$1"; }
+c_goecho() { c_wsecho "$1"; }
+ws_goecho() { go_echo "$2" "$1"; } # CONNS FLAGS
 
 c_fanout() { # CONNS COUNT PERIOD_MS SOURCES YAML WORKERS
 	newport
@@ -509,8 +511,10 @@ for part in "${parts[@]}"; do
 		;;
 	go-floor)
 		for n in 50 1000; do
-			pair "Go floor (epoll, raw descriptors) against the C WebSocket server, $n connections" goepoll "$n"
-			pair "Go floor (netpoll, goroutine per connection) against the C WebSocket server, $n connections" gonetpoll "$n"
+			pair "Go floor (epoll, raw descriptors) against the C WebSocket server, $n connections" goecho "$n" "-mode epoll"
+			pair "Go floor (epoll, sockets left in the runtime's netpoller: -keep) against the C WebSocket server, $n connections" goecho "$n" "-mode epoll -keep"
+			pair "Go floor (epoll, loop parked in the runtime's netpoller, sockets left there: -park -keep) against the C WebSocket server, $n connections" goecho "$n" "-mode epoll -park -keep"
+			pair "Go floor (netpoll, goroutine per connection) against the C WebSocket server, $n connections" goecho "$n" "-mode netpoll"
 		done
 		;;
 	fanout)

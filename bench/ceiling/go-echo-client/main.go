@@ -15,10 +15,18 @@
 //	               netpoller and scheduler do the waiting, as in any
 //	               idiomatic Go client.
 //
+// Two flags take wsbench's event loop apart in epoll mode: -keep leaves the
+// sockets in the runtime's netpoller too (the loop reads the connections'
+// own descriptors, as wsbench's loops do), and -park makes the loop wait
+// as wsbench's do: the epoll set is an *os.File in the runtime's
+// netpoller, the loop parks there and takes its events without blocking
+// (sockets edge-triggered), instead of blocking in epoll_wait on a thread
+// of its own.
+//
 // It prints round trips per second and its own CPU time per round trip,
 // in the C client's format. Run it against upgrade-server.c.
 //
-// usage: go-echo-client [-mode epoll|netpoll] PORT CONNS SECONDS
+// usage: go-echo-client [-mode epoll|netpoll] [-keep] [-park] PORT CONNS SECONDS
 package main
 
 import (
@@ -51,9 +59,11 @@ const (
 
 func main() {
 	mode := flag.String("mode", "epoll", "epoll or netpoll")
+	keep := flag.Bool("keep", false, "leave the sockets in the runtime's netpoller too (epoll mode)")
+	park := flag.Bool("park", false, "wait in the runtime's netpoller, not in epoll_wait (epoll mode)")
 	flag.Parse()
 	if flag.NArg() != 3 {
-		fmt.Fprintln(os.Stderr, "usage: go-echo-client [-mode epoll|netpoll] PORT CONNS SECONDS")
+		fmt.Fprintln(os.Stderr, "usage: go-echo-client [-mode epoll|netpoll] [-keep] [-park] PORT CONNS SECONDS")
 		os.Exit(2)
 	}
 	port := flag.Arg(0)
@@ -80,7 +90,7 @@ func main() {
 	var err error
 	switch *mode {
 	case "epoll":
-		rt, err = runEpoll(conns, t0.Add(dur))
+		rt, err = runEpoll(conns, t0.Add(dur), *keep, *park)
 	case "netpoll":
 		rt, err = runNetpoll(conns, t0.Add(dur))
 	default:
@@ -106,10 +116,20 @@ func frame(f *[6 + payload]byte, r *rand.PCG) {
 	}
 }
 
-// runEpoll is the C client's loop on raw descriptors (dups of the
-// connections', which leave the runtime's netpoller when closed).
-func runEpoll(conns []net.Conn, end time.Time) (int64, error) {
-	runtime.LockOSThread()
+// runEpoll is the C client's loop on raw descriptors: dups of the
+// connections', which leave the runtime's netpoller when closed, or with
+// keep the connections' own, which stay there.
+func runEpoll(conns []net.Conn, end time.Time, keep, park bool) (int64, error) {
+	defer runtime.KeepAlive(conns)
+	if !park {
+		// A parked goroutine moves between threads; a locked one would make
+		// every wake-up a hand-off to its own thread.
+		runtime.LockOSThread()
+	}
+	events := uint32(unix.EPOLLIN)
+	if park {
+		events |= unix.EPOLLET
+	}
 	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return 0, err
@@ -121,11 +141,18 @@ func runEpoll(conns []net.Conn, end time.Time) (int64, error) {
 			return 0, err
 		}
 		var fd int
-		if cerr := raw.Control(func(s uintptr) { fd, err = unix.Dup(int(s)) }); cerr != nil || err != nil {
+		if cerr := raw.Control(func(s uintptr) {
+			fd = int(s)
+			if !keep {
+				fd, err = unix.Dup(fd)
+			}
+		}); cerr != nil || err != nil {
 			return 0, fmt.Errorf("dup: %v %v", cerr, err)
 		}
-		c.Close() // the runtime forgets the socket; fd keeps it open
-		if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
+		if !keep {
+			c.Close() // the runtime forgets the socket; fd keeps it open
+		}
+		if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: events, Fd: int32(fd)}); err != nil {
 			return 0, err
 		}
 		fds = append(fds, fd)
@@ -149,16 +176,15 @@ func runEpoll(conns []net.Conn, end time.Time) (int64, error) {
 	var buf [65536]byte
 	evs := make([]unix.EpollEvent, 1024)
 	var rt int64
-	for time.Now().Before(end) {
-		k, err := unix.EpollWait(ep, evs, 100)
-		if err != nil && err != unix.EINTR {
-			return rt, err
-		}
+	// handle reads each ready connection once (its echo is 66 bytes, far
+	// less than buf: one read empties the socket) and sends the next
+	// request when the echo is whole.
+	handle := func(k int) error {
 		for i := 0; i < k; i++ {
 			fd := int(evs[i].Fd)
 			n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafePtr(buf[:])), uintptr(len(buf)))
 			if e != 0 || n == 0 {
-				return rt, fmt.Errorf("read: %v", e)
+				return fmt.Errorf("read: %v", e)
 			}
 			g := got[fd] + int(n)
 			switch {
@@ -166,16 +192,71 @@ func runEpoll(conns []net.Conn, end time.Time) (int64, error) {
 				got[fd] = g
 				continue
 			case g > echoLen:
-				return rt, fmt.Errorf("unexpected bytes from the server")
+				return fmt.Errorf("unexpected bytes from the server")
 			}
 			got[fd] = 0
 			if err := write(fd); err != nil {
-				return rt, err
+				return err
 			}
 			rt++
 		}
+		return nil
 	}
-	return rt, nil
+	if !park {
+		for time.Now().Before(end) {
+			k, err := unix.EpollWait(ep, evs, 100)
+			if err != nil && err != unix.EINTR {
+				return rt, err
+			}
+			if err := handle(k); err != nil {
+				return rt, err
+			}
+		}
+		return rt, nil
+	}
+	// park: wsbench's loop. The epoll set is a non-blocking *os.File in
+	// the runtime's netpoller; its raw.Read callback takes and handles
+	// events until a batch is not full, then parks without asking again
+	// (raw.Read cleared the set's readiness before the callback ran, so
+	// anything since has raised it). The read deadline ends the run if
+	// nothing comes at all.
+	if err := unix.SetNonblock(ep, true); err != nil {
+		return 0, err
+	}
+	epf := os.NewFile(uintptr(ep), "epoll")
+	raw, err := epf.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	_ = epf.SetReadDeadline(end)
+	var herr error
+	poll := func(uintptr) bool {
+		for {
+			k, err := unix.EpollWait(ep, evs, 0)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				herr = err
+				return true
+			}
+			if k == 0 {
+				return false
+			}
+			if herr = handle(k); herr != nil || !time.Now().Before(end) {
+				return true
+			}
+			if k < len(evs) {
+				return false
+			}
+		}
+	}
+	for herr == nil && time.Now().Before(end) {
+		if err := raw.Read(poll); err != nil {
+			break // the deadline: the run's end
+		}
+	}
+	return rt, herr
 }
 
 func unsafePtr(b []byte) unsafe.Pointer { return unsafe.Pointer(&b[0]) }
