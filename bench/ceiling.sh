@@ -53,9 +53,11 @@
 #            client-fanout: the C reader paired with go-fanout-client
 #            (bench/ceiling/go-fanout-client, the C reader written in Go)
 #            in the wsbench column, 1,000 members at 100 msg/s and 19,500
-#            at 5 msg/s, in four set-ups that take wsbench's event loop
+#            at 5 msg/s, in five set-ups that take wsbench's event loop
 #            apart: `-mode epoll` (the C reader's loop: one thread blocking
-#            in epoll_wait, raw descriptors), `-keep` (the sockets left in
+#            in epoll_wait, raw descriptors), `-work` (and a wsbench room
+#            member's work per delivery on one record per connection: one
+#            JSON pass, the op and sequence checks, an HdrHistogram), `-keep` (the sockets left in
 #            the runtime's netpoller too, as wsbench leaves them), `-park
 #            -keep` (the loop parked in the runtime's netpoller, as
 #            wsbench's loops wait) and `-park -keep -touch 8` (and eight
@@ -526,7 +528,7 @@ for part in "${parts[@]}"; do
 		pair "fan-out against the C WebSocket server, 19,500 members at 5 msg/s" wsfanout 19500 50 200 16 2
 		;;
 	go-fanout-floor)
-		for f in "-mode epoll" "-mode epoll -keep" "-mode epoll -park -keep" "-mode epoll -park -keep -touch 8"; do
+		for f in "-mode epoll" "-mode epoll -work" "-mode epoll -keep" "-mode epoll -park -keep" "-mode epoll -park -keep -touch 8"; do
 			pair "fan-out against the C WebSocket server, 1,000 members at 100 msg/s, the Go reader ($f) in the wsbench column" gofanout 1000 1500 10 1 "$f"
 			pair "fan-out against the C WebSocket server, 19,500 members at 5 msg/s, the Go reader ($f) in the wsbench column" gofanout 19500 50 200 16 "$f"
 		done

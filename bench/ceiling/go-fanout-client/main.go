@@ -31,7 +31,14 @@
 // in each) for every delivery: what reaching a connection's state through
 // K pointers costs, the layout question behind issue 14.
 //
-// usage: go-fanout-client [-mode epoll|netpoll] [-keep] [-park] [-touch K] PORT CONNS COUNT SOURCES
+// -work (epoll mode) does per delivery what a wsbench room member does, on
+// one record per connection kept in a slice by descriptor: one pass over
+// the JSON for op, from, seq and ts, the op matched, the sequence checked
+// against the sender's last, the latency recorded in an HdrHistogram (the
+// library wsbench uses, 3 significant figures). Its percentiles are still
+// printed from the exact latencies, like the C reader's.
+//
+// usage: go-fanout-client [-mode epoll|netpoll] [-keep] [-park] [-touch K] [-work] PORT CONNS COUNT SOURCES
 package main
 
 import (
@@ -48,6 +55,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/wsbench/wsbench/internal/ceilingws"
@@ -67,10 +75,11 @@ func main() {
 	mode := flag.String("mode", "epoll", "epoll or netpoll")
 	touch := flag.Int("touch", 0, "objects walked per delivery (epoll mode)")
 	park := flag.Bool("park", false, "wait in the runtime's netpoller, not in epoll_wait (epoll mode)")
+	work := flag.Bool("work", false, "do a wsbench member's work per delivery (epoll mode)")
 	keep := flag.Bool("keep", false, "leave the sockets in the runtime's netpoller too (epoll mode)")
 	flag.Parse()
 	if flag.NArg() != 4 {
-		fmt.Fprintln(os.Stderr, "usage: go-fanout-client [-mode epoll|netpoll] [-keep] [-park] [-touch K] PORT CONNS COUNT SOURCES")
+		fmt.Fprintln(os.Stderr, "usage: go-fanout-client [-mode epoll|netpoll] [-keep] [-park] [-touch K] [-work] PORT CONNS COUNT SOURCES")
 		os.Exit(2)
 	}
 	port := flag.Arg(0)
@@ -95,7 +104,7 @@ func main() {
 	var err error
 	switch *mode {
 	case "epoll":
-		d, err = runEpoll(conns, count, *touch, *keep, *park)
+		d, err = runEpoll(conns, count, *touch, *keep, *park, *work)
 	case "netpoll":
 		d, err = runNetpoll(conns, count)
 	default:
@@ -133,7 +142,7 @@ func latency(f []byte) int64 {
 // runEpoll is the C reader's loop on raw descriptors: dups of the
 // connections', which leave the runtime's netpoller when closed, or with
 // keep the connections' own, which stay there.
-func runEpoll(conns []net.Conn, count, touch int, keep, park bool) ([]int64, error) {
+func runEpoll(conns []net.Conn, count, touch int, keep, park, work bool) ([]int64, error) {
 	defer runtime.KeepAlive(conns)
 	if !park {
 		// Parked goroutines move between threads; a locked one would make
@@ -186,6 +195,18 @@ func runEpoll(conns []net.Conn, count, touch int, keep, park bool) ([]int64, err
 	d := make([]int64, 0, total)
 	var buf [4096]byte
 	part := make([][]byte, len(head)) // a frame's first bytes, by descriptor
+	var mem []member                  // -work: a record per connection, by descriptor
+	var hist *hdrhistogram.Histogram
+	if work {
+		mem = make([]member, len(head))
+		hist = hdrhistogram.New(1, int64(time.Minute), 3)
+	}
+	record := func(d *[]int64, frame []byte, fd int) error {
+		if work {
+			return mem[fd].deliver(d, frame, hist)
+		}
+		return recordTouch(d, frame, head[fd])
+	}
 	// read reads what fd holds, once (a read that fills buf is repeated:
 	// the socket may hold more), and records every whole frame in it.
 	read := func(fd int) error {
@@ -206,12 +227,12 @@ func runEpoll(conns []net.Conn, count, touch int, keep, park bool) ([]int64, err
 					continue
 				}
 				part[fd] = p[:0]
-				if err := record(&d, p, head[fd]); err != nil {
+				if err := record(&d, p, fd); err != nil {
 					return err
 				}
 			}
 			for ; len(in) >= frameLen; in = in[frameLen:] {
-				if err := record(&d, in[:frameLen], head[fd]); err != nil {
+				if err := record(&d, in[:frameLen], fd); err != nil {
 					return err
 				}
 			}
@@ -311,8 +332,9 @@ func runEpoll(conns []net.Conn, count, touch int, keep, park bool) ([]int64, err
 	return d, herr
 }
 
-// record walks a connection's -touch chain and records one frame's latency.
-func record(d *[]int64, frame []byte, o *obj) error {
+// recordTouch walks a connection's -touch chain and records one frame's
+// latency.
+func recordTouch(d *[]int64, frame []byte, o *obj) error {
 	for ; o != nil; o = o.next {
 		o.n++
 	}
@@ -360,5 +382,89 @@ func firstErr(errs []error) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// member is a connection's record for -work: the last sender seen and its
+// last sequence number, and what the checks found.
+type member struct {
+	from    [16]byte
+	fromLen int
+	seq     int64
+	gaps    int64
+	n       int64
+}
+
+// deliver is a wsbench member's work on one frame (its JSON after a
+// two-byte header): one pass over the object's members for op, from, seq
+// and ts, then the checks and the histogram.
+func (m *member) deliver(d *[]int64, frame []byte, h *hdrhistogram.Histogram) error {
+	var op, from []byte
+	var seq, ts int64
+	var haveTS bool
+	b := frame[2:]
+	i := bytes.IndexByte(b, '{') + 1
+	for i > 0 && i < len(b) {
+		// a key
+		for i < len(b) && b[i] != '"' && b[i] != '}' {
+			i++
+		}
+		if i >= len(b) || b[i] == '}' {
+			break
+		}
+		k0 := i + 1
+		k1 := k0 + bytes.IndexByte(b[k0:], '"')
+		if k1 < k0 {
+			break
+		}
+		key := b[k0:k1]
+		i = k1 + 1
+		for i < len(b) && (b[i] == ':' || b[i] == ' ') {
+			i++
+		}
+		if i >= len(b) {
+			break
+		}
+		if b[i] == '"' { // a string value
+			v0 := i + 1
+			v1 := v0 + bytes.IndexByte(b[v0:], '"')
+			if v1 < v0 {
+				break
+			}
+			switch string(key) {
+			case "op":
+				op = b[v0:v1]
+			case "from":
+				from = b[v0:v1]
+			}
+			i = v1 + 1
+			continue
+		}
+		var v int64 // a number
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			v = v*10 + int64(b[i]-'0')
+		}
+		switch string(key) {
+		case "seq":
+			seq = v
+		case "ts":
+			ts, haveTS = v, true
+		}
+	}
+	if string(op) != "said" || !haveTS {
+		return fmt.Errorf("a message without op said or ts")
+	}
+	if m.fromLen == len(from) && string(m.from[:m.fromLen]) == string(from) {
+		if seq != m.seq+1 {
+			m.gaps++
+		}
+	} else {
+		m.fromLen = copy(m.from[:], from)
+	}
+	m.seq = seq
+	m.n++
+	l := time.Now().UnixNano() - ts
+	_ = h.RecordValue(max(l, 1))
+	*d = append(*d, l)
 	return nil
 }
