@@ -52,13 +52,17 @@ const loopBusy = time.Millisecond
 
 // loopWriteSlack bounds a pong that an event loop writes for a waiting
 // connection: a server that does not read must not stall every
-// connection of that loop. A pong cut by it is finished by the next read
-// or write of the connection's owner, under the usual stall rules.
+// connection of that loop. A pong cut by it hands the read side back to
+// the waiter, whose wait goes on (errPongCut): its next read finishes the
+// pong under the usual stall rules.
 const loopWriteSlack = time.Millisecond
 
 var (
 	// errPollerClosed is what a wait gets when its Poller is closed under it.
 	errPollerClosed = errors.New("dialer: poller closed")
+	// errPongCut: the loop gave up on a pong after loopWriteSlack. Not the
+	// wait's end: the waiter reads on, finishing the pong itself.
+	errPongCut = errors.New("dialer: pong cut by the loop's write slack")
 	// errNotPollable: WaitEach on a TLS or wrapped connection.
 	errNotPollable = errors.New("dialer: WaitEach needs a plain TCP connection (see Pollable)")
 )
@@ -245,6 +249,12 @@ func (c *Conn) WaitEach(p *Poller, fn func(Message) bool, end time.Time) error {
 			return nil
 		case errConnClosed, errPollerClosed:
 			return c.closedErr(pw)
+		case errPongCut:
+			// The loop's pong is pending: read here, where the next read
+			// writes it first within ControlWriteTimeout (a peer that
+			// never reads then fails the connection with a *StallError),
+			// and go on waiting.
+			continue
 		default:
 			return err
 		}
@@ -497,6 +507,13 @@ func (lp *loop) handle(evs []unix.EpollEvent) {
 		if !done {
 			pw.mu.Unlock()
 			continue
+		}
+		if err != nil && isTimeout(err) {
+			// The connection has no read deadline while the loop reads
+			// (WaitEach's rule), so a timeout here is a pong this loop
+			// cut after loopWriteSlack: hand the read side back to the
+			// waiter, which finishes it (see errPongCut).
+			err = errPongCut
 		}
 		pw.waiting, pw.fn, pw.err = false, nil, err
 		pw.mu.Unlock()

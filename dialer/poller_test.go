@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -465,4 +466,47 @@ func (lp *loop) checkHeap() error {
 		}
 	}
 	return nil
+}
+
+// TestWaitEachPongCutIsNotTheEnd: a pong the loop gives up on after
+// loopWriteSlack (a server that stops reading for a while, or, under load,
+// a loop descheduled past that slack) is not the wait's end: the wait goes
+// on, its waiter finishes the pong within ControlWriteTimeout, and the
+// awaited message still ends it with nil. Before the fix the wait ended
+// with a timeout long before its end, which a scenario counted as an
+// expect timeout (seen in CI: TestChainMatchesSteps).
+func TestWaitEachPongCutIsNotTheEnd(t *testing.T) {
+	p := newPoller(t, 1)
+	ping := frame(0x89, []byte(strings.Repeat("p", 125)))
+	burst := make([]byte, 0, 64*len(ping))
+	for range 64 {
+		burst = append(burst, ping...)
+	}
+	url := rawServer(t, nil, func(nc net.Conn, br *bufio.Reader) {
+		if tc, ok := nc.(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(4 << 10)
+		}
+		// Once the client is parked (its loop reads), 1,024 pings (their
+		// pongs are far more than the client's send buffer and this read
+		// buffer hold), read by nobody for 300 ms, then the message the
+		// client waits for.
+		time.Sleep(200 * time.Millisecond)
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			_, _ = io.Copy(io.Discard, br)
+		}()
+		for range 16 {
+			if _, err := nc.Write(burst); err != nil {
+				return
+			}
+		}
+		_, _ = nc.Write(frame(0x81, []byte("done")))
+		time.Sleep(2 * time.Second)
+	})
+	c := dialWith(t, Options{ControlWriteTimeout: 5 * time.Second, WrapConn: smallSendBuffer}, url)
+	start := time.Now()
+	err := c.WaitEach(p, func(m Message) bool { return string(m.Payload) == "done" }, start.Add(4*time.Second))
+	if err != nil {
+		t.Fatalf("wait ended after %v with %v, want nil (the awaited message)", time.Since(start).Round(time.Millisecond), err)
+	}
 }
