@@ -482,6 +482,7 @@ func TestWaitEachPongCutIsNotTheEnd(t *testing.T) {
 	for range 64 {
 		burst = append(burst, ping...)
 	}
+	finished := make(chan struct{})
 	url := rawServer(t, nil, func(nc net.Conn, br *bufio.Reader) {
 		if tc, ok := nc.(*net.TCPConn); ok {
 			_ = tc.SetReadBuffer(4 << 10)
@@ -501,11 +502,17 @@ func TestWaitEachPongCutIsNotTheEnd(t *testing.T) {
 			}
 		}
 		_, _ = nc.Write(frame(0x81, []byte("done")))
-		time.Sleep(2 * time.Second)
+		select { // open until the client has its answer
+		case <-finished:
+		case <-time.After(30 * time.Second):
+		}
 	})
 	c := dialWith(t, Options{ControlWriteTimeout: 5 * time.Second, WrapConn: smallSendBuffer}, url)
 	start := time.Now()
-	err := c.WaitEach(p, func(m Message) bool { return string(m.Payload) == "done" }, start.Add(4*time.Second))
+	// A generous end: under the race detector every pong may be cut, and
+	// each cut costs a hand-off between loop and waiter (1,024 of them).
+	err := c.WaitEach(p, func(m Message) bool { return string(m.Payload) == "done" }, start.Add(20*time.Second))
+	close(finished)
 	if err != nil {
 		t.Fatalf("wait ended after %v with %v, want nil (the awaited message)", time.Since(start).Round(time.Millisecond), err)
 	}
