@@ -32,6 +32,7 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -134,28 +135,9 @@ func runEpoll(conns []net.Conn, end time.Time, keep, park bool) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	fds := make([]int, 0, len(conns))
-	for _, c := range conns {
-		raw, err := c.(*net.TCPConn).SyscallConn()
-		if err != nil {
-			return 0, err
-		}
-		var fd int
-		if cerr := raw.Control(func(s uintptr) {
-			fd = int(s)
-			if !keep {
-				fd, err = unix.Dup(fd)
-			}
-		}); cerr != nil || err != nil {
-			return 0, fmt.Errorf("dup: %v %v", cerr, err)
-		}
-		if !keep {
-			c.Close() // the runtime forgets the socket; fd keeps it open
-		}
-		if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: events, Fd: int32(fd)}); err != nil {
-			return 0, err
-		}
-		fds = append(fds, fd)
+	fds, err := ceilingws.Register(ep, conns, keep, events)
+	if err != nil {
+		return 0, err
 	}
 	got := make([]int, slices.Max(fds)+1) // echo bytes in so far, by descriptor
 	r := rand.NewPCG(1, 2)
@@ -214,49 +196,15 @@ func runEpoll(conns []net.Conn, end time.Time, keep, park bool) (int64, error) {
 		}
 		return rt, nil
 	}
-	// park: wsbench's loop. The epoll set is a non-blocking *os.File in
-	// the runtime's netpoller; its raw.Read callback takes and handles
-	// events until a batch is not full, then parks without asking again
-	// (raw.Read cleared the set's readiness before the callback ran, so
-	// anything since has raised it). The read deadline ends the run if
-	// nothing comes at all.
-	if err := unix.SetNonblock(ep, true); err != nil {
-		return 0, err
+	// park: wsbench's loop (ceilingws.Park), until end.
+	err = ceilingws.Park(ep, evs, 5*time.Second, func(k int) (bool, error) {
+		err := handle(k)
+		return !time.Now().Before(end), err
+	})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("no echo for 5 s")
 	}
-	epf := os.NewFile(uintptr(ep), "epoll")
-	raw, err := epf.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	_ = epf.SetReadDeadline(end)
-	var herr error
-	poll := func(uintptr) bool {
-		for {
-			k, err := unix.EpollWait(ep, evs, 0)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				herr = err
-				return true
-			}
-			if k == 0 {
-				return false
-			}
-			if herr = handle(k); herr != nil || !time.Now().Before(end) {
-				return true
-			}
-			if k < len(evs) {
-				return false
-			}
-		}
-	}
-	for herr == nil && time.Now().Before(end) {
-		if err := raw.Read(poll); err != nil {
-			break // the deadline: the run's end
-		}
-	}
-	return rt, herr
+	return rt, err
 }
 
 func unsafePtr(b []byte) unsafe.Pointer { return unsafe.Pointer(&b[0]) }

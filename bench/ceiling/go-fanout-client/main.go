@@ -43,6 +43,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -153,28 +154,13 @@ func runEpoll(conns []net.Conn, count, touch int, keep, park, work bool) ([]int6
 	if err != nil {
 		return nil, err
 	}
-	fds := make([]int, 0, len(conns))
-	for _, c := range conns {
-		raw, err := c.(*net.TCPConn).SyscallConn()
-		if err != nil {
-			return nil, err
-		}
-		var fd int
-		if cerr := raw.Control(func(s uintptr) {
-			fd = int(s)
-			if !keep {
-				fd, err = unix.Dup(fd)
-			}
-		}); cerr != nil || err != nil {
-			return nil, fmt.Errorf("dup: %v %v", cerr, err)
-		}
-		if !keep {
-			c.Close() // the runtime forgets the socket; fd keeps it open
-		}
-		if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
-			return nil, err
-		}
-		fds = append(fds, fd)
+	events := uint32(unix.EPOLLIN)
+	if park {
+		events |= unix.EPOLLET // read below reads until a short read
+	}
+	fds, err := ceilingws.Register(ep, conns, keep, events)
+	if err != nil {
+		return nil, err
 	}
 	// The chains, allocated object k of every connection at a time: a
 	// connection's objects lie len(conns) objects apart.
@@ -271,65 +257,15 @@ func runEpoll(conns []net.Conn, count, touch int, keep, park, work bool) ([]int6
 		}
 		return d, nil
 	}
-	// park: wsbench's loop. The sockets are edge-triggered in ep (every
-	// read above reads until a short read); the epoll set is a
-	// non-blocking *os.File in the runtime's netpoller, and its raw.Read
-	// callback takes and handles events until a batch is not full, then
-	// parks without asking again (raw.Read cleared the set's readiness
-	// before the callback ran, so anything since has raised it).
-	for _, fd := range fds {
-		if err := unix.EpollCtl(ep, unix.EPOLL_CTL_MOD, fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLET, Fd: int32(fd)}); err != nil {
-			return nil, err
-		}
+	// park: wsbench's loop (ceilingws.Park).
+	err = ceilingws.Park(ep, evs, 5*time.Second, func(k int) (bool, error) {
+		err := handle(k)
+		return len(d) >= total, err
+	})
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		err = fmt.Errorf("no message for 5 s after %d of %d", len(d), total)
 	}
-	if err := unix.SetNonblock(ep, true); err != nil {
-		return nil, err
-	}
-	f := os.NewFile(uintptr(ep), "epoll")
-	raw, err := f.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	var herr error
-	var moved time.Time
-	poll := func(uintptr) bool {
-		for len(d) < total {
-			k, err := unix.EpollWait(ep, evs, 0)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				herr = err
-				return true
-			}
-			if k == 0 {
-				return false
-			}
-			if herr = handle(k); herr != nil {
-				return true
-			}
-			if time.Since(moved) > time.Second {
-				return true // to move the deadline on
-			}
-			if k < len(evs) {
-				return false
-			}
-		}
-		return true
-	}
-	// The 5 s without a message are watched by a deadline moved on once a
-	// second at most, not at every wait: wsbench's loops do not touch
-	// theirs per wake-up either.
-	for len(d) < total && herr == nil {
-		if now := time.Now(); now.Sub(moved) > time.Second {
-			moved = now
-			_ = f.SetReadDeadline(now.Add(5 * time.Second))
-		}
-		if err := raw.Read(poll); err != nil {
-			return d, fmt.Errorf("no message for 5 s after %d of %d", len(d), total)
-		}
-	}
-	return d, herr
+	return d, err
 }
 
 // recordTouch walks a connection's -touch chain and records one frame's
