@@ -69,8 +69,12 @@ type scenarioRun struct {
 	sc        *Scenario
 	steps     []cstep
 	listeners []clistener
-	m         *metrics    // the scenario's series of the fixed-name metrics
-	sio       *sioMetrics // Socket.IO metrics, when the scenario uses it
+	// expects: some step waits for a message (an expect), so a link keeps
+	// its recent unmatched messages for it (link.keep); without one that
+	// copy per delivery would be read by nothing.
+	expects bool
+	m       *metrics    // the scenario's series of the fixed-name metrics
+	sio     *sioMetrics // Socket.IO metrics, when the scenario uses it
 }
 
 // cstep is a Step with what running it needs resolved once: metric handles,
@@ -170,7 +174,18 @@ func (r *runner) prepare(sc *Scenario, tap dialer.Tap, dialers map[string]*diale
 	if err := s.compileListeners(); err != nil {
 		return nil, err
 	}
+	s.expects = hasExpect(s.steps)
 	return s, nil
+}
+
+// hasExpect reports whether steps or their sub-steps hold an expect.
+func hasExpect(steps []cstep) bool {
+	for i := range steps {
+		if steps[i].Expect != nil || hasExpect(steps[i].sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // run drives one scenario's load model to its end.

@@ -501,7 +501,7 @@ func (l *link) takeBacklog(st *cstep, vars *Vars, since time.Time) (time.Time, b
 // keep stores an unmatched message in the backlog, dropping the oldest
 // when full.
 func (l *link) keep(op ws.OpCode, p []byte, at time.Time) {
-	if len(p) > backlogMaxMsg {
+	if len(p) > backlogMaxMsg || !l.s.expects {
 		return
 	}
 	var b *backlogMsg

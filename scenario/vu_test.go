@@ -61,7 +61,7 @@ func TestBackoffDelay(t *testing.T) {
 }
 
 func TestBacklogKeepsRecentMessages(t *testing.T) {
-	l := &link{}
+	l := &link{s: &scenarioRun{expects: true}}
 	for i := range backlogLen + 2 {
 		l.keep(ws.OpText, []byte{'{', '"', 'n', '"', ':', byte('0' + i), '}'}, time.Unix(int64(i), 0))
 	}
@@ -95,6 +95,31 @@ func TestBacklogKeepsRecentMessages(t *testing.T) {
 	l.keep(ws.OpBinary, big, time.Now())
 	if l.blen != backlogLen-1 {
 		t.Error("an oversized message was kept")
+	}
+}
+
+// A scenario without an expect keeps no backlog: nothing could read it.
+func TestBacklogOnlyWhereAnExpectCanReadIt(t *testing.T) {
+	expect := cstep{Step: &Step{Kind: StepExpect, Expect: &ExpectStep{}}}
+	think := cstep{Step: &Step{Kind: StepThink}}
+	for _, c := range []struct {
+		name  string
+		steps []cstep
+		want  bool
+	}{
+		{"none", []cstep{think}, false},
+		{"top level", []cstep{think, expect}, true},
+		{"in a repeat in a group", []cstep{think, {Step: &Step{Kind: StepGroup}, sub: []cstep{{Step: &Step{Kind: StepRepeat}, sub: []cstep{think, expect}}}}}, true},
+		{"nested without one", []cstep{{Step: &Step{Kind: StepGroup}, sub: []cstep{think}}}, false},
+	} {
+		if got := hasExpect(c.steps); got != c.want {
+			t.Errorf("%s: hasExpect %v, want %v", c.name, got, c.want)
+		}
+		l := &link{s: &scenarioRun{expects: hasExpect(c.steps)}}
+		l.keep(ws.OpText, []byte(`{"n":1}`), time.Now())
+		if kept := l.blen == 1; kept != c.want {
+			t.Errorf("%s: message kept %v, want %v", c.name, kept, c.want)
+		}
 	}
 }
 
