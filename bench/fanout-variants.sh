@@ -30,12 +30,8 @@ trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tm
 gcc -O2 -Wall -pthread -o "$tmp/fanout-server" bench/ceiling/fanout-server.c
 gcc -O2 -Wall -o "$tmp/fanout-client" bench/ceiling/fanout-client.c
 
-treecpu() { # PID: its CPU seconds and its children's
-	{ awk '{print ($14+$15+$16+$17)/100}' /proc/$1/stat
-	  for k in $(pgrep -P $1); do awk '{print ($14+$15)/100}' /proc/$k/stat; done
-	} 2>/dev/null | awk '{s+=$1} END {printf "%.2f", s}'
-}
-has_line() { grep -qx "$2" "$1" 2>/dev/null; }
+# treecpu, nap, has_line, window: the sampling of bench/ceiling.sh.
+. bench/cpu-window.sh
 
 # one BINARY|C ENV MEMBERS: one run, printing its two figures.
 one() {
@@ -58,12 +54,10 @@ one() {
 		env ${envs//,/ } "$bin" run bench/fanout-c-members.yaml --vus $n --workers $workers "${src[@]}" \
 			--target ws://127.0.0.1:$port --quiet --out "$out/r.json" > "$out/client" 2>&1 & local cli=$!
 	fi
-	while kill -0 $cli 2>/dev/null && ! has_line "$out/server" broadcasting; do sleep 0.05; done
+	window "$out/server" $cli > "$out/cpu"
 	local c0 c1 p99
-	c0=$(treecpu $cli)
-	while kill -0 $cli 2>/dev/null && ! has_line "$out/server" done; do sleep 0.05; done
-	c1=$(treecpu $cli)
-	kill -0 $cli 2>/dev/null || c1="" # the C reader exits after its last message
+	c0=$(awk '/^cpu0/ { print $2 }' "$out/cpu")
+	c1=$(awk '/^cpu1/ { print $2 }' "$out/cpu") # none: the C reader exits after its last message
 	wait $cli || true
 	wait $srv || true
 	if [ "$bin" = C ]; then
@@ -72,7 +66,7 @@ one() {
 	else
 		p99=$(jq '[.latencies[]? | select(.name == "delivery" and .count > 0) | .p99_ns / 1e6] | max // "-"' "$out/r.json" 2>/dev/null || echo -)
 	fi
-	awk -v a="$c0" -v b="$c1" -v d=$((n * count)) -v p="$p99" 'BEGIN { if (b == "") print "cpu_us/delivery - p99_ms", p; else printf "cpu_us/delivery %.2f p99_ms %s\n", (b - a) * 1e6 / d, p }'
+	awk -v a="$c0" -v b="$c1" -v d=$((n * count)) -v p="$p99" 'BEGIN { if (a == "" || b == "") print "cpu_us/delivery - p99_ms", p; else printf "cpu_us/delivery %.2f p99_ms %s\n", (b - a) * 1e6 / d, p }'
 }
 
 for r in $(seq "$rounds"); do

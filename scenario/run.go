@@ -174,18 +174,15 @@ func (r *runner) prepare(sc *Scenario, tap dialer.Tap, dialers map[string]*diale
 	if err := s.compileListeners(); err != nil {
 		return nil, err
 	}
-	s.expects = hasExpect(s.steps)
+	s.expects = hasExpect(sc.Steps)
 	return s, nil
 }
 
-// hasExpect reports whether steps or their sub-steps hold an expect.
-func hasExpect(steps []cstep) bool {
-	for i := range steps {
-		if steps[i].Expect != nil || hasExpect(steps[i].sub) {
-			return true
-		}
-	}
-	return false
+// hasExpect reports whether steps, or the steps of their blocks, hold an
+// expect.
+func hasExpect(steps []Step) (found bool) {
+	WalkSteps(steps, func(st *Step) { found = found || st.Expect != nil })
+	return found
 }
 
 // run drives one scenario's load model to its end.

@@ -100,17 +100,19 @@ func TestBacklogKeepsRecentMessages(t *testing.T) {
 
 // A scenario without an expect keeps no backlog: nothing could read it.
 func TestBacklogOnlyWhereAnExpectCanReadIt(t *testing.T) {
-	expect := cstep{Step: &Step{Kind: StepExpect, Expect: &ExpectStep{}}}
-	think := cstep{Step: &Step{Kind: StepThink}}
+	expect := Step{Kind: StepExpect, Expect: &ExpectStep{}}
+	think := Step{Kind: StepThink}
+	group := func(s ...Step) Step { return Step{Kind: StepGroup, Group: &GroupStep{Steps: s}} }
+	repeat := func(s ...Step) Step { return Step{Kind: StepRepeat, Repeat: &RepeatStep{Steps: s}} }
 	for _, c := range []struct {
 		name  string
-		steps []cstep
+		steps []Step
 		want  bool
 	}{
-		{"none", []cstep{think}, false},
-		{"top level", []cstep{think, expect}, true},
-		{"in a repeat in a group", []cstep{think, {Step: &Step{Kind: StepGroup}, sub: []cstep{{Step: &Step{Kind: StepRepeat}, sub: []cstep{think, expect}}}}}, true},
-		{"nested without one", []cstep{{Step: &Step{Kind: StepGroup}, sub: []cstep{think}}}, false},
+		{"none", []Step{think}, false},
+		{"top level", []Step{think, expect}, true},
+		{"in a repeat in a group", []Step{think, group(repeat(think, expect))}, true},
+		{"nested without one", []Step{group(think)}, false},
 	} {
 		if got := hasExpect(c.steps); got != c.want {
 			t.Errorf("%s: hasExpect %v, want %v", c.name, got, c.want)
