@@ -38,7 +38,14 @@
 // library wsbench uses, 3 significant figures). Its percentiles are still
 // printed from the exact latencies, like the C reader's.
 //
-// usage: go-fanout-client [-mode epoll|netpoll] [-keep] [-park] [-touch K] [-work] PORT CONNS COUNT SOURCES
+// -others N starts N goroutines (-1: one per connection) that stay parked
+// on a channel receive beside the loop, as wsbench's virtual users wait
+// while its loops read for them; -timers gives each of them a pending
+// timer an hour away as well (a program with timers makes the runtime
+// block in its poller with a timeout, not just sleep). What a blocking
+// loop costs in a program with other goroutines, not alone.
+//
+// usage: go-fanout-client [-mode epoll|netpoll] [-keep] [-park] [-touch K] [-work] [-others N [-timers]] PORT CONNS COUNT SOURCES
 package main
 
 import (
@@ -78,17 +85,19 @@ func main() {
 	park := flag.Bool("park", false, "wait in the runtime's netpoller, not in epoll_wait (epoll mode)")
 	work := flag.Bool("work", false, "do a wsbench member's work per delivery (epoll mode)")
 	keep := flag.Bool("keep", false, "leave the sockets in the runtime's netpoller too (epoll mode)")
+	others := flag.Int("others", 0, "goroutines parked on channels beside the loop, one per connection when -1")
+	timers := flag.Bool("timers", false, "each -others goroutine also waits for a timer an hour away")
 	flag.Parse()
 	if flag.NArg() != 4 {
-		fmt.Fprintln(os.Stderr, "usage: go-fanout-client [-mode epoll|netpoll] [-keep] [-park] [-touch K] [-work] PORT CONNS COUNT SOURCES")
+		fmt.Fprintln(os.Stderr, "usage: go-fanout-client [-mode epoll|netpoll] [-keep] [-park] [-touch K] [-work] [-others N [-timers]] PORT CONNS COUNT SOURCES")
 		os.Exit(2)
 	}
 	port := flag.Arg(0)
 	n, err1 := strconv.Atoi(flag.Arg(1))
 	count, err2 := strconv.Atoi(flag.Arg(2))
 	nsrc, err3 := strconv.Atoi(flag.Arg(3))
-	if err1 != nil || err2 != nil || err3 != nil || n < 1 || count < 1 || nsrc < 1 || nsrc > 250 || *touch < 0 {
-		fmt.Fprintln(os.Stderr, "bad CONNS, COUNT, SOURCES or -touch")
+	if err1 != nil || err2 != nil || err3 != nil || n < 1 || count < 1 || nsrc < 1 || nsrc > 250 || *touch < 0 || *others < -1 {
+		fmt.Fprintln(os.Stderr, "bad CONNS, COUNT, SOURCES, -touch or -others")
 		os.Exit(2)
 	}
 	conns := make([]net.Conn, n)
@@ -101,6 +110,24 @@ func main() {
 		}
 		conns[i] = c
 	}
+	if *others < 0 {
+		*others = n
+	}
+	stop := make(chan struct{})
+	for range *others {
+		go func() {
+			var t <-chan time.Time
+			if *timers {
+				tm := time.NewTimer(time.Hour)
+				defer tm.Stop()
+				t = tm.C
+			}
+			select {
+			case <-t:
+			case <-stop:
+			}
+		}()
+	}
 	var d []int64
 	var err error
 	switch *mode {
@@ -111,6 +138,7 @@ func main() {
 	default:
 		err = fmt.Errorf("unknown mode %q", *mode)
 	}
+	close(stop)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 	}
