@@ -53,16 +53,20 @@
 #            client-fanout: the C reader paired with go-fanout-client
 #            (bench/ceiling/go-fanout-client, the C reader written in Go)
 #            in the wsbench column, 1,000 members at 100 msg/s and 19,500
-#            at 5 msg/s, in five set-ups that take wsbench's event loop
+#            at 5 msg/s, in six set-ups that take wsbench's event loop
 #            apart: `-mode epoll` (the C reader's loop: one thread blocking
 #            in epoll_wait, raw descriptors), `-work` (and a wsbench room
 #            member's work per delivery on one record per connection: one
 #            JSON pass, the op and sequence checks, an HdrHistogram), `-keep` (the sockets left in
 #            the runtime's netpoller too, as wsbench leaves them), `-park
 #            -keep` (the loop parked in the runtime's netpoller, as
-#            wsbench's loops wait) and `-park -keep -touch 8` (and eight
+#            wsbench's loops wait), `-park -keep -touch 8` (and eight
 #            separately allocated objects reached per delivery, about what
-#            wsbench reaches). Figures: as client-fanout.
+#            wsbench reaches) and `-work -keep -others -1 -timers` (the
+#            blocking loop with a member's work, the sockets kept, and one
+#            goroutine per connection parked beside it with a pending
+#            timer, as wsbench's virtual users wait). Figures: as
+#            client-fanout.
 #   fanout:  a server that writes one 100-byte stamped message to every one
 #            of CONNS connections every PERIOD ms (one write per recipient,
 #            one writer thread), and a one-thread epoll client that reads
@@ -81,9 +85,10 @@
 #            Figures: client CPU per delivery (over the deliveries only, from
 #            the server's first broadcast to 0.5 s after its last) and
 #            delivery-latency p99.
-#   client-fanout-tuned: the 1,000-member room of client-fanout with
-#            wsbench on one CPU and one event loop (GOMAXPROCS=1
-#            --event-loops 1), as the C reader is.
+#   client-fanout-tuned: the rooms of client-fanout with wsbench in one
+#            process on one CPU and one event loop (GOMAXPROCS=1
+#            --event-loops 1, and --workers 1 for the 19,500 members, which
+#            fit under the 20,000-descriptor limit), as the C reader is.
 #   fanout-even: the 1,000-member room of the fanout part with its 100
 #            messages/s evenly spaced, as the C server sends them
 #            (bench/fanout-1000-even.yaml: one speaker every 10 ms), with
@@ -505,13 +510,14 @@ for part in "${parts[@]}"; do
 		pair "fan-out against the C WebSocket server, 19,500 members at 5 msg/s" wsfanout 19500 50 200 16 2
 		;;
 	go-fanout-floor)
-		for f in "-mode epoll" "-mode epoll -work" "-mode epoll -keep" "-mode epoll -park -keep" "-mode epoll -park -keep -touch 8"; do
+		for f in "-mode epoll" "-mode epoll -work" "-mode epoll -keep" "-mode epoll -park -keep" "-mode epoll -park -keep -touch 8" "-mode epoll -work -keep -others -1 -timers"; do
 			pair "fan-out against the C WebSocket server, 1,000 members at 100 msg/s, the Go reader ($f) in the wsbench column" gofanout 1000 1500 10 1 "$f"
 			pair "fan-out against the C WebSocket server, 19,500 members at 5 msg/s, the Go reader ($f) in the wsbench column" gofanout 19500 50 200 16 "$f"
 		done
 		;;
 	client-fanout-tuned)
 		pair "fan-out against the C WebSocket server, 1,000 members at 100 msg/s, wsbench GOMAXPROCS=1 --event-loops 1" wsfanouttuned 1000 1500 10 1 1
+		pair "fan-out against the C WebSocket server, 19,500 members at 5 msg/s, wsbench in one process, GOMAXPROCS=1 --event-loops 1" wsfanouttuned 19500 50 200 16 1
 		;;
 	fanout-even)
 		pair "fan-out, 1,000 members at 100 msg/s evenly spaced" fanouteven 1000 1500 10 1 bench/fanout-1000-even.yaml 1

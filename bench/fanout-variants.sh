@@ -12,9 +12,11 @@
 #   1,000 members at 100 msg/s (1,500 messages, one process);
 #   19,500 members at 5 msg/s (50 messages, --workers 2, 16 source addresses).
 #
-# Usage: bench/fanout-variants.sh NAME=BINARY[@ENV,ENV…] …
+# Usage: bench/fanout-variants.sh NAME=BINARY[@ENV,ENV…][+FLAG,FLAG…] …
 #   e.g. bench/fanout-variants.sh base=/tmp/wsb-main new=/tmp/wsb-new \
-#        spin=/tmp/wsb-new@WSB_SPIN=20us
+#        spin=/tmp/wsb-new@WSB_SPIN=20us \
+#        one=/tmp/wsb-main@GOMAXPROCS=1+--workers=1,--event-loops=1
+#   (the flags go after the script's own, so they override them).
 # Env:   ROUNDS (default 3), SIZES (default "1000 19500"), PORT (first port,
 #        default 21400). Prints "ROUND NAME MEMBERS cpu_us/delivery X p99_ms Y"
 #        per run, then the median per variant and size.
@@ -33,9 +35,9 @@ gcc -O2 -Wall -o "$tmp/fanout-client" bench/ceiling/fanout-client.c
 # treecpu, nap, has_line, window: the sampling of bench/ceiling.sh.
 . bench/cpu-window.sh
 
-# one BINARY|C ENV MEMBERS: one run, printing its two figures.
+# one BINARY|C ENV FLAGS MEMBERS: one run, printing its two figures.
 one() {
-	local bin=$1 envs=$2 n=$3 count period sources workers out=$tmp/run
+	local bin=$1 envs=$2 flags=$3 n=$4 count period sources workers out=$tmp/run
 	case $n in
 	1000) count=1500 period=10 sources=1 workers=1 ;;
 	19500) count=50 period=200 sources=16 workers=2 ;;
@@ -50,9 +52,9 @@ one() {
 	if [ "$bin" = C ]; then
 		/usr/bin/time -f "client: CPU %U %S s" "$tmp/fanout-client" $port $n $count $sources ws > "$out/client" 2>&1 & local cli=$!
 	else
-		# shellcheck disable=SC2086 # envs is a list of NAME=VALUE
+		# shellcheck disable=SC2086 # envs and flags are comma-separated lists
 		env ${envs//,/ } "$bin" run bench/fanout-c-members.yaml --vus $n --workers $workers "${src[@]}" \
-			--target ws://127.0.0.1:$port --quiet --out "$out/r.json" > "$out/client" 2>&1 & local cli=$!
+			--target ws://127.0.0.1:$port --quiet --out "$out/r.json" ${flags//,/ } > "$out/client" 2>&1 & local cli=$!
 	fi
 	window "$out/server" $cli > "$out/cpu"
 	local c0 c1 p99
@@ -71,10 +73,14 @@ one() {
 
 for r in $(seq "$rounds"); do
 	for spec in C "$@"; do
-		name=${spec%%=*} rest=${spec#*=} bin=C envs=""
-		if [ "$spec" != C ]; then bin=${rest%%@*}; [ "$rest" != "$bin" ] && envs=${rest#*@}; fi
+		name=${spec%%=*} rest=${spec#*=} bin=C envs="" flags=""
+		if [ "$spec" != C ]; then
+			case $rest in *+*) flags=${rest#*+} rest=${rest%%+*} ;; esac
+			bin=${rest%%@*}
+			[ "$rest" != "$bin" ] && envs=${rest#*@}
+		fi
 		for n in $sizes; do
-			echo "$r $name $n $(one "$bin" "$envs" "$n")"
+			echo "$r $name $n $(one "$bin" "$envs" "$flags" "$n")"
 		done
 	done
 done | tee "$tmp/all"
