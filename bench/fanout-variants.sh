@@ -17,6 +17,9 @@
 #        spin=/tmp/wsb-new@WSB_SPIN=20us \
 #        one=/tmp/wsb-main@GOMAXPROCS=1+--workers=1,--event-loops=1
 #   (the flags go after the script's own, so they override them).
+#   A BINARY named go-fanout-client (bench/ceiling/go-fanout-client, the
+#   C reader written in Go) runs in wsbench's place with FLAG,… as its
+#   options, e.g. floor=/tmp/go-fanout-client@GOMAXPROCS=1+-mode,epoll,-work
 # Env:   ROUNDS (default 3), SIZES (default "1000 19500"), PORT (first port,
 #        default 21400). Prints "ROUND NAME MEMBERS cpu_us/delivery X p99_ms Y"
 #        per run, then the median per variant and size.
@@ -51,6 +54,9 @@ one() {
 	[ $sources -gt 1 ] && src=(--source "127.0.0.2-127.0.0.$((1 + sources))")
 	if [ "$bin" = C ]; then
 		/usr/bin/time -f "client: CPU %U %S s" "$tmp/fanout-client" $port $n $count $sources ws > "$out/client" 2>&1 & local cli=$!
+	elif [ "${bin##*/}" = go-fanout-client ]; then
+		# shellcheck disable=SC2086 # envs and flags are comma-separated lists
+		/usr/bin/time -f "client: CPU %U %S s" env ${envs//,/ } "$bin" ${flags//,/ } $port $n $count $sources > "$out/client" 2>&1 & local cli=$!
 	else
 		# shellcheck disable=SC2086 # envs and flags are comma-separated lists
 		env ${envs//,/ } "$bin" run bench/fanout-c-members.yaml --vus $n --workers $workers "${src[@]}" \
@@ -62,7 +68,7 @@ one() {
 	c1=$(awk '/^cpu1/ { print $2 }' "$out/cpu") # none: the C reader exits after its last message
 	wait $cli || true
 	wait $srv || true
-	if [ "$bin" = C ]; then
+	if [ "$bin" = C ] || [ "${bin##*/}" = go-fanout-client ]; then
 		[ -n "$c1" ] || c1=$(awk '/client: CPU/ { print $3 + $4 }' "$out/client")
 		p99=$(awk '/deliveries/ { for (i = 1; i < NF; i++) if ($i == "p99") print $(i+1) }' "$out/client")
 	else
