@@ -121,6 +121,8 @@ type pollWait struct {
 	// The wait's heap entry (under lp.mu): due 0 and hidx -1 when none.
 	due  int64
 	hidx int
+
+	fd int // the socket's descriptor, read by the loop under mu while !closed (readLoop)
 }
 
 // NewPoller starts n event loops (n < 1 means 1).
@@ -296,11 +298,36 @@ func (c *Conn) closedErr(pw *pollWait) error {
 func (c *Conn) readNow(pw *pollWait, fn func(Message) bool) (done bool, err error) {
 	r := c.rr
 	r.stepped = false
-	if err := c.rawRead(r.once, fn); err != nil {
+	return pw.afterRead(c.rawRead(r.once, fn))
+}
+
+// readLoop is readNow for the loop that reads for a parked waiter. The
+// loop holds pw.mu and has seen pw.closed false, and Close detaches the
+// registration (taking pw.mu) before it closes the socket, so the
+// descriptor stays open until the loop lets go: the loop reads pw.fd
+// itself, without the descriptor lock and the readiness reset that
+// RawConn.Read would add to every delivery (the waiter's own reads still
+// go through RawConn.Read, which resets that flag first, and WaitEach
+// has no read deadline for it to check).
+func (c *Conn) readLoop(pw *pollWait) (done bool, err error) {
+	r := c.rr
+	c.rmode, r.fn, r.err = readRaw, pw.fn, nil
+	r.stepped = c.step(uintptr(pw.fd))
+	c.rmode, r.fn, r.fd = readNet, nil, 0
+	c.closeDeferred()
+	err, r.err = r.err, nil
+	return pw.afterRead(err)
+}
+
+// afterRead is readNow's and readLoop's outcome from the read's error and
+// the rawReader's state after it.
+func (pw *pollWait) afterRead(err error) (done bool, _ error) {
+	r := pw.c.rr
+	switch {
+	case err != nil:
 		pw.clean = false
 		return true, err
-	}
-	if r.stepped {
+	case r.stepped:
 		pw.clean = r.drained // fn is done; the socket may hold more
 		return true, nil
 	}
@@ -330,6 +357,7 @@ func (p *Poller) add(c *Conn) (*pollWait, error) {
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: pw.slot, Pad: pw.gen}
 	var eerr error
 	if err := c.rr.raw.Control(func(fd uintptr) {
+		pw.fd = int(fd)
 		eerr = unix.EpollCtl(lp.ep, unix.EPOLL_CTL_ADD, int(fd), &ev)
 	}); err != nil {
 		eerr = err
@@ -502,7 +530,7 @@ func (lp *loop) handle(evs []unix.EpollEvent) {
 		}
 		c := pw.c
 		c.rr.inLoop = true
-		done, err := c.readNow(pw, pw.fn)
+		done, err := c.readLoop(pw)
 		c.rr.inLoop = false
 		if !done {
 			pw.mu.Unlock()

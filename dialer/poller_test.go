@@ -517,3 +517,56 @@ func TestWaitEachPongCutIsNotTheEnd(t *testing.T) {
 		t.Fatalf("wait ended after %v with %v, want nil (the awaited message)", time.Since(start).Round(time.Millisecond), err)
 	}
 }
+
+// TestWaitEachCloseUnderFlood closes connections from other goroutines
+// while the loops read floods of numbered messages for their waiters, and
+// opens new ones in their place, which get the closed ones' descriptor
+// numbers. The loop reads a waiter's descriptor itself (readLoop), so this
+// is the check that it never reads one after Close: every connection must
+// see its own numbers in order from 0, and every wait must end with the
+// close, not with a protocol or sequence error.
+func TestWaitEachCloseUnderFlood(t *testing.T) {
+	const rounds, conns = 6, 40
+	url := rawServer(t, nil, func(nc net.Conn, _ *bufio.Reader) {
+		for i := 0; ; i++ {
+			if _, err := nc.Write(frame(0x81, []byte(fmt.Sprint(i)))); err != nil {
+				return
+			}
+			if i%64 == 63 {
+				time.Sleep(200 * time.Microsecond)
+			}
+		}
+	})
+	p := newPoller(t, 2)
+	for round := range rounds {
+		var wg sync.WaitGroup
+		for k := range conns {
+			c := pollDial(t, url)
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				next := 0
+				err := c.WaitEach(p, func(m Message) bool {
+					if got := string(m.Payload); got != fmt.Sprint(next) {
+						t.Errorf("round %d conn %d: got message %q, want %d", round, k, got, next)
+						return true
+					}
+					next++
+					return false
+				}, time.Now().Add(10*time.Second))
+				if !errors.Is(err, net.ErrClosed) {
+					t.Errorf("round %d conn %d: wait ended with %v after %d messages, want the close", round, k, err, next)
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				time.Sleep(time.Duration(1+(round*conns+k)%7) * time.Millisecond)
+				_ = c.Close()
+			}()
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+	}
+}
