@@ -310,13 +310,9 @@ func (c *Conn) readNow(pw *pollWait, fn func(Message) bool) (done bool, err erro
 // go through RawConn.Read, which resets that flag first, and WaitEach
 // has no read deadline for it to check).
 func (c *Conn) readLoop(pw *pollWait) (done bool, err error) {
-	r := c.rr
-	c.rmode, r.fn, r.err = readRaw, pw.fn, nil
-	r.stepped = c.step(uintptr(pw.fd))
-	c.rmode, r.fn, r.fd = readNet, nil, 0
-	c.closeDeferred()
-	err, r.err = r.err, nil
-	return pw.afterRead(err)
+	c.beginRaw(pw.fn)
+	c.rr.stepped = c.step(uintptr(pw.fd))
+	return pw.afterRead(c.endRaw())
 }
 
 // afterRead is readNow's and readLoop's outcome from the read's error and

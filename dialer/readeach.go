@@ -195,14 +195,10 @@ func (c *Conn) eachBuffered(fn func(Message) bool) (done bool, err error) {
 // read gave, raw.Read's own (the deadline passed or the socket was closed
 // while parked), or nil.
 func (c *Conn) rawRead(cb func(uintptr) bool, fn func(Message) bool) error {
-	r := c.rr
-	c.rmode, r.fn, r.err = readRaw, fn, nil
-	err := r.raw.Read(cb)
-	c.rmode, r.fn, r.fd = readNet, nil, 0
-	c.closeDeferred()
-	if r.err != nil {
-		err, r.err = r.err, nil
-		return err
+	c.beginRaw(fn)
+	err := c.rr.raw.Read(cb)
+	if rerr := c.endRaw(); rerr != nil {
+		return rerr
 	}
 	if err != nil {
 		var oe *net.OpError
@@ -212,6 +208,24 @@ func (c *Conn) rawRead(cb func(uintptr) bool, fn func(Message) bool) error {
 		return c.fail(err)
 	}
 	return nil
+}
+
+// beginRaw enters the readRaw mode for a read that hands messages to fn:
+// fill reads the descriptor that step is given.
+func (c *Conn) beginRaw(fn func(Message) bool) {
+	r := c.rr
+	c.rmode, r.fn, r.err = readRaw, fn, nil
+}
+
+// endRaw leaves the readRaw mode, closes the socket if Close ran during
+// the read, and returns the error a read gave (nil: none).
+func (c *Conn) endRaw() error {
+	r := c.rr
+	c.rmode, r.fn, r.fd = readNet, nil, 0
+	c.closeDeferred()
+	err := r.err
+	r.err = nil
+	return err
 }
 
 // step is raw.Read's callback: it hands messages to fn until fn
