@@ -49,7 +49,7 @@ type runOptions struct {
 	Workers      int    // spread the load over this many child processes
 	WorkerStream bool   // hidden: run as a worker, streaming intervals and results on stdout
 	WorkerExe    string // the executable started for each worker; "" = this one
-	EventLoops   int    // event loops reading for waiting VUs: 0 = one per CPU, -1 = none
+	EventLoops   int    // event loops reading for waiting VUs: 0 = one per two CPUs (one per CPU with --chain), -1 = none
 	Chain        bool   // run send/expect repeats on the event loops
 
 	workerStream *report.StreamWriter
@@ -112,7 +112,7 @@ connection succeeded, or more than half of the connection attempts failed),
 	f.IntVar(&opts.Workers, "workers", 1, "spread the load over this many wsbench processes on this machine (each holds its own ~19,900 sockets)")
 	f.BoolVar(&opts.WorkerStream, "worker-stream", false, "run as a worker of --workers: stream intervals and results as JSON lines on stdout")
 	_ = f.MarkHidden("worker-stream")
-	f.IntVar(&opts.EventLoops, "event-loops", 0, "event loops (epoll) that read for waiting virtual users: 0 = one per CPU, -1 = none (each VU reads its own connection)")
+	f.IntVar(&opts.EventLoops, "event-loops", 0, "event loops (epoll) that read for waiting virtual users: 0 = one per two CPUs, or one per CPU with --chain; -1 = none (each VU reads its own connection)")
 	f.BoolVar(&opts.Chain, "chain", false, "run each repeat of one send and one expect without `every` on the event loops: the loop that reads a reply sends the next request (see BENCHMARKS.md for when it is faster)")
 	f.StringVar(&opts.Trace, "trace", "", "record the frames of some connections to this `FILE` (render it with wsbench inspect FILE)")
 	f.IntVar(&opts.TraceConns, "trace-conns", trace.DefaultConns, "connections to trace with --trace; 0 traces all")

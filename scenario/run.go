@@ -37,14 +37,28 @@ type RunOptions struct {
 	// 0 picks one from the clock.
 	Seed uint64
 	// EventLoops is how many event loops read for VUs that wait
-	// (dialer.Poller): 0 means one per GOMAXPROCS, a negative number none
-	// (each waiting VU reads its own connection with ReadEach).
+	// (dialer.Poller): 0 means defaultLoops, a negative number none (each
+	// waiting VU reads its own connection with ReadEach).
 	EventLoops int
 	// Chain runs each unpaced repeat of one send and one expect on the
 	// event loops (chain.go; needs EventLoops ≥ 0): the loop that reads a
 	// reply writes the next request. Off by default: see BENCHMARKS.md
 	// for when it is faster.
 	Chain bool
+}
+
+// defaultLoops is the number of event loops for EventLoops 0 with procs
+// Ps: one per two Ps (at least one) when the loops read for VUs that wait
+// beside their own goroutines, which need the other Ps, and one per P when
+// round trips are chained on them (Chain: the loops then do the VUs'
+// work). Measured on two CPUs shared with the server (BENCHMARKS.md,
+// session 17): one loop read a room at less CPU per delivery and a lower
+// p99 than two, and chained echo at 1,000 connections ran faster on two.
+func defaultLoops(procs int, chain bool) int {
+	if chain {
+		return max(1, procs)
+	}
+	return max(1, procs/2)
 }
 
 // runner is the state one Run shares between its scenarios.
@@ -124,7 +138,7 @@ func Run(ctx context.Context, p *Plan, o RunOptions) error {
 	if o.EventLoops >= 0 {
 		n := o.EventLoops
 		if n == 0 {
-			n = runtime.GOMAXPROCS(0)
+			n = defaultLoops(runtime.GOMAXPROCS(0), o.Chain)
 		}
 		poll, err := dialer.NewPoller(n)
 		if err != nil {

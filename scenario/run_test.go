@@ -131,3 +131,18 @@ scenarios:
 		}
 	}
 }
+
+func TestDefaultLoops(t *testing.T) {
+	for _, c := range []struct {
+		procs int
+		chain bool
+		want  int
+	}{
+		{1, false, 1}, {2, false, 1}, {3, false, 1}, {4, false, 2}, {16, false, 8},
+		{1, true, 1}, {2, true, 2}, {16, true, 16}, {0, false, 1}, {0, true, 1},
+	} {
+		if got := defaultLoops(c.procs, c.chain); got != c.want {
+			t.Errorf("defaultLoops(%d, %v) = %d, want %d", c.procs, c.chain, got, c.want)
+		}
+	}
+}
