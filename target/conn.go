@@ -566,7 +566,7 @@ func (c *wsConn) requestBody(b []byte) int {
 		return -1
 	case req.contentLength > int64(c.srv.sio.Config().MaxPayload):
 		c.endHandshake()
-		c.sioRefuse(sio.TooLarge(), "")
+		c.sioRefuse(c.srv.sio.TooLarge(parseSIOQuery(req.target).sid), "")
 		return -1
 	}
 	return int(req.contentLength)

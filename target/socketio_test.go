@@ -359,6 +359,9 @@ func TestSocketIOLimits(t *testing.T) {
 	if code, _ := httpDo(t, hc, "POST", a.url(), "40"+strings.Repeat(" ", 100)); code != 413 {
 		t.Fatalf("large POST: %d, want 413", code)
 	}
+	if code, body := httpDo(t, hc, "GET", a.url(), ""); code != 400 || !strings.Contains(body, "Session ID unknown") {
+		t.Fatalf("poll after the large POST: %d %q, want the session gone", code, body)
+	}
 	// A parked poll is answered within the poll timeout (a noop, or the ping).
 	if got := b.poll(); len(got) != 1 || (got[0] != "6" && got[0] != "2") {
 		t.Fatalf("parked poll answered %q", got)

@@ -352,8 +352,15 @@ func CheckQuery(eio, transport string) *HTTPError {
 // POST, or a handshake that is not a GET.
 func BadMethod() *HTTPError { return errBadMethod }
 
-// TooLarge is the answer to a polling body over MaxPayload.
-func TooLarge() *HTTPError { return errTooLarge }
+// TooLarge is the answer to a polling POST whose Content-Length is over
+// MaxPayload, refused before its body is read: the session sid names (if
+// any) is closed, as Post closes it for a body over the limit.
+func (m *Manager) TooLarge(sid string) *HTTPError {
+	if s := m.lookup(sid); s != nil {
+		s.close("payload too large", true)
+	}
+	return errTooLarge
+}
 
 // Deliver queues the hub's payload to every session among to (IDs
 // without IDBit are skipped: they are the core's). The Socket.IO packet is
