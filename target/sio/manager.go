@@ -295,8 +295,7 @@ func (m *Manager) Post(sid string, body []byte) *HTTPError {
 		return errUnknownSID
 	}
 	if len(body) > m.cfg.MaxPayload {
-		s.close("payload too large", true)
-		return errTooLarge
+		return tooLarge(s)
 	}
 	s.mu.Lock()
 	upgraded := s.ws != nil
@@ -355,8 +354,12 @@ func BadMethod() *HTTPError { return errBadMethod }
 // TooLarge is the answer to a polling POST whose Content-Length is over
 // MaxPayload, refused before its body is read: the session sid names (if
 // any) is closed, as Post closes it for a body over the limit.
-func (m *Manager) TooLarge(sid string) *HTTPError {
-	if s := m.lookup(sid); s != nil {
+func (m *Manager) TooLarge(sid string) *HTTPError { return tooLarge(m.lookup(sid)) }
+
+// tooLarge closes s (if any) for a polling body over MaxPayload and
+// returns the answer: Post's rule and TooLarge's.
+func tooLarge(s *Session) *HTTPError {
+	if s != nil {
 		s.close("payload too large", true)
 	}
 	return errTooLarge
